@@ -1,0 +1,114 @@
+//! Owned file descriptors and the helpers every crate needs around them.
+//!
+//! Descriptors are [`std::os::fd::OwnedFd`]: this module adds the flag helpers, an `EINTR` retry,
+//! pipes and socket pairs that are close-on-exec from birth, and the one checked way to take
+//! ownership of a descriptor number handed down by a parent.
+
+use std::io;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::error::{Error, Result};
+use crate::sys;
+
+/// Runs `f` again for as long as it fails with [`io::ErrorKind::Interrupted`] (`EINTR`).
+///
+/// Every call in `ipc-core` already retries; this is for callers' own syscalls.
+///
+/// ```
+/// use std::io::Read;
+/// let mut buf = [0u8; 4];
+/// let n = ipc_core::fd::retry_eintr(|| (&b"abcd"[..]).read(&mut buf))?;
+/// assert_eq!(n, 4);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn retry_eintr<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// `fcntl(fd, F_SETFD, FD_CLOEXEC)`—Sets or clears close-on-exec.
+///
+/// Every descriptor `ipc` creates is close-on-exec; clear it only for a descriptor a child
+/// should inherit across `exec` (and prefer [`crate::transfer::spawn_with_channel`]).
+///
+/// # References
+/// - [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
+#[doc(alias = "FD_CLOEXEC")]
+pub fn set_cloexec(fd: impl AsFd, on: bool) -> io::Result<()> {
+    sys::set_cloexec(fd.as_fd(), on)
+}
+
+/// Whether close-on-exec is set on `fd`.
+pub fn is_cloexec(fd: impl AsFd) -> io::Result<bool> {
+    sys::is_cloexec(fd.as_fd())
+}
+
+/// `fcntl(fd, F_SETFL, O_NONBLOCK)`—Sets or clears non-blocking mode.
+///
+/// # References
+/// - [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
+#[doc(alias = "O_NONBLOCK")]
+pub fn set_nonblocking(fd: impl AsFd, on: bool) -> io::Result<()> {
+    sys::set_nonblocking(fd.as_fd(), on)
+}
+
+/// Whether `O_NONBLOCK` is set on `fd`.
+pub fn is_nonblocking(fd: impl AsFd) -> io::Result<bool> {
+    sys::is_nonblocking(fd.as_fd())
+}
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, 0)`—A new descriptor for the same open file, close-on-exec.
+#[doc(alias = "F_DUPFD_CLOEXEC")]
+pub fn dup(fd: impl AsFd) -> io::Result<OwnedFd> {
+    sys::dup_cloexec(fd.as_fd())
+}
+
+/// `pipe2(O_CLOEXEC)`—Creates a pipe; returns `(read end, write end)`.
+///
+/// # References
+/// - [pipe(2)](https://man7.org/linux/man-pages/man2/pipe.2.html)
+#[doc(alias = "pipe2")]
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    sys::pipe()
+}
+
+/// `socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC)`—Two connected Unix stream sockets.
+///
+/// # References
+/// - [socketpair(2)](https://man7.org/linux/man-pages/man2/socketpair.2.html)
+pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+    sys::socketpair_stream()
+}
+
+/// Whether the raw number `fd` names an open descriptor of this process.
+pub fn is_open(fd: RawFd) -> bool {
+    sys::raw_fd_is_open(fd)
+}
+
+/// Takes ownership of a descriptor this process inherited under the number `raw`, after checking
+/// that it is open; a closed or negative number is [`Error::BadFd`], not undefined behaviour.
+/// The descriptor is made close-on-exec, so it does not leak further.
+///
+/// # Safety
+///
+/// Nothing else in this process may own `raw` (no other `OwnedFd`, `File`, … for it), now or
+/// later: the returned `OwnedFd` closes it on drop.
+///
+/// ```
+/// // A number that is certainly not open:
+/// let err = unsafe { ipc_core::fd::claim_inherited(1_000_000) }.unwrap_err();
+/// assert!(matches!(err, ipc_core::Error::BadFd(1_000_000)));
+/// ```
+pub unsafe fn claim_inherited(raw: RawFd) -> Result<OwnedFd> {
+    if !sys::raw_fd_is_open(raw) {
+        return Err(Error::BadFd(raw));
+    }
+    // SAFETY: `raw` is open (checked just above) and the caller guarantees nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    sys::set_cloexec(fd.as_fd(), true)?;
+    Ok(fd)
+}

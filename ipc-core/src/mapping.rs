@@ -1,0 +1,429 @@
+//! Shared memory mappings: anonymous, memfd-backed, and named (`shm_open`).
+
+use std::ffi::CString;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::Error;
+use crate::sys;
+use crate::transfer::{self, FdRef, PortableFd};
+
+static_assertions::const_assert_eq!(std::mem::align_of::<AtomicU32>(), 4);
+static_assertions::const_assert_eq!(std::mem::align_of::<AtomicU64>(), 8);
+
+/// A region of memory that several processes see at once (`MAP_SHARED`).
+///
+/// Three kinds, by how another process gets at it:
+///
+/// | constructor | reaches another process by | removed when |
+/// |---|---|---|
+/// | [`anonymous`](Self::anonymous) | `fork` only (inherited) | the last process unmaps it |
+/// | [`memfd`](Self::memfd) | `fork`, or its fd sent through [`crate::transfer`] | the last fd and mapping go |
+/// | [`create_named`](Self::create_named) / [`open_named`](Self::open_named) | its name, or its fd | the creator drops it (unless [`persist`](Self::persist)) |
+///
+/// The memory starts zeroed. It is never handed out as `&[u8]`: another process may write it at
+/// any moment, so safe access is through atomics ([`atomic_u32`](Self::atomic_u32),
+/// [`atomic_bytes`](Self::atomic_bytes), …), and plain byte access is `unsafe`
+/// ([`slice`](Self::slice)), for callers that hold a lock.
+///
+/// A memfd or named mapping is a handle that travels: serialise it through
+/// [`crate::transfer`] and the receiver maps the same pages.
+///
+/// ```
+/// use ipc_core::SharedMapping;
+/// use std::sync::atomic::Ordering;
+///
+/// let map = SharedMapping::memfd("example", 4096)?;
+/// map.atomic_u32(0).store(7, Ordering::Release);
+/// assert_eq!(map.atomic_u32(0).load(Ordering::Acquire), 7);
+/// assert_eq!(map.len(), 4096);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct SharedMapping {
+    ptr: NonNull<u8>,
+    len: usize,
+    backing: Backing,
+}
+
+enum Backing {
+    Anonymous,
+    Memfd(OwnedFd),
+    Named {
+        fd: OwnedFd,
+        name: CString,
+        unlink_on_drop: bool,
+    },
+}
+
+// SAFETY: a `SharedMapping` is an address range plus an owned descriptor. Moving it to another
+// thread moves nothing thread-bound; the memory is only reached through raw pointers, atomics,
+// or `unsafe` accessors whose callers take on the synchronisation.
+unsafe impl Send for SharedMapping {}
+// SAFETY: every `&self` method either reads immutable fields or hands out atomics (which allow
+// shared mutation) or raw pointers; none creates a `&[u8]`/`&mut [u8]` without `unsafe`.
+unsafe impl Sync for SharedMapping {}
+
+fn check_len(len: usize) -> io::Result<()> {
+    if len == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a shared mapping needs at least one byte",
+        ));
+    }
+    Ok(())
+}
+
+fn shm_name(name: &str) -> io::Result<CString> {
+    let body = name.strip_prefix('/').unwrap_or(name);
+    if body.is_empty() || body.contains('/') || body.len() > 254 || body == "." || body == ".." {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("invalid shared memory name {name:?}: one path component of 1 to 254 bytes"),
+        ));
+    }
+    CString::new(format!("/{body}"))
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains a NUL byte"))
+}
+
+impl SharedMapping {
+    /// An anonymous shared mapping of `len` bytes (`MAP_SHARED | MAP_ANONYMOUS`).
+    ///
+    /// A child made by `fork` after this call sees the same pages. It cannot be sent to a
+    /// process that did not fork from us: use [`memfd`](Self::memfd) for that.
+    pub fn anonymous(len: usize) -> io::Result<Self> {
+        check_len(len)?;
+        let ptr = sys::map_shared(None, len)?;
+        Ok(SharedMapping {
+            ptr,
+            len,
+            backing: Backing::Anonymous,
+        })
+    }
+
+    /// `memfd_create(name)` + `ftruncate(len)` + `mmap`—A mapping backed by an anonymous
+    /// in-memory file, which can be sent to any process as a descriptor.
+    ///
+    /// `name` is only a label shown in `/proc/<pid>/fd`; it need not be unique.
+    ///
+    /// # References
+    /// - [memfd_create(2)](https://man7.org/linux/man-pages/man2/memfd_create.2.html)
+    #[doc(alias = "memfd_create")]
+    pub fn memfd(name: &str, len: usize) -> io::Result<Self> {
+        check_len(len)?;
+        let cname = CString::new(name)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains a NUL byte"))?;
+        let fd = sys::memfd_create(&cname)?;
+        sys::ftruncate(fd.as_fd(), len as u64)?;
+        let ptr = sys::map_shared(Some(fd.as_fd()), len)?;
+        Ok(SharedMapping {
+            ptr,
+            len,
+            backing: Backing::Memfd(fd),
+        })
+    }
+
+    /// Maps the whole of a memfd or shared memory descriptor received from elsewhere.
+    pub fn from_fd(fd: OwnedFd) -> io::Result<Self> {
+        let size = sys::file_size(fd.as_fd())?;
+        let len = usize::try_from(size).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+        Self::map_fd(fd, len)
+    }
+
+    fn map_fd(fd: OwnedFd, len: usize) -> io::Result<Self> {
+        check_len(len)?;
+        let size = sys::file_size(fd.as_fd())?;
+        if size < len as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("shared memory object has {size} bytes, {len} expected"),
+            ));
+        }
+        let ptr = sys::map_shared(Some(fd.as_fd()), len)?;
+        Ok(SharedMapping {
+            ptr,
+            len,
+            backing: Backing::Memfd(fd),
+        })
+    }
+
+    /// `shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600)` + `ftruncate(len)` + `mmap`—Creates a
+    /// named shared memory object that unrelated processes can open by `name`.
+    ///
+    /// `name` is one path component, with or without a leading `/` (it appears as
+    /// `/dev/shm/<name>`). The object is removed (`shm_unlink`) when this mapping is dropped,
+    /// unless [`persist`](Self::persist) is called.
+    ///
+    /// # Errors
+    /// [`io::ErrorKind::AlreadyExists`] when the name is taken; [`io::ErrorKind::InvalidInput`]
+    /// for a malformed name or `len == 0`.
+    ///
+    /// # References
+    /// - [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
+    #[doc(alias = "shm_open")]
+    pub fn create_named(name: &str, len: usize) -> io::Result<Self> {
+        check_len(len)?;
+        let cname = shm_name(name)?;
+        let fd = sys::shm_open_create(&cname)?;
+        let ready = sys::ftruncate(fd.as_fd(), len as u64)
+            .and_then(|()| sys::map_shared(Some(fd.as_fd()), len));
+        match ready {
+            Ok(ptr) => Ok(SharedMapping {
+                ptr,
+                len,
+                backing: Backing::Named {
+                    fd,
+                    name: cname,
+                    unlink_on_drop: true,
+                },
+            }),
+            Err(e) => {
+                let _ = sys::shm_unlink(&cname);
+                Err(e)
+            }
+        }
+    }
+
+    /// `shm_open(name, O_RDWR)` + `mmap`—Opens a named shared memory object created elsewhere,
+    /// mapping all of it. Dropping the result does not remove the name.
+    ///
+    /// # Errors
+    /// [`io::ErrorKind::NotFound`] when no object has that name; [`io::ErrorKind::InvalidData`]
+    /// when it has size 0 (created but not yet sized).
+    pub fn open_named(name: &str) -> io::Result<Self> {
+        let cname = shm_name(name)?;
+        let fd = sys::shm_open_existing(&cname)?;
+        let size = sys::file_size(fd.as_fd())?;
+        if size == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("shared memory object {name:?} has size 0"),
+            ));
+        }
+        let len = usize::try_from(size).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+        let ptr = sys::map_shared(Some(fd.as_fd()), len)?;
+        Ok(SharedMapping {
+            ptr,
+            len,
+            backing: Backing::Named {
+                fd,
+                name: cname,
+                unlink_on_drop: false,
+            },
+        })
+    }
+
+    /// `shm_unlink(name)`—Removes a named shared memory object. Mappings of it stay valid.
+    #[doc(alias = "shm_unlink")]
+    pub fn unlink_named(name: &str) -> io::Result<()> {
+        sys::shm_unlink(&shm_name(name)?)
+    }
+
+    /// Keeps a named object after this mapping is dropped (it no longer unlinks on drop).
+    /// Has no effect on other kinds.
+    pub fn persist(&mut self) {
+        if let Backing::Named { unlink_on_drop, .. } = &mut self.backing {
+            *unlink_on_drop = false;
+        }
+    }
+
+    /// The name of a named mapping, with its leading `/`.
+    pub fn name(&self) -> Option<&str> {
+        match &self.backing {
+            Backing::Named { name, .. } => name.to_str().ok(),
+            _ => None,
+        }
+    }
+
+    /// The size in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always `false`: a mapping has at least one byte.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The first byte. Valid for [`len`](Self::len) bytes for as long as `self` lives.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// The backing descriptor (memfd or named), or `None` for an anonymous mapping.
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        match &self.backing {
+            Backing::Anonymous => None,
+            Backing::Memfd(fd) | Backing::Named { fd, .. } => Some(fd.as_fd()),
+        }
+    }
+
+    fn checked(&self, offset: usize, size: usize, align: usize) -> *mut u8 {
+        let end = offset.checked_add(size);
+        assert!(
+            end.is_some_and(|e| e <= self.len),
+            "range {offset}..{offset}+{size} is outside a mapping of {} bytes",
+            self.len
+        );
+        assert!(
+            offset % align == 0,
+            "offset {offset} is not aligned to {align}"
+        );
+        // SAFETY: `offset + size <= len` was checked, so the result stays inside the mapping.
+        unsafe { self.ptr.as_ptr().add(offset) }
+    }
+
+    /// The 32-bit word at `offset` as an atomic (for counters, states, futex words).
+    ///
+    /// # Panics
+    /// When `offset` is not a multiple of 4 or the word is not inside the mapping.
+    pub fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
+        let p = self.checked(offset, 4, 4);
+        // SAFETY: `p` is in bounds and 4-aligned (checked); the mapping lives as long as `&self`;
+        // `AtomicU32` has the size and alignment of `u32` (asserted above), every bit pattern is
+        // valid, and atomics permit concurrent access from other processes.
+        unsafe { &*p.cast::<AtomicU32>() }
+    }
+
+    /// The 64-bit word at `offset` as an atomic.
+    ///
+    /// # Panics
+    /// When `offset` is not a multiple of 8 or the word is not inside the mapping.
+    pub fn atomic_u64(&self, offset: usize) -> &AtomicU64 {
+        let p = self.checked(offset, 8, 8);
+        // SAFETY: as in `atomic_u32`, for 8 bytes at 8-byte alignment.
+        unsafe { &*p.cast::<AtomicU64>() }
+    }
+
+    /// `len` bytes at `offset` as atomics: safe to read and write while other processes do.
+    ///
+    /// # Panics
+    /// When the range is not inside the mapping.
+    pub fn atomic_bytes(&self, offset: usize, len: usize) -> &[AtomicU8] {
+        let p = self.checked(offset, len, 1);
+        // SAFETY: the range is in bounds (checked) and lives as long as `&self`; `AtomicU8` has
+        // the layout of `u8` and allows shared mutation.
+        unsafe { std::slice::from_raw_parts(p.cast::<AtomicU8>(), len) }
+    }
+
+    /// `len` bytes at `offset` as a plain slice.
+    ///
+    /// # Safety
+    ///
+    /// For as long as the slice lives, no thread of any process may write those bytes (hold a
+    /// lock that every writer takes, or know that writers are done).
+    ///
+    /// # Panics
+    /// When the range is not inside the mapping.
+    pub unsafe fn slice(&self, offset: usize, len: usize) -> &[u8] {
+        let p = self.checked(offset, len, 1);
+        // SAFETY: in bounds (checked); the caller guarantees no concurrent writer.
+        unsafe { std::slice::from_raw_parts(p, len) }
+    }
+
+    /// `len` bytes at `offset` as a mutable slice.
+    ///
+    /// # Safety
+    ///
+    /// For as long as the slice lives, no other thread of any process may read or write those
+    /// bytes, and no other slice of them may exist in this process.
+    ///
+    /// # Panics
+    /// When the range is not inside the mapping.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn slice_mut(&self, offset: usize, len: usize) -> &mut [u8] {
+        let p = self.checked(offset, len, 1);
+        // SAFETY: in bounds (checked); the caller guarantees exclusive access.
+        unsafe { std::slice::from_raw_parts_mut(p, len) }
+    }
+}
+
+impl Drop for SharedMapping {
+    fn drop(&mut self) {
+        // SAFETY: `ptr..ptr+len` is the mapping made in the constructor; `&mut self` means no
+        // reference handed out by `&self` methods is still alive.
+        unsafe { sys::unmap(self.ptr, self.len) };
+        if let Backing::Named {
+            name,
+            unlink_on_drop: true,
+            ..
+        } = &self.backing
+        {
+            let _ = sys::shm_unlink(name);
+        }
+    }
+}
+
+impl fmt::Debug for SharedMapping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.backing {
+            Backing::Anonymous => "anonymous",
+            Backing::Memfd(_) => "memfd",
+            Backing::Named { .. } => "named",
+        };
+        f.debug_struct("SharedMapping")
+            .field("kind", &kind)
+            .field("len", &self.len)
+            .field("name", &self.name())
+            .finish()
+    }
+}
+
+/// What a mapping looks like on the wire: its descriptor (out of band), its length, and its
+/// name if it has one. `WireOut` and `WireIn` have the same serde shape.
+#[derive(Serialize)]
+struct WireOut<'a> {
+    fd: FdRef<'a>,
+    len: u64,
+    name: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct WireIn {
+    fd: PortableFd,
+    len: u64,
+    name: Option<String>,
+}
+
+impl Serialize for SharedMapping {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let fd = match self.fd() {
+            Some(fd) => FdRef(fd),
+            None => {
+                return Err(transfer::fail(Error::NotTransferable(
+                    "an anonymous mapping reaches a child only by fork; use SharedMapping::memfd",
+                )));
+            }
+        };
+        WireOut {
+            fd,
+            len: self.len as u64,
+            name: self.name(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedMapping {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = WireIn::deserialize(d)?;
+        let len = usize::try_from(w.len).map_err(|_| transfer::fail_de(Error::FrameCorrupt("mapping length".into())))?;
+        let mut map = SharedMapping::map_fd(w.fd.into_inner(), len).map_err(|e| transfer::fail_de(e.into()))?;
+        if let Some(name) = w.name {
+            let Backing::Memfd(fd) = std::mem::replace(&mut map.backing, Backing::Anonymous) else {
+                unreachable!("map_fd makes a memfd backing")
+            };
+            let name = CString::new(name).map_err(|_| transfer::fail_de(Error::FrameCorrupt("name".into())))?;
+            map.backing = Backing::Named {
+                fd,
+                name,
+                unlink_on_drop: false,
+            };
+        }
+        Ok(map)
+    }
+}

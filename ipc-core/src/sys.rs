@@ -1,0 +1,274 @@
+//! Every OS call of `ipc-core`, in one place, so that another Unix can follow by replacing this
+//! module alone. Everything here is a thin wrapper over `rustix`; nothing else in the crate names
+//! a syscall.
+
+use std::ffi::CStr;
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
+use std::ptr::NonNull;
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
+use rustix::fs::{Mode, OFlags};
+use rustix::io::{Errno, FdFlags};
+use rustix::mm::{MapFlags, ProtFlags};
+use rustix::net::{
+    AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags,
+    SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
+};
+
+/// The largest number of descriptors Linux passes in one `SCM_RIGHTS` message (`SCM_MAX_FD`).
+pub(crate) const MAX_FDS_PER_MESSAGE: usize = 253;
+
+/// Runs `f` again for as long as it fails with `EINTR`.
+pub(crate) fn retry<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(Errno::INTR) => continue,
+            other => return other.map_err(io::Error::from),
+        }
+    }
+}
+
+pub(crate) fn set_cloexec(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    let mut flags = retry(|| rustix::io::fcntl_getfd(fd))?;
+    flags.set(FdFlags::CLOEXEC, on);
+    retry(|| rustix::io::fcntl_setfd(fd, flags))
+}
+
+pub(crate) fn is_cloexec(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    Ok(retry(|| rustix::io::fcntl_getfd(fd))?.contains(FdFlags::CLOEXEC))
+}
+
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    let mut flags = retry(|| rustix::fs::fcntl_getfl(fd))?;
+    flags.set(OFlags::NONBLOCK, on);
+    retry(|| rustix::fs::fcntl_setfl(fd, flags))
+}
+
+pub(crate) fn is_nonblocking(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    Ok(retry(|| rustix::fs::fcntl_getfl(fd))?.contains(OFlags::NONBLOCK))
+}
+
+/// `fcntl(fd, F_GETFD)` on a raw number: `Ok(true)` when it names an open descriptor.
+pub(crate) fn raw_fd_is_open(raw: RawFd) -> bool {
+    if raw < 0 {
+        return false;
+    }
+    // SAFETY: the borrowed descriptor is used for one `fcntl(F_GETFD)`, which does not act on a
+    // closed or foreign number beyond reporting EBADF; it is not kept past this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(raw) };
+    !matches!(rustix::io::fcntl_getfd(fd), Err(Errno::BADF))
+}
+
+pub(crate) fn is_socket(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    let st = retry(|| rustix::fs::fstat(fd))?;
+    Ok(rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Socket)
+}
+
+pub(crate) fn dup_cloexec(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    retry(|| rustix::io::fcntl_dupfd_cloexec(fd, 0))
+}
+
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    retry(|| rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC))
+}
+
+pub(crate) fn socketpair_stream() -> io::Result<(OwnedFd, OwnedFd)> {
+    retry(|| {
+        rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared memory
+// ---------------------------------------------------------------------------------------------
+
+pub(crate) fn memfd_create(name: &CStr) -> io::Result<OwnedFd> {
+    retry(|| rustix::fs::memfd_create(name, rustix::fs::MemfdFlags::CLOEXEC))
+}
+
+pub(crate) fn shm_open_create(name: &CStr) -> io::Result<OwnedFd> {
+    retry(|| {
+        rustix::shm::open(
+            name,
+            rustix::shm::OFlags::CREATE | rustix::shm::OFlags::EXCL | rustix::shm::OFlags::RDWR,
+            Mode::RUSR | Mode::WUSR,
+        )
+    })
+}
+
+pub(crate) fn shm_open_existing(name: &CStr) -> io::Result<OwnedFd> {
+    retry(|| rustix::shm::open(name, rustix::shm::OFlags::RDWR, Mode::empty()))
+}
+
+pub(crate) fn shm_unlink(name: &CStr) -> io::Result<()> {
+    retry(|| rustix::shm::unlink(name))
+}
+
+pub(crate) fn ftruncate(fd: BorrowedFd<'_>, len: u64) -> io::Result<()> {
+    retry(|| rustix::fs::ftruncate(fd, len))
+}
+
+pub(crate) fn file_size(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    let st = retry(|| rustix::fs::fstat(fd))?;
+    u64::try_from(st.st_size).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))
+}
+
+/// `mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED [| MAP_ANONYMOUS], fd, 0)`.
+pub(crate) fn map_shared(fd: Option<BorrowedFd<'_>>, len: usize) -> io::Result<NonNull<u8>> {
+    let prot = ProtFlags::READ | ProtFlags::WRITE;
+    let ptr = match fd {
+        // SAFETY: a fresh mapping at an address the kernel chooses (NULL hint) cannot overlap
+        // any memory that Rust code already references.
+        Some(fd) => unsafe {
+            rustix::mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0)
+        },
+        // SAFETY: as above, for an anonymous shared mapping.
+        None => unsafe {
+            rustix::mm::mmap_anonymous(std::ptr::null_mut(), len, prot, MapFlags::SHARED)
+        },
+    }?;
+    NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned NULL"))
+}
+
+/// `munmap(ptr, len)`.
+///
+/// # Safety
+///
+/// `ptr..ptr+len` must be a mapping made by [`map_shared`] that nothing references any more.
+pub(crate) unsafe fn unmap(ptr: NonNull<u8>, len: usize) {
+    // SAFETY: the caller guarantees the range is our mapping and unreferenced.
+    let _ = unsafe { rustix::mm::munmap(ptr.as_ptr().cast(), len) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Futex
+// ---------------------------------------------------------------------------------------------
+
+/// `FUTEX_WAIT` (shared, not `FUTEX_PRIVATE_FLAG`) with a relative timeout.
+/// Returns the raw outcome: `Ok(())` when woken (or spuriously), or the errno.
+pub(crate) fn futex_wait(
+    word: &AtomicU32,
+    expected: u32,
+    timeout: Option<Duration>,
+) -> Result<(), Errno> {
+    let ts = timeout.map(|d| rustix::time::Timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as i64,
+        tv_nsec: i64::from(d.subsec_nanos()),
+    });
+    rustix::thread::futex::wait(
+        word,
+        rustix::thread::futex::Flags::empty(),
+        expected,
+        ts.as_ref(),
+    )
+}
+
+/// `FUTEX_WAKE` (shared): wakes up to `n` waiters, returns how many were woken.
+pub(crate) fn futex_wake(word: &AtomicU32, n: u32) -> usize {
+    // FUTEX_WAKE fails only for a bad address, which a reference cannot be.
+    rustix::thread::futex::wake(word, rustix::thread::futex::Flags::empty(), n).unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Descriptor passing
+// ---------------------------------------------------------------------------------------------
+
+/// `sendmsg` of `data` with `fds` attached as `SCM_RIGHTS`. Returns the bytes sent (which may be
+/// fewer than `data.len()` on a stream socket; the descriptors went with the first byte).
+pub(crate) fn send_with_fds(
+    sock: BorrowedFd<'_>,
+    data: &[u8],
+    fds: &[BorrowedFd<'_>],
+) -> io::Result<usize> {
+    let iov = [io::IoSlice::new(data)];
+    if fds.is_empty() {
+        return retry(|| {
+            rustix::net::sendmsg(
+                sock,
+                &iov,
+                &mut SendAncillaryBuffer::default(),
+                SendFlags::NOSIGNAL,
+            )
+        });
+    }
+    if fds.len() > MAX_FDS_PER_MESSAGE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("at most {MAX_FDS_PER_MESSAGE} descriptors go in one message"),
+        ));
+    }
+    let mut space = vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !control.push(SendAncillaryMessage::ScmRights(fds)) {
+        return Err(io::Error::other("control buffer too small for descriptors"));
+    }
+    retry(|| rustix::net::sendmsg(sock, &iov, &mut control, SendFlags::NOSIGNAL))
+}
+
+/// `recvmsg` into `buf`, appending any descriptors received (close-on-exec) to `fds`.
+/// Fails with `InvalidData` when the kernel had to drop descriptors (`MSG_CTRUNC`).
+pub(crate) fn recv_with_fds(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+    max_fds: usize,
+) -> io::Result<usize> {
+    let max_fds = max_fds.min(MAX_FDS_PER_MESSAGE);
+    let mut space = vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(max_fds))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let msg = retry(|| {
+        rustix::net::recvmsg(sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC)
+    })?;
+    for m in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(received) = m {
+            fds.extend(received);
+        }
+    }
+    if msg.flags.contains(ReturnFlags::CTRUNC) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "descriptors were dropped by the kernel (control message truncated)",
+        ));
+    }
+    Ok(msg.bytes)
+}
+
+/// Clears `FD_CLOEXEC` on `fd` in a child between `fork` and `exec`.
+/// Only a raw `fcntl`: async-signal-safe.
+pub(crate) fn clear_cloexec_raw(fd: RawFd) -> io::Result<()> {
+    // SAFETY: called in the child after fork, where `fd` is still open (it was open in the
+    // parent and is closed only by exec); used for this one call only.
+    let b = unsafe { BorrowedFd::borrow_raw(fd) };
+    rustix::io::fcntl_setfd(b, FdFlags::empty()).map_err(io::Error::from)
+}
+
+
+/// `poll` for readability (or hang-up) of one descriptor, retrying `EINTR` with the time left.
+/// `Ok(false)` on timeout.
+pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
+    use rustix::event::{PollFd, PollFlags};
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        let ts = left.map(|d| rustix::time::Timespec {
+            tv_sec: d.as_secs() as i64,
+            tv_nsec: i64::from(d.subsec_nanos()),
+        });
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, ts.as_ref()) {
+            Ok(0) => return Ok(false),
+            Ok(_) => return Ok(true),
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}

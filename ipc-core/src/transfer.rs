@@ -1,0 +1,520 @@
+//! How a handle that owns file descriptors reaches another process.
+//!
+//! A handle (a [`crate::SharedMapping`], a [`Channel`], and every primitive of the `ipc` crates
+//! built on them) is an ordinary serde value. Its descriptors cannot travel as bytes, so while a
+//! value is serialised by this module, each descriptor in it is set aside (duplicated) and the
+//! bytes carry only its index in that set; the set travels out of band, as `SCM_RIGHTS` over a
+//! Unix socket ([`Channel`]) or by inheritance. On the other side the bytes are decoded with the
+//! received set in place, and each index becomes a descriptor of the receiving process.
+//!
+//! Types join in by holding a [`PortableFd`] (or serialising an [`FdRef`]). Serialising such a
+//! type anywhere else (plain `postcard::to_vec`, JSON) is an error
+//! ([`Error::FdOutsideTransfer`]), never a silently meaningless number.
+//!
+//! ```
+//! use ipc_core::transfer::{self, Channel};
+//! use ipc_core::SharedMapping;
+//! use std::sync::atomic::Ordering;
+//!
+//! let (mut a, mut b) = Channel::pair()?;
+//! let map = SharedMapping::memfd("demo", 4096)?;
+//! map.atomic_u32(0).store(42, Ordering::Release);
+//! a.send(&("here is a mapping", &map))?;
+//! let (text, received): (String, SharedMapping) = b.recv()?;
+//! assert_eq!(text, "here is a mapping");
+//! assert_eq!(received.atomic_u32(0).load(Ordering::Acquire), 42); // the same pages
+//! # Ok::<(), ipc_core::Error>(())
+//! ```
+//!
+//! To give a freshly executed program (not a `fork` of us) its first channel, use
+//! [`spawn_with_channel`] in the parent and [`inherited_channel`] in the child.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Error, Result};
+use crate::frame;
+use crate::sys;
+
+thread_local! {
+    /// Descriptors set aside by the serialisation running on this thread (`None`: none is).
+    static OUTGOING: RefCell<Option<Vec<OwnedFd>>> = const { RefCell::new(None) };
+    /// Descriptors received with the message being deserialised on this thread.
+    static INCOMING: RefCell<Option<Vec<Option<OwnedFd>>>> = const { RefCell::new(None) };
+    /// The typed error behind the last serde `custom` error raised by this module.
+    static FAILURE: RefCell<Option<Error>> = const { RefCell::new(None) };
+}
+
+/// Records `e` as the real reason for a serialisation failure and returns a serde error for it;
+/// [`to_envelope`] and [`Channel::send`] give the caller `e` itself.
+pub fn fail<E: serde::ser::Error>(e: Error) -> E {
+    let msg = e.to_string();
+    FAILURE.with(|f| *f.borrow_mut() = Some(e));
+    E::custom(msg)
+}
+
+/// [`fail`] for deserialisation: [`from_envelope`] and [`Channel::recv`] give the caller `e`.
+pub fn fail_de<E: serde::de::Error>(e: Error) -> E {
+    let msg = e.to_string();
+    FAILURE.with(|f| *f.borrow_mut() = Some(e));
+    E::custom(msg)
+}
+
+fn take_failure(fallback: Error) -> Error {
+    FAILURE.with(|f| f.borrow_mut().take()).unwrap_or(fallback)
+}
+
+/// An owned descriptor that serialises out of band (see the [module docs](self)).
+#[derive(Debug)]
+pub struct PortableFd(OwnedFd);
+
+impl PortableFd {
+    /// Wraps a descriptor.
+    pub fn new(fd: OwnedFd) -> Self {
+        PortableFd(fd)
+    }
+
+    /// The descriptor.
+    pub fn into_inner(self) -> OwnedFd {
+        self.0
+    }
+
+    /// A second handle to the same open file (`dup`).
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(PortableFd(sys::dup_cloexec(self.0.as_fd())?))
+    }
+}
+
+impl From<OwnedFd> for PortableFd {
+    fn from(fd: OwnedFd) -> Self {
+        PortableFd(fd)
+    }
+}
+
+impl AsFd for PortableFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl AsRawFd for PortableFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+/// A borrowed descriptor that serialises out of band: for `Serialize` impls of types that keep
+/// their descriptor in some other form. Deserialise the same position as a [`PortableFd`].
+#[derive(Debug, Clone, Copy)]
+pub struct FdRef<'a>(pub BorrowedFd<'a>);
+
+/// The serde shape of a descriptor: its index in the out-of-band set.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "PortableFd")]
+struct FdIndex(u32);
+
+impl Serialize for FdRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let index = OUTGOING.with(|out| -> std::result::Result<u32, Error> {
+            let mut out = out.borrow_mut();
+            let set = out.as_mut().ok_or(Error::FdOutsideTransfer)?;
+            if set.len() >= sys::MAX_FDS_PER_MESSAGE {
+                return Err(Error::NotTransferable(
+                    "more than 253 descriptors in one message",
+                ));
+            }
+            set.push(sys::dup_cloexec(self.0)?);
+            Ok((set.len() - 1) as u32)
+        });
+        match index {
+            Ok(i) => FdIndex(i).serialize(s),
+            Err(e) => Err(fail(e)),
+        }
+    }
+}
+
+impl Serialize for PortableFd {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        FdRef(self.0.as_fd()).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PortableFd {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let FdIndex(index) = FdIndex::deserialize(d)?;
+        let taken = INCOMING.with(|inc| {
+            let mut inc = inc.borrow_mut();
+            let set = inc.as_mut().ok_or(Error::FdOutsideTransfer)?;
+            let received = set.len();
+            set.get_mut(index as usize)
+                .and_then(Option::take)
+                .ok_or(Error::MissingFd { index, received })
+        });
+        taken.map(PortableFd).map_err(fail_de)
+    }
+}
+
+/// A value's bytes and the descriptors they refer to, ready to travel.
+#[derive(Debug, Default)]
+pub struct Envelope {
+    /// The postcard encoding, with descriptor indices in place of descriptors.
+    pub bytes: Vec<u8>,
+    /// The descriptors (duplicates, owned by the envelope), in index order.
+    pub fds: Vec<OwnedFd>,
+}
+
+/// Restores a thread-local slot when dropped, so that nesting and panics leave it as it was.
+struct Restore<T: 'static> {
+    key: &'static std::thread::LocalKey<RefCell<Option<T>>>,
+    prev: Option<Option<T>>,
+}
+
+impl<T: 'static> Drop for Restore<T> {
+    fn drop(&mut self) {
+        let prev = self.prev.take().flatten();
+        self.key.with(|k| *k.borrow_mut() = prev);
+    }
+}
+
+fn install<T: 'static>(
+    key: &'static std::thread::LocalKey<RefCell<Option<T>>>,
+    value: T,
+) -> Restore<T> {
+    let prev = key.with(|k| k.borrow_mut().replace(value));
+    Restore {
+        key,
+        prev: Some(prev),
+    }
+}
+
+/// Serialises `value`, appending its bytes to `bytes` and its descriptors (duplicated) to the
+/// returned vector.
+fn serialize_into<T: Serialize + ?Sized>(value: &T, bytes: &mut Vec<u8>) -> Result<Vec<OwnedFd>> {
+    FAILURE.with(|f| f.borrow_mut().take());
+    let guard = install(&OUTGOING, Vec::new());
+    let r = frame::encode_payload(value, bytes);
+    let fds = OUTGOING.with(|o| o.borrow_mut().take()).unwrap_or_default();
+    drop(guard);
+    match r {
+        Ok(()) => Ok(fds),
+        Err(e) => Err(take_failure(e)),
+    }
+}
+
+/// Serialises `value` for another process: its bytes plus the descriptors it owns.
+pub fn to_envelope<T: Serialize + ?Sized>(value: &T) -> Result<Envelope> {
+    let mut bytes = Vec::new();
+    let fds = serialize_into(value, &mut bytes)?;
+    Ok(Envelope { bytes, fds })
+}
+
+/// Rebuilds a value from its bytes and the descriptors that came with them (in index order).
+/// Descriptors the value does not claim are closed.
+///
+/// # Errors
+/// [`Error::MissingFd`] when the bytes name a descriptor that is not in `fds`;
+/// [`Error::FrameCorrupt`] when the bytes do not decode.
+pub fn from_envelope<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T> {
+    FAILURE.with(|f| f.borrow_mut().take());
+    let _guard = install(&INCOMING, fds.into_iter().map(Some).collect());
+    frame::decode_payload(bytes).map_err(take_failure)
+}
+
+/// `sendmsg` with `SCM_RIGHTS`—Sends `data` on a Unix socket with `fds` attached to its first
+/// byte. Returns the bytes sent (possibly fewer than `data.len()` on a stream socket).
+/// Never raises `SIGPIPE` (`MSG_NOSIGNAL`): a closed peer is `EPIPE`.
+///
+/// # References
+/// - [unix(7)](https://man7.org/linux/man-pages/man7/unix.7.html), `SCM_RIGHTS`
+#[doc(alias = "SCM_RIGHTS")]
+pub fn send_fds(sock: impl AsFd, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<usize> {
+    sys::send_with_fds(sock.as_fd(), data, fds)
+}
+
+/// `recvmsg` with `SCM_RIGHTS`—Receives into `buf`, appending descriptors that came with the
+/// bytes to `fds` (close-on-exec). At most `max_fds` are accepted; more is an
+/// [`io::ErrorKind::InvalidData`] error (the kernel closes the surplus).
+pub fn recv_fds(
+    sock: impl AsFd,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+    max_fds: usize,
+) -> io::Result<usize> {
+    sys::recv_with_fds(sock.as_fd(), buf, fds, max_fds)
+}
+
+/// Bytes in a [`Channel`] message header: payload length and descriptor count, both `u32` LE.
+const CHANNEL_HEADER: usize = 8;
+
+/// A Unix stream socket that carries whole values, descriptors included, in both directions.
+///
+/// Each message is a header (payload length, descriptor count), the postcard payload, and the
+/// descriptors as `SCM_RIGHTS` on its first byte. A peer that closed is [`Error::Closed`] on
+/// `recv` and an [`Error::Io`] (`BrokenPipe`) on `send`, never a `SIGPIPE`.
+///
+/// A `Channel` is itself a handle: it can be sent over another `Channel`.
+pub struct Channel {
+    fd: OwnedFd,
+    max_frame: usize,
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+}
+
+impl fmt::Debug for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channel")
+            .field("fd", &self.fd.as_raw_fd())
+            .field("max_frame", &self.max_frame)
+            .finish()
+    }
+}
+
+impl Channel {
+    /// Two connected channels (a `socketpair`).
+    pub fn pair() -> io::Result<(Channel, Channel)> {
+        let (a, b) = sys::socketpair_stream()?;
+        Ok((Channel::from_socket(a), Channel::from_socket(b)))
+    }
+
+    fn from_socket(fd: OwnedFd) -> Channel {
+        Channel {
+            fd,
+            max_frame: frame::DEFAULT_MAX_FRAME,
+            rbuf: Vec::new(),
+            wbuf: Vec::new(),
+        }
+    }
+
+    /// Wraps a connected Unix stream socket.
+    ///
+    /// # Errors
+    /// [`Error::BadFd`] when `fd` is not a socket.
+    pub fn from_fd(fd: OwnedFd) -> Result<Channel> {
+        if !sys::is_socket(fd.as_fd())? {
+            return Err(Error::BadFd(fd.as_raw_fd()));
+        }
+        Ok(Channel::from_socket(fd))
+    }
+
+    /// The socket.
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
+
+    /// Sets the largest payload this end sends or accepts (default [`frame::DEFAULT_MAX_FRAME`]).
+    pub fn set_max_frame(&mut self, max: usize) {
+        self.max_frame = max.min(frame::ABSOLUTE_MAX_FRAME);
+    }
+
+    /// The largest payload this end sends or accepts.
+    pub fn max_frame(&self) -> usize {
+        self.max_frame
+    }
+
+    /// Sends `value` and the descriptors it owns.
+    ///
+    /// # Errors
+    /// [`Error::FrameTooLarge`] above the limit (nothing is sent); [`Error::Encode`],
+    /// [`Error::NotTransferable`]; [`Error::Io`] with `BrokenPipe` when the peer is gone.
+    pub fn send<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        let mut buf = std::mem::take(&mut self.wbuf);
+        buf.clear();
+        buf.extend_from_slice(&[0; CHANNEL_HEADER]);
+        let r = serialize_into(value, &mut buf).and_then(|fds| {
+            let len = buf.len() - CHANNEL_HEADER;
+            if len > self.max_frame {
+                return Err(Error::FrameTooLarge {
+                    len: len as u64,
+                    max: self.max_frame,
+                });
+            }
+            buf[..4].copy_from_slice(&(len as u32).to_le_bytes());
+            buf[4..8].copy_from_slice(&(fds.len() as u32).to_le_bytes());
+            self.send_raw(&buf, &fds)
+        });
+        self.wbuf = buf;
+        r
+    }
+
+    fn send_raw(&self, msg: &[u8], fds: &[OwnedFd]) -> Result<()> {
+        let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
+        let mut sent = sys::send_with_fds(self.fd.as_fd(), msg, &borrowed)?;
+        while sent < msg.len() {
+            sent += sys::send_with_fds(self.fd.as_fd(), &msg[sent..], &[])?;
+        }
+        Ok(())
+    }
+
+    /// Receives into `buf` exactly, collecting descriptors. `Ok(0)` only at end of stream
+    /// before the first byte.
+    fn recv_exact(&mut self, start: usize, fds: &mut Vec<OwnedFd>, max_fds: usize) -> Result<usize> {
+        let mut got = start;
+        let want = self.rbuf.len();
+        while got < want {
+            let n = sys::recv_with_fds(self.fd.as_fd(), &mut self.rbuf[got..], fds, max_fds)?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        Ok(got)
+    }
+
+    /// Receives one value, blocking until it arrives.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] when the peer closed between messages; [`Error::FrameTruncated`] when
+    /// it went away in the middle of one; [`Error::FrameTooLarge`] for a header above the limit;
+    /// [`Error::FdCount`], [`Error::MissingFd`], [`Error::FrameCorrupt`] for a bad message.
+    pub fn recv<T: DeserializeOwned>(&mut self) -> Result<T> {
+        let mut fds = Vec::new();
+        self.rbuf.clear();
+        self.rbuf.resize(CHANNEL_HEADER, 0);
+        let got = self.recv_exact(0, &mut fds, sys::MAX_FDS_PER_MESSAGE)?;
+        if got == 0 {
+            return Err(Error::Closed);
+        }
+        if got < CHANNEL_HEADER {
+            return Err(Error::FrameTruncated {
+                expected: CHANNEL_HEADER,
+                got,
+            });
+        }
+        let len = u32::from_le_bytes(self.rbuf[..4].try_into().expect("4 bytes")) as usize;
+        let nfds = u32::from_le_bytes(self.rbuf[4..8].try_into().expect("4 bytes")) as usize;
+        if len > self.max_frame {
+            return Err(Error::FrameTooLarge {
+                len: len as u64,
+                max: self.max_frame,
+            });
+        }
+        // Grow only as bytes arrive (at most 1 MiB ahead), so a lying header costs nothing.
+        self.rbuf.clear();
+        let mut have = 0;
+        while have < len {
+            let step = (len - have).min(1 << 20);
+            self.rbuf.resize(have + step, 0);
+            let got = self.recv_exact(have, &mut fds, sys::MAX_FDS_PER_MESSAGE)?;
+            if got < have + step {
+                return Err(Error::FrameTruncated {
+                    expected: CHANNEL_HEADER + len,
+                    got: CHANNEL_HEADER + got,
+                });
+            }
+            have = got;
+        }
+        if fds.len() != nfds {
+            return Err(Error::FdCount {
+                expected: nfds,
+                received: fds.len(),
+            });
+        }
+        from_envelope(&self.rbuf, fds)
+    }
+
+    /// [`recv`](Self::recv) that gives up with [`Error::Timeout`] when no message has begun to
+    /// arrive within `timeout`.
+    pub fn recv_timeout<T: DeserializeOwned>(&mut self, timeout: Duration) -> Result<T> {
+        if !sys::poll_readable(self.fd.as_fd(), Some(timeout))? {
+            return Err(Error::Timeout);
+        }
+        self.recv()
+    }
+
+    /// Whether a message (or end of stream) is waiting, within `timeout`.
+    pub fn poll(&self, timeout: Duration) -> io::Result<bool> {
+        sys::poll_readable(self.fd.as_fd(), Some(timeout))
+    }
+}
+
+impl AsFd for Channel {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Serialize for Channel {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        (FdRef(self.fd.as_fd()), self.max_frame as u64).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Channel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let (fd, max): (PortableFd, u64) = Deserialize::deserialize(d)?;
+        let mut ch = Channel::from_socket(fd.into_inner());
+        ch.set_max_frame(usize::try_from(max).unwrap_or(usize::MAX));
+        Ok(ch)
+    }
+}
+
+/// The environment variable that tells a child which inherited descriptor is its channel.
+pub const CHANNEL_FD_ENV: &str = "IPC_CORE_CHANNEL_FD";
+
+/// Spawns `cmd` with one end of a new [`Channel`] inherited by the child (its number in
+/// [`CHANNEL_FD_ENV`]); returns the child and the parent's end. The child takes its end with
+/// [`inherited_channel`].
+///
+/// Only that one descriptor is inherited: every descriptor `ipc` makes is close-on-exec, and
+/// the child end is made inheritable only in the child, between `fork` and `exec`, so other
+/// threads spawning at the same time do not get it.
+///
+/// ```no_run
+/// use std::process::Command;
+/// let (mut child, mut ch) = ipc_core::transfer::spawn_with_channel(Command::new("worker"))?;
+/// ch.send(&"hello")?;
+/// child.wait()?;
+/// # Ok::<(), ipc_core::Error>(())
+/// ```
+pub fn spawn_with_channel(mut cmd: Command) -> io::Result<(Child, Channel)> {
+    let (ours, theirs) = sys::socketpair_stream()?;
+    let raw = theirs.as_raw_fd();
+    cmd.env(CHANNEL_FD_ENV, raw.to_string());
+    // SAFETY: the closure runs in the child between fork and exec and makes one raw `fcntl`
+    // syscall, which is async-signal-safe; it allocates nothing and takes no lock. `raw` is open
+    // there because `theirs` is alive until after `spawn` returns.
+    unsafe {
+        cmd.pre_exec(move || sys::clear_cloexec_raw(raw));
+    }
+    let child = cmd.spawn()?;
+    drop(theirs);
+    Ok((child, Channel::from_socket(ours)))
+}
+
+static CLAIMED: AtomicBool = AtomicBool::new(false);
+
+/// In a child started by [`spawn_with_channel`]: takes the inherited channel.
+///
+/// Returns `Ok(None)` when this process was not started that way, or when the channel was
+/// already taken (only the first call gets it).
+///
+/// # Errors
+/// [`Error::BadFd`] when the environment names a descriptor that is not an open socket.
+pub fn inherited_channel() -> Result<Option<Channel>> {
+    let Some(val) = std::env::var_os(CHANNEL_FD_ENV) else {
+        return Ok(None);
+    };
+    let raw: RawFd = val
+        .to_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or(Error::BadFd(-1))?;
+    if CLAIMED.swap(true, Ordering::AcqRel) {
+        return Ok(None);
+    }
+    if !sys::raw_fd_is_open(raw) {
+        return Err(Error::BadFd(raw));
+    }
+    // SAFETY: `raw` is open (checked); it was handed to this process for this purpose, and the
+    // `CLAIMED` flag guarantees this function takes ownership of it at most once.
+    let fd = unsafe { crate::fd::claim_inherited(raw) }?;
+    Channel::from_fd(fd).map(Some)
+}
