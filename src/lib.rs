@@ -1,1 +1,49 @@
-//! placeholder
+//! Everything Python's `multiprocessing` gives Python programs, for Rust: processes, pools,
+//! pipes, named pipes, queues, shared memory and process-shared locks, plus an XML-RPC client
+//! and server — each in its own small crate, all re-exported here.
+//!
+//! # Hello, world!
+//!
+//! ```
+//! use ipc::transfer::Channel;
+//! use ipc::SharedMapping;
+//! use std::sync::atomic::Ordering;
+//!
+//! // A shared page, sent over a channel: the receiver maps the very same memory.
+//! let (mut a, mut b) = Channel::pair()?;
+//! let page = SharedMapping::memfd("hello", 4096)?;
+//! a.send(&page)?;
+//! let same: SharedMapping = b.recv()?;
+//! same.atomic_u32(0).store(42, Ordering::Release);
+//! assert_eq!(page.atomic_u32(0).load(Ordering::Acquire), 42);
+//! # Ok::<(), ipc::core::Error>(())
+//! ```
+//!
+//! # The crates
+//!
+//! Each member is a module here, behind a Cargo feature that `default` turns on. A program that
+//! needs one primitive can depend on its crate alone.
+//!
+//! | module | crate | Python counterpart | feature |
+//! |---|---|---|---|
+//! | [`core`] | `ipc-core` | `multiprocessing.reduction`, `heap`, `shared_memory`, `Connection`'s framing | `core` |
+//!
+//! More members (`process`, `sync`, `shm`, `pipe`, `fifo`, `queue`, `pool`, `rpc`) join as they
+//! land; see the README for their status.
+//!
+//! # Comparison with Python multiprocessing
+//!
+//! | Python | `ipc` |
+//! |---|---|
+//! | `multiprocessing.reduction.send_handle` | [`transfer::send_fds`] |
+//! | pickling a `Connection` to a spawned child | [`transfer::Channel`] is serde: send it over another channel |
+//! | `multiprocessing.shared_memory.SharedMemory(name, create=True)` | [`SharedMapping::create_named`] |
+//! | `Connection.send` framing (length + pickle) | [`frame`] (length + postcard) |
+
+#[cfg(feature = "core")]
+#[doc(inline)]
+pub use ipc_core as core;
+
+#[cfg(feature = "core")]
+#[doc(inline)]
+pub use ipc_core::{Error as CoreError, SharedMapping, frame, futex, transfer};

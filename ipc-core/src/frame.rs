@@ -34,6 +34,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
+use crate::transfer;
 
 /// Bytes in a frame header.
 pub const HEADER_LEN: usize = 4;
@@ -50,12 +51,15 @@ const GROW_STEP: usize = 1 << 20;
 /// Appends `value`'s postcard bytes to `out`, without a header.
 pub fn encode_payload<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<()> {
     let taken = std::mem::take(out);
+    transfer::clear_failure();
     match postcard::to_extend(value, taken) {
         Ok(v) => {
             *out = v;
             Ok(())
         }
-        Err(e) => Err(Error::Encode(e.to_string())),
+        // A `Serialize` impl of ours may have recorded the typed reason (e.g. a descriptor
+        // serialised outside `transfer`); postcard keeps only "custom error".
+        Err(e) => Err(transfer::take_failure(Error::Encode(e.to_string()))),
     }
 }
 
@@ -116,13 +120,14 @@ pub fn parse_header(header: [u8; HEADER_LEN], max: usize) -> Result<usize> {
 
 /// Decodes a whole payload (no header) as a `T`. Bytes left over are [`Error::FrameCorrupt`].
 pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T> {
+    transfer::clear_failure();
     match postcard::take_from_bytes::<T>(payload) {
         Ok((v, [])) => Ok(v),
         Ok((_, rest)) => Err(Error::FrameCorrupt(format!(
             "{} bytes left over after the value",
             rest.len()
         ))),
-        Err(e) => Err(Error::FrameCorrupt(e.to_string())),
+        Err(e) => Err(transfer::take_failure(Error::FrameCorrupt(e.to_string()))),
     }
 }
 

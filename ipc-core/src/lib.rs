@@ -7,35 +7,42 @@
 //!
 //! # Hello, world!
 //!
-//! A mapping and a pipe end sent to another process over a [`Channel`](transfer::Channel):
-//! the child writes into the shared page and the pipe, the parent sees both.
+//! A shared page and a futex word between a parent and a forked child: the child writes a
+//! greeting into the page, then wakes the parent, which sleeps on the word until it changes.
 //!
 //! ```
-//! use ipc_core::{fd, transfer::Channel, SharedMapping};
-//! use std::io::{Read, Write};
+//! use ipc_core::{futex, SharedMapping};
 //! use std::sync::atomic::Ordering;
-//! use std::fs::File;
+//! use std::time::Duration;
 //!
-//! let (mut parent, mut child) = Channel::pair()?;
-//! let map = SharedMapping::memfd("hello", 4096)?;
-//! let (r, w) = fd::pipe()?;
-//! parent.send(&(&map, ipc_core::transfer::PortableFd::new(w)))?;
-//!
-//! // In a real program this half runs in another process (see `transfer::spawn_with_channel`).
-//! let worker = std::thread::spawn(move || -> Result<(), ipc_core::Error> {
-//!     let (m, w): (SharedMapping, ipc_core::transfer::PortableFd) = child.recv()?;
-//!     m.atomic_u32(0).store(0xC0FFEE, Ordering::Release);
-//!     File::from(w.into_inner()).write_all(b"hello, world")?;
-//!     Ok(())
-//! });
-//! worker.join().unwrap()?;
-//!
-//! let mut text = String::new();
-//! File::from(r).read_to_string(&mut text)?;
-//! assert_eq!(text, "hello, world");
-//! assert_eq!(map.atomic_u32(0).load(Ordering::Acquire), 0xC0FFEE);
-//! # Ok::<(), ipc_core::Error>(())
+//! let map = SharedMapping::anonymous(4096)?;
+//! let (ready, text) = (map.atomic_u32(0), map.atomic_bytes(8, 13));
+//! // SAFETY: the child does only atomic stores, a futex wake and `_exit`: async-signal-safe.
+//! match unsafe { libc::fork() } {
+//!     -1 => panic!("fork failed"),
+//!     0 => {
+//!         for (cell, b) in text.iter().zip(b"Hello, world!") {
+//!             cell.store(*b, Ordering::Relaxed);
+//!         }
+//!         ready.store(1, Ordering::Release);
+//!         futex::wake(ready, 1);
+//!         unsafe { libc::_exit(0) };
+//!     }
+//!     child => {
+//!         while ready.load(Ordering::Acquire) == 0 {
+//!             futex::wait(ready, 0, Some(Duration::from_secs(10)))?;
+//!         }
+//!         let got: Vec<u8> = text.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+//!         assert_eq!(got, b"Hello, world!");
+//!         unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
+//!     }
+//! }
+//! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! Across `exec` (a process that did not fork from us), handles travel through
+//! [`transfer`]: see its docs and the `handoff` example, which sends a memfd mapping and a pipe
+//! end to a freshly started copy of itself.
 //!
 //! # What is here
 //!

@@ -411,13 +411,16 @@ impl Serialize for SharedMapping {
 impl<'de> Deserialize<'de> for SharedMapping {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let w = WireIn::deserialize(d)?;
-        let len = usize::try_from(w.len).map_err(|_| transfer::fail_de(Error::FrameCorrupt("mapping length".into())))?;
-        let mut map = SharedMapping::map_fd(w.fd.into_inner(), len).map_err(|e| transfer::fail_de(e.into()))?;
+        let len = usize::try_from(w.len)
+            .map_err(|_| transfer::fail_de(Error::FrameCorrupt("mapping length".into())))?;
+        let mut map = SharedMapping::map_fd(w.fd.into_inner(), len)
+            .map_err(|e| transfer::fail_de(e.into()))?;
         if let Some(name) = w.name {
             let Backing::Memfd(fd) = std::mem::replace(&mut map.backing, Backing::Anonymous) else {
                 unreachable!("map_fd makes a memfd backing")
             };
-            let name = CString::new(name).map_err(|_| transfer::fail_de(Error::FrameCorrupt("name".into())))?;
+            let name = CString::new(name)
+                .map_err(|_| transfer::fail_de(Error::FrameCorrupt("name".into())))?;
             map.backing = Backing::Named {
                 fd,
                 name,

@@ -225,9 +225,8 @@ pub(crate) fn recv_with_fds(
     let mut space = vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(max_fds))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let mut iov = [io::IoSliceMut::new(buf)];
-    let msg = retry(|| {
-        rustix::net::recvmsg(sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC)
-    })?;
+    let msg =
+        retry(|| rustix::net::recvmsg(sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC))?;
     for m in control.drain() {
         if let RecvAncillaryMessage::ScmRights(received) = m {
             fds.extend(received);
@@ -250,7 +249,6 @@ pub(crate) fn clear_cloexec_raw(fd: RawFd) -> io::Result<()> {
     let b = unsafe { BorrowedFd::borrow_raw(fd) };
     rustix::io::fcntl_setfd(b, FdFlags::empty()).map_err(io::Error::from)
 }
-
 
 /// `poll` for readability (or hang-up) of one descriptor, retrying `EINTR` with the time left.
 /// `Ok(false)` on timeout.

@@ -69,8 +69,13 @@ pub fn fail_de<E: serde::de::Error>(e: Error) -> E {
     E::custom(msg)
 }
 
-fn take_failure(fallback: Error) -> Error {
+/// The typed reason recorded by [`fail`] / [`fail_de`], or `fallback`.
+pub(crate) fn take_failure(fallback: Error) -> Error {
     FAILURE.with(|f| f.borrow_mut().take()).unwrap_or(fallback)
+}
+
+pub(crate) fn clear_failure() {
+    FAILURE.with(|f| f.borrow_mut().take());
 }
 
 /// An owned descriptor that serialises out of band (see the [module docs](self)).
@@ -199,15 +204,11 @@ fn install<T: 'static>(
 /// Serialises `value`, appending its bytes to `bytes` and its descriptors (duplicated) to the
 /// returned vector.
 fn serialize_into<T: Serialize + ?Sized>(value: &T, bytes: &mut Vec<u8>) -> Result<Vec<OwnedFd>> {
-    FAILURE.with(|f| f.borrow_mut().take());
     let guard = install(&OUTGOING, Vec::new());
     let r = frame::encode_payload(value, bytes);
     let fds = OUTGOING.with(|o| o.borrow_mut().take()).unwrap_or_default();
     drop(guard);
-    match r {
-        Ok(()) => Ok(fds),
-        Err(e) => Err(take_failure(e)),
-    }
+    r.map(|()| fds)
 }
 
 /// Serialises `value` for another process: its bytes plus the descriptors it owns.
@@ -224,9 +225,8 @@ pub fn to_envelope<T: Serialize + ?Sized>(value: &T) -> Result<Envelope> {
 /// [`Error::MissingFd`] when the bytes name a descriptor that is not in `fds`;
 /// [`Error::FrameCorrupt`] when the bytes do not decode.
 pub fn from_envelope<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T> {
-    FAILURE.with(|f| f.borrow_mut().take());
     let _guard = install(&INCOMING, fds.into_iter().map(Some).collect());
-    frame::decode_payload(bytes).map_err(take_failure)
+    frame::decode_payload(bytes)
 }
 
 /// `sendmsg` with `SCM_RIGHTS`—Sends `data` on a Unix socket with `fds` attached to its first
@@ -356,7 +356,12 @@ impl Channel {
 
     /// Receives into `buf` exactly, collecting descriptors. `Ok(0)` only at end of stream
     /// before the first byte.
-    fn recv_exact(&mut self, start: usize, fds: &mut Vec<OwnedFd>, max_fds: usize) -> Result<usize> {
+    fn recv_exact(
+        &mut self,
+        start: usize,
+        fds: &mut Vec<OwnedFd>,
+        max_fds: usize,
+    ) -> Result<usize> {
         let mut got = start;
         let want = self.rbuf.len();
         while got < want {

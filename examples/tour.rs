@@ -1,0 +1,61 @@
+//! A tour of what `ipc` can do today. It grows as crates land.
+//!
+//! ```text
+//! cargo run --release --example tour
+//! ```
+
+use std::io::Read;
+use std::process::Command;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use ipc::transfer::{PortableFd, inherited_channel, spawn_with_channel};
+use ipc::{SharedMapping, frame, futex};
+
+fn main() -> Result<(), ipc::CoreError> {
+    if let Some(mut ch) = inherited_channel()? {
+        return child(&mut ch);
+    }
+    println!("ipc tour (pid {})", std::process::id());
+
+    // 1. Frames: a value, encoded and decoded; a corrupt frame is a typed error.
+    let mut buf = Vec::new();
+    frame::encode(&(42u32, None::<u8>, "hello"), &mut buf)?;
+    let (v, _): ((u32, Option<u8>, String), usize) = frame::decode(&buf, 1024)?;
+    println!("[core] frame round trip: {v:?} in {} bytes", buf.len());
+    let bad = frame::decode::<String>(&[9, 0, 0, 0, 1], 1024).unwrap_err();
+    println!("[core] a truncated frame is an error: {bad}");
+
+    // 2. A fresh process (exec, not fork) gets a shared page and a pipe end over a channel,
+    //    then wakes us through a futex in that page.
+    let page = SharedMapping::memfd("tour", 4096)?;
+    let (r, w) = ipc::core::fd::pipe()?;
+    let (mut kid, mut ch) = spawn_with_channel(Command::new(std::env::current_exe()?))?;
+    let t = Instant::now();
+    ch.send(&(&page, PortableFd::new(w)))?;
+    let word = page.atomic_u32(0);
+    while word.load(Ordering::Acquire) == 0 {
+        futex::wait(word, 0, Some(Duration::from_secs(10)))?;
+    }
+    println!(
+        "[core] child {} woke us through a futex in a shared memfd page after {:?}",
+        word.load(Ordering::Acquire),
+        t.elapsed()
+    );
+    let mut text = String::new();
+    std::fs::File::from(r).read_to_string(&mut text)?;
+    println!("[core] and wrote through the pipe end we sent: {text}");
+    kid.wait()?;
+    println!("tour done");
+    Ok(())
+}
+
+fn child(ch: &mut ipc::transfer::Channel) -> Result<(), ipc::CoreError> {
+    use std::io::Write;
+    let (page, pipe): (SharedMapping, PortableFd) = ch.recv_timeout(Duration::from_secs(10))?;
+    std::fs::File::from(pipe.into_inner()).write_all(b"hello from the child")?;
+    let word = page.atomic_u32(0);
+    word.store(std::process::id(), Ordering::Release);
+    futex::wake(word, 1);
+    Ok(())
+}
