@@ -270,7 +270,7 @@ impl SharedMapping {
             self.len
         );
         assert!(
-            offset % align == 0,
+            offset.is_multiple_of(align),
             "offset {offset} is not aligned to {align}"
         );
         // SAFETY: `offset + size <= len` was checked, so the result stays inside the mapping.

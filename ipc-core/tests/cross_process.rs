@@ -368,11 +368,9 @@ fn bad_descriptors_are_typed_errors() {
     // SAFETY: `raw` is closed, so nothing owns it; the call must refuse it.
     let err = unsafe { fd::claim_inherited(raw) }.unwrap_err();
     assert!(matches!(err, Error::BadFd(n) if n == raw));
-    // SAFETY: as above, -1 is never a descriptor.
-    assert!(matches!(
-        unsafe { fd::claim_inherited(-1) },
-        Err(Error::BadFd(-1))
-    ));
+    // SAFETY: -1 is never a descriptor, so nothing owns it; the call must refuse it.
+    let err = unsafe { fd::claim_inherited(-1) };
+    assert!(matches!(err, Err(Error::BadFd(-1))));
 
     // Bytes that name descriptor #1 when only one (#0) came.
     let (p, q) = fd::pipe().unwrap();

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Python multiprocessing baselines for `cargo xtask bench`.
+
+Each workload prints one JSON line {"id", "value", "unit"}, like the Rust side (ipc-bench).
+Definitions follow ../shared/BENCH-WORKLOADS.md (start method fork, a Barrier before the timed
+region, warm-up round trips, a watchdog on every repetition).
+
+Usage: python3 bench.py [--quick] [FILTER]
+"""
+import json
+import multiprocessing as mp
+import pickle
+import signal
+import statistics
+import struct
+import sys
+import time
+
+QUICK = "--quick" in sys.argv
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
+FILTER = ARGS[0] if ARGS else ""
+REPS = 1 if QUICK else 3
+WAIT = 60  # seconds: every blocking wait has this timeout
+ctx = mp.get_context("fork")
+
+
+def n(full):
+    return max(1, full // 10) if QUICK else full
+
+
+def emit(id_, value, unit):
+    print(json.dumps({"id": id_, "value": value, "unit": unit}), flush=True)
+
+
+def watchdog(secs):
+    signal.alarm(secs)
+
+
+def median(f):
+    return statistics.median(f() for _ in range(REPS))
+
+
+# ---------------------------------------------------------------------------------------------
+# ipc-core rows
+# ---------------------------------------------------------------------------------------------
+
+def _pipe_child(conn, barrier, count):
+    watchdog(120)
+    barrier.wait(WAIT)
+    for _ in range(count):
+        conn.send(conn.recv())
+
+
+def pipe_rtt_int():
+    """W1.pipe_rtt_int: Pipe() (duplex), send(1)/recv() there and back, us per round trip."""
+    count, warm = n(20_000), 200
+
+    def once():
+        watchdog(120)
+        a, b = ctx.Pipe()
+        barrier = ctx.Barrier(2)
+        p = ctx.Process(target=_pipe_child, args=(b, barrier, warm + count))
+        p.start()
+        barrier.wait(WAIT)
+        for _ in range(warm):
+            a.send(1)
+            a.recv()
+        t = time.perf_counter()
+        for _ in range(count):
+            a.send(1)
+            if not a.poll(WAIT):
+                raise TimeoutError("child did not answer")
+            a.recv()
+        d = time.perf_counter() - t
+        p.join(WAIT)
+        watchdog(0)
+        return d / count * 1e6
+
+    emit("py.W1.pipe_rtt_int", median(once), "us")
+
+
+def _event_child(ping, pong, barrier, count):
+    watchdog(120)
+    barrier.wait(WAIT)
+    for _ in range(count):
+        if not ping.wait(WAIT):
+            raise TimeoutError
+        ping.clear()
+        pong.set()
+
+
+def event_pingpong():
+    """W5.event_pingpong: two Events; parent ping.set(); pong.wait(); pong.clear()."""
+    count, warm = n(20_000), 200
+
+    def once():
+        watchdog(120)
+        ping, pong = ctx.Event(), ctx.Event()
+        barrier = ctx.Barrier(2)
+        p = ctx.Process(target=_event_child, args=(ping, pong, barrier, warm + count))
+        p.start()
+        barrier.wait(WAIT)
+
+        def round_():
+            ping.set()
+            if not pong.wait(WAIT):
+                raise TimeoutError
+            pong.clear()
+
+        for _ in range(warm):
+            round_()
+        t = time.perf_counter()
+        for _ in range(count):
+            round_()
+        d = time.perf_counter() - t
+        p.join(WAIT)
+        watchdog(0)
+        return d / count * 1e6
+
+    emit("py.W5.event_pingpong", median(once), "us")
+
+
+def pickle_roundtrip():
+    """What Connection.send/recv do to a value: pickle + 4-byte header, then unpickle."""
+    count = n(1_000_000)
+    dumps, loads, pack, unpack = pickle.dumps, pickle.loads, struct.pack, struct.unpack
+
+    def once():
+        value = [42, None, "hello"]
+        t = time.perf_counter()
+        for _ in range(count):
+            b = dumps(value)
+            frame = pack("!i", len(b)) + b
+            (size,) = unpack("!i", frame[:4])
+            loads(frame[4:4 + size])
+        return (time.perf_counter() - t) / count * 1e9
+
+    emit("py.frame_roundtrip", median(once), "ns")
+
+
+WORKLOADS = [
+    ("py.W1.pipe_rtt_int", pipe_rtt_int),
+    ("py.W5.event_pingpong", event_pingpong),
+    ("py.frame_roundtrip", pickle_roundtrip),
+]
+
+if __name__ == "__main__":
+    if "--list" in sys.argv:
+        for id_, _ in WORKLOADS:
+            print(id_)
+        sys.exit(0)
+    for id_, f in WORKLOADS:
+        if FILTER in id_:
+            f()

@@ -1,0 +1,215 @@
+//! The bare limits: what the kernel and the CPU allow, measured with direct syscalls and no
+//! library code. Every `ipc` row is shown beside one of these.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use crate::util::{Opts, emit, fork, median, per_op, reap, shared_page, watchdog};
+
+const MSG: usize = 8;
+
+/// `(read, write)` descriptors of one direction.
+type Dir = (i32, i32);
+
+fn rw(fd: i32, buf: &mut [u8; MSG], write: bool) {
+    let mut done = 0;
+    while done < MSG {
+        // SAFETY: `buf[done..]` is valid for `MSG - done` bytes.
+        let n = unsafe {
+            if write {
+                libc::write(fd, buf[done..].as_ptr().cast(), MSG - done)
+            } else {
+                libc::read(fd, buf[done..].as_mut_ptr().cast(), MSG - done)
+            }
+        };
+        assert!(n > 0, "pipe i/o failed or peer gone");
+        done += n as usize;
+    }
+}
+
+/// Ping-pong of 8 bytes over two one-way fds pairs: (parent→child, child→parent).
+fn pingpong(id: &str, opts: &Opts, make: fn() -> (Dir, Dir)) {
+    let n = opts.n(100_000);
+    let warm = 2_000;
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let ((a_r, a_w), (b_r, b_w)) = make();
+        let pid = fork(|| {
+            let mut buf = [0u8; MSG];
+            for _ in 0..warm + n {
+                rw(a_r, &mut buf, false);
+                rw(b_w, &mut buf, true);
+            }
+        });
+        let mut buf = [1u8; MSG];
+        for _ in 0..warm {
+            rw(a_w, &mut buf, true);
+            rw(b_r, &mut buf, false);
+        }
+        let t = Instant::now();
+        for _ in 0..n {
+            rw(a_w, &mut buf, true);
+            rw(b_r, &mut buf, false);
+        }
+        let d = t.elapsed();
+        reap(pid);
+        for fd in [a_r, a_w, b_r, b_w] {
+            // SAFETY: closing fds this function opened.
+            unsafe { libc::close(fd) };
+        }
+        watchdog(0);
+        per_op(d, n, "us")
+    });
+    emit(id, v, "us");
+}
+
+fn two_pipes() -> (Dir, Dir) {
+    let mut a = [0; 2];
+    let mut b = [0; 2];
+    // SAFETY: pipe(2) fills the arrays.
+    unsafe {
+        assert_eq!(libc::pipe(a.as_mut_ptr()), 0);
+        assert_eq!(libc::pipe(b.as_mut_ptr()), 0);
+    }
+    ((a[0], a[1]), (b[0], b[1]))
+}
+
+fn one_socketpair() -> (Dir, Dir) {
+    let mut s = [0; 2];
+    // SAFETY: socketpair(2) fills the array.
+    unsafe {
+        assert_eq!(
+            libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, s.as_mut_ptr()),
+            0
+        );
+    }
+    // Parent writes s[0], child reads s[1]; child writes s[1], parent reads s[0].
+    ((s[1], s[0]), (s[0], s[1]))
+}
+
+/// `L1_pipe_pingpong`: 8 bytes there and back over two `pipe(2)`s, µs per round trip.
+pub fn pipe_pingpong(opts: &Opts) {
+    pingpong("L1_pipe_pingpong", opts, two_pipes);
+}
+
+/// `L1_unix_stream_pingpong`: the same over one `socketpair(AF_UNIX, SOCK_STREAM)`.
+pub fn unix_stream_pingpong(opts: &Opts) {
+    pingpong("L1_unix_stream_pingpong", opts, one_socketpair);
+}
+
+fn futex(word: &AtomicU32, op: i32, val: u32) {
+    // SAFETY: FUTEX_WAIT/FUTEX_WAKE on a valid, aligned word; no timeout pointer.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            op,
+            val,
+            std::ptr::null::<libc::timespec>(),
+        );
+    }
+}
+
+/// `L2_futex_pingpong`: one word in a shared page; parent sets 1 and wakes, child waits for 1,
+/// sets 0 and wakes. µs per round trip.
+pub fn futex_pingpong(opts: &Opts) {
+    let n = opts.n(100_000);
+    let warm = 2_000;
+    let page = shared_page(4096);
+    // SAFETY: the page is 4096 bytes, aligned, zeroed, and lives for the process.
+    let word: &AtomicU32 = unsafe { &*page.cast::<AtomicU32>() };
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        word.store(0, Ordering::SeqCst);
+        let pid = fork(|| {
+            for _ in 0..warm + n {
+                while word.load(Ordering::Acquire) != 1 {
+                    futex(word, libc::FUTEX_WAIT, 0);
+                }
+                word.store(0, Ordering::Release);
+                futex(word, libc::FUTEX_WAKE, 1);
+            }
+        });
+        let round = || {
+            word.store(1, Ordering::Release);
+            futex(word, libc::FUTEX_WAKE, 1);
+            while word.load(Ordering::Acquire) != 0 {
+                futex(word, libc::FUTEX_WAIT, 1);
+            }
+        };
+        for _ in 0..warm {
+            round();
+        }
+        let t = Instant::now();
+        for _ in 0..n {
+            round();
+        }
+        let d = t.elapsed();
+        reap(pid);
+        watchdog(0);
+        per_op(d, n, "us")
+    });
+    emit("L2_futex_pingpong", v, "us");
+}
+
+/// `L5_memcpy_64KiB_bw`: one process copies a 64 KiB block into a 16 × 64 KiB region, cycling,
+/// 1 GiB in all. GB/s.
+pub fn memcpy_bw(opts: &Opts) {
+    const BLOCK: usize = 64 * 1024;
+    let total: usize = if opts.quick { 256 << 20 } else { 1 << 30 };
+    let src = vec![0x5au8; BLOCK];
+    let mut dst = vec![0u8; 16 * BLOCK];
+    let v = median(opts.reps(), || {
+        let t = Instant::now();
+        for i in 0..total / BLOCK {
+            let off = (i % 16) * BLOCK;
+            dst[off..off + BLOCK].copy_from_slice(std::hint::black_box(&src));
+            std::hint::black_box(&mut dst);
+        }
+        total as f64 / t.elapsed().as_secs_f64() / 1e9
+    });
+    emit("L5_memcpy_64KiB_bw", v, "GB/s");
+}
+
+/// `L6_cas_lock_uncontended`: compare-exchange 0→1 (acquire) + store 0 (release), ns per pair.
+pub fn cas_lock(opts: &Opts) {
+    let n = opts.n(20_000_000);
+    let lock = AtomicU32::new(0);
+    let v = median(opts.reps(), || {
+        let t = Instant::now();
+        for _ in 0..n {
+            let l = std::hint::black_box(&lock);
+            while l
+                .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {}
+            l.store(0, Ordering::Release);
+        }
+        per_op(t.elapsed(), n, "ns")
+    });
+    emit("L6_cas_lock_uncontended", v, "ns");
+}
+
+/// `L8_fork_exit_wait`: `fork()`, child `_exit(0)`, `waitpid`. µs per process.
+pub fn fork_exit_wait(opts: &Opts) {
+    let n = opts.n(3_000);
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let t = Instant::now();
+        for _ in 0..n {
+            // SAFETY: single-threaded process; the child only calls `_exit`.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                // SAFETY: `_exit` is async-signal-safe.
+                unsafe { libc::_exit(0) };
+            }
+            assert!(pid > 0);
+            let mut st = 0;
+            // SAFETY: waitpid on our own child.
+            unsafe { libc::waitpid(pid, &mut st, 0) };
+        }
+        watchdog(0);
+        per_op(t.elapsed(), n, "us")
+    });
+    emit("L8_fork_exit_wait", v, "us");
+}

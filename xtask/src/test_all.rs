@@ -1,0 +1,155 @@
+//! `cargo xtask test-all`: one linear pipeline of named, timed steps that stops at the first
+//! failure and prints a summary line per step.
+
+use std::time::Instant;
+
+use crate::examples;
+use crate::util::{self, cargo, run_status, secs};
+
+type Step = (&'static str, fn() -> Result<String, String>);
+
+const STEPS: &[Step] = &[
+    ("fmt", fmt),
+    ("clippy", clippy),
+    ("test", test),
+    ("doctest", doctest),
+    ("doc", doc),
+    ("examples", run_examples),
+    ("leftovers", leftovers),
+];
+
+fn fmt() -> Result<String, String> {
+    run_status(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    Ok("formatted".into())
+}
+
+fn clippy() -> Result<String, String> {
+    run_status(cargo().args([
+        "clippy",
+        "--quiet",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    Ok("no warnings".into())
+}
+
+fn test() -> Result<String, String> {
+    run_status(cargo().args([
+        "test",
+        "--workspace",
+        "--all-features",
+        "--lib",
+        "--bins",
+        "--tests",
+    ]))?;
+    Ok("unit and integration tests passed".into())
+}
+
+fn doctest() -> Result<String, String> {
+    run_status(cargo().args(["test", "--workspace", "--all-features", "--doc"]))?;
+    Ok("doctests passed".into())
+}
+
+fn doc() -> Result<String, String> {
+    run_status(
+        cargo()
+            .args([
+                "doc",
+                "--quiet",
+                "--workspace",
+                "--all-features",
+                "--no-deps",
+            ])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
+    Ok("docs build with warnings denied".into())
+}
+
+fn run_examples() -> Result<String, String> {
+    let n = examples::run_all(None)?;
+    Ok(format!("{n} examples printed what they must"))
+}
+
+/// The suite must leave no named shared memory and no process of its own behind.
+fn leftovers() -> Result<String, String> {
+    let mut ours = Vec::new();
+    // Processes still running a binary from our target directory (test binaries, examples),
+    // other than this xtask itself.
+    let target = util::target_dir();
+    let target = target.canonicalize().unwrap_or(target);
+    let me = std::process::id().to_string();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let pid = e.file_name().to_string_lossy().into_owned();
+            if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            if let Ok(exe) = std::fs::read_link(e.path().join("exe"))
+                && exe.starts_with(&target)
+                && !exe.ends_with("xtask")
+            {
+                ours.push(format!("process {pid} ({})", exe.display()));
+            }
+        }
+    }
+    if let Ok(rd) = std::fs::read_dir("/dev/shm") {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("ipc-test-") || name.starts_with("ipc-example-") {
+                ours.push(format!("/dev/shm/{name}"));
+            }
+        }
+    }
+    if ours.is_empty() {
+        Ok("no process or /dev/shm entry left by tests or examples".into())
+    } else {
+        Err(format!("left behind by the suite: {}", ours.join(", ")))
+    }
+}
+
+/// Runs the pipeline. `--from STEP` starts at a later step (for re-runs after a fix).
+pub fn run(args: &[String]) -> Result<(), String> {
+    let from = match args {
+        [flag, step] if flag == "--from" => Some(step.as_str()),
+        [] => None,
+        _ => return Err("usage: cargo xtask test-all [--from STEP]".into()),
+    };
+    let start = from.map_or(Ok(0), |s| {
+        STEPS
+            .iter()
+            .position(|(n, _)| *n == s)
+            .ok_or_else(|| format!("no step {s:?}"))
+    })?;
+    let t_all = Instant::now();
+    let mut summary = Vec::new();
+    let mut failed = None;
+    for (name, step) in &STEPS[start..] {
+        println!("==> {name}");
+        let t = Instant::now();
+        let r = step();
+        let took = secs(t.elapsed());
+        match r {
+            Ok(what) => summary.push(format!("  ok      {name:<10} {took:>7}  {what}")),
+            Err(e) => {
+                summary.push(format!("  FAILED  {name:<10} {took:>7}  {e}"));
+                failed = Some(*name);
+                break;
+            }
+        }
+    }
+    println!("\ntest-all summary ({}):", util::secs(t_all.elapsed()));
+    for line in &summary {
+        println!("{line}");
+    }
+    match failed {
+        None => {
+            println!("all {} steps passed", summary.len());
+            Ok(())
+        }
+        Some(step) => Err(format!("step {step} failed; later steps did not run")),
+    }
+}
