@@ -1,0 +1,106 @@
+//! [`JoinHandle`] and [`spawn`]: a child that returns a value.
+
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use ipc_core::transfer::{self, PortableFd};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, JoinError};
+use crate::job::Outcome;
+use crate::process::Process;
+
+/// A started child whose target returns a `T` (any serde type, handles included).
+///
+/// ```
+/// fn sum(v: Vec<u64>) -> u64 { v.iter().sum() }
+/// let h = ipc_process::spawn(sum, vec![1, 2, 3])?;
+/// assert_eq!(h.join()?, 6);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "a child that is never joined runs on unobserved"]
+pub struct JoinHandle<T> {
+    process: Process,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("process", &self.process)
+            .finish()
+    }
+}
+
+/// Starts `target(args)` with the default start method; `join` gives its return value.
+///
+/// The `Rust` counterpart of `Process(target=..., args=...)` plus a way to get the result back,
+/// which Python needs a `Queue` or `Pool` for.
+pub fn spawn<A, R>(target: fn(A) -> R, args: A) -> Result<JoinHandle<R>, Error>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + 'static,
+{
+    JoinHandle::start(Process::new(target, args))
+}
+
+impl<T: DeserializeOwned> JoinHandle<T> {
+    pub(crate) fn start(process: Process) -> Result<JoinHandle<T>, Error> {
+        let process = process.with_result();
+        process.start()?;
+        Ok(JoinHandle {
+            process,
+            _t: PhantomData,
+        })
+    }
+
+    /// The process, for its pid, name, sentinel, `is_alive`, `terminate`, `kill`.
+    pub fn process(&self) -> &Process {
+        &self.process
+    }
+
+    /// Waits for the child and gives what its target returned.
+    ///
+    /// # Errors
+    /// [`JoinError::Panicked`] with the panic message; [`JoinError::Exited`] /
+    /// [`JoinError::Signaled`] when it ended without returning.
+    pub fn join(self) -> Result<T, JoinError> {
+        self.finish(None)
+    }
+
+    /// Like [`join`](Self::join), but gives the handle back if the child has not finished
+    /// within `timeout`.
+    pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, JoinError>, Self> {
+        let deadline = Instant::now() + timeout;
+        match self.process.wait_report(Some(deadline)) {
+            Err(Error::Timeout) => Err(self),
+            Ok(report) => Ok(self.conclude(report)),
+            Err(e) => Ok(Err(e.into())),
+        }
+    }
+
+    fn finish(self, deadline: Option<Instant>) -> Result<T, JoinError> {
+        let report = self.process.wait_report(deadline)?;
+        self.conclude(report)
+    }
+
+    fn conclude(self, report: Option<Outcome>) -> Result<T, JoinError> {
+        self.process.join()?;
+        match report {
+            Some(Outcome::Returned { bytes, fds }) => {
+                let fds = fds.into_iter().map(PortableFd::into_inner).collect();
+                transfer::from_envelope(&bytes, fds).map_err(|e| {
+                    JoinError::Failed(format!("cannot decode the child's result: {e}"))
+                })
+            }
+            Some(Outcome::Panicked(m)) => Err(JoinError::Panicked(m)),
+            Some(Outcome::Failed(m)) => Err(JoinError::Failed(m)),
+            None => match self.process.exitcode() {
+                Some(c) if c < 0 => Err(JoinError::Signaled(-c)),
+                Some(c) => Err(JoinError::Exited(c)),
+                None => Err(JoinError::Process(Error::NotStarted)),
+            },
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Python's `multiprocessing.Process` for Rust: start a function in a child process by `fork`,
+//! `spawn` or a fork server, wait for it, read its exit code, signal it — or get back what it
+//! returned.
+//!
+//! # Hello, world!
+//!
+//! ```
+//! use ipc_process::{Process, StartMethod};
+//!
+//! fn greet(name: String) -> String {
+//!     format!("hello, {name}, from pid {}", std::process::id())
+//! }
+//!
+//! // A child that returns a value (any serde type).
+//! let h = ipc_process::spawn(greet, "world".to_string())?;
+//! let pid = h.process().pid().unwrap();
+//! assert_eq!(h.join()?, format!("hello, world, from pid {pid}"));
+//!
+//! // Python's Process: start, join, exitcode.
+//! fn fail(code: i32) { std::process::exit(code) }
+//! let p = Process::new(fail, 3).with_start_method(StartMethod::Spawn);
+//! p.start()?;
+//! p.join()?;
+//! assert_eq!(p.exitcode(), Some(3));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Start methods
+//!
+//! - **`fork`** runs the target in a copy of the parent. It is refused
+//!   ([`Error::ForkWithThreads`]) while the parent runs other threads, because a forked child
+//!   inherits every lock those threads held, locked forever; [`Process::start_fork_unchecked`]
+//!   is the `unsafe` way round for those who know their threads are idle. `fork` alone can run
+//!   closures ([`Process::from_closure`]).
+//! - **`spawn`** runs the program afresh from `/proc/self/exe`, so it is safe from any parent.
+//!   The child never reaches `main`: this crate registers a function in `.init_array` that the
+//!   loader runs before `main`, and in a spawned child it receives the target and its
+//!   arguments over an inherited socket, runs it, and exits. Nothing is needed from you — not in
+//!   `main`, not in tests, not in examples. The target is named across `exec` by its offset from
+//!   a fixed function in the same executable (ASLR moves the whole image, not its parts), after
+//!   the child checked it runs the very same file.
+//! - **`forkserver`** (the default) starts, on first use, a copy of the program that takes over
+//!   before `main`, stays single-threaded, and forks children on request: fast like `fork`,
+//!   safe like `spawn`. It exits when its parent does.
+//!
+//! Arguments and results are serde values; handles from the `ipc` crates (which own file
+//! descriptors) travel inside them, their descriptors passed out of band
+//! (see `ipc_core::transfer`).
+//!
+//! # Comparison with Python multiprocessing
+//!
+//! | Python | `ipc-process` | note |
+//! |---|---|---|
+//! | `Process(target=f, args=(x,))` | [`Process::new(f, x)`](Process::new) | `f` is a `fn(A) -> R`; `A` a serde value (a tuple for several) |
+//! | `p.start()`, `p.join()`, `p.join(timeout)` | [`start`](Process::start), [`join`](Process::join), [`join_timeout`](Process::join_timeout) | `join_timeout` says whether it ended |
+//! | `p.name`, `p.daemon`, `p.pid` | [`name`](Process::name), [`daemon`](Process::daemon), [`pid`](Process::pid) | same default names: `Process-1`, `Process-1:2` |
+//! | `p.exitcode`, `p.is_alive()` | [`exitcode`](Process::exitcode), [`is_alive`](Process::is_alive) | `-N` for signal N; 1 after a panic, with [`panic_message`](Process::panic_message) |
+//! | `p.terminate()`, `p.kill()`, `p.close()` | [`terminate`](Process::terminate), [`kill`](Process::kill), [`close`](Process::close) | signals go through a pidfd: never to a recycled pid |
+//! | `p.sentinel` | [`sentinel`](Process::sentinel) | a pidfd, for `poll`/`epoll` |
+//! | `get_context('spawn')`, `set_start_method` | [`get_context`], [`set_start_method`] | |
+//! | `current_process()` | [`current_process`] | |
+//! | `os.fork()`, `os.waitpid()` | [`fork()`], [`waitpid`] | `fork()` refuses in a multi-threaded process |
+//! | *(needs a Queue)* | [`spawn`] → [`JoinHandle::join`] | the child's return value |
+//!
+//! # Implementation notes
+//!
+//! `unsafe` is used for `fork` (with the thread check above), for turning the target's offset
+//! back into a function pointer (after the same-executable check), for the `.init_array`
+//! registration and the environment edits made there before `main`, and for `dladdr`. OS calls
+//! live in one private module, `sys`.
+
+mod alive;
+mod error;
+mod forkserver;
+mod handle;
+mod identity;
+mod job;
+mod method;
+mod process;
+mod sys;
+
+pub use error::{Error, JoinError};
+pub use handle::{JoinHandle, spawn};
+pub use identity::{CurrentProcess, current_process};
+pub use method::{Context, StartMethod, get_context, get_start_method, set_start_method};
+pub use process::{Fork, Process, fork, waitpid};

@@ -1,0 +1,188 @@
+//! Every OS call of `ipc-process`, in one place.
+
+use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, PidfdFlags, Signal, WaitId, WaitIdOptions};
+
+/// How a process ended, as Python's `exitcode` says it: `N` for `exit(N)`, `-S` for signal `S`.
+pub(crate) fn exitcode_of(status: &rustix::process::WaitIdStatus) -> i32 {
+    if let Some(sig) = status.terminating_signal() {
+        -sig
+    } else {
+        status.exit_status().unwrap_or(0)
+    }
+}
+
+/// `pidfd_open(pid, 0)`.
+pub(crate) fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    let pid = Pid::from_raw(pid as i32).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    rustix::process::pidfd_open(pid, PidfdFlags::empty()).map_err(Into::into)
+}
+
+/// `waitid(P_PIDFD, fd, WEXITED | WNOHANG)`: the exit code if the child has ended (and reaps it).
+pub(crate) fn try_reap(pidfd: BorrowedFd<'_>) -> io::Result<Option<i32>> {
+    loop {
+        match rustix::process::waitid(
+            WaitId::PidFd(pidfd),
+            WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
+        ) {
+            Ok(Some(st)) => {
+                // WNOHANG with nothing to report fills a zeroed siginfo: pid 0 → not yet.
+                if st.exited() || st.killed() || st.dumped() {
+                    return Ok(Some(exitcode_of(&st)));
+                }
+                return Ok(None);
+            }
+            Ok(None) => return Ok(None),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// `poll` for readability of one descriptor; `Ok(false)` on timeout. `None` waits forever.
+pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
+    use rustix::event::{PollFd, PollFlags};
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let ts = left.map(|d| rustix::time::Timespec {
+            tv_sec: d.as_secs() as i64,
+            tv_nsec: i64::from(d.subsec_nanos()),
+        });
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, ts.as_ref()) {
+            Ok(0) => return Ok(false),
+            Ok(_) => return Ok(true),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// `poll` on many descriptors; returns the indices that are readable (or hung up).
+pub(crate) fn poll_many(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<usize>> {
+    use rustix::event::{PollFd, PollFlags};
+    let ts = timeout.map(|d| rustix::time::Timespec {
+        tv_sec: d.as_secs() as i64,
+        tv_nsec: i64::from(d.subsec_nanos()),
+    });
+    let mut pfds: Vec<PollFd<'_>> = fds.iter().map(|f| PollFd::new(f, PollFlags::IN)).collect();
+    loop {
+        match rustix::event::poll(&mut pfds, ts.as_ref()) {
+            Ok(_) => break,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(pfds
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.revents().is_empty())
+        .map(|(i, _)| i)
+        .collect())
+}
+
+/// `pidfd_send_signal(fd, sig)`.
+pub(crate) fn pidfd_signal(pidfd: BorrowedFd<'_>, sig: Signal) -> io::Result<()> {
+    match rustix::process::pidfd_send_signal(pidfd, sig) {
+        Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `kill(pid, sig)`; a process that is already gone is not an error.
+pub(crate) fn kill(pid: u32, sig: Signal) -> io::Result<()> {
+    let Some(pid) = Pid::from_raw(pid as i32) else {
+        return Err(io::ErrorKind::InvalidInput.into());
+    };
+    match rustix::process::kill_process(pid, sig) {
+        Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) const SIGTERM: Signal = Signal::TERM;
+pub(crate) const SIGKILL: Signal = Signal::KILL;
+
+/// How many threads this process has (`/proc/self/task`).
+pub(crate) fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+}
+
+/// `fork()`. Returns 0 in the child.
+///
+/// # Safety
+/// The caller makes sure the child may run what it will run: if this process has other threads,
+/// only async-signal-safe code until `exec` or `_exit`.
+pub(crate) unsafe fn fork() -> io::Result<u32> {
+    // SAFETY: the caller upholds the contract above.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(pid as u32)
+}
+
+/// `_exit(code)`: ends the process without running exit handlers (for forked children).
+pub(crate) fn exit_now(code: i32) -> ! {
+    // SAFETY: `_exit` is always safe to call; it does not return.
+    unsafe { libc::_exit(code) }
+}
+
+/// `close(fd)` on a raw number (in a forked child, for descriptors owned by the parent's
+/// objects that the child must not keep open).
+pub(crate) fn close_raw(fd: RawFd) {
+    // SAFETY: used in a freshly forked child on a descriptor inherited from the parent whose
+    // owning object is never dropped in the child (the child ends with `_exit`).
+    unsafe { libc::close(fd) };
+}
+
+/// The process's pid.
+pub(crate) fn getpid() -> u32 {
+    rustix::process::getpid().as_raw_nonzero().get() as u32
+}
+
+/// Identity of the running executable: (device, inode, size, mtime seconds, mtime nanoseconds).
+pub(crate) fn exe_identity() -> io::Result<[u64; 5]> {
+    let st = rustix::fs::stat("/proc/self/exe")?;
+    Ok([
+        st.st_dev,
+        st.st_ino,
+        st.st_size as u64,
+        st.st_mtime as u64,
+        st.st_mtime_nsec as u64,
+    ])
+}
+
+/// The base address of the loaded object (executable or library) that contains `addr`.
+pub(crate) fn object_base(addr: usize) -> Option<usize> {
+    // SAFETY: `dladdr` only reads the dynamic linker's tables; `info` is a plain out-parameter.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        if libc::dladdr(addr as *const libc::c_void, &mut info) == 0 {
+            return None;
+        }
+        Some(info.dli_fbase as usize)
+    }
+}
+
+/// Blocks until `fd` reaches end of file (every write end closed); for the daemon watcher.
+pub(crate) fn wait_eof(fd: BorrowedFd<'_>) {
+    let mut buf = [0u8; 16];
+    loop {
+        match rustix::io::read(fd, &mut buf) {
+            Ok(0) => return,
+            Ok(_) | Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+/// `raise(SIGKILL)` on ourselves.
+pub(crate) fn kill_self() -> ! {
+    let _ = kill(getpid(), SIGKILL);
+    exit_now(137)
+}
