@@ -27,8 +27,9 @@
 //! | module | crate | Python counterpart | feature |
 //! |---|---|---|---|
 //! | [`core`] | `ipc-core` | `multiprocessing.reduction`, `heap`, `shared_memory`, `Connection`'s framing | `core` |
+//! | [`process`] | `ipc-process` | `Process`, `get_context`, `set_start_method`, `current_process`, `os.fork` | `process` |
 //!
-//! More members (`process`, `sync`, `shm`, `pipe`, `fifo`, `queue`, `pool`, `rpc`) join as they
+//! More members (`sync`, `shm`, `pipe`, `fifo`, `queue`, `pool`, `rpc`) join as they
 //! land; see the README for their status.
 //!
 //! # Comparison with Python multiprocessing
@@ -39,6 +40,8 @@
 //! | pickling a `Connection` to a spawned child | [`transfer::Channel`] is serde: send it over another channel |
 //! | `multiprocessing.shared_memory.SharedMemory(name, create=True)` | [`SharedMapping::create_named`] |
 //! | `Connection.send` framing (length + pickle) | [`frame`] (length + postcard) |
+//! | `Process(target=f, args=(x,)).start()` | [`Process::new(f, x)`](Process::new)`.start()` |
+//! | `get_context('spawn')` | [`get_context`]`(`[`StartMethod::Spawn`]`)` |
 
 #[cfg(feature = "core")]
 #[doc(inline)]
@@ -47,3 +50,14 @@ pub use ipc_core as core;
 #[cfg(feature = "core")]
 #[doc(inline)]
 pub use ipc_core::{Error as CoreError, SharedMapping, frame, futex, transfer};
+
+#[cfg(feature = "process")]
+#[doc(inline)]
+pub use ipc_process as process;
+
+#[cfg(feature = "process")]
+#[doc(inline)]
+pub use ipc_process::{
+    Context, JoinHandle, Process, StartMethod, current_process, get_context, set_start_method,
+    spawn,
+};

@@ -16,3 +16,19 @@ fn core_is_reexported() {
     let err: ipc::CoreError = ipc::core::Error::Closed;
     assert_eq!(err.to_string(), "the peer closed the connection");
 }
+
+#[cfg(feature = "process")]
+#[test]
+fn process_is_reexported() {
+    fn double(x: u32) -> u32 {
+        x * 2
+    }
+    let ctx: ipc::Context = ipc::get_context(ipc::StartMethod::Forkserver);
+    let h: ipc::JoinHandle<u32> = ctx.spawn(double, 21).unwrap();
+    assert_eq!(h.join().unwrap(), 42);
+    let p: ipc::Process = ipc::process::Process::new(double, 1);
+    assert!(p.name().starts_with("Process-"));
+    assert_eq!(ipc::current_process().name, "MainProcess");
+    let _: fn(ipc::StartMethod) = ipc::set_start_method;
+    let _ = ipc::spawn::<u32, u32>;
+}

@@ -138,10 +138,87 @@ def pickle_roundtrip():
     emit("py.frame_roundtrip", median(once), "ns")
 
 
+# ---------------------------------------------------------------------------------------------
+# ipc-process rows (W7)
+# ---------------------------------------------------------------------------------------------
+
+def _noop():
+    pass
+
+
+def _start_join(id_, method, full):
+    count = max(5, n(full))
+    c = mp.get_context(method)
+
+    def one():
+        p = c.Process(target=_noop)
+        p.start()
+        p.join(WAIT)
+        assert p.exitcode == 0
+
+    one()  # warm-up (starts the fork server for forkserver)
+
+    def once():
+        watchdog(120)
+        t = time.perf_counter()
+        for _ in range(count):
+            one()
+        watchdog(0)
+        return (time.perf_counter() - t) / count * 1e3
+
+    emit(id_, median(once), "ms")
+
+
+def process_fork():
+    """W7.process_fork: Process(target=noop) start + join, 100 processes."""
+    _start_join("py.W7.process_fork", "fork", 100)
+
+
+def process_spawn():
+    """W7.process_spawn: the same with spawn, 20 processes."""
+    _start_join("py.W7.process_spawn", "spawn", 20)
+
+
+def process_forkserver():
+    """W7.process_forkserver: the same with forkserver, 20 processes."""
+    _start_join("py.W7.process_forkserver", "forkserver", 20)
+
+
+def _send_kib(conn):
+    conn.send_bytes(bytes(1024))
+    conn.close()
+
+
+def process_return_1kib():
+    """A fork child that hands 1 KiB back over a Pipe; parent recv + join."""
+    count = max(5, n(100))
+
+    def once():
+        watchdog(120)
+        t = time.perf_counter()
+        for _ in range(count):
+            a, b = ctx.Pipe(duplex=False)
+            p = ctx.Process(target=_send_kib, args=(b,))
+            p.start()
+            b.close()
+            if not a.poll(WAIT):
+                raise TimeoutError
+            assert len(a.recv_bytes()) == 1024
+            p.join(WAIT)
+        watchdog(0)
+        return (time.perf_counter() - t) / count * 1e3
+
+    emit("py.process_return_1KiB", median(once), "ms")
+
+
 WORKLOADS = [
     ("py.W1.pipe_rtt_int", pipe_rtt_int),
     ("py.W5.event_pingpong", event_pingpong),
     ("py.frame_roundtrip", pickle_roundtrip),
+    ("py.W7.process_fork", process_fork),
+    ("py.W7.process_forkserver", process_forkserver),
+    ("py.W7.process_spawn", process_spawn),
+    ("py.process_return_1KiB", process_return_1kib),
 ]
 
 if __name__ == "__main__":

@@ -2,17 +2,19 @@
 //! `{"id": ..., "value": ..., "unit": ...}`. `cargo xtask bench` runs this beside the Python
 //! scripts in `bench/python/` and makes the table.
 //!
-//! Usage: `ipc-bench [--quick] [FILTER]` — runs the workloads whose id contains FILTER.
+//! Usage: `ipc-bench [--quick] [FILTER...]` — runs the workloads whose id contains any FILTER
+//! (all of them without one).
 //!
 //! This binary is single-threaded, so `fork` is safe to use freely in it.
 
 mod core;
 mod limits;
+mod process;
 mod util;
 
 fn main() {
     let mut quick = false;
-    let mut filter = String::new();
+    let mut filters: Vec<String> = Vec::new();
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--quick" => quick = true,
@@ -22,12 +24,12 @@ fn main() {
                 }
                 return;
             }
-            other => filter = other.to_string(),
+            other => filters.push(other.to_string()),
         }
     }
     let opts = util::Opts { quick };
     for (id, run) in workloads() {
-        if id.contains(filter.as_str()) {
+        if filters.is_empty() || filters.iter().any(|f| id.contains(f.as_str())) {
             run(&opts);
         }
     }
@@ -49,5 +51,12 @@ fn workloads() -> Vec<Workload> {
         ("L5_memcpy_64KiB_bw", limits::memcpy_bw),
         ("L6_cas_lock_uncontended", limits::cas_lock),
         ("L8_fork_exit_wait", limits::fork_exit_wait),
+        ("process.fork_start_join", process::fork_start_join),
+        (
+            "process.forkserver_start_join",
+            process::forkserver_start_join,
+        ),
+        ("process.spawn_start_join", process::spawn_start_join),
+        ("process.return_1KiB", process::return_1kib),
     ]
 }

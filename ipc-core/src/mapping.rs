@@ -223,6 +223,37 @@ impl SharedMapping {
         sys::shm_unlink(&shm_name(name)?)
     }
 
+    /// A second mapping of the same memory (memfd or named), at another address in this
+    /// process: a handle to keep while this one is sent away. A named clone never unlinks.
+    ///
+    /// # Errors
+    /// [`io::ErrorKind::Unsupported`] for an anonymous mapping, which has nothing to map again.
+    pub fn try_clone(&self) -> io::Result<Self> {
+        let fd = match &self.backing {
+            Backing::Anonymous => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "an anonymous mapping cannot be mapped again; use SharedMapping::memfd",
+                ));
+            }
+            Backing::Memfd(fd) | Backing::Named { fd, .. } => sys::dup_cloexec(fd.as_fd())?,
+        };
+        let ptr = sys::map_shared(Some(fd.as_fd()), self.len)?;
+        let backing = match &self.backing {
+            Backing::Named { name, .. } => Backing::Named {
+                fd,
+                name: name.clone(),
+                unlink_on_drop: false,
+            },
+            _ => Backing::Memfd(fd),
+        };
+        Ok(SharedMapping {
+            ptr,
+            len: self.len,
+            backing,
+        })
+    }
+
     /// Keeps a named object after this mapping is dropped (it no longer unlinks on drop).
     /// Has no effect on other kinds.
     pub fn persist(&mut self) {

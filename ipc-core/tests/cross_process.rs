@@ -1,17 +1,15 @@
 //! `ipc-core` across real process boundaries: spawned (fresh `exec`) children and forked ones.
 
-mod common;
-
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::{child_command, role, unique_name, wait_timeout};
 use ipc_core::futex::{self, WaitResult};
 use ipc_core::transfer::{self, Channel, PortableFd, inherited_channel, spawn_with_channel};
 use ipc_core::{Error, SharedMapping, fd, frame};
+use ipc_testkit::{child_command, role, unique_name, wait_timeout};
 
 const LIMIT: Duration = Duration::from_secs(20);
 

@@ -24,7 +24,6 @@ fn whoami(_: ()) {
 }
 
 fn main() -> Result<(), Error> {
-
     let p = Process::new(sleep_ms, 300);
     println!("name: {}", p.name());
     println!("daemon: {}", p.daemon());
@@ -36,7 +35,10 @@ fn main() -> Result<(), Error> {
     println!("start twice: {}", p.start().unwrap_err());
     println!("pid after start is set: {}", p.pid().is_some());
     println!("is_alive after start: {}", p.is_alive());
-    println!("join(timeout=0.05) ended: {}", p.join_timeout(Duration::from_millis(50))?);
+    println!(
+        "join(timeout=0.05) ended: {}",
+        p.join_timeout(Duration::from_millis(50))?
+    );
     println!("exitcode while running: {:?}", p.exitcode());
     println!("close while running: {}", p.close().unwrap_err());
     let sentinel = p.sentinel()?;

@@ -8,7 +8,11 @@ fn run_proc(name: String) -> usize {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    for method in [StartMethod::Fork, StartMethod::Spawn, StartMethod::Forkserver] {
+    for method in [
+        StartMethod::Fork,
+        StartMethod::Spawn,
+        StartMethod::Forkserver,
+    ] {
         println!("start method: {}", method.name());
         let ctx = get_context(method);
         let p = ctx.process(run_proc, "test".to_string());

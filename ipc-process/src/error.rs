@@ -39,6 +39,9 @@ pub enum Error {
     DaemonChild,
     /// The child did not report in time (spawn or forkserver start-up).
     Timeout,
+    /// [`JoinHandle::start`](crate::JoinHandle::start) for a `T` other than the target's
+    /// return type.
+    WrongResultType,
 }
 
 impl fmt::Display for Error {
@@ -58,11 +61,14 @@ impl fmt::Display for Error {
             Error::NeedsFork => {
                 f.write_str("a closure can only run under the fork start method; pass a fn")
             }
-            Error::NotInExecutable => {
-                f.write_str("the target fn is not in the main executable")
+            Error::NotInExecutable => f.write_str("the target fn is not in the main executable"),
+            Error::DaemonChild => {
+                f.write_str("daemonic processes are not allowed to have children")
             }
-            Error::DaemonChild => f.write_str("daemonic processes are not allowed to have children"),
             Error::Timeout => f.write_str("the child did not start in time"),
+            Error::WrongResultType => {
+                f.write_str("the join handle's type is not the target's return type")
+            }
         }
     }
 }

@@ -21,7 +21,8 @@ use crate::process::Process;
 /// ```
 #[must_use = "a child that is never joined runs on unobserved"]
 pub struct JoinHandle<T> {
-    process: Process,
+    // Boxed: `join_timeout` hands the handle back by value.
+    process: Box<Process>,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -45,12 +46,29 @@ where
     JoinHandle::start(Process::new(target, args))
 }
 
-impl<T: DeserializeOwned> JoinHandle<T> {
-    pub(crate) fn start(process: Process) -> Result<JoinHandle<T>, Error> {
+impl<T: DeserializeOwned + 'static> JoinHandle<T> {
+    /// Starts a configured [`Process`] (name, daemon, start method) and keeps its target's
+    /// return value, which must be a `T`.
+    ///
+    /// ```
+    /// use ipc_process::{JoinHandle, Process, StartMethod};
+    /// fn double(x: i64) -> i64 { 2 * x }
+    /// let p = Process::new(double, 21).with_name("doubler").with_start_method(StartMethod::Spawn);
+    /// assert_eq!(JoinHandle::<i64>::start(p)?.join()?, 42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::WrongResultType`] when the target does not return a `T`; otherwise as
+    /// [`Process::start`].
+    pub fn start(process: Process) -> Result<JoinHandle<T>, Error> {
+        if process.returns() != std::any::TypeId::of::<T>() {
+            return Err(Error::WrongResultType);
+        }
         let process = process.with_result();
         process.start()?;
         Ok(JoinHandle {
-            process,
+            process: Box::new(process),
             _t: PhantomData,
         })
     }

@@ -165,7 +165,10 @@ pub(crate) struct Request {
 /// What a child tells its parent at the end.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum Outcome {
-    Returned { bytes: Vec<u8>, fds: Vec<PortableFd> },
+    Returned {
+        bytes: Vec<u8>,
+        fds: Vec<PortableFd>,
+    },
     Panicked(String),
     Failed(String),
 }
@@ -248,7 +251,10 @@ extern "C" fn entry() {
     let mut ch = match transfer::inherited_channel() {
         Ok(Some(ch)) => ch,
         _ => {
-            let _ = writeln!(std::io::stderr(), "ipc-process: started as {role} without a channel");
+            let _ = writeln!(
+                std::io::stderr(),
+                "ipc-process: started as {role} without a channel"
+            );
             sys::exit_now(70);
         }
     };
@@ -261,7 +267,10 @@ extern "C" fn entry() {
             let req: Request = match ch.recv_timeout(Duration::from_secs(60)) {
                 Ok(r) => r,
                 Err(e) => {
-                    let _ = writeln!(std::io::stderr(), "ipc-process: no request from the parent: {e}");
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "ipc-process: no request from the parent: {e}"
+                    );
                     sys::exit_now(70);
                 }
             };

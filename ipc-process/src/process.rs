@@ -95,6 +95,9 @@ pub struct Process {
     daemon: bool,
     method: StartMethod,
     want_result: bool,
+    /// The target's return type, so that a [`JoinHandle`](crate::JoinHandle) of another type
+    /// is refused.
+    returns: std::any::TypeId,
     inner: Mutex<Inner>,
 }
 
@@ -119,7 +122,7 @@ fn reap_detached() {
 }
 
 impl Process {
-    fn with_job(job: Box<dyn Job>) -> Process {
+    fn with_job(job: Box<dyn Job>, returns: std::any::TypeId) -> Process {
         let (name, path) = identity::next_child();
         Process {
             name,
@@ -127,6 +130,7 @@ impl Process {
             daemon: identity::me().daemon,
             method: get_start_method(),
             want_result: false,
+            returns,
             inner: Mutex::new(Inner {
                 job: Some(job),
                 run: None,
@@ -143,7 +147,10 @@ impl Process {
         A: Serialize + DeserializeOwned + Send + 'static,
         R: Serialize + 'static,
     {
-        Process::with_job(Box::new(FnJob { f: target, args }))
+        Process::with_job(
+            Box::new(FnJob { f: target, args }),
+            std::any::TypeId::of::<R>(),
+        )
     }
 
     /// A process that will run a closure. Only the `fork` start method can run it (the
@@ -153,7 +160,8 @@ impl Process {
         F: FnOnce() -> R + Send + 'static,
         R: Serialize + 'static,
     {
-        Process::with_job(Box::new(ClosureJob(f))).with_start_method(StartMethod::Fork)
+        Process::with_job(Box::new(ClosureJob(f)), std::any::TypeId::of::<R>())
+            .with_start_method(StartMethod::Fork)
     }
 
     /// Sets the name (builder form of [`set_name`](Self::set_name)).
@@ -177,6 +185,10 @@ impl Process {
     pub(crate) fn with_result(mut self) -> Process {
         self.want_result = true;
         self
+    }
+
+    pub(crate) fn returns(&self) -> std::any::TypeId {
+        self.returns
     }
 
     /// The name (Python's `name`). The child sees it as
@@ -588,10 +600,7 @@ impl Drop for Process {
             if run.exitcode.is_none()
                 && let Watch::Pid(fd) = run.watch
             {
-                DETACHED
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(fd);
+                DETACHED.lock().unwrap_or_else(|p| p.into_inner()).push(fd);
             }
         }
     }

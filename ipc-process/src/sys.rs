@@ -17,7 +17,8 @@ pub(crate) fn exitcode_of(status: &rustix::process::WaitIdStatus) -> i32 {
 
 /// `pidfd_open(pid, 0)`.
 pub(crate) fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
-    let pid = Pid::from_raw(pid as i32).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let pid =
+        Pid::from_raw(pid as i32).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
     rustix::process::pidfd_open(pid, PidfdFlags::empty()).map_err(Into::into)
 }
 
@@ -63,7 +64,10 @@ pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io
 }
 
 /// `poll` on many descriptors; returns the indices that are readable (or hung up).
-pub(crate) fn poll_many(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<usize>> {
+pub(crate) fn poll_many(
+    fds: &[BorrowedFd<'_>],
+    timeout: Option<Duration>,
+) -> io::Result<Vec<usize>> {
     use rustix::event::{PollFd, PollFlags};
     let ts = timeout.map(|d| rustix::time::Timespec {
         tv_sec: d.as_secs() as i64,

@@ -1,1 +1,147 @@
-fn main() {}
+//! The `fork` start method, in a test binary without the libtest harness (`harness = false`),
+//! so that this process really has one thread and forking it is sound.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use ipc_core::SharedMapping;
+use ipc_process::{Error, Fork, JoinError, JoinHandle, Process, StartMethod, get_context};
+use ipc_testkit::{ChildGuard, ROLE_ENV, pid_gone_within};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn kilobyte(seed: u8) -> Vec<u8> {
+    (0..1024).map(|i| (i as u8).wrapping_add(seed)).collect()
+}
+
+fn joined(p: &Process) -> Option<i32> {
+    assert!(p.join_timeout(LIMIT).unwrap(), "child still running");
+    p.exitcode()
+}
+
+fn exit_codes() {
+    let p = Process::from_closure(|| ());
+    p.start().unwrap();
+    assert_eq!(joined(&p), Some(0));
+    let p = Process::from_closure(|| -> () { std::process::exit(3) });
+    p.start().unwrap();
+    assert_eq!(joined(&p), Some(3));
+    let p = Process::from_closure(|| -> () { panic!("forked panic") });
+    p.start().unwrap();
+    assert_eq!(joined(&p), Some(1));
+    assert_eq!(p.panic_message().as_deref(), Some("forked panic"));
+    let p = Process::from_closure(|| std::thread::sleep(Duration::from_secs(20)));
+    p.start().unwrap();
+    p.terminate().unwrap();
+    assert_eq!(joined(&p), Some(-15));
+    let p = Process::from_closure(|| std::thread::sleep(Duration::from_secs(20)));
+    p.start().unwrap();
+    p.kill().unwrap();
+    assert_eq!(joined(&p), Some(-9));
+}
+
+fn values_come_back() {
+    let h = get_context(StartMethod::Fork).spawn(kilobyte, 9).unwrap();
+    assert_eq!(h.join().unwrap(), kilobyte(9));
+    let h = JoinHandle::<u64>::start(Process::from_closure(|| 6u64 * 7)).unwrap();
+    assert_eq!(h.join().unwrap(), 42);
+    let h = JoinHandle::<u64>::start(Process::from_closure(|| -> u64 { panic!("no") })).unwrap();
+    assert!(matches!(h.join(), Err(JoinError::Panicked(m)) if m == "no"));
+    // A JoinHandle of the wrong type is refused before anything starts.
+    let r = JoinHandle::<String>::start(Process::from_closure(|| 1u8));
+    assert!(matches!(r, Err(Error::WrongResultType)));
+}
+
+fn memory_is_inherited() {
+    let map = SharedMapping::anonymous(4096).unwrap();
+    let child_view = map.try_clone().err().map(|_| ()); // anonymous cannot be re-mapped…
+    assert!(child_view.is_some());
+    // …but a forked child sees the very pages.
+    let word: &'static std::sync::atomic::AtomicU32 = Box::leak(Box::new(map)).atomic_u32(0);
+    let p = Process::from_closure(move || word.store(99, Ordering::Release));
+    p.start().unwrap();
+    assert_eq!(joined(&p), Some(0));
+    assert_eq!(word.load(Ordering::Acquire), 99);
+}
+
+fn os_fork_and_waitpid() {
+    match ipc_process::fork().unwrap() {
+        Fork::Child => std::process::exit(7),
+        Fork::Parent { child } => assert_eq!(ipc_process::waitpid(child).unwrap(), 7),
+    }
+}
+
+fn fork_daemon_dies_with_sigkilled_parent() {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.env(ROLE_ENV, "fork-middle").stdout(Stdio::piped());
+    let mut middle = ChildGuard(cmd.spawn().unwrap());
+    let out = middle.0.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line).unwrap();
+    let daemon: u32 = line
+        .trim()
+        .strip_prefix("daemon-pid ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(!pid_gone_within(daemon, Duration::ZERO));
+    middle.0.kill().unwrap();
+    middle.wait(LIMIT);
+    assert!(
+        pid_gone_within(daemon, Duration::from_secs(5)),
+        "forked daemon {daemon} outlived its SIGKILLed parent"
+    );
+}
+
+fn middle() {
+    let p = Process::from_closure(|| {
+        println!("daemon-pid {}", std::process::id());
+        std::thread::sleep(Duration::from_secs(60));
+    })
+    .with_daemon(true);
+    p.start().unwrap();
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+/// Last: once a second thread runs, `fork` must be refused.
+fn refused_once_threads_exist() {
+    let t = std::thread::spawn(|| std::thread::sleep(Duration::from_millis(300)));
+    let p = Process::from_closure(|| ());
+    assert!(matches!(
+        p.start(),
+        Err(Error::ForkWithThreads { threads: 2 })
+    ));
+    t.join().unwrap();
+}
+
+fn main() {
+    if std::env::var(ROLE_ENV).as_deref() == Ok("fork-middle") {
+        middle();
+        return;
+    }
+    // A watchdog: a hang fails the run instead of stalling CI.
+    // SAFETY: alarm(2) only arms a timer.
+    unsafe { libc::alarm(120) };
+    let tests: &[(&str, fn())] = &[
+        ("exit_codes", exit_codes),
+        ("values_come_back", values_come_back),
+        ("memory_is_inherited", memory_is_inherited),
+        ("os_fork_and_waitpid", os_fork_and_waitpid),
+        (
+            "fork_daemon_dies_with_sigkilled_parent",
+            fork_daemon_dies_with_sigkilled_parent,
+        ),
+        ("refused_once_threads_exist", refused_once_threads_exist),
+    ];
+    println!("\nrunning {} tests", tests.len());
+    for (name, t) in tests {
+        t();
+        println!("test {name} ... ok");
+    }
+    println!(
+        "\ntest result: ok. {} passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n",
+        tests.len()
+    );
+}

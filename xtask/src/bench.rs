@@ -44,6 +44,30 @@ const ROWS: &[Row] = &[
         limit: None,
         what: "frame encode + decode of (42, None, \"hello\") (Python: pickle + header)",
     },
+    Row {
+        rust: "process.fork_start_join",
+        python: Some("py.W7.process_fork"),
+        limit: Some("L8_fork_exit_wait"),
+        what: "Process start + join of a no-op child, fork (W7)",
+    },
+    Row {
+        rust: "process.forkserver_start_join",
+        python: Some("py.W7.process_forkserver"),
+        limit: Some("L8_fork_exit_wait"),
+        what: "Process start + join of a no-op child, forkserver (W7)",
+    },
+    Row {
+        rust: "process.spawn_start_join",
+        python: Some("py.W7.process_spawn"),
+        limit: None,
+        what: "Process start + join of a no-op child, spawn (W7)",
+    },
+    Row {
+        rust: "process.return_1KiB",
+        python: Some("py.process_return_1KiB"),
+        limit: Some("L8_fork_exit_wait"),
+        what: "fork a child that returns 1 KiB; join and get it (Python: Process + Pipe)",
+    },
 ];
 
 /// The bare limits, measured in the same run.
@@ -128,12 +152,33 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-/// How many times better `ipc` is than `other` (>1: `ipc` wins).
+/// A value in its unit's base (seconds for times, the unit itself otherwise), so that rows and
+/// limits measured in different units compare.
+fn base((value, unit): &(f64, String)) -> f64 {
+    match unit.as_str() {
+        "ns" => value * 1e-9,
+        "us" => value * 1e-6,
+        "ms" => value * 1e-3,
+        _ => *value,
+    }
+}
+
+/// How many times better `ipc` is than `other` (>1: `ipc` wins); both in base units.
 fn advantage(ipc: f64, other: f64, unit: &str) -> f64 {
     if higher_is_better(unit) {
         ipc / other
     } else {
         other / ipc
+    }
+}
+
+/// The filter for `bench.py`: Python ids start with `py.`, and name the W workload rather
+/// than the crate, so a crate-prefixed filter (`core.`, `process.`) selects all of Python's.
+fn python_filter(filter: &str) -> String {
+    match filter.split_once('.') {
+        Some((_, rest)) if !rest.is_empty() => rest.to_string(),
+        _ if filter.starts_with('L') => "no-python-twin".to_string(),
+        _ => String::new(),
     }
 }
 
@@ -179,7 +224,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let during_a = cpu_times();
     println!("==> Rust workloads and bare limits");
     let mut cmd = std::process::Command::new(util::target_dir().join("release").join("ipc-bench"));
-    cmd.args(&flag).args([&filter]);
+    // The rows the filter selects, and the limits they are held against.
+    let mut wanted: Vec<String> = Vec::new();
+    if !filter.is_empty() {
+        wanted.push(filter.clone());
+        for row in ROWS.iter().filter(|r| r.rust.contains(filter.as_str())) {
+            wanted.extend(row.limit.map(str::to_string));
+        }
+    }
+    cmd.args(&flag).args(&wanted);
     let rust_out = run_captured(&mut cmd, limit)?;
     if !rust_out.success {
         return Err(format!(
@@ -199,7 +252,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut cmd = std::process::Command::new("python3");
     cmd.arg(util::root().join("bench/python/bench.py"))
         .args(&flag)
-        .arg(filter.replace("core.", "py."));
+        .arg(python_filter(&filter));
     let py_out = run_captured(&mut cmd, limit)?;
     if !py_out.success {
         return Err(format!(
@@ -224,18 +277,21 @@ pub fn run(args: &[String]) -> Result<(), String> {
         if quick { " --quick" } else { "" },
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     ));
-    md.push_str("| workload | unit | Python | ipc | ipc vs Python | bare limit | limit | ipc cost vs limit |\n");
+    md.push_str("| workload | unit | Python | ipc | ipc vs Python | bare limit | limit (its unit) | ipc cost vs limit |\n");
     md.push_str("|---|---|---|---|---|---|---|---|\n");
     let mut rows_json = Vec::new();
     for row in ROWS {
-        let Some((v, unit)) = rust.get(row.rust) else {
+        let Some(ours) = rust.get(row.rust) else {
             continue;
         };
-        let py = row.python.and_then(|p| python.get(p)).map(|x| x.0);
-        let lim = row.limit.and_then(|l| rust.get(l)).map(|x| x.0);
-        let vs_py = py.map(|p| advantage(*v, p, unit));
+        let (v, unit) = (&ours.0, &ours.1);
+        let py_raw = row.python.and_then(|p| python.get(p));
+        let lim_raw = row.limit.and_then(|l| rust.get(l));
+        let py = py_raw.map(|x| x.0);
+        let lim = lim_raw.map(|x| x.0);
+        let vs_py = py_raw.map(|p| advantage(base(ours), base(p), unit));
         // Cost relative to the limit: 1.0 is at the limit, 2.0 twice its cost.
-        let vs_lim = lim.map(|l| 1.0 / advantage(*v, l, unit));
+        let vs_lim = lim_raw.map(|l| 1.0 / advantage(base(ours), base(l), unit));
         md.push_str(&format!(
             "| {} | {unit} | {} | {} | {} | {} | {} | {} |\n",
             row.rust,
@@ -243,13 +299,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
             fmt_num(*v),
             vs_py.map_or("-".into(), |r| format!("{r:.2}x better")),
             row.limit.unwrap_or("-"),
-            lim.map_or("-".into(), fmt_num),
+            lim_raw.map_or("-".into(), |l| format!("{} {}", fmt_num(l.0), l.1)),
             vs_lim.map_or("-".into(), |r| format!("{r:.2}x")),
         ));
         rows_json.push(json!({
             "workload": row.rust, "what": row.what, "unit": unit,
             "ipc": v, "python": py, "python_id": row.python,
-            "ipc_vs_python": vs_py, "limit_id": row.limit, "limit": lim, "ipc_cost_vs_limit": vs_lim,
+            "ipc_vs_python": vs_py, "limit_id": row.limit, "limit": lim,
+            "limit_unit": lim_raw.map(|l| l.1.clone()), "ipc_cost_vs_limit": vs_lim,
         }));
     }
     md.push_str("\n| bare limit | unit | value | what |\n|---|---|---|---|\n");

@@ -1,0 +1,79 @@
+//! Workloads for `ipc-process` (W7 in BENCH-WORKLOADS.md): start + join of a no-op child by each
+//! start method, and a child that returns 1 KiB.
+
+use std::time::Instant;
+
+use ipc_process::{StartMethod, get_context};
+
+use crate::util::{Opts, emit, median, per_op, watchdog};
+
+fn noop(_: ()) {}
+
+fn kilobyte(_: ()) -> Vec<u8> {
+    vec![7u8; 1024]
+}
+
+fn start_join(id: &str, method: StartMethod, full: usize, opts: &Opts) {
+    let n = opts.n(full).max(5);
+    let ctx = get_context(method);
+    // One untimed warm-up child (for forkserver it starts the server).
+    let p = ctx.process(noop, ());
+    p.start().expect("start");
+    p.join().expect("join");
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let t = Instant::now();
+        for _ in 0..n {
+            let p = ctx.process(noop, ());
+            p.start().expect("start");
+            p.join().expect("join");
+            assert_eq!(p.exitcode(), Some(0));
+        }
+        watchdog(0);
+        per_op(t.elapsed(), n, "ms")
+    });
+    emit(id, v, "ms");
+}
+
+/// `process.fork_start_join`: W7.process_fork, 100 processes.
+pub fn fork_start_join(opts: &Opts) {
+    start_join("process.fork_start_join", StartMethod::Fork, 100, opts);
+}
+
+/// `process.spawn_start_join`: W7.process_spawn, 20 processes.
+pub fn spawn_start_join(opts: &Opts) {
+    start_join("process.spawn_start_join", StartMethod::Spawn, 20, opts);
+}
+
+/// `process.forkserver_start_join`: W7.process_forkserver, 20 processes (server started by the
+/// warm-up).
+pub fn forkserver_start_join(opts: &Opts) {
+    start_join(
+        "process.forkserver_start_join",
+        StartMethod::Forkserver,
+        20,
+        opts,
+    );
+}
+
+/// `process.return_1KiB`: start a fork child that returns 1 KiB, join, get the value.
+/// Python's: a fork `Process` that sends 1 KiB over a `Pipe`, `recv` + `join`.
+pub fn return_1kib(opts: &Opts) {
+    let n = opts.n(100).max(5);
+    let ctx = get_context(StartMethod::Fork);
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let t = Instant::now();
+        for _ in 0..n {
+            let v = ctx
+                .spawn(kilobyte, ())
+                .expect("spawn")
+                .join()
+                .expect("join");
+            assert_eq!(v.len(), 1024);
+        }
+        watchdog(0);
+        per_op(t.elapsed(), n, "ms")
+    });
+    emit("process.return_1KiB", v, "ms");
+}

@@ -1,0 +1,95 @@
+//! Helpers for tests that cross process boundaries, shared by every `ipc` crate.
+//!
+//! The pattern (STYLE.md, "test across real processes by re-running the test binary"): a test
+//! starts `current_exe()` with its own name, `--exact`, and a role in [`ROLE_ENV`]; the same
+//! `#[test]` plays the child when [`role`] says so. Every wait has a timeout
+//! ([`wait_timeout`], [`ChildGuard`]), and named resources get [`unique_name`]s.
+
+use std::os::fd::AsFd;
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+/// The environment variable that gives a re-run test binary its role.
+pub const ROLE_ENV: &str = "IPC_TEST_ROLE";
+
+/// The role this process plays, if it is a child started by [`child_command`].
+pub fn role() -> Option<String> {
+    std::env::var(ROLE_ENV).ok()
+}
+
+/// A command that re-runs this test binary for the one test `test`, with `role` set.
+pub fn child_command(test: &str, role: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1", "-q"])
+        .env(ROLE_ENV, role);
+    cmd
+}
+
+/// Waits for `child` for at most `limit`; kills it and panics if it is still running then.
+pub fn wait_timeout(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("child {} still running after {limit:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// A child process that is killed and reaped when the guard drops (also on panic), so a
+/// failing test leaves no process behind.
+pub struct ChildGuard(pub Child);
+
+impl ChildGuard {
+    /// Waits for the child for at most `limit` (see [`wait_timeout`]).
+    pub fn wait(&mut self, limit: Duration) -> ExitStatus {
+        wait_timeout(&mut self.0, limit)
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// A name unique to this process and call, for named resources (shm names, fifo paths).
+pub fn unique_name(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "ipc-test-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Whether the process `pid` (not necessarily our child) is gone within `limit`. Watches it
+/// through a pidfd, so a recycled pid cannot fool it.
+pub fn pid_gone_within(pid: u32, limit: Duration) -> bool {
+    let Some(p) = rustix::process::Pid::from_raw(pid as i32) else {
+        return true;
+    };
+    let fd = match rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        Err(_) => return true, // already gone
+    };
+    let ts = rustix::time::Timespec {
+        tv_sec: limit.as_secs() as i64,
+        tv_nsec: i64::from(limit.subsec_nanos()),
+    };
+    let borrowed = fd.as_fd();
+    let mut fds = [rustix::event::PollFd::new(
+        &borrowed,
+        rustix::event::PollFlags::IN,
+    )];
+    matches!(rustix::event::poll(&mut fds, Some(&ts)), Ok(n) if n > 0)
+}
