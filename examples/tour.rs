@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use ipc::transfer::{PortableFd, inherited_channel, spawn_with_channel};
 use ipc::{SharedMapping, frame, futex};
 
-fn main() -> Result<(), ipc::CoreError> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(mut ch) = inherited_channel()? {
         return child(&mut ch);
     }
@@ -46,8 +46,29 @@ fn main() -> Result<(), ipc::CoreError> {
     std::fs::File::from(r).read_to_string(&mut text)?;
     println!("[core] and wrote through the pipe end we sent: {text}");
     kid.wait()?;
+
+    // 3. Processes: the same function under each start method, returning a value.
+    for method in [
+        ipc::StartMethod::Fork,
+        ipc::StartMethod::Spawn,
+        ipc::StartMethod::Forkserver,
+    ] {
+        let t = Instant::now();
+        let h = ipc::get_context(method).spawn(square_sum, vec![1, 2, 3, 4])?;
+        let pid = h.process().pid().unwrap_or(0);
+        let v = h.join()?;
+        println!(
+            "[process] {:<10} child {pid} returned {v} in {:?}",
+            method.name(),
+            t.elapsed()
+        );
+    }
     println!("tour done");
     Ok(())
+}
+
+fn square_sum(v: Vec<u64>) -> u64 {
+    v.iter().map(|x| x * x).sum()
 }
 
 fn child(ch: &mut ipc::transfer::Channel) -> Result<(), ipc::CoreError> {
