@@ -14,7 +14,7 @@ use ipc::{SharedMapping, frame, futex};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(mut ch) = inherited_channel()? {
-        return child(&mut ch);
+        return Ok(child(&mut ch)?);
     }
     println!("ipc tour (pid {})", std::process::id());
 
