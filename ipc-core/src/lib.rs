@@ -78,6 +78,7 @@ pub mod fd;
 pub mod frame;
 pub mod futex;
 mod mapping;
+pub mod stream;
 mod sys;
 pub mod transfer;
 

@@ -270,3 +270,95 @@ pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Streams
+// ---------------------------------------------------------------------------------------------
+
+/// `read(fd, buf)`, retrying `EINTR`. `WouldBlock` comes back as an error.
+pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    retry(|| rustix::io::read(fd, &mut *buf))
+}
+
+/// Whether this process ignores `SIGPIPE` (Rust's `main` sets that up; a program that restored
+/// the default would be killed by a write to a pipe whose reader is gone).
+pub(crate) fn sigpipe_ignored() -> bool {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    static CACHE: AtomicU8 = AtomicU8::new(0);
+    match CACHE.load(Ordering::Relaxed) {
+        1 => return true,
+        2 => return false,
+        _ => {}
+    }
+    // SAFETY: a query only (`act == NULL`); `old` is a plain out-parameter.
+    let ignored = unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    };
+    CACHE.store(if ignored { 1 } else { 2 }, Ordering::Relaxed);
+    ignored
+}
+
+/// `writev(fd, iov)` that never raises `SIGPIPE`: a reader that is gone is `EPIPE`.
+///
+/// When the process ignores `SIGPIPE` (every Rust program started through `main`) this is one
+/// `writev`. Otherwise `SIGPIPE` is blocked for this thread around the write and a `SIGPIPE`
+/// it raised is consumed before unblocking, the standard way to write to a pipe safely.
+pub(crate) fn writev_nosigpipe(fd: BorrowedFd<'_>, iov: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    if sigpipe_ignored() {
+        return retry(|| rustix::io::writev(fd, iov));
+    }
+    // SAFETY: sigset manipulation on local values; pthread_sigmask affects this thread only and
+    // the previous mask is restored below on every path.
+    unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        libc::sigaddset(&mut block, libc::SIGPIPE);
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut pending);
+        let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
+        let r = retry(|| rustix::io::writev(fd, iov));
+        if matches!(&r, Err(e) if e.raw_os_error() == Some(libc::EPIPE)) && !was_pending {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            libc::sigtimedwait(&block, std::ptr::null_mut(), &zero);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        r
+    }
+}
+
+/// `sendmsg` of several slices with `fds` (`MSG_NOSIGNAL`).
+pub(crate) fn sendmsg_iov(
+    sock: BorrowedFd<'_>,
+    iov: &[io::IoSlice<'_>],
+    fds: &[BorrowedFd<'_>],
+) -> io::Result<usize> {
+    if fds.is_empty() {
+        return retry(|| {
+            rustix::net::sendmsg(
+                sock,
+                iov,
+                &mut SendAncillaryBuffer::default(),
+                SendFlags::NOSIGNAL,
+            )
+        });
+    }
+    if fds.len() > MAX_FDS_PER_MESSAGE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("at most {MAX_FDS_PER_MESSAGE} descriptors go in one message"),
+        ));
+    }
+    let mut space = vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !control.push(SendAncillaryMessage::ScmRights(fds)) {
+        return Err(io::Error::other("control buffer too small for descriptors"));
+    }
+    retry(|| rustix::net::sendmsg(sock, iov, &mut control, SendFlags::NOSIGNAL))
+}

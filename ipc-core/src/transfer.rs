@@ -36,13 +36,14 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
 use crate::frame;
+use crate::stream::{self, MessageReader, StreamKind};
 use crate::sys;
 
 thread_local! {
@@ -252,20 +253,17 @@ pub fn recv_fds(
     sys::recv_with_fds(sock.as_fd(), buf, fds, max_fds)
 }
 
-/// Bytes in a [`Channel`] message header: payload length and descriptor count, both `u32` LE.
-const CHANNEL_HEADER: usize = 8;
-
 /// A Unix stream socket that carries whole values, descriptors included, in both directions.
 ///
-/// Each message is a header (payload length, descriptor count), the postcard payload, and the
-/// descriptors as `SCM_RIGHTS` on its first byte. A peer that closed is [`Error::Closed`] on
-/// `recv` and an [`Error::Io`] (`BrokenPipe`) on `send`, never a `SIGPIPE`.
+/// Each message is a [`crate::stream`] frame: a header (payload length, descriptor count), the
+/// postcard payload, and the descriptors as `SCM_RIGHTS` on its first byte. A peer that closed
+/// is [`Error::Closed`] on `recv` and an [`Error::Io`] (`BrokenPipe`) on `send`, never a
+/// `SIGPIPE`.
 ///
 /// A `Channel` is itself a handle: it can be sent over another `Channel`.
 pub struct Channel {
     fd: OwnedFd,
-    max_frame: usize,
-    rbuf: Vec<u8>,
+    reader: MessageReader,
     wbuf: Vec<u8>,
 }
 
@@ -273,7 +271,7 @@ impl fmt::Debug for Channel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Channel")
             .field("fd", &self.fd.as_raw_fd())
-            .field("max_frame", &self.max_frame)
+            .field("max_frame", &self.reader.max())
             .finish()
     }
 }
@@ -288,8 +286,7 @@ impl Channel {
     fn from_socket(fd: OwnedFd) -> Channel {
         Channel {
             fd,
-            max_frame: frame::DEFAULT_MAX_FRAME,
-            rbuf: Vec::new(),
+            reader: MessageReader::new(frame::DEFAULT_MAX_FRAME),
             wbuf: Vec::new(),
         }
     }
@@ -305,19 +302,19 @@ impl Channel {
         Ok(Channel::from_socket(fd))
     }
 
-    /// The socket.
+    /// The socket. Bytes already read ahead are lost.
     pub fn into_fd(self) -> OwnedFd {
         self.fd
     }
 
     /// Sets the largest payload this end sends or accepts (default [`frame::DEFAULT_MAX_FRAME`]).
     pub fn set_max_frame(&mut self, max: usize) {
-        self.max_frame = max.min(frame::ABSOLUTE_MAX_FRAME);
+        self.reader.set_max(max.min(frame::ABSOLUTE_MAX_FRAME));
     }
 
     /// The largest payload this end sends or accepts.
     pub fn max_frame(&self) -> usize {
-        self.max_frame
+        self.reader.max()
     }
 
     /// Sends `value` and the descriptors it owns.
@@ -328,50 +325,27 @@ impl Channel {
     pub fn send<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
         let mut buf = std::mem::take(&mut self.wbuf);
         buf.clear();
-        buf.extend_from_slice(&[0; CHANNEL_HEADER]);
         let r = serialize_into(value, &mut buf).and_then(|fds| {
-            let len = buf.len() - CHANNEL_HEADER;
-            if len > self.max_frame {
+            if buf.len() > self.reader.max() {
                 return Err(Error::FrameTooLarge {
-                    len: len as u64,
-                    max: self.max_frame,
+                    len: buf.len() as u64,
+                    max: self.reader.max(),
                 });
             }
-            buf[..4].copy_from_slice(&(len as u32).to_le_bytes());
-            buf[4..8].copy_from_slice(&(fds.len() as u32).to_le_bytes());
-            self.send_raw(&buf, &fds)
+            let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
+            stream::send_message(self.fd.as_fd(), StreamKind::Socket, &buf, &borrowed)
         });
         self.wbuf = buf;
         r
     }
 
-    fn send_raw(&self, msg: &[u8], fds: &[OwnedFd]) -> Result<()> {
-        let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
-        let mut sent = sys::send_with_fds(self.fd.as_fd(), msg, &borrowed)?;
-        while sent < msg.len() {
-            sent += sys::send_with_fds(self.fd.as_fd(), &msg[sent..], &[])?;
-        }
-        Ok(())
-    }
-
-    /// Receives into `buf` exactly, collecting descriptors. `Ok(0)` only at end of stream
-    /// before the first byte.
-    fn recv_exact(
-        &mut self,
-        start: usize,
-        fds: &mut Vec<OwnedFd>,
-        max_fds: usize,
-    ) -> Result<usize> {
-        let mut got = start;
-        let want = self.rbuf.len();
-        while got < want {
-            let n = sys::recv_with_fds(self.fd.as_fd(), &mut self.rbuf[got..], fds, max_fds)?;
-            if n == 0 {
-                break;
-            }
-            got += n;
-        }
-        Ok(got)
+    fn recv_deadline<T: DeserializeOwned>(&mut self, deadline: Option<Instant>) -> Result<T> {
+        self.reader.recv_with(
+            self.fd.as_fd(),
+            StreamKind::Socket,
+            deadline,
+            |bytes, fds| from_envelope(bytes, fds),
+        )?
     }
 
     /// Receives one value, blocking until it arrives.
@@ -381,62 +355,20 @@ impl Channel {
     /// it went away in the middle of one; [`Error::FrameTooLarge`] for a header above the limit;
     /// [`Error::FdCount`], [`Error::MissingFd`], [`Error::FrameCorrupt`] for a bad message.
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<T> {
-        let mut fds = Vec::new();
-        self.rbuf.clear();
-        self.rbuf.resize(CHANNEL_HEADER, 0);
-        let got = self.recv_exact(0, &mut fds, sys::MAX_FDS_PER_MESSAGE)?;
-        if got == 0 {
-            return Err(Error::Closed);
-        }
-        if got < CHANNEL_HEADER {
-            return Err(Error::FrameTruncated {
-                expected: CHANNEL_HEADER,
-                got,
-            });
-        }
-        let len = u32::from_le_bytes(self.rbuf[..4].try_into().expect("4 bytes")) as usize;
-        let nfds = u32::from_le_bytes(self.rbuf[4..8].try_into().expect("4 bytes")) as usize;
-        if len > self.max_frame {
-            return Err(Error::FrameTooLarge {
-                len: len as u64,
-                max: self.max_frame,
-            });
-        }
-        // Grow only as bytes arrive (at most 1 MiB ahead), so a lying header costs nothing.
-        self.rbuf.clear();
-        let mut have = 0;
-        while have < len {
-            let step = (len - have).min(1 << 20);
-            self.rbuf.resize(have + step, 0);
-            let got = self.recv_exact(have, &mut fds, sys::MAX_FDS_PER_MESSAGE)?;
-            if got < have + step {
-                return Err(Error::FrameTruncated {
-                    expected: CHANNEL_HEADER + len,
-                    got: CHANNEL_HEADER + got,
-                });
-            }
-            have = got;
-        }
-        if fds.len() != nfds {
-            return Err(Error::FdCount {
-                expected: nfds,
-                received: fds.len(),
-            });
-        }
-        from_envelope(&self.rbuf, fds)
+        self.recv_deadline(None)
     }
 
-    /// [`recv`](Self::recv) that gives up with [`Error::Timeout`] when no message has begun to
-    /// arrive within `timeout`.
+    /// [`recv`](Self::recv) that gives up with [`Error::Timeout`] after `timeout`; a message
+    /// that had begun to arrive stays buffered for the next call.
     pub fn recv_timeout<T: DeserializeOwned>(&mut self, timeout: Duration) -> Result<T> {
-        if !sys::poll_readable(self.fd.as_fd(), Some(timeout))? {
-            return Err(Error::Timeout);
-        }
-        self.recv()
+        self.recv_deadline(Some(Instant::now() + timeout))
     }
 
     /// Whether a message (or end of stream) is waiting, within `timeout`.
     pub fn poll(&self, timeout: Duration) -> io::Result<bool> {
+        if self.reader.has_message() {
+            return Ok(true);
+        }
         sys::poll_readable(self.fd.as_fd(), Some(timeout))
     }
 }
@@ -449,7 +381,7 @@ impl AsFd for Channel {
 
 impl Serialize for Channel {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        (FdRef(self.fd.as_fd()), self.max_frame as u64).serialize(s)
+        (FdRef(self.fd.as_fd()), self.reader.max() as u64).serialize(s)
     }
 }
 
