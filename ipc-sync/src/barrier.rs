@@ -236,6 +236,8 @@ impl Barrier {
         if index + 1 == parties {
             if let Some(action) = &self.action {
                 st.runner.store(ident::me().stamp, Ordering::Release);
+                // Let the sleepers see that the action runs, so they watch the runner's life.
+                futex::wake_all(&st.state);
                 let mut guard = BreakOnUnwind(self, false);
                 action();
                 guard.1 = true;
@@ -268,7 +270,11 @@ impl Barrier {
                 } else {
                     st.broken_gen.load(Ordering::Acquire) == my_gen
                 };
-                return if broken { Err(BrokenBarrier) } else { Ok(index) };
+                return if broken {
+                    Err(BrokenBarrier)
+                } else {
+                    Ok(index)
+                };
             }
             if s & BROKEN != 0 {
                 return Err(BrokenBarrier);

@@ -50,6 +50,12 @@ impl<T> OwnerDied<T> {
     }
 }
 
+impl<T: PartialEq> PartialEq for OwnerDied<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
 impl<T> fmt::Debug for OwnerDied<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("OwnerDied(..)")

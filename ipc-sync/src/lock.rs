@@ -144,7 +144,10 @@ impl Lock {
         &self,
         timeout: Duration,
     ) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
-        self.outcome(self.raw().lock(ident::me(), Wait::from_timeout(Some(timeout))))
+        self.outcome(
+            self.raw()
+                .lock(ident::me(), Wait::from_timeout(Some(timeout))),
+        )
     }
 
     /// Acquires without a guard, for code that must release elsewhere: `None` waits forever,

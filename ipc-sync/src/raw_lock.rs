@@ -126,7 +126,12 @@ impl RawLock {
             if c & TID_MASK == 0 {
                 if self
                     .word
-                    .compare_exchange(c, me.tid | (c & WAITERS), Ordering::Acquire, Ordering::Relaxed)
+                    .compare_exchange(
+                        c,
+                        me.tid | (c & WAITERS),
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    )
                     .is_ok()
                 {
                     self.stamp.store(me.stamp, Ordering::Release);
