@@ -27,8 +27,9 @@
 //! | module | crate | Python counterpart | feature |
 //! |---|---|---|---|
 //! | [`core`] | `ipc-core` | `multiprocessing.reduction`, `heap`, `shared_memory`, `Connection`'s framing | `core` |
+//! | [`sync`] | `ipc-sync` | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | `sync` |
 //!
-//! More members (`process`, `sync`, `shm`, `pipe`, `fifo`, `queue`, `pool`, `rpc`) join as they
+//! More members (`process`, `shm`, `pipe`, `fifo`, `queue`, `pool`, `rpc`) join as they
 //! land; see the README for their status.
 //!
 //! # Comparison with Python multiprocessing
@@ -47,3 +48,13 @@ pub use ipc_core as core;
 #[cfg(feature = "core")]
 #[doc(inline)]
 pub use ipc_core::{Error as CoreError, SharedMapping, frame, futex, transfer};
+
+#[cfg(feature = "sync")]
+#[doc(inline)]
+pub use ipc_sync as sync;
+
+#[cfg(feature = "sync")]
+#[doc(inline)]
+pub use ipc_sync::{
+    Barrier, BoundedSemaphore, BrokenBarrier, Condition, Event, Lock, OwnerDied, RLock, Semaphore,
+};
