@@ -91,7 +91,7 @@ impl<T: SharedState> Shared<T> {
 
 impl<T: SharedState> Serialize for Shared<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        (&*self.map).serialize(s)
+        self.map.as_ref().serialize(s)
     }
 }
 
