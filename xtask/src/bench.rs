@@ -44,6 +44,42 @@ const ROWS: &[Row] = &[
         limit: None,
         what: "frame encode + decode of (42, None, \"hello\") (Python: pickle + header)",
     },
+    Row {
+        rust: "sync.lock_uncontended",
+        python: Some("py.W4.uncontended/lock_acquire_release"),
+        limit: Some("L6_cas_lock_uncontended"),
+        what: "Lock acquire + release, one process (target: within 3x of the CAS lock)",
+    },
+    Row {
+        rust: "sync.rlock_uncontended",
+        python: Some("py.W4.uncontended/rlock_acquire_release"),
+        limit: Some("L6_cas_lock_uncontended"),
+        what: "RLock acquire + release, one process",
+    },
+    Row {
+        rust: "sync.semaphore_uncontended",
+        python: Some("py.W4.uncontended/semaphore_acquire_release"),
+        limit: Some("L6_cas_lock_uncontended"),
+        what: "Semaphore(1) acquire + release, one process",
+    },
+    Row {
+        rust: "sync.lock_contended_2x1M",
+        python: Some("py.W4.contended_lock"),
+        limit: Some("L7_contended_futex_mutex3"),
+        what: "two processes increment a counter under one Lock, per increment (target: within 1.5x of mutex3)",
+    },
+    Row {
+        rust: "sync.event_pingpong",
+        python: Some("py.W5.event_pingpong"),
+        limit: Some("L2_futex_pingpong"),
+        what: "two Events ping-pong between two processes, round trip (target: within 1.2x)",
+    },
+    Row {
+        rust: "sync.condition_pingpong",
+        python: Some("py.W5.condition_pingpong"),
+        limit: Some("L2_futex_pingpong"),
+        what: "Condition + shared turn ping-pong between two processes, round trip (target: within 1.2x)",
+    },
 ];
 
 /// The bare limits, measured in the same run.
@@ -61,6 +97,10 @@ const LIMITS: &[(&str, &str)] = &[
     (
         "L6_cas_lock_uncontended",
         "compare-exchange lock + unlock, one process",
+    ),
+    (
+        "L7_contended_futex_mutex3",
+        "two processes x 1M increments under Drepper's mutex3, per increment",
     ),
     ("L8_fork_exit_wait", "fork + _exit + waitpid"),
 ];
@@ -137,6 +177,16 @@ fn advantage(ipc: f64, other: f64, unit: &str) -> f64 {
     }
 }
 
+/// The filter for `bench.py`: a crate name (`core`, `sync`) selects its group there too; a
+/// dotted Rust id (`sync.event_pingpong`) selects the whole group of its crate, whose Python
+/// ids differ; anything else is passed with `core.` made `py.`.
+fn python_filter(filter: &str) -> String {
+    match filter.split_once('.') {
+        Some((group @ ("core" | "sync"), _)) => group.to_string(),
+        _ => filter.replace("core.", "py."),
+    }
+}
+
 /// Runs the bench. Arguments: `--quick`, and an optional filter on workload ids.
 pub fn run(args: &[String]) -> Result<(), String> {
     let quick = args.iter().any(|a| a == "--quick");
@@ -199,7 +249,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut cmd = std::process::Command::new("python3");
     cmd.arg(util::root().join("bench/python/bench.py"))
         .args(&flag)
-        .arg(filter.replace("core.", "py."));
+        .arg(python_filter(&filter));
     let py_out = run_captured(&mut cmd, limit)?;
     if !py_out.success {
         return Err(format!(
