@@ -19,10 +19,6 @@ pub(crate) const TID_MASK: u32 = (1 << 30) - 1;
 /// Spins (each a `pause`) before an `Event` or `Semaphore` waiter sleeps: a hand-over between
 /// two running processes then costs no syscall on either side.
 pub(crate) const SPIN: u32 = 100;
-/// Spins before a lock acquirer sleeps: none. Measured under two-process contention, a
-/// spinning acquirer keeps pulling the lock's cache line from the holder and doubles the cost
-/// per hand-over; sleeping at once (as Drepper's mutex3 does) matches mutex3.
-pub(crate) const LOCK_SPIN: u32 = 0;
 /// A sleeping acquirer looks at the owner's liveness after this much time asleep, then at
 /// doubling intervals up to [`CHECK_MAX`].
 pub(crate) const CHECK_FIRST: Duration = Duration::from_millis(1);
@@ -125,29 +121,9 @@ impl RawLock {
 
     #[cold]
     fn lock_slow(&self, me: Me, wait: Wait) -> Acquired {
-        for _ in 0..LOCK_SPIN {
-            let c = self.word.load(Ordering::Relaxed);
-            if c & TID_MASK == 0 {
-                if self
-                    .word
-                    .compare_exchange(
-                        c,
-                        me.tid | (c & WAITERS),
-                        Ordering::Acquire,
-                        Ordering::Relaxed,
-                    )
-                    .is_ok()
-                {
-                    self.stamp.store(me.stamp, Ordering::Release);
-                    return Acquired::Yes;
-                }
-                continue;
-            }
-            if matches!(wait, Wait::No) {
-                break;
-            }
-            std::hint::spin_loop();
-        }
+        // No spin before sleeping: measured under two-process contention, a spinning acquirer
+        // keeps pulling the lock's cache line from the holder and doubles the cost per
+        // hand-over; sleeping at once, as Drepper's mutex3 does, matches mutex3.
         let mut interval = CHECK_FIRST;
         loop {
             let c = self.word.load(Ordering::Relaxed);
