@@ -28,8 +28,9 @@
 //! |---|---|---|---|
 //! | [`core`] | `ipc-core` | `multiprocessing.reduction`, `heap`, `shared_memory`, `Connection`'s framing | `core` |
 //! | [`process`] | `ipc-process` | `Process`, `get_context`, `set_start_method`, `current_process`, `os.fork` | `process` |
+//! | [`sync`] | `ipc-sync` | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | `sync` |
 //!
-//! More members (`sync`, `shm`, `pipe`, `fifo`, `queue`, `pool`, `rpc`) join as they
+//! More members (`shm`, `pipe`, `fifo`, `queue`, `pool`, `rpc`) join as they
 //! land; see the README for their status.
 //!
 //! # Comparison with Python multiprocessing
@@ -60,4 +61,14 @@ pub use ipc_process as process;
 pub use ipc_process::{
     Context, JoinHandle, Process, StartMethod, current_process, get_context, set_start_method,
     spawn,
+};
+
+#[cfg(feature = "sync")]
+#[doc(inline)]
+pub use ipc_sync as sync;
+
+#[cfg(feature = "sync")]
+#[doc(inline)]
+pub use ipc_sync::{
+    Barrier, BoundedSemaphore, BrokenBarrier, Condition, Event, Lock, OwnerDied, RLock, Semaphore,
 };

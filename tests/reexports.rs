@@ -32,3 +32,20 @@ fn process_is_reexported() {
     let _: fn(ipc::StartMethod) = ipc::set_start_method;
     let _ = ipc::spawn::<u32, u32>;
 }
+
+#[cfg(feature = "sync")]
+#[test]
+fn sync_is_reexported() {
+    let lock: ipc::Lock = ipc::sync::Lock::new().unwrap();
+    drop(lock.lock().unwrap());
+    let _: fn() -> std::io::Result<ipc::RLock> = ipc::sync::RLock::new;
+    let _: fn(u32) -> std::io::Result<ipc::Semaphore> = ipc::sync::Semaphore::new;
+    let _: fn(u32) -> std::io::Result<ipc::BoundedSemaphore> = ipc::sync::BoundedSemaphore::new;
+    let _: fn() -> std::io::Result<ipc::Event> = ipc::sync::Event::new;
+    let _: fn() -> std::io::Result<ipc::Condition> = ipc::sync::Condition::new;
+    let _: fn(u32, Option<std::time::Duration>) -> std::io::Result<ipc::Barrier> =
+        ipc::sync::Barrier::new;
+    let _ = ipc::BrokenBarrier;
+    let died: ipc::OwnerDied<u8> = ipc::sync::OwnerDied(1);
+    assert_eq!(died.to_string(), "the previous owner died holding the lock");
+}

@@ -211,21 +211,91 @@ def process_return_1kib():
     emit("py.process_return_1KiB", median(once), "ms")
 
 
+        ps = [ctx.Process(target=_contended_child, args=(lock, value, barrier, w, count))
+              for (_, w) in pipes]
+        for p in ps:
+            p.start()
+        barrier.wait(WAIT)
+        t = time.perf_counter()
+        for r, _ in pipes:
+            if not r.poll(WAIT):
+                raise TimeoutError
+            r.recv()
+        d = time.perf_counter() - t
+        for p in ps:
+            p.join(WAIT)
+        assert value.value == 2 * count, value.value
+        watchdog(0)
+        return d / (2 * count) * 1e9
+
+    emit("py.W4.contended_lock", median(once), "ns")
+
+
+def _condition_child(cond, turn, barrier, count):
+    watchdog(120)
+    barrier.wait(WAIT)
+    for _ in range(count):
+        with cond:
+            if not cond.wait_for(lambda: turn.value == 1, WAIT):
+                raise TimeoutError
+            turn.value = 0
+            cond.notify()
+
+
+def condition_pingpong():
+    """W5.condition_pingpong: one Condition (RLock) + RawValue turn; parent sets turn=1 and
+    notifies, then waits for turn==0; us per round trip."""
+    count, warm = n(20_000), 200
+
+    def once():
+        watchdog(120)
+        cond = ctx.Condition()
+        turn = ctx.RawValue("i", 0)
+        barrier = ctx.Barrier(2)
+        p = ctx.Process(target=_condition_child, args=(cond, turn, barrier, warm + count))
+        p.start()
+        barrier.wait(WAIT)
+
+        def round_():
+            with cond:
+                turn.value = 1
+                cond.notify()
+                if not cond.wait_for(lambda: turn.value == 0, WAIT):
+                    raise TimeoutError
+
+        for _ in range(warm):
+            round_()
+        t = time.perf_counter()
+        for _ in range(count):
+            round_()
+        d = time.perf_counter() - t
+        p.join(WAIT)
+        watchdog(0)
+        return d / count * 1e6
+
+    emit("py.W5.condition_pingpong", median(once), "us")
+
+
+# (id, function, groups): a filter selects a workload when it occurs in the id or names one
+# of its groups (the Rust crate whose rows compare against it).
 WORKLOADS = [
-    ("py.W1.pipe_rtt_int", pipe_rtt_int),
-    ("py.W5.event_pingpong", event_pingpong),
-    ("py.frame_roundtrip", pickle_roundtrip),
-    ("py.W7.process_fork", process_fork),
-    ("py.W7.process_forkserver", process_forkserver),
-    ("py.W7.process_spawn", process_spawn),
-    ("py.process_return_1KiB", process_return_1kib),
+    ("py.W1.pipe_rtt_int", pipe_rtt_int, "core"),
+    ("py.W5.event_pingpong", event_pingpong, "core sync"),
+    ("py.frame_roundtrip", pickle_roundtrip, "core"),
+    ("py.W4.uncontended", uncontended, "sync"),
+    ("py.W4.contended_lock", contended_lock, "sync"),
+    ("py.W5.condition_pingpong", condition_pingpong, "sync"),
+    ("py.W7.process_fork", process_fork, "process"),
+    ("py.W7.process_forkserver", process_forkserver, "process"),
+    ("py.W7.process_spawn", process_spawn, "process"),
+    ("py.process_return_1KiB", process_return_1kib, "process"),
 ]
 
 if __name__ == "__main__":
     if "--list" in sys.argv:
-        for id_, _ in WORKLOADS:
+        for id_, _, _ in WORKLOADS:
             print(id_)
         sys.exit(0)
-    for id_, f in WORKLOADS:
-        if FILTER in id_:
+    for id_, f, groups in WORKLOADS:
+        if FILTER in id_ or FILTER in groups.split():
             f()

@@ -190,6 +190,70 @@ pub fn cas_lock(opts: &Opts) {
     emit("L6_cas_lock_uncontended", v, "ns");
 }
 
+/// Drepper's "mutex3" (*Futexes Are Tricky*): 0 free, 1 locked, 2 locked with waiters.
+fn mutex3_lock(word: &AtomicU32) {
+    let mut c = match word.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed) {
+        Ok(_) => return,
+        Err(c) => c,
+    };
+    if c != 2 {
+        c = word.swap(2, Ordering::Acquire);
+    }
+    while c != 0 {
+        futex(word, libc::FUTEX_WAIT, 2);
+        c = word.swap(2, Ordering::Acquire);
+    }
+}
+
+fn mutex3_unlock(word: &AtomicU32) {
+    if word.fetch_sub(1, Ordering::Release) != 1 {
+        word.store(0, Ordering::Release);
+        futex(word, libc::FUTEX_WAKE, 1);
+    }
+}
+
+/// `L7_contended_futex_mutex3`: parent and a forked child each increment a shared counter 1M
+/// times under mutex3, starting together; wall time / 2M, ns per increment; count checked.
+pub fn contended_futex_mutex3(opts: &Opts) {
+    let n = opts.n(1_000_000) as u32;
+    let page = shared_page(4096);
+    // SAFETY: the page is 4096 bytes, aligned, zeroed, and lives for the process.
+    let words: &[AtomicU32; 4] = unsafe { &*page.cast::<[AtomicU32; 4]>() };
+    let (lock, start, ready, counter) = (&words[0], &words[1], &words[2], &words[3]);
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        for w in words {
+            w.store(0, Ordering::SeqCst);
+        }
+        let bump = || {
+            for _ in 0..n {
+                mutex3_lock(lock);
+                counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                mutex3_unlock(lock);
+            }
+        };
+        let pid = fork(|| {
+            ready.store(1, Ordering::Release);
+            while start.load(Ordering::Acquire) == 0 {
+                std::hint::spin_loop();
+            }
+            bump();
+        });
+        while ready.load(Ordering::Acquire) == 0 {
+            std::hint::spin_loop();
+        }
+        let t = Instant::now();
+        start.store(1, Ordering::Release);
+        bump();
+        reap(pid);
+        let d = t.elapsed();
+        assert_eq!(counter.load(Ordering::Relaxed), 2 * n, "count not exact");
+        watchdog(0);
+        per_op(d, 2 * n as usize, "ns")
+    });
+    emit("L7_contended_futex_mutex3", v, "ns");
+}
+
 /// `L8_fork_exit_wait`: `fork()`, child `_exit(0)`, `waitpid`. µs per process.
 pub fn fork_exit_wait(opts: &Opts) {
     let n = opts.n(3_000);

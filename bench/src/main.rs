@@ -10,6 +10,7 @@
 mod core;
 mod limits;
 mod process;
+mod sync;
 mod util;
 
 fn main() {
@@ -19,7 +20,7 @@ fn main() {
         match arg.as_str() {
             "--quick" => quick = true,
             "--list" => {
-                for (id, _) in workloads() {
+                for (id, _, _) in workloads() {
                     println!("{id}");
                 }
                 return;
@@ -28,35 +29,69 @@ fn main() {
         }
     }
     let opts = util::Opts { quick };
-    for (id, run) in workloads() {
-        if filters.is_empty() || filters.iter().any(|f| id.contains(f.as_str())) {
+    for (id, groups, run) in workloads() {
+        let wanted = filters.is_empty()
+            || filters
+                .iter()
+                .any(|f| id.contains(f.as_str()) || groups.split(' ').any(|g| g == f));
+        if wanted {
             run(&opts);
         }
     }
 }
 
-type Workload = (&'static str, fn(&util::Opts));
+/// An id, the groups (crates) whose rows need it — a filter that names a group runs the limits
+/// its rows are held against — and the function.
+type Workload = (&'static str, &'static str, fn(&util::Opts));
 
 /// Every workload, in the order they run. Ids are prefixes of the ids they emit.
 fn workloads() -> Vec<Workload> {
     vec![
         // Each row runs right beside the limit it is held against: the cost of a cross-core
         // wake-up drifts with the machine's state, so neighbours compare best.
-        ("L2_futex_pingpong", limits::futex_pingpong),
-        ("core.futex_pingpong", core::futex_pingpong),
-        ("L1_unix_stream_pingpong", limits::unix_stream_pingpong),
-        ("core.channel_rtt", core::channel_rtt),
-        ("core.frame_roundtrip", core::frame_roundtrip),
-        ("L1_pipe_pingpong", limits::pipe_pingpong),
-        ("L5_memcpy_64KiB_bw", limits::memcpy_bw),
-        ("L6_cas_lock_uncontended", limits::cas_lock),
-        ("L8_fork_exit_wait", limits::fork_exit_wait),
-        ("process.fork_start_join", process::fork_start_join),
+        ("L2_futex_pingpong", "core sync", limits::futex_pingpong),
+        ("core.futex_pingpong", "core", core::futex_pingpong),
+        ("sync.event_pingpong", "sync", sync::event_pingpong),
+        ("sync.condition_pingpong", "sync", sync::condition_pingpong),
+        (
+            "L1_unix_stream_pingpong",
+            "core",
+            limits::unix_stream_pingpong,
+        ),
+        ("core.channel_rtt", "core", core::channel_rtt),
+        ("core.frame_roundtrip", "core", core::frame_roundtrip),
+        ("L1_pipe_pingpong", "core", limits::pipe_pingpong),
+        ("L5_memcpy_64KiB_bw", "core", limits::memcpy_bw),
+        ("L6_cas_lock_uncontended", "core sync", limits::cas_lock),
+        ("sync.lock_uncontended", "sync", sync::lock_uncontended),
+        ("sync.rlock_uncontended", "sync", sync::rlock_uncontended),
+        (
+            "sync.semaphore_uncontended",
+            "sync",
+            sync::semaphore_uncontended,
+        ),
+        (
+            "L7_contended_futex_mutex3",
+            "sync",
+            limits::contended_futex_mutex3,
+        ),
+        ("sync.lock_contended_2x1M", "sync", sync::lock_contended),
+        ("L8_fork_exit_wait", "core process", limits::fork_exit_wait),
+        (
+            "process.fork_start_join",
+            "process",
+            process::fork_start_join,
+        ),
         (
             "process.forkserver_start_join",
+            "process",
             process::forkserver_start_join,
         ),
-        ("process.spawn_start_join", process::spawn_start_join),
-        ("process.return_1KiB", process::return_1kib),
+        (
+            "process.spawn_start_join",
+            "process",
+            process::spawn_start_join,
+        ),
+        ("process.return_1KiB", "process", process::return_1kib),
     ]
 }

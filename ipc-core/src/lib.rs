@@ -52,6 +52,7 @@
 //! | [`SharedMapping`] | shared memory: anonymous (inherited by `fork`), memfd (sendable), named (`shm_open`, unlinked by its creator on drop) |
 //! | [`futex`] | wait / wake on an `AtomicU32` in shared memory, with timeouts |
 //! | [`frame`] | length prefix + postcard; typed errors for corrupt, truncated, oversized frames |
+//! | [`task`] | the calling thread's id; whether a thread of any process still lives (for locks whose owner may die) |
 //! | [`transfer`] | `SCM_RIGHTS` descriptor passing; serde values that own descriptors; [`Channel`](transfer::Channel); a channel for a spawned child |
 //!
 //! # Comparison with Python multiprocessing
@@ -80,6 +81,7 @@ pub mod futex;
 mod mapping;
 pub mod stream;
 mod sys;
+pub mod task;
 pub mod transfer;
 
 pub use error::{Error, Result};

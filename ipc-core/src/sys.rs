@@ -362,3 +362,87 @@ pub(crate) fn sendmsg_iov(
     }
     retry(|| rustix::net::sendmsg(sock, iov, &mut control, SendFlags::NOSIGNAL))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Threads and their liveness
+// ---------------------------------------------------------------------------------------------
+
+/// `gettid()`.
+pub(crate) fn gettid() -> u32 {
+    rustix::thread::gettid().as_raw_nonzero().get() as u32
+}
+
+/// Reads `/proc/<tid>/stat` without allocating (a stack buffer; only `open`, `read`, `close`,
+/// which are async-signal-safe) and returns its state letter and start time (field 22, clock
+/// ticks since boot). `Ok(None)` when the task does not exist.
+pub(crate) fn proc_task_stat(tid: u32) -> io::Result<Option<(u8, u64)>> {
+    // "/proc/" + up to 10 digits + "/stat" + NUL.
+    let mut path = [0u8; 32];
+    let mut n = 0;
+    for b in b"/proc/" {
+        path[n] = *b;
+        n += 1;
+    }
+    let mut digits = [0u8; 10];
+    let mut d = 0;
+    let mut v = tid;
+    loop {
+        digits[d] = b'0' + (v % 10) as u8;
+        d += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    while d > 0 {
+        d -= 1;
+        path[n] = digits[d];
+        n += 1;
+    }
+    for b in b"/stat" {
+        path[n] = *b;
+        n += 1;
+    }
+    let cpath = CStr::from_bytes_with_nul(&path[..=n]).map_err(io::Error::other)?;
+    let fd =
+        match retry(|| rustix::fs::open(cpath, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(Errno::SRCH.raw_os_error()) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+    let mut buf = [0u8; 1024];
+    let mut len = 0;
+    while len < buf.len() {
+        match retry(|| rustix::io::read(&fd, &mut buf[len..])) {
+            Ok(0) => break,
+            Ok(k) => len += k,
+            // The task went away between open and read.
+            Err(e) if e.raw_os_error() == Some(Errno::SRCH.raw_os_error()) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    parse_stat(&buf[..len])
+        .map(Some)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc stat format"))
+}
+
+/// Field 3 (state) and field 22 (starttime) of a `/proc/<pid>/stat` line. The command name
+/// (field 2) may hold spaces and parentheses, so fields are counted after the last `)`.
+pub(crate) fn parse_stat(line: &[u8]) -> Option<(u8, u64)> {
+    let close = line.iter().rposition(|&b| b == b')')?;
+    let mut fields = line[close + 1..]
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty());
+    let state = *fields.next()?.first()?;
+    // After the state (field 3) come fields 4..; starttime is field 22, the 19th after state.
+    let start = fields.nth(18)?;
+    let mut v: u64 = 0;
+    for &b in start {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some((state, v))
+}

@@ -68,6 +68,42 @@ const ROWS: &[Row] = &[
         limit: Some("L8_fork_exit_wait"),
         what: "fork a child that returns 1 KiB; join and get it (Python: Process + Pipe)",
     },
+    Row {
+        rust: "sync.lock_uncontended",
+        python: Some("py.W4.uncontended/lock_acquire_release"),
+        limit: Some("L6_cas_lock_uncontended"),
+        what: "Lock acquire + release, one process (target: within 3x of the CAS lock)",
+    },
+    Row {
+        rust: "sync.rlock_uncontended",
+        python: Some("py.W4.uncontended/rlock_acquire_release"),
+        limit: Some("L6_cas_lock_uncontended"),
+        what: "RLock acquire + release, one process",
+    },
+    Row {
+        rust: "sync.semaphore_uncontended",
+        python: Some("py.W4.uncontended/semaphore_acquire_release"),
+        limit: Some("L6_cas_lock_uncontended"),
+        what: "Semaphore(1) acquire + release, one process",
+    },
+    Row {
+        rust: "sync.lock_contended_2x1M",
+        python: Some("py.W4.contended_lock"),
+        limit: Some("L7_contended_futex_mutex3"),
+        what: "two processes increment a counter under one Lock, per increment (target: within 1.5x of mutex3)",
+    },
+    Row {
+        rust: "sync.event_pingpong",
+        python: Some("py.W5.event_pingpong"),
+        limit: Some("L2_futex_pingpong"),
+        what: "two Events ping-pong between two processes, round trip (target: within 1.2x)",
+    },
+    Row {
+        rust: "sync.condition_pingpong",
+        python: Some("py.W5.condition_pingpong"),
+        limit: Some("L2_futex_pingpong"),
+        what: "Condition + shared turn ping-pong between two processes, round trip (target: within 1.2x)",
+    },
 ];
 
 /// The bare limits, measured in the same run.
@@ -85,6 +121,10 @@ const LIMITS: &[(&str, &str)] = &[
     (
         "L6_cas_lock_uncontended",
         "compare-exchange lock + unlock, one process",
+    ),
+    (
+        "L7_contended_futex_mutex3",
+        "two processes x 1M increments under Drepper's mutex3, per increment",
     ),
     ("L8_fork_exit_wait", "fork + _exit + waitpid"),
 ];
@@ -172,13 +212,14 @@ fn advantage(ipc: f64, other: f64, unit: &str) -> f64 {
     }
 }
 
-/// The filter for `bench.py`: Python ids start with `py.`, and name the W workload rather
-/// than the crate, so a crate-prefixed filter (`core.`, `process.`) selects all of Python's.
+/// The filter for `bench.py`: a crate name (`core`, `sync`, `process`, …) selects its group
+/// there too; a dotted Rust id (`sync.event_pingpong`) selects the whole group of its crate,
+/// whose Python ids differ; a limit id (`L…`) has no Python twin.
 fn python_filter(filter: &str) -> String {
     match filter.split_once('.') {
-        Some((_, rest)) if !rest.is_empty() => rest.to_string(),
-        _ if filter.starts_with('L') => "no-python-twin".to_string(),
-        _ => String::new(),
+        Some((group, _)) => group.to_string(),
+        None if filter.starts_with('L') => "no-python-twin".to_string(),
+        None => filter.to_string(),
     }
 }
 

@@ -1,8 +1,8 @@
 //! Every example of the workspace, what it must print, and the runner that checks it.
 //!
 //! An expected line is matched against a whole output line; `*` matches any run of characters
-//! (pids, timings). The expected lines must appear in the given order; other lines may come
-//! between them.
+//! (pids, timings). The expected lines must appear in the given order (or, for a row marked
+//! `any_order`, each on a line of its own in any order); other lines may come between them.
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,8 @@ pub struct Example {
     pub args: &'static [&'static str],
     /// The lines it must print, in order.
     pub expect: &'static [&'static str],
+    /// Whether the lines may come in any order (output of several processes).
+    pub any_order: bool,
 }
 
 /// The table. Every example in the workspace has a row (checked by `check_table_is_complete`).
@@ -37,6 +39,7 @@ pub const EXAMPLES: &[Example] = &[
             "[process] forkserver child * returned 30 in *",
             "tour done",
         ],
+        any_order: false,
     },
     Example {
         package: "ipc-core",
@@ -49,11 +52,31 @@ pub const EXAMPLES: &[Example] = &[
             "parent read from the mapping: hello back from the child",
             "child exited: true",
         ],
+        any_order: false,
+    },
+    Example {
+        package: "ipc-sync",
+        name: "lock_print",
+        args: &[],
+        expect: &[
+            "hello world 0",
+            "hello world 1",
+            "hello world 2",
+            "hello world 3",
+            "hello world 4",
+            "hello world 5",
+            "hello world 6",
+            "hello world 7",
+            "hello world 8",
+            "hello world 9",
+        ],
+        any_order: true,
     },
     Example {
         package: "ipc-process",
         name: "fork",
         args: &[],
+        any_order: false,
         expect: &[
             "Process (*) start...",
             "I (*) just created a child process (*).",
@@ -64,6 +87,7 @@ pub const EXAMPLES: &[Example] = &[
         package: "ipc-process",
         name: "run_proc",
         args: &[],
+        any_order: false,
         expect: &[
             "Parent process *.",
             "Child process will start.",
@@ -75,6 +99,7 @@ pub const EXAMPLES: &[Example] = &[
         package: "ipc-process",
         name: "start_methods",
         args: &[],
+        any_order: false,
         expect: &[
             "start method: fork",
             "Run child process test (*)...",
@@ -97,6 +122,7 @@ pub const EXAMPLES: &[Example] = &[
         package: "ipc-process",
         name: "attributes",
         args: &[],
+        any_order: false,
         expect: &[
             "name: Process-1",
             "daemon: false",
@@ -123,6 +149,19 @@ pub const EXAMPLES: &[Example] = &[
         ],
     },
 ];
+
+/// Checks that each line of `expect` matches its own line of `output`, in any order; returns
+/// the first one not found.
+pub fn check_output_any_order<'a>(expect: &[&'a str], output: &str) -> Result<(), &'a str> {
+    let mut lines: Vec<Option<&str>> = output.lines().map(|l| Some(l.trim_end())).collect();
+    for want in expect {
+        match lines.iter_mut().find(|l| l.is_some_and(|l| glob(want, l))) {
+            Some(slot) => *slot = None,
+            None => return Err(want),
+        }
+    }
+    Ok(())
+}
 
 /// `*`-glob match of a whole line.
 pub fn glob(pattern: &str, line: &str) -> bool {
@@ -218,7 +257,12 @@ pub fn run_all(package: Option<&str>) -> Result<usize, String> {
         } else if !out.success {
             Err("exited with failure".to_string())
         } else {
-            check_output(ex.expect, &out.stdout).map_err(|l| format!("missing line {l:?}"))
+            let check = if ex.any_order {
+                check_output_any_order
+            } else {
+                check_output
+            };
+            check(ex.expect, &out.stdout).map_err(|l| format!("missing line {l:?}"))
         };
         match verdict {
             Ok(()) => println!(
@@ -263,5 +307,12 @@ mod tests {
         let out = "one\nnoise\ntwo 2\nthree\n";
         assert!(check_output(&["one", "two *", "three"], out).is_ok());
         assert_eq!(check_output(&["two *", "one"], out), Err("one"));
+    }
+
+    #[test]
+    fn output_lines_in_any_order() {
+        let out = "b\na\nnoise\n";
+        assert!(check_output_any_order(&["a", "b"], out).is_ok());
+        assert_eq!(check_output_any_order(&["a", "a"], out), Err("a"));
     }
 }

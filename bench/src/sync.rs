@@ -1,0 +1,183 @@
+//! Workloads for `ipc-sync` (W4, W5 of BENCH-WORKLOADS.md).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use ipc_core::SharedMapping;
+use ipc_sync::{Condition, Event, Lock, RLock, Semaphore};
+
+use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `sync.lock_uncontended`: `lock()` + drop of the guard, one process, ns per pair.
+/// Held against `L6_cas_lock_uncontended`; Python's: W4.uncontended/lock_acquire_release.
+pub fn lock_uncontended(opts: &Opts) {
+    let n = opts.n(20_000_000);
+    let lock = Lock::new().expect("lock");
+    let v = median(opts.reps(), || {
+        let t = Instant::now();
+        for _ in 0..n {
+            let g = std::hint::black_box(&lock).lock();
+            drop(std::hint::black_box(g));
+        }
+        per_op(t.elapsed(), n, "ns")
+    });
+    emit("sync.lock_uncontended", v, "ns");
+}
+
+/// `sync.rlock_uncontended`: the same on an `RLock`.
+pub fn rlock_uncontended(opts: &Opts) {
+    let n = opts.n(20_000_000);
+    let lock = RLock::new().expect("rlock");
+    let v = median(opts.reps(), || {
+        let t = Instant::now();
+        for _ in 0..n {
+            let g = std::hint::black_box(&lock).lock();
+            drop(std::hint::black_box(g));
+        }
+        per_op(t.elapsed(), n, "ns")
+    });
+    emit("sync.rlock_uncontended", v, "ns");
+}
+
+/// `sync.semaphore_uncontended`: `acquire` + `release` on `Semaphore(1)`.
+pub fn semaphore_uncontended(opts: &Opts) {
+    let n = opts.n(20_000_000);
+    let sem = Semaphore::new(1).expect("semaphore");
+    let v = median(opts.reps(), || {
+        let t = Instant::now();
+        for _ in 0..n {
+            let s = std::hint::black_box(&sem);
+            assert!(s.try_acquire());
+            s.release();
+        }
+        per_op(t.elapsed(), n, "ns")
+    });
+    emit("sync.semaphore_uncontended", v, "ns");
+}
+
+/// `sync.lock_contended_2x1M`: parent and a forked child each increment a shared (non-atomic)
+/// counter 1M times under one `Lock`, starting together; wall time / 2M, ns per increment; the
+/// count is checked. Held against `L7_contended_futex_mutex3`; Python's: W4.contended_lock.
+pub fn lock_contended(opts: &Opts) {
+    let n = opts.n(1_000_000) as u32;
+    let map = SharedMapping::anonymous(4096).expect("mapping");
+    let (start, ready, counter) = (map.atomic_u32(0), map.atomic_u32(4), map.atomic_u32(8));
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let lock = Lock::new().expect("lock");
+        start.store(0, Ordering::SeqCst);
+        ready.store(0, Ordering::SeqCst);
+        counter.store(0, Ordering::SeqCst);
+        let bump = || {
+            for _ in 0..n {
+                let _g = lock.lock().expect("no owner dies here");
+                counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            }
+        };
+        let pid = fork(|| {
+            ready.store(1, Ordering::Release);
+            while start.load(Ordering::Acquire) == 0 {
+                std::hint::spin_loop();
+            }
+            bump();
+        });
+        while ready.load(Ordering::Acquire) == 0 {
+            std::hint::spin_loop();
+        }
+        let t = Instant::now();
+        start.store(1, Ordering::Release);
+        bump();
+        reap(pid);
+        let d = t.elapsed();
+        assert_eq!(counter.load(Ordering::Relaxed), 2 * n, "count not exact");
+        watchdog(0);
+        per_op(d, 2 * n as usize, "ns")
+    });
+    emit("sync.lock_contended_2x1M", v, "ns");
+}
+
+/// `sync.event_pingpong`: two `Event`s; parent `ping.set(); pong.wait(); pong.clear()`, child
+/// `ping.wait(); ping.clear(); pong.set()`. µs per round trip. Held against
+/// `L2_futex_pingpong`; Python's: W5.event_pingpong.
+pub fn event_pingpong(opts: &Opts) {
+    let n = opts.n(20_000);
+    let warm = 200;
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let (ping, pong) = (Event::new().expect("event"), Event::new().expect("event"));
+        let pid = fork(|| {
+            for _ in 0..warm + n {
+                assert!(ping.wait(Some(TIMEOUT)));
+                ping.clear();
+                pong.set();
+            }
+        });
+        let round = || {
+            ping.set();
+            assert!(pong.wait(Some(TIMEOUT)));
+            pong.clear();
+        };
+        for _ in 0..warm {
+            round();
+        }
+        let t = Instant::now();
+        for _ in 0..n {
+            round();
+        }
+        let d = t.elapsed();
+        reap(pid);
+        watchdog(0);
+        per_op(d, n, "us")
+    });
+    emit("sync.event_pingpong", v, "us");
+}
+
+/// `sync.condition_pingpong`: one `Condition` (over an `RLock`) and a shared `turn`; the parent
+/// sets `turn = 1`, notifies and waits for `turn == 0`; the child waits for `turn == 1`, sets 0,
+/// notifies. µs per round trip. Held against `L2_futex_pingpong`; Python's:
+/// W5.condition_pingpong.
+pub fn condition_pingpong(opts: &Opts) {
+    let n = opts.n(20_000);
+    let warm = 200;
+    let map = SharedMapping::anonymous(4096).expect("mapping");
+    let turn: &AtomicU32 = map.atomic_u32(0);
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        turn.store(0, Ordering::SeqCst);
+        let cond = Condition::new().expect("condition");
+        let pid = fork(|| {
+            for _ in 0..warm + n {
+                let mut g = cond.lock().expect("lock");
+                assert!(
+                    g.wait_for(|| turn.load(Ordering::Relaxed) == 1, Some(TIMEOUT))
+                        .expect("lock")
+                );
+                turn.store(0, Ordering::Relaxed);
+                g.notify(1);
+            }
+        });
+        let round = || {
+            let mut g = cond.lock().expect("lock");
+            turn.store(1, Ordering::Relaxed);
+            g.notify(1);
+            assert!(
+                g.wait_for(|| turn.load(Ordering::Relaxed) == 0, Some(TIMEOUT))
+                    .expect("lock")
+            );
+        };
+        for _ in 0..warm {
+            round();
+        }
+        let t = Instant::now();
+        for _ in 0..n {
+            round();
+        }
+        let d = t.elapsed();
+        reap(pid);
+        watchdog(0);
+        per_op(d, n, "us")
+    });
+    emit("sync.condition_pingpong", v, "us");
+}

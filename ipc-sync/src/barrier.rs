@@ -1,0 +1,354 @@
+//! [`Barrier`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use ipc_core::futex::{self, WaitResult};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::BrokenBarrier;
+use crate::ident;
+use crate::raw_lock::{CHECK_FIRST, CHECK_MAX, LONG_SLEEP, Wait};
+use crate::storage::{Shared, SharedState};
+
+// The state word: generation (bits 17..32) | last generation ended broken (bit 16) |
+// broken (bit 15) | arrivals in this generation (bits 0..15).
+const COUNT_MASK: u32 = (1 << 15) - 1;
+const BROKEN: u32 = 1 << 15;
+const LAST_BROKEN: u32 = 1 << 16;
+const GEN_SHIFT: u32 = 17;
+/// The most parties a barrier can have.
+pub const MAX_PARTIES: u32 = COUNT_MASK - 1;
+
+fn generation(s: u32) -> u32 {
+    s >> GEN_SHIFT
+}
+
+fn next_generation(s: u32, last_broken: bool) -> u32 {
+    let g = (generation(s) + 1) & ((1 << (32 - GEN_SHIFT)) - 1);
+    (g << GEN_SHIFT) | if last_broken { LAST_BROKEN } else { 0 }
+}
+
+#[repr(C)]
+pub(crate) struct BarrierState {
+    /// See the constants above; the futex word.
+    state: AtomicU32,
+    parties: AtomicU32,
+    /// A generation ended by reset or break (for a waiter that wakes two generations late).
+    broken_gen: AtomicU32,
+    _pad: AtomicU32,
+    /// Default timeout in nanoseconds, `u64::MAX` for none.
+    timeout_ns: AtomicU64,
+    /// The stamp of the party running the action (its liveness is checked by the others).
+    runner: AtomicU64,
+}
+
+// SAFETY: `#[repr(C)]`, atomics only, 32 bytes, alignment 8.
+unsafe impl SharedState for BarrierState {
+    const KIND: u32 = u32::from_le_bytes(*b"Barr");
+    const LABEL: &'static str = "ipc-sync-barrier";
+}
+
+type Action = Arc<dyn Fn() + Send + Sync>;
+
+/// A meeting point for a fixed number of parties: Python's `multiprocessing.Barrier`.
+///
+/// Each party calls [`wait`](Self::wait); the last to arrive runs the action (if its handle has
+/// one), then all are released and [`wait`](Self::wait) returns each party's arrival index
+/// (`0..parties`, the last arrival `parties - 1`). The barrier is then ready for the next round.
+///
+/// As in Python, a timeout, an [`abort`](Self::abort) or an action that panics *breaks* it:
+/// every waiter, and every later arrival until [`reset`](Self::reset), gets [`BrokenBarrier`].
+/// A waiter that dies has already been counted, so the others are released when the rest
+/// arrive; if the party running the action dies, the waiters notice within a few milliseconds
+/// (as for a lock's owner) and the barrier breaks.
+///
+/// The action is a closure of this handle, not of the shared state: a handle that reaches
+/// another process through [`ipc_core::transfer`] arrives without one (set one there with
+/// [`set_action`](Self::set_action)); a `fork`ed child keeps its copy.
+///
+/// ```
+/// let b = ipc_sync::Barrier::new(1, None)?;
+/// assert_eq!(b.wait(), Ok(0));
+/// b.abort();
+/// assert!(b.broken() && b.wait().is_err());
+/// b.reset();
+/// assert_eq!(b.wait(), Ok(0));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Barrier {
+    state: Shared<BarrierState>,
+    action: Option<Action>,
+}
+
+impl fmt::Debug for Barrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Barrier")
+            .field("parties", &self.parties())
+            .field("n_waiting", &self.n_waiting())
+            .field("broken", &self.broken())
+            .finish()
+    }
+}
+
+impl Serialize for Barrier {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.state.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Barrier {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Barrier {
+            state: Shared::deserialize(d)?,
+            action: None,
+        })
+    }
+}
+
+/// Breaks the barrier if the action unwinds.
+struct BreakOnUnwind<'a>(&'a Barrier, bool);
+
+impl Drop for BreakOnUnwind<'_> {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.abort();
+        }
+    }
+}
+
+impl Barrier {
+    /// A barrier for `parties` parties, with a default `timeout` for [`wait`](Self::wait).
+    ///
+    /// # Errors
+    /// [`std::io::ErrorKind::InvalidInput`] for 0 parties or more than [`MAX_PARTIES`].
+    pub fn new(parties: u32, timeout: Option<Duration>) -> std::io::Result<Barrier> {
+        if parties == 0 || parties > MAX_PARTIES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("a barrier needs 1 to {MAX_PARTIES} parties"),
+            ));
+        }
+        let ns = timeout.map_or(u64::MAX, |t| t.as_nanos().min(u64::MAX as u128 - 1) as u64);
+        Ok(Barrier {
+            state: Shared::new(|s: &BarrierState| {
+                s.parties.store(parties, Ordering::Relaxed);
+                s.broken_gen.store(u32::MAX, Ordering::Relaxed);
+                s.timeout_ns.store(ns, Ordering::Release);
+            })?,
+            action: None,
+        })
+    }
+
+    /// [`new`](Self::new) with an action, run by the last party to arrive before the others
+    /// are released.
+    pub fn with_action(
+        parties: u32,
+        timeout: Option<Duration>,
+        action: impl Fn() + Send + Sync + 'static,
+    ) -> std::io::Result<Barrier> {
+        let mut b = Barrier::new(parties, timeout)?;
+        b.set_action(action);
+        Ok(b)
+    }
+
+    /// Sets this handle's action (and its clones' made afterwards).
+    pub fn set_action(&mut self, action: impl Fn() + Send + Sync + 'static) {
+        self.action = Some(Arc::new(action));
+    }
+
+    fn s(&self) -> &BarrierState {
+        self.state.get()
+    }
+
+    /// The number of parties.
+    pub fn parties(&self) -> u32 {
+        self.s().parties.load(Ordering::Relaxed)
+    }
+
+    /// How many parties wait now.
+    pub fn n_waiting(&self) -> u32 {
+        let s = self.s().state.load(Ordering::Acquire);
+        (s & COUNT_MASK).min(self.parties().saturating_sub(1))
+    }
+
+    /// Whether the barrier is broken.
+    pub fn broken(&self) -> bool {
+        self.s().state.load(Ordering::Acquire) & BROKEN != 0
+    }
+
+    /// The default timeout given to [`new`](Self::new).
+    pub fn timeout(&self) -> Option<Duration> {
+        match self.s().timeout_ns.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            ns => Some(Duration::from_nanos(ns)),
+        }
+    }
+
+    /// Waits for all parties, with the default timeout. Returns the arrival index.
+    ///
+    /// # Errors
+    /// [`BrokenBarrier`] when the barrier is or becomes broken (this wait timing out breaks it).
+    pub fn wait(&self) -> Result<u32, BrokenBarrier> {
+        self.wait_timeout(self.timeout())
+    }
+
+    /// Waits for all parties, for at most `timeout` (`None`: no limit). Returns the arrival
+    /// index.
+    ///
+    /// # Errors
+    /// [`BrokenBarrier`] when the barrier is or becomes broken (this wait timing out breaks it).
+    pub fn wait_timeout(&self, timeout: Option<Duration>) -> Result<u32, BrokenBarrier> {
+        let wait = Wait::from_timeout(timeout);
+        let st = self.s();
+        let parties = self.parties();
+        // Arrive.
+        let (mine, index) = loop {
+            let s = st.state.load(Ordering::Acquire);
+            if s & BROKEN != 0 {
+                return Err(BrokenBarrier);
+            }
+            let count = s & COUNT_MASK;
+            if count >= parties {
+                // The last arrival is running the action: this party belongs to the next round.
+                match wait.next_sleep(CHECK_MAX) {
+                    Some(t) => {
+                        futex::wait(&st.state, s, Some(t)).expect("futex wait");
+                    }
+                    None => {
+                        self.break_gen(s);
+                        return Err(BrokenBarrier);
+                    }
+                }
+                continue;
+            }
+            if st
+                .state
+                .compare_exchange(s, s + 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                break (s + 1, count);
+            }
+        };
+        if index + 1 == parties {
+            if let Some(action) = &self.action {
+                st.runner.store(ident::me().stamp, Ordering::Release);
+                // Let the sleepers see that the action runs, so they watch the runner's life.
+                futex::wake_all(&st.state);
+                let mut guard = BreakOnUnwind(self, false);
+                action();
+                guard.1 = true;
+            }
+            // Trip: the next generation, everyone released.
+            let tripped = st
+                .state
+                .compare_exchange(
+                    mine,
+                    next_generation(mine, false),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok();
+            futex::wake_all(&st.state);
+            return if tripped {
+                Ok(index)
+            } else {
+                Err(BrokenBarrier)
+            };
+        }
+        // Wait for the trip (or a break).
+        let my_gen = generation(mine);
+        let mut interval = CHECK_FIRST;
+        loop {
+            let s = st.state.load(Ordering::Acquire);
+            if generation(s) != my_gen {
+                let broken = if generation(s) == (my_gen + 1) & ((1 << (32 - GEN_SHIFT)) - 1) {
+                    s & LAST_BROKEN != 0
+                } else {
+                    st.broken_gen.load(Ordering::Acquire) == my_gen
+                };
+                return if broken {
+                    Err(BrokenBarrier)
+                } else {
+                    Ok(index)
+                };
+            }
+            if s & BROKEN != 0 {
+                return Err(BrokenBarrier);
+            }
+            let cap = if s & COUNT_MASK >= parties {
+                interval
+            } else {
+                LONG_SLEEP
+            };
+            let Some(sleep) = wait.next_sleep(cap) else {
+                self.break_gen(s);
+                return Err(BrokenBarrier);
+            };
+            let r = futex::wait(&st.state, s, Some(sleep)).expect("futex wait");
+            if r == WaitResult::TimedOut && sleep == interval && s & COUNT_MASK >= parties {
+                // The action has run for a while: does the party running it still live?
+                let stamp = st.runner.load(Ordering::Acquire);
+                if stamp != 0 && ident::owner_is_dead((stamp >> 32) as u32, &st.runner) {
+                    self.break_gen(s);
+                    return Err(BrokenBarrier);
+                }
+                interval = (interval * 2).min(CHECK_MAX);
+            }
+        }
+    }
+
+    /// Sets the broken bit on the generation whose state was `seen` (if it is still current).
+    fn break_gen(&self, seen: u32) {
+        let st = self.s();
+        let mut s = seen;
+        while generation(s) == generation(seen) && s & BROKEN == 0 {
+            match st
+                .state
+                .compare_exchange(s, s | BROKEN, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(now) => s = now,
+            }
+        }
+        futex::wake_all(&st.state);
+    }
+
+    /// Breaks the barrier: every waiter, and every later [`wait`](Self::wait) until
+    /// [`reset`](Self::reset), gets [`BrokenBarrier`].
+    pub fn abort(&self) {
+        let s = self.s().state.load(Ordering::Acquire);
+        self.break_gen(s);
+        // A trip may have raced with us; break whatever generation is current now.
+        let now = self.s().state.load(Ordering::Acquire);
+        if generation(now) != generation(s) {
+            self.break_gen(now);
+        }
+    }
+
+    /// Returns the barrier to its empty, unbroken state. Parties waiting now get
+    /// [`BrokenBarrier`].
+    pub fn reset(&self) {
+        let st = self.s();
+        let mut s = st.state.load(Ordering::Acquire);
+        loop {
+            let had_waiters = s & COUNT_MASK != 0 || s & BROKEN != 0;
+            if had_waiters {
+                st.broken_gen.store(generation(s), Ordering::Release);
+            }
+            match st.state.compare_exchange(
+                s,
+                next_generation(s, had_waiters),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(now) => s = now,
+            }
+        }
+        futex::wake_all(&st.state);
+    }
+}

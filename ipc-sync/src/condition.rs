@@ -1,0 +1,290 @@
+//! [`Condition`].
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use ipc_core::futex::{self, WaitResult};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{LockResult, OwnerDied, TryLockError};
+use crate::ident::{self, Me};
+use crate::lock::Lock;
+use crate::raw_lock::{Acquired, RawLock, Wait};
+use crate::rlock::RLock;
+use crate::storage::{Shared, SharedState};
+
+mod sealed {
+    use crate::raw_lock::RawLock;
+
+    pub trait Sealed: Clone {
+        fn raw_lock(&self) -> &RawLock;
+        const REENTRANT: bool;
+    }
+
+    impl Sealed for crate::Lock {
+        fn raw_lock(&self) -> &RawLock {
+            self.raw()
+        }
+        const REENTRANT: bool = false;
+    }
+
+    impl Sealed for crate::RLock {
+        fn raw_lock(&self) -> &RawLock {
+            self.raw()
+        }
+        const REENTRANT: bool = true;
+    }
+}
+
+/// A lock a [`Condition`] can be built over: [`Lock`] or [`RLock`] (sealed).
+pub trait ConditionLock: sealed::Sealed {}
+
+impl ConditionLock for Lock {}
+impl ConditionLock for RLock {}
+
+#[repr(C)]
+pub(crate) struct ConditionState {
+    /// Bumped by every notify; the futex word waiters sleep on.
+    seq: AtomicU32,
+    /// How many may sleep on `seq` (a dead waiter leaves it too high: only a spare syscall).
+    sleepers: AtomicU32,
+}
+
+// SAFETY: `#[repr(C)]`, two `AtomicU32`s.
+unsafe impl SharedState for ConditionState {
+    const KIND: u32 = u32::from_le_bytes(*b"Cond");
+    const LABEL: &'static str = "ipc-sync-condition";
+}
+
+/// A condition variable shared between processes: Python's `multiprocessing.Condition`.
+///
+/// Built over an [`RLock`] (the default, as in Python) or a [`Lock`]. Take the lock with
+/// [`lock`](Self::lock); the guard [`wait`](ConditionGuard::wait)s (releasing the lock while
+/// asleep, fully for an `RLock` held several times), [`wait_for`](ConditionGuard::wait_for)s a
+/// predicate, and [`notify`](ConditionGuard::notify)s.
+///
+/// No wake-up is lost: a waiter reads the notification counter before it releases the lock,
+/// and sleeps only while the counter is unchanged. Like a POSIX condition variable,
+/// `notify(n)` wakes at least `n` waiters that were asleep (if there are that many) and may
+/// also wake one that was just going to sleep, so wait in a loop or with
+/// [`wait_for`](ConditionGuard::wait_for). A waiter that dies inside `wait` is simply no longer
+/// a sleeper: the kernel drops it from the futex queue, so it absorbs no notification.
+///
+/// ```
+/// let cond = ipc_sync::Condition::new()?;
+/// let mut g = cond.lock().unwrap();
+/// // Nobody notifies: the wait times out, holding the lock again.
+/// assert_eq!(g.wait(Some(std::time::Duration::from_millis(2))).unwrap(), false);
+/// g.notify_all();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Condition<L = RLock> {
+    lock: L,
+    state: Shared<ConditionState>,
+}
+
+impl<L> fmt::Debug for Condition<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Condition").finish_non_exhaustive()
+    }
+}
+
+/// Holds a [`Condition`]'s lock; waits and notifies. Releases (one level of) the lock on drop.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct ConditionGuard<'a, L: ConditionLock = RLock> {
+    cond: &'a Condition<L>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<L: ConditionLock> fmt::Debug for ConditionGuard<'_, L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ConditionGuard")
+    }
+}
+
+impl<L: ConditionLock> Drop for ConditionGuard<'_, L> {
+    fn drop(&mut self) {
+        // This thread holds the lock, as the guard's existence says.
+        release_level::<L>(self.cond.lock.raw_lock(), ident::me());
+    }
+}
+
+fn release_level<L: ConditionLock>(raw: &RawLock, me: Me) {
+    if raw.owner() != me.tid {
+        return;
+    }
+    if L::REENTRANT {
+        let n = raw.count();
+        if n > 1 {
+            raw.set_count(n - 1);
+            return;
+        }
+        raw.set_count(0);
+    }
+    raw.unlock(me.tid);
+}
+
+fn acquire_level<L: ConditionLock>(raw: &RawLock, me: Me, wait: Wait) -> Acquired {
+    if L::REENTRANT && raw.owner() == me.tid {
+        raw.set_count(raw.count() + 1);
+        return Acquired::Yes;
+    }
+    let a = raw.lock(me, wait);
+    if L::REENTRANT && a != Acquired::TimedOut {
+        raw.set_count(1);
+    }
+    a
+}
+
+impl Condition<RLock> {
+    /// A condition over a new [`RLock`] (Python's default).
+    pub fn new() -> std::io::Result<Self> {
+        Condition::with_lock(RLock::new()?)
+    }
+}
+
+impl<L: ConditionLock> Condition<L> {
+    /// A condition over `lock` (which other code may also take directly).
+    pub fn with_lock(lock: L) -> std::io::Result<Self> {
+        Ok(Condition {
+            lock,
+            state: Shared::new(|_| {})?,
+        })
+    }
+
+    /// The lock underneath.
+    pub fn lock_handle(&self) -> &L {
+        &self.lock
+    }
+
+    fn guard(&self) -> ConditionGuard<'_, L> {
+        ConditionGuard {
+            cond: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Acquires the lock, blocking for as long as it takes.
+    ///
+    /// # Errors
+    /// [`OwnerDied`] (with the guard) when the previous holder died holding it.
+    pub fn lock(&self) -> LockResult<ConditionGuard<'_, L>> {
+        match acquire_level::<L>(self.lock.raw_lock(), ident::me(), Wait::Forever) {
+            Acquired::Yes => Ok(self.guard()),
+            _ => Err(OwnerDied(self.guard())),
+        }
+    }
+
+    /// Acquires the lock, waiting at most `timeout` (`Duration::ZERO`: not at all).
+    ///
+    /// # Errors
+    /// [`TryLockError::Timeout`]; [`TryLockError::OwnerDied`] (acquired).
+    pub fn lock_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<ConditionGuard<'_, L>, TryLockError<ConditionGuard<'_, L>>> {
+        match acquire_level::<L>(
+            self.lock.raw_lock(),
+            ident::me(),
+            Wait::from_timeout(Some(timeout)),
+        ) {
+            Acquired::Yes => Ok(self.guard()),
+            Acquired::OwnerDied => Err(TryLockError::OwnerDied(self.guard())),
+            Acquired::TimedOut => Err(TryLockError::Timeout),
+        }
+    }
+}
+
+impl<L: ConditionLock> ConditionGuard<'_, L> {
+    /// Releases the lock, sleeps until notified or until `timeout` passes (`None`: no limit),
+    /// and takes the lock again (at the depth it had). Returns whether it was notified
+    /// (`false`: timed out), like Python's `Condition.wait`.
+    ///
+    /// # Errors
+    /// `OwnerDied(notified)` when, taking the lock back, it found that its holder had died
+    /// holding it; the lock is held again all the same.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> Result<bool, OwnerDied<bool>> {
+        let wait = Wait::from_timeout(timeout);
+        let me = ident::me();
+        let s = self.cond.state.get();
+        let raw = self.cond.lock.raw_lock();
+        let seen = s.seq.load(Ordering::SeqCst);
+        s.sleepers.fetch_add(1, Ordering::SeqCst);
+        // Release fully (every level of an RLock), remembering the depth.
+        let depth = if L::REENTRANT { raw.count() } else { 1 };
+        if L::REENTRANT {
+            raw.set_count(0);
+        }
+        raw.unlock(me.tid);
+        let notified = loop {
+            if s.seq.load(Ordering::SeqCst) != seen {
+                break true;
+            }
+            let Some(sleep) = wait.next_sleep(crate::raw_lock::LONG_SLEEP) else {
+                break false;
+            };
+            match futex::wait(&s.seq, seen, Some(sleep)).expect("futex wait") {
+                WaitResult::Woken | WaitResult::ValueChanged | WaitResult::Interrupted => {}
+                WaitResult::TimedOut => {}
+            }
+        };
+        s.sleepers.fetch_sub(1, Ordering::SeqCst);
+        let a = raw.lock(me, Wait::Forever);
+        if L::REENTRANT {
+            raw.set_count(depth);
+        }
+        match a {
+            Acquired::OwnerDied => Err(OwnerDied(notified)),
+            _ => Ok(notified),
+        }
+    }
+
+    /// Waits until `predicate()` holds (checked with the lock held, first before any wait),
+    /// or until `timeout` passes. Returns the predicate's last value, like Python's `wait_for`.
+    ///
+    /// # Errors
+    /// `OwnerDied(value)` when re-taking the lock found a dead holder; the wait carried on and
+    /// `value` is the predicate's last value.
+    pub fn wait_for(
+        &mut self,
+        mut predicate: impl FnMut() -> bool,
+        timeout: Option<Duration>,
+    ) -> Result<bool, OwnerDied<bool>> {
+        let wait = Wait::from_timeout(timeout);
+        let mut died = false;
+        let ok = loop {
+            if predicate() {
+                break true;
+            }
+            let left = match wait {
+                Wait::Forever => None,
+                Wait::No => break false,
+                Wait::Until(d) => match d.checked_duration_since(std::time::Instant::now()) {
+                    Some(l) if !l.is_zero() => Some(l),
+                    _ => break predicate(),
+                },
+            };
+            if self.wait(left).is_err() {
+                died = true;
+            }
+        };
+        if died { Err(OwnerDied(ok)) } else { Ok(ok) }
+    }
+
+    /// Wakes up to `n` waiters (they run once this guard releases the lock).
+    pub fn notify(&self, n: u32) {
+        let s = self.cond.state.get();
+        s.seq.fetch_add(1, Ordering::SeqCst);
+        if n > 0 && s.sleepers.load(Ordering::SeqCst) > 0 {
+            futex::wake(&s.seq, n);
+        }
+    }
+
+    /// Wakes every waiter.
+    pub fn notify_all(&self) {
+        self.notify(i32::MAX as u32);
+    }
+}

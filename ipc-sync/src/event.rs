@@ -1,0 +1,119 @@
+//! [`Event`].
+
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use ipc_core::futex;
+use serde::{Deserialize, Serialize};
+
+use crate::raw_lock::{SPIN, Wait};
+use crate::storage::{Shared, SharedState};
+
+#[repr(C)]
+pub(crate) struct EventState {
+    /// 0 clear, 1 set; the futex word.
+    flag: AtomicU32,
+    /// How many may sleep on `flag`.
+    sleepers: AtomicU32,
+}
+
+// SAFETY: `#[repr(C)]`, two `AtomicU32`s.
+unsafe impl SharedState for EventState {
+    const KIND: u32 = u32::from_le_bytes(*b"Evnt");
+    const LABEL: &'static str = "ipc-sync-event";
+}
+
+/// A flag that processes wait for: Python's `multiprocessing.Event`.
+///
+/// [`set`](Self::set) wakes every waiter; [`wait`](Self::wait) returns at once while it is set.
+/// A waiter that dies leaves nothing behind that others depend on.
+///
+/// ```
+/// use std::time::Duration;
+/// let ev = ipc_sync::Event::new()?;
+/// assert!(!ev.wait(Some(Duration::from_millis(1))));
+/// ev.set();
+/// assert!(ev.is_set() && ev.wait(None));
+/// ev.clear();
+/// assert!(!ev.is_set());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Event {
+    state: Shared<EventState>,
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("is_set", &self.is_set())
+            .finish()
+    }
+}
+
+impl Event {
+    /// A new event, clear.
+    pub fn new() -> std::io::Result<Event> {
+        Ok(Event {
+            state: Shared::new(|_| {})?,
+        })
+    }
+
+    /// Sets the flag and wakes every waiter.
+    #[inline]
+    pub fn set(&self) {
+        let s = self.state.get();
+        if s.flag.swap(1, Ordering::SeqCst) == 0 && s.sleepers.load(Ordering::SeqCst) > 0 {
+            futex::wake_all(&s.flag);
+        }
+    }
+
+    /// Clears the flag.
+    #[inline]
+    pub fn clear(&self) {
+        self.state.get().flag.store(0, Ordering::Release);
+    }
+
+    /// Whether the flag is set.
+    #[inline]
+    pub fn is_set(&self) -> bool {
+        self.state.get().flag.load(Ordering::Acquire) == 1
+    }
+
+    /// Waits until the flag is set, for at most `timeout` (`None`: no limit). Returns whether
+    /// it is set (`false` only on timeout), like Python's `Event.wait`.
+    #[inline]
+    pub fn wait(&self, timeout: Option<Duration>) -> bool {
+        if self.is_set() {
+            return true;
+        }
+        self.wait_slow(Wait::from_timeout(timeout))
+    }
+
+    #[cold]
+    fn wait_slow(&self, wait: Wait) -> bool {
+        let s = self.state.get();
+        if !matches!(wait, Wait::No) {
+            for _ in 0..SPIN {
+                std::hint::spin_loop();
+                if self.is_set() {
+                    return true;
+                }
+            }
+        }
+        s.sleepers.fetch_add(1, Ordering::SeqCst);
+        let set = loop {
+            if s.flag.load(Ordering::SeqCst) == 1 {
+                break true;
+            }
+            let Some(sleep) = wait.next_sleep(crate::raw_lock::LONG_SLEEP) else {
+                break false;
+            };
+            futex::wait(&s.flag, 0, Some(sleep)).expect("futex wait");
+        };
+        s.sleepers.fetch_sub(1, Ordering::SeqCst);
+        set
+    }
+}

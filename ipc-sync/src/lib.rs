@@ -1,0 +1,147 @@
+//! Process-shared [`Lock`], [`RLock`], [`Semaphore`], [`BoundedSemaphore`], [`Event`],
+//! [`Condition`] and [`Barrier`]: every synchronisation primitive of Python's
+//! `multiprocessing`, blocking on futexes in shared memory, with a lock whose owner died
+//! telling the next acquirer instead of hanging it.
+//!
+//! # Hello, world!
+//!
+//! A parent and a forked child take turns on a [`Lock`] and count together; the parent waits
+//! for the child's [`Event`].
+//!
+//! ```
+//! use ipc_sync::{Event, Lock};
+//! use ipc_core::SharedMapping;
+//! use std::sync::atomic::Ordering;
+//! use std::time::Duration;
+//!
+//! let lock = Lock::new()?;
+//! let done = Event::new()?;
+//! let page = SharedMapping::anonymous(4096)?;
+//! let count = page.atomic_u32(0);
+//! let bump = || {
+//!     for _ in 0..1000 {
+//!         let _guard = lock.lock().unwrap();
+//!         // Not an atomic increment: the lock makes it safe.
+//!         count.store(count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+//!     }
+//! };
+//! // SAFETY: the child only takes the lock, does atomics and futex calls, and `_exit`s.
+//! match unsafe { libc::fork() } {
+//!     -1 => panic!("fork failed"),
+//!     0 => {
+//!         bump();
+//!         done.set();
+//!         unsafe { libc::_exit(0) };
+//!     }
+//!     child => {
+//!         bump();
+//!         assert!(done.wait(Some(Duration::from_secs(10))), "Hello, world! never came");
+//!         unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
+//!         assert_eq!(count.load(Ordering::Relaxed), 2000);
+//!     }
+//! }
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Every primitive is a handle over a small memfd page: [`Clone`] shares it within a process,
+//! `fork` inherits it, and it travels to any other process through [`ipc_core::transfer`]
+//! (serde; the memfd goes out of band), which is how `ipc-process` hands it to a `spawn` or
+//! `forkserver` child. The `lock_print` example starts ten processes that print under one lock.
+//!
+//! # Waiting
+//!
+//! Every wait is a `FUTEX_WAIT` on a word of the shared page, after a short bounded spin (about
+//! a microsecond) that lets a hand-over between running processes skip the syscall. No waiter
+//! polls or burns a core. Every wait has a timeout variant; a timeout is a `FUTEX_WAIT` timeout,
+//! so it is as precise as the kernel's timers (well within a millisecond here).
+//!
+//! # A holder that dies
+//!
+//! If a thread dies holding a [`Lock`] or [`RLock`] (its process SIGKILLed in the middle of the
+//! critical section, or a thread that exits without releasing), the next acquirer gets the lock
+//! with an [`OwnerDied`] outcome — `Err(OwnerDied(guard))` from `lock()`,
+//! [`TryLockError::OwnerDied`] from the timed forms — and can repair the guarded state.
+//!
+//! **Mechanism.** The lock word holds the owner's kernel thread id (TID, bits 0–29) and a
+//! waiters bit (bit 31), and beside it the owner's *stamp*: its TID and the low 32 bits of its
+//! start time (from `/proc/<tid>/stat`, read once per thread and cached; the cache is refreshed
+//! after `fork` by a `pthread_atfork` hook). An acquirer that finds the lock held sleeps on the
+//! futex with a bounded timeout; when a whole interval passes with the same owner, it asks
+//! [`ipc_core::task::task_state`] whether that TID still lives. If the TID is gone, a zombie, or
+//! now belongs to a thread that started at another time (the TID was reused), the owner is dead,
+//! and one compare-exchange of the word from the dead owner to the acquirer takes the lock over
+//! (exactly one acquirer wins).
+//!
+//! **How fast.** The first check comes after 1 ms of sleep, then at doubling intervals up to
+//! 8 ms: an acquirer notices a death at most ~8 ms after it happened (about 1 ms when it
+//! arrives after the death); the tests see a few milliseconds. Why not instantly: the kernel
+//! tells nobody when a thread dies except through its robust-futex list, which glibc owns for
+//! its own `pthread_mutex`es (registering ours would clobber it), and a pidfd cannot be waited
+//! on together with a futex. Why not less often: a check is one read of a small `/proc` file
+//! (a few microseconds), so even a lock held for seconds costs its waiters almost nothing.
+//!
+//! **Caveats.** All parties must share a PID namespace (the TIDs are compared). Without a
+//! readable `/proc`, owners are presumed alive: death then goes unnoticed, but no live owner is
+//! ever robbed. A process that makes children with a raw `clone(2)` (not libc's `fork`, which
+//! runs the atfork hook) and takes locks in them is not supported.
+//!
+//! A [`Condition`] uses such a lock, so a waiter re-acquiring it after a notification learns of
+//! a dead holder the same way (`wait` returns `Err(OwnerDied(notified))`). A waiter that dies
+//! inside [`ConditionGuard::wait`] or [`Barrier::wait`] holds nothing: the kernel drops it from
+//! the futex queue, so it absorbs no `notify`, and a barrier has already counted its arrival.
+//! If the party running a barrier's action dies, the waiters notice as above and the barrier
+//! breaks. A [`Semaphore`] has no owner (as in Python): a unit taken by a process that dies is
+//! not given back.
+//!
+//! # Comparison with Python multiprocessing
+//!
+//! | Python | `ipc-sync` | note |
+//! |---|---|---|
+//! | `Lock()` | [`Lock::new`] | only the holder may release ([`Error::NotOwner`]) |
+//! | `with lock:` | [`Lock::lock`] → [`LockGuard`] | `#[must_use]` guard, released on drop |
+//! | `lock.acquire(block=False)` | [`Lock::try_lock`] | |
+//! | `lock.acquire(timeout=t)` | [`Lock::lock_timeout`], [`Lock::acquire`]`(Some(t))` | |
+//! | `lock.release()` | [`Lock::release`] | |
+//! | (hangs forever when the holder died) | [`OwnerDied`] | noticed within ~8 ms |
+//! | `RLock()` | [`RLock`] | re-entrant per thread; [`RLock::depth`] |
+//! | `Semaphore(n)`, `get_value()` | [`Semaphore::new`], [`Semaphore::value`] | `acquire(timeout)` returns `bool` |
+//! | `BoundedSemaphore(n)` | [`BoundedSemaphore`] | over-release is [`Error::BoundExceeded`] (Python: `ValueError`) |
+//! | `Event()`: `set`, `clear`, `is_set`, `wait(t)` | [`Event`] | same names |
+//! | `Condition(lock=None)` | [`Condition::new`] (over an [`RLock`]), [`Condition::with_lock`] | |
+//! | `cond.wait(t)`, `wait_for(pred, t)` | [`ConditionGuard::wait`], [`ConditionGuard::wait_for`] | on the guard: the lock is held, statically |
+//! | `cond.notify(n)`, `notify_all()` | [`ConditionGuard::notify`], [`ConditionGuard::notify_all`] | |
+//! | `Barrier(parties, action, timeout)` | [`Barrier::new`], [`Barrier::with_action`] | the action is per handle |
+//! | `barrier.wait(t)` | [`Barrier::wait`], [`Barrier::wait_timeout`] | arrival index, or [`BrokenBarrier`] |
+//! | `abort()`, `reset()`, `broken`, `n_waiting`, `parties` | same names | |
+//! | `BrokenBarrierError` | [`BrokenBarrier`] | |
+//!
+//! # Implementation notes
+//!
+//! The state of each primitive is a `#[repr(C)]` struct of atomics in its page (the storage),
+//! apart from the handle that views it (lock_api's and iceoryx2's split). `unsafe` is confined
+//! to that view (a pointer into a mapping the handle keeps alive, checked for size and
+//! alignment, and a kind tag checked when a handle is rebuilt from the wire) and to the one
+//! `pthread_atfork` call in `sys.rs`; futexes, mappings and `/proc` come from `ipc-core`.
+//! Guards are not `Send`: a lock belongs to the thread that took it.
+
+mod barrier;
+mod bounded_semaphore;
+mod condition;
+mod error;
+mod event;
+mod ident;
+mod lock;
+mod raw_lock;
+mod rlock;
+mod semaphore;
+mod storage;
+mod sys;
+
+pub use barrier::{Barrier, MAX_PARTIES};
+pub use bounded_semaphore::{BoundedSemaphore, BoundedSemaphoreGuard};
+pub use condition::{Condition, ConditionGuard, ConditionLock};
+pub use error::{BrokenBarrier, Error, LockResult, OwnerDied, TryLockError};
+pub use event::Event;
+pub use lock::{Lock, LockGuard};
+pub use rlock::{RLock, RLockGuard};
+pub use semaphore::{Semaphore, SemaphoreGuard};

@@ -1,0 +1,189 @@
+//! [`Lock`]: a non-recursive lock shared between processes.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, LockResult, OwnerDied, TryLockError};
+use crate::ident;
+use crate::raw_lock::{Acquired, RawLock, Wait};
+use crate::storage::{Shared, SharedState};
+
+#[repr(C)]
+pub(crate) struct LockState {
+    pub(crate) raw: RawLock,
+}
+
+// SAFETY: `#[repr(C)]`, atomics only (`RawLock`), 16 bytes, alignment 8.
+unsafe impl SharedState for LockState {
+    const KIND: u32 = u32::from_le_bytes(*b"Lock");
+    const LABEL: &'static str = "ipc-sync-lock";
+}
+
+/// A lock shared between processes: Python's `multiprocessing.Lock`.
+///
+/// At most one thread of one process holds it. Acquire it with [`lock`](Self::lock) (a guard
+/// that releases on drop), [`try_lock`](Self::try_lock), [`lock_timeout`](Self::lock_timeout),
+/// or the plain [`acquire`](Self::acquire) / [`release`](Self::release) pair.
+///
+/// Not re-entrant: a thread that acquires a `Lock` it holds waits for itself (forever, or until
+/// its timeout), as in Python; use [`RLock`](crate::RLock) for that. Only the holder may
+/// release it ([`Error::NotOwner`] otherwise; Python's `Lock` would let any process release).
+///
+/// If the holder dies, the next acquirer gets [`OwnerDied`] with the lock held (see the crate
+/// docs for how fast that is noticed).
+///
+/// A handle: [`Clone`] shares it within a process; across `fork` it is inherited, and it
+/// travels to any process through [`ipc_core::transfer`] (serde; its memfd goes out of band).
+///
+/// ```
+/// let lock = ipc_sync::Lock::new()?;
+/// {
+///     let _guard = lock.lock().unwrap();
+///     assert!(lock.try_lock().is_err());
+/// }
+/// assert!(lock.try_lock().is_ok());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Lock {
+    state: Shared<LockState>,
+}
+
+impl fmt::Debug for Lock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lock")
+            .field("owner_tid", &self.raw().owner())
+            .finish()
+    }
+}
+
+/// Holds a [`Lock`]; releases it when dropped.
+///
+/// Not `Send`: the lock belongs to the thread that acquired it.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct LockGuard<'a> {
+    lock: &'a Lock,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl fmt::Debug for LockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LockGuard")
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        // The lock is held by this thread, as the guard's existence says. (In a forked child,
+        // a copied guard names a lock held by the parent's thread: `unlock` sees another owner
+        // and leaves it alone.)
+        self.lock.raw().unlock(ident::me().tid);
+    }
+}
+
+impl Lock {
+    /// A new, unlocked lock in a fresh shared page.
+    pub fn new() -> std::io::Result<Lock> {
+        Ok(Lock {
+            state: Shared::new(|_| {})?,
+        })
+    }
+
+    #[inline]
+    pub(crate) fn raw(&self) -> &RawLock {
+        &self.state.get().raw
+    }
+
+    fn guard(&self) -> LockGuard<'_> {
+        LockGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    fn outcome(&self, a: Acquired) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
+        match a {
+            Acquired::Yes => Ok(self.guard()),
+            Acquired::OwnerDied => Err(TryLockError::OwnerDied(self.guard())),
+            Acquired::TimedOut => Err(TryLockError::Timeout),
+        }
+    }
+
+    /// Acquires, blocking for as long as it takes.
+    ///
+    /// # Errors
+    /// [`OwnerDied`] (with the guard) when the previous holder died holding it.
+    #[inline]
+    pub fn lock(&self) -> LockResult<LockGuard<'_>> {
+        match self.raw().lock(ident::me(), Wait::Forever) {
+            Acquired::Yes => Ok(self.guard()),
+            _ => Err(OwnerDied(self.guard())),
+        }
+    }
+
+    /// Acquires only if nobody holds it now (Python's `acquire(block=False)`).
+    ///
+    /// # Errors
+    /// [`TryLockError::Timeout`] when held; [`TryLockError::OwnerDied`] (acquired) never happens
+    /// here, as a non-blocking attempt does not check the holder's liveness.
+    #[inline]
+    pub fn try_lock(&self) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
+        self.outcome(self.raw().lock(ident::me(), Wait::No))
+    }
+
+    /// Acquires, waiting at most `timeout` (Python's `acquire(timeout=...)`).
+    ///
+    /// # Errors
+    /// [`TryLockError::Timeout`] when still held after `timeout`; [`TryLockError::OwnerDied`]
+    /// (with the guard) when the previous holder died holding it.
+    pub fn lock_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
+        self.outcome(
+            self.raw()
+                .lock(ident::me(), Wait::from_timeout(Some(timeout))),
+        )
+    }
+
+    /// Acquires without a guard, for code that must release elsewhere: `None` waits forever,
+    /// `Some(Duration::ZERO)` does not wait. Pair it with [`release`](Self::release).
+    ///
+    /// # Errors
+    /// As [`lock_timeout`](Self::lock_timeout); `Err(TryLockError::OwnerDied(()))` means
+    /// acquired.
+    pub fn acquire(&self, timeout: Option<Duration>) -> Result<(), TryLockError<()>> {
+        match self.raw().lock(ident::me(), Wait::from_timeout(timeout)) {
+            Acquired::Yes => Ok(()),
+            Acquired::OwnerDied => Err(TryLockError::OwnerDied(())),
+            Acquired::TimedOut => Err(TryLockError::Timeout),
+        }
+    }
+
+    /// Releases a lock taken with [`acquire`](Self::acquire) (or a guard given up with
+    /// [`std::mem::forget`]).
+    ///
+    /// # Errors
+    /// [`Error::NotOwner`] when the calling thread does not hold it.
+    pub fn release(&self) -> Result<(), Error> {
+        if self.raw().unlock(ident::me().tid) {
+            Ok(())
+        } else {
+            Err(Error::NotOwner)
+        }
+    }
+
+    /// Whether some thread holds it now (a snapshot).
+    pub fn is_locked(&self) -> bool {
+        self.raw().owner() != 0
+    }
+
+    /// Whether both handles are the same lock.
+    pub fn same_as(&self, other: &Lock) -> bool {
+        self.state.same(&other.state)
+    }
+}
