@@ -1,5 +1,5 @@
-//! Ten processes print `hello world <i>` under one process-shared [`Lock`]: every line comes
-//! out whole (the order is the scheduler's).
+//! Seed 002: ten processes print `hello world <i>` under one process-shared [`Lock`]; every
+//! line comes out whole (the order is the scheduler's).
 //!
 //! Python's version:
 //!
@@ -17,47 +17,35 @@
 //! cargo run -p ipc-sync --example lock_print
 //! ```
 //!
-//! The children are forked: `main` is single-threaded, so a forked child may run any code.
+//! The lock reaches each child as an argument, like any handle (default start method:
+//! forkserver).
 
 use std::io::Write;
 
+use ipc_process::Process;
 use ipc_sync::Lock;
 
-fn main() -> std::io::Result<()> {
+fn f((lock, i): (Lock, u32)) {
+    // A holder that died would be reported; the lock is ours either way.
+    let _guard = lock.lock().unwrap_or_else(|died| died.into_inner());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "hello world {i}").expect("stdout");
+    out.flush().expect("stdout");
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lock = Lock::new()?;
-    let mut children = Vec::new();
-    for i in 0..10 {
-        // SAFETY: this process is single-threaded here, so the child may allocate, print and
-        // take locks; it leaves with `_exit` so nothing of the parent's runs twice.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        if pid == 0 {
-            let code = {
-                // A holder that died would be reported; the lock is ours either way.
-                let _guard = lock.lock().unwrap_or_else(|died| died.into_inner());
-                let mut out = std::io::stdout().lock();
-                // One line per write, flushed while the lock is held.
-                let ok = writeln!(out, "hello world {i}").and_then(|()| out.flush());
-                i32::from(ok.is_err())
-            };
-            // SAFETY: ends the child without running the parent's exit handlers.
-            unsafe { libc::_exit(code) };
-        }
-        children.push(pid);
+    let children: Vec<Process> = (0..10)
+        .map(|num| Process::new(f, (lock.clone(), num)))
+        .collect();
+    for p in &children {
+        p.start()?;
     }
-    let mut failed = 0;
-    for pid in children {
-        let mut status = 0;
-        // SAFETY: waitpid on our own child.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-        if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-            failed += 1;
+    for p in &children {
+        p.join()?;
+        if p.exitcode() != Some(0) {
+            return Err(format!("{} failed: {:?}", p.name(), p.exitcode()).into());
         }
-    }
-    if failed > 0 {
-        return Err(std::io::Error::other(format!("{failed} children failed")));
     }
     Ok(())
 }

@@ -2,12 +2,9 @@
 //! through `ipc_core::transfer`, and forked children that do only async-signal-safe work
 //! (atomics, futex, taking a lock, `_exit`).
 
-mod common;
-
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{child_command, role, wait_timeout};
 use ipc_core::SharedMapping;
 use ipc_core::futex;
 use ipc_core::transfer::{Channel, inherited_channel, spawn_with_channel};
@@ -15,6 +12,7 @@ use ipc_sync::{
     Barrier, BoundedSemaphore, BrokenBarrier, Condition, Error, Event, Lock, RLock, Semaphore,
     TryLockError,
 };
+use ipc_testkit::{child_command, role, wait_timeout};
 
 const LIMIT: Duration = Duration::from_secs(20);
 const N: u32 = 20_000;
