@@ -27,8 +27,9 @@
 //! | module | crate | Python counterpart | feature |
 //! |---|---|---|---|
 //! | [`core`] | `ipc-core` | `multiprocessing.reduction`, `heap`, `shared_memory`, `Connection`'s framing | `core` |
+//! | [`rpc`] | `ipc-rpc` | `xmlrpc.client`, `xmlrpc.server` | `rpc` |
 //!
-//! More members (`process`, `sync`, `shm`, `pipe`, `fifo`, `queue`, `pool`, `rpc`) join as they
+//! More members (`process`, `sync`, `shm`, `pipe`, `fifo`, `queue`, `pool`) join as they
 //! land; see the README for their status.
 //!
 //! # Comparison with Python multiprocessing
@@ -43,6 +44,10 @@
 #[cfg(feature = "core")]
 #[doc(inline)]
 pub use ipc_core as core;
+
+#[cfg(feature = "rpc")]
+#[doc(inline)]
+pub use ipc_rpc as rpc;
 
 #[cfg(feature = "core")]
 #[doc(inline)]

@@ -174,7 +174,9 @@ impl Client {
             vec![Value::Array(calls.calls().to_vec())],
         )?;
         let Value::Array(items) = answer else {
-            return Err(Error::Protocol("system.multicall did not answer an array".into()));
+            return Err(Error::Protocol(
+                "system.multicall did not answer an array".into(),
+            ));
         };
         items
             .into_iter()

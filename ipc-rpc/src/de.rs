@@ -139,7 +139,10 @@ struct EnumDe {
 impl<'de> de::EnumAccess<'de> for EnumDe {
     type Error = Error;
     type Variant = Value;
-    fn variant_seed<S: de::DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Value), Error> {
+    fn variant_seed<S: de::DeserializeSeed<'de>>(
+        self,
+        seed: S,
+    ) -> Result<(S::Value, Value), Error> {
         let v = seed.deserialize(StringDeserializer::<Error>::new(self.variant))?;
         Ok((v, self.value))
     }

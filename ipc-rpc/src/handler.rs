@@ -59,10 +59,7 @@ pub trait MethodHandler<T, Args, M>: Send + Sync + 'static {
 
 /// Splits `params` into exactly `N` values (padding with `Nil`), or the `TypeError` Python
 /// raises for too many.
-pub(crate) fn arity<const N: usize>(
-    name: &str,
-    params: Vec<Value>,
-) -> Result<[Value; N], Fault> {
+pub(crate) fn arity<const N: usize>(name: &str, params: Vec<Value>) -> Result<[Value; N], Fault> {
     if params.len() > N {
         return Err(Fault::python(
             "TypeError",

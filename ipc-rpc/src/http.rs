@@ -140,7 +140,9 @@ impl Conn {
                 return Err(ReadError::TooLarge);
             }
             if self.fill(deadline)? == 0 {
-                return Err(ReadError::Malformed("connection closed inside the head".into()));
+                return Err(ReadError::Malformed(
+                    "connection closed inside the head".into(),
+                ));
             }
         };
         if end > max_head {
@@ -160,7 +162,9 @@ impl Conn {
         let mut out = Vec::with_capacity(n.min(1 << 20));
         while out.len() < n {
             if self.pending().is_empty() && self.fill(deadline)? == 0 {
-                return Err(ReadError::Malformed("connection closed inside the body".into()));
+                return Err(ReadError::Malformed(
+                    "connection closed inside the body".into(),
+                ));
             }
             let take = (n - out.len()).min(self.pending().len());
             out.extend_from_slice(&self.pending()[..take]);
@@ -239,8 +243,8 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn parse_head(bytes: &[u8]) -> Result<Head, ReadError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| ReadError::Malformed("head is not UTF-8".into()))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| ReadError::Malformed("head is not UTF-8".into()))?;
     let mut lines = text.split("\r\n");
     let first = lines.next().unwrap_or("");
     let mut parts = first.splitn(3, ' ');
@@ -333,7 +337,10 @@ mod tests {
             b"POST /RPC2 HTTP/1.1\r\nHost: x\r\ncontent-length: 12\r\nConnection: Keep-Alive",
         )
         .unwrap();
-        assert_eq!((h.a.as_str(), h.b.as_str(), h.c.as_str()), ("POST", "/RPC2", "HTTP/1.1"));
+        assert_eq!(
+            (h.a.as_str(), h.b.as_str(), h.c.as_str()),
+            ("POST", "/RPC2", "HTTP/1.1")
+        );
         assert_eq!(h.content_length, Some(12));
         assert!(h.keep_alive && !h.close);
         assert!(parse_head(b"POST / HTTP/1.1\r\nContent-Length: x").is_err());

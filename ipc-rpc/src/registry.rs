@@ -52,9 +52,8 @@ impl Registry {
     /// functions first, then the instance; a panic in user code becomes a fault.
     pub(crate) fn dispatch(&self, method: &str, params: Vec<Value>) -> Result<Value, Fault> {
         match self.funcs.get(method) {
-            Some(Entry::User(f, _)) => {
-                catch_unwind(AssertUnwindSafe(|| f(method, params))).unwrap_or_else(|p| Err(panic_fault(p)))
-            }
+            Some(Entry::User(f, _)) => catch_unwind(AssertUnwindSafe(|| f(method, params)))
+                .unwrap_or_else(|p| Err(panic_fault(p))),
             Some(Entry::ListMethods) => {
                 arity::<0>(method, params)?;
                 Ok(Value::Array(
@@ -74,7 +73,10 @@ impl Registry {
                 let [calls] = arity::<1>(method, params)?;
                 let calls: Vec<Value> = arg(method, 0, calls)?;
                 Ok(Value::Array(
-                    calls.into_iter().map(|c| self.one_of_multicall(c)).collect(),
+                    calls
+                        .into_iter()
+                        .map(|c| self.one_of_multicall(c))
+                        .collect(),
                 ))
             }
             None => match &self.instance {
@@ -96,7 +98,10 @@ impl Registry {
             let Value::Struct(mut m) = call else {
                 return Err(Fault::python(
                     "TypeError",
-                    format!("{} indices must be integers or slices, not str", call.type_name()),
+                    format!(
+                        "{} indices must be integers or slices, not str",
+                        call.type_name()
+                    ),
                 ));
             };
             let name = match m.remove("methodName") {

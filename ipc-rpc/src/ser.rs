@@ -107,7 +107,12 @@ impl ser::Serializer for ValueSerializer {
     fn serialize_unit_struct(self, _: &'static str) -> Result<Value, Error> {
         Ok(Value::Nil)
     }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, v: &'static str) -> Result<Value, Error> {
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        v: &'static str,
+    ) -> Result<Value, Error> {
         Ok(Value::String(v.to_string()))
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(

@@ -269,14 +269,22 @@ impl<'a> Parser<'a> {
         match self.tok_nonblank()? {
             Tok::Start(n) if n == name => Ok(true),
             Tok::Empty(n) if n == name => Ok(false),
-            other => err(format!("expected <{}>, found {}", s(name), describe(&other))),
+            other => err(format!(
+                "expected <{}>, found {}",
+                s(name),
+                describe(&other)
+            )),
         }
     }
 
     fn close(&mut self, name: &[u8]) -> R<()> {
         match self.tok_nonblank()? {
             Tok::End(n) if n == name => Ok(()),
-            other => err(format!("expected </{}>, found {}", s(name), describe(&other))),
+            other => err(format!(
+                "expected </{}>, found {}",
+                s(name),
+                describe(&other)
+            )),
         }
     }
 
@@ -375,7 +383,10 @@ impl<'a> Parser<'a> {
             }
             b"dateTime.iso8601" => {
                 let t = text(self)?;
-                Value::DateTime(t.parse().map_err(|e: crate::Error| XmlError(e.to_string()))?)
+                Value::DateTime(
+                    t.parse()
+                        .map_err(|e: crate::Error| XmlError(e.to_string()))?,
+                )
             }
             b"base64" => {
                 let t = text(self)?;
@@ -398,7 +409,9 @@ impl<'a> Parser<'a> {
                     if self.open(b"data")? {
                         loop {
                             match self.tok_nonblank()? {
-                                Tok::Start(n) if n == b"value" => items.push(self.value_body(true)?),
+                                Tok::Start(n) if n == b"value" => {
+                                    items.push(self.value_body(true)?)
+                                }
                                 Tok::Empty(n) if n == b"value" => {
                                     items.push(self.value_body(false)?)
                                 }
@@ -435,10 +448,7 @@ impl<'a> Parser<'a> {
                             }
                             Tok::End(n) if n == b"struct" => break,
                             other => {
-                                return err(format!(
-                                    "unexpected {} in <struct>",
-                                    describe(&other)
-                                ));
+                                return err(format!("unexpected {} in <struct>", describe(&other)));
                             }
                         }
                     }
@@ -548,7 +558,12 @@ pub(crate) fn parse_response(doc: &[u8], max_depth: usize) -> R<Result<Value, Fa
             p.close(b"fault")?;
             Err(value_fault(&v).ok_or_else(|| XmlError("malformed fault".into()))?)
         }
-        other => return err(format!("unexpected {} in <methodResponse>", describe(&other))),
+        other => {
+            return err(format!(
+                "unexpected {} in <methodResponse>",
+                describe(&other)
+            ));
+        }
     };
     p.close(b"methodResponse")?;
     p.end_of_document()?;
@@ -618,16 +633,32 @@ mod tests {
         let dtd = b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><methodCall><methodName>&a;</methodName></methodCall>";
         assert!(parse_call(dtd, 10).unwrap_err().0.contains("DTD"));
         let ent = b"<methodCall><methodName>&a;</methodName></methodCall>";
-        assert!(parse_call(ent, 10).unwrap_err().0.contains("undefined entity"));
+        assert!(
+            parse_call(ent, 10)
+                .unwrap_err()
+                .0
+                .contains("undefined entity")
+        );
         let deep = format!(
             "<methodCall><methodName>f</methodName><params><param><value>{}1{}</value></param></params></methodCall>",
             "<array><data><value>".repeat(20),
             "</value></data></array>".repeat(20)
         );
-        assert!(parse_call(deep.as_bytes(), 19).unwrap_err().0.contains("nesting"));
+        assert!(
+            parse_call(deep.as_bytes(), 19)
+                .unwrap_err()
+                .0
+                .contains("nesting")
+        );
         assert!(parse_call(deep.as_bytes(), 20).is_ok());
         assert!(parse_call(b"<methodCall><methodName>f</methodName>", 10).is_err());
-        assert!(parse_call(b"<methodCall><methodName>f</methodName></methodCall><x/>", 10).is_err());
+        assert!(
+            parse_call(
+                b"<methodCall><methodName>f</methodName></methodCall><x/>",
+                10
+            )
+            .is_err()
+        );
         assert!(parse_call(b"<methodCall><methodName>f</methodName><params><param><value><int>x</int></value></param></params></methodCall>", 10).is_err());
     }
 }
