@@ -8,6 +8,7 @@
 
 mod core;
 mod limits;
+mod rpc;
 mod util;
 
 fn main() {
@@ -49,5 +50,9 @@ fn workloads() -> Vec<Workload> {
         ("L5_memcpy_64KiB_bw", limits::memcpy_bw),
         ("L6_cas_lock_uncontended", limits::cas_lock),
         ("L8_fork_exit_wait", limits::fork_exit_wait),
+        ("L10_tcp_loopback_pingpong", rpc::tcp_loopback_pingpong),
+        ("rpc.seq_add", rpc::seq_add),
+        ("rpc.4clients_add", rpc::four_clients),
+        ("rpc.echo10k", rpc::echo10k),
     ]
 }
