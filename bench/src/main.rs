@@ -2,7 +2,7 @@
 //! `{"id": ..., "value": ..., "unit": ...}`. `cargo xtask bench` runs this beside the Python
 //! scripts in `bench/python/` and makes the table.
 //!
-//! Usage: `ipc-bench [--quick] [FILTER]` — runs the workloads whose id contains FILTER.
+//! Usage: `ipc-bench [--quick] [FILTER...]` — runs the workloads whose id contains any FILTER.
 //!
 //! This binary is single-threaded, so `fork` is safe to use freely in it.
 
@@ -13,7 +13,7 @@ mod util;
 
 fn main() {
     let mut quick = false;
-    let mut filter = String::new();
+    let mut filters = Vec::new();
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--quick" => quick = true,
@@ -23,12 +23,12 @@ fn main() {
                 }
                 return;
             }
-            other => filter = other.to_string(),
+            other => filters.push(other.to_string()),
         }
     }
     let opts = util::Opts { quick };
     for (id, run) in workloads() {
-        if id.contains(filter.as_str()) {
+        if filters.is_empty() || filters.iter().any(|f| id.contains(f.as_str())) {
             run(&opts);
         }
     }

@@ -38,9 +38,10 @@ fn client(addr: SocketAddr) -> Client {
 }
 
 /// `rpc.seq_add`: W10.xmlrpc_seq — 2,000 sequential `add(2, 3)` from one client over one
-/// kept-alive connection after 20 warm-up calls; calls/s.
+/// kept-alive connection after 20 warm-up calls; calls/s. (`--quick` keeps the count: it takes
+/// a tenth of a second, and fewer calls only measure noise.)
 pub fn seq_add(opts: &Opts) {
-    let n = opts.n(2_000);
+    let n = 2_000;
     let v = median(opts.reps(), || {
         watchdog(120);
         let (addr, pid) = start_server();
@@ -70,7 +71,10 @@ fn pipe() -> (i32, i32) {
 fn put(fd: i32, n: usize) {
     let buf = vec![1u8; n];
     // SAFETY: `buf` is valid for `n` bytes; n <= PIPE_BUF so the write is whole.
-    assert_eq!(unsafe { libc::write(fd, buf.as_ptr().cast(), n) }, n as isize);
+    assert_eq!(
+        unsafe { libc::write(fd, buf.as_ptr().cast(), n) },
+        n as isize
+    );
 }
 
 fn take(fd: i32, n: usize) {
@@ -85,9 +89,10 @@ fn take(fd: i32, n: usize) {
 }
 
 /// `rpc.4clients_add`: W10.xmlrpc_4clients — 4 client processes, each its own `Client`,
-/// 1,000 sequential `add(2, 3)` each, released together; calls/s over all 4,000.
+/// 1,000 sequential `add(2, 3)` each, released together; calls/s over all 4,000 (the full
+/// count also with `--quick`).
 pub fn four_clients(opts: &Opts) {
-    let per = opts.n(1_000);
+    let per = 1_000;
     let v = median(opts.reps(), || {
         watchdog(120);
         let (addr, server) = start_server();
@@ -130,9 +135,9 @@ pub fn four_clients(opts: &Opts) {
 }
 
 /// `rpc.echo10k`: W10.xmlrpc_echo10k — `echo` of the 10,000 integers `0..10000`, there and
-/// back; 10 calls, ms per call.
+/// back; 10 calls (also with `--quick`), ms per call.
 pub fn echo10k(opts: &Opts) {
-    let calls = opts.n(10);
+    let calls = 10;
     let data: Vec<i32> = (0..10_000).collect();
     let v = median(opts.reps(), || {
         watchdog(120);
@@ -207,7 +212,10 @@ pub fn tcp_loopback_pingpong(opts: &Opts) {
             sa.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
             sa.sin_port = 0;
             let len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
-            assert_eq!(libc::bind(l, (&sa as *const libc::sockaddr_in).cast(), len), 0);
+            assert_eq!(
+                libc::bind(l, (&sa as *const libc::sockaddr_in).cast(), len),
+                0
+            );
             assert_eq!(libc::listen(l, 1), 0);
             let mut got: libc::sockaddr_in = std::mem::zeroed();
             let mut glen = len;
@@ -237,7 +245,10 @@ pub fn tcp_loopback_pingpong(opts: &Opts) {
             sa.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
             sa.sin_port = port;
             let len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
-            assert_eq!(libc::connect(s, (&sa as *const libc::sockaddr_in).cast(), len), 0);
+            assert_eq!(
+                libc::connect(s, (&sa as *const libc::sockaddr_in).cast(), len),
+                0
+            );
             s
         };
         nodelay(s);

@@ -44,6 +44,42 @@ const ROWS: &[Row] = &[
         limit: None,
         what: "frame encode + decode of (42, None, \"hello\") (Python: pickle + header)",
     },
+    Row {
+        rust: "rpc.seq_add",
+        python: Some("py.W10.xmlrpc_seq_single"),
+        limit: Some("L10_tcp_loopback_pingpong.rate"),
+        what: "sequential add(2, 3), one client, kept-alive connection (Python: SimpleXMLRPCServer + ServerProxy, a connection per call)",
+    },
+    Row {
+        rust: "rpc.seq_add",
+        python: Some("py.W10.xmlrpc_seq_threaded"),
+        limit: None,
+        what: "the same against Python's ThreadingMixIn server",
+    },
+    Row {
+        rust: "rpc.4clients_add",
+        python: Some("py.W10.xmlrpc_4clients_single"),
+        limit: None,
+        what: "4 client processes x add(2, 3), all released together",
+    },
+    Row {
+        rust: "rpc.4clients_add",
+        python: Some("py.W10.xmlrpc_4clients_threaded"),
+        limit: None,
+        what: "the same against Python's ThreadingMixIn server",
+    },
+    Row {
+        rust: "rpc.echo10k",
+        python: Some("py.W10.xmlrpc_echo10k_single"),
+        limit: None,
+        what: "echo of an array of 10,000 ints, there and back, per call",
+    },
+    Row {
+        rust: "rpc.echo10k",
+        python: Some("py.W10.xmlrpc_echo10k_threaded"),
+        limit: None,
+        what: "the same against Python's ThreadingMixIn server",
+    },
 ];
 
 /// The bare limits, measured in the same run.
@@ -63,6 +99,14 @@ const LIMITS: &[(&str, &str)] = &[
         "compare-exchange lock + unlock, one process",
     ),
     ("L8_fork_exit_wait", "fork + _exit + waitpid"),
+    (
+        "L10_tcp_loopback_pingpong",
+        "100 B round trip over TCP loopback, TCP_NODELAY",
+    ),
+    (
+        "L10_tcp_loopback_pingpong.rate",
+        "the same as round trips per second",
+    ),
 ];
 
 fn higher_is_better(unit: &str) -> bool {
@@ -178,8 +222,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     let during_a = cpu_times();
     println!("==> Rust workloads and bare limits");
+    // The bare limits that the matching rows are held against run too.
+    let mut rust_filters = vec![filter.clone()];
+    if !filter.is_empty() {
+        rust_filters.extend(
+            ROWS.iter()
+                .filter(|r| r.rust.contains(filter.as_str()))
+                .filter_map(|r| r.limit)
+                .map(|l| l.trim_end_matches(".rate").to_string()),
+        );
+    }
     let mut cmd = std::process::Command::new(util::target_dir().join("release").join("ipc-bench"));
-    cmd.args(&flag).args([&filter]);
+    cmd.args(&flag).args(&rust_filters);
     let rust_out = run_captured(&mut cmd, limit)?;
     if !rust_out.success {
         return Err(format!(
@@ -196,10 +250,20 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let rust = parse_results(&rust_out.stdout);
 
     println!("==> Python multiprocessing workloads");
+    // Python's ids differ from ours: pass the filter with `core.` as `py.`, and the Python id
+    // of every row whose Rust id matches it (bench.py runs what matches any of its filters).
+    let mut py_filters = vec![filter.replace("core.", "py.")];
+    if !filter.is_empty() {
+        py_filters.extend(
+            ROWS.iter()
+                .filter(|r| r.rust.contains(filter.as_str()))
+                .filter_map(|r| r.python.map(str::to_string)),
+        );
+    }
     let mut cmd = std::process::Command::new("python3");
     cmd.arg(util::root().join("bench/python/bench.py"))
         .args(&flag)
-        .arg(filter.replace("core.", "py."));
+        .args(&py_filters);
     let py_out = run_captured(&mut cmd, limit)?;
     if !py_out.success {
         return Err(format!(
