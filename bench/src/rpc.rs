@@ -71,10 +71,8 @@ fn pipe() -> (i32, i32) {
 fn put(fd: i32, n: usize) {
     let buf = vec![1u8; n];
     // SAFETY: `buf` is valid for `n` bytes; n <= PIPE_BUF so the write is whole.
-    assert_eq!(
-        unsafe { libc::write(fd, buf.as_ptr().cast(), n) },
-        n as isize
-    );
+    let r = unsafe { libc::write(fd, buf.as_ptr().cast(), n) };
+    assert_eq!(r, n as isize);
 }
 
 fn take(fd: i32, n: usize) {

@@ -333,7 +333,7 @@ fn serve_connection(shared: &Shared, stream: TcpStream) {
                 &format!("Unsupported method ({:?})", head.a),
             );
         }
-        if !shared.rpc_paths.is_empty() && !shared.rpc_paths.iter().any(|p| *p == head.b) {
+        if !shared.rpc_paths.is_empty() && !shared.rpc_paths.contains(&head.b) {
             return error_page(&mut conn, 404, "No such page");
         }
         if head.other_transfer_encoding {
