@@ -30,7 +30,9 @@
 //! | [`process`] | `ipc-process` | `Process`, `get_context`, `set_start_method`, `current_process`, `os.fork` | `process` |
 //! | [`sync`] | `ipc-sync` | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | `sync` |
 //!
-//! More members (`shm`, `pipe`, `fifo`, `queue`, `pool`, `rpc`) join as they
+//! | [`rpc`] | `ipc-rpc` | `xmlrpc.client`, `xmlrpc.server` | `rpc` |
+//!
+//! More members (`shm`, `pipe`, `fifo`, `queue`, `pool`) join as they
 //! land; see the README for their status.
 //!
 //! # Comparison with Python multiprocessing
@@ -47,6 +49,10 @@
 #[cfg(feature = "core")]
 #[doc(inline)]
 pub use ipc_core as core;
+
+#[cfg(feature = "rpc")]
+#[doc(inline)]
+pub use ipc_rpc as rpc;
 
 #[cfg(feature = "core")]
 #[doc(inline)]

@@ -49,3 +49,14 @@ fn sync_is_reexported() {
     let died: ipc::OwnerDied<u8> = ipc::sync::OwnerDied(1);
     assert_eq!(died.to_string(), "the previous owner died holding the lock");
 }
+
+#[cfg(feature = "rpc")]
+#[test]
+fn rpc_is_reexported() {
+    let _: fn(&str) -> Result<ipc::rpc::Client, ipc::rpc::Error> = ipc::rpc::Client::new;
+    let _: fn() -> std::io::Result<ipc::rpc::Server> = ipc::rpc::Server::new;
+    let v = ipc::rpc::to_value(&(2, "x")).unwrap();
+    assert_eq!(v.to_string(), r#"[2, "x"]"#);
+    let f = ipc::rpc::Fault::python("TypeError", "no");
+    assert_eq!(f.string, "<class 'TypeError'>:no");
+}

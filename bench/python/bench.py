@@ -278,6 +278,137 @@ def condition_pingpong():
 
 # (id, function, groups): a filter selects a workload when it occurs in the id or names one
 # of its groups (the Rust crate whose rows compare against it).
+# ---------------------------------------------------------------------------------------------
+# ipc-rpc rows (W10): xmlrpc.server in a child process, xmlrpc.client in the parent / children
+# ---------------------------------------------------------------------------------------------
+
+def _xmlrpc_server(conn, threaded):
+    watchdog(300)
+    import socketserver
+    from xmlrpc.server import SimpleXMLRPCServer
+
+    if threaded:
+        class S(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
+            daemon_threads = True
+    else:
+        S = SimpleXMLRPCServer
+    server = S(("127.0.0.1", 0), logRequests=False)
+    server.register_function(lambda x, y: x + y, "add")
+    server.register_function(lambda x: x, "echo")
+    conn.send(server.server_address[1])
+    server.serve_forever()
+
+
+def _with_server(threaded, f):
+    a, b = ctx.Pipe()
+    p = ctx.Process(target=_xmlrpc_server, args=(b, threaded), daemon=True)
+    p.start()
+    if not a.poll(WAIT):
+        raise TimeoutError("server did not start")
+    url = "http://127.0.0.1:%d/RPC2" % a.recv()
+    try:
+        return f(url)
+    finally:
+        p.terminate()
+        p.join(WAIT)
+
+
+def xmlrpc_seq(threaded):
+    """W10.xmlrpc_seq_*: 2,000 sequential add(2, 3) from one ServerProxy; calls/s."""
+    import xmlrpc.client
+    count = n(2_000)
+
+    def once():
+        watchdog(120)
+
+        def run(url):
+            proxy = xmlrpc.client.ServerProxy(url)
+            for _ in range(20):
+                proxy.add(2, 3)
+            t = time.perf_counter()
+            for _ in range(count):
+                proxy.add(2, 3)
+            return count / (time.perf_counter() - t)
+
+        r = _with_server(threaded, run)
+        watchdog(0)
+        return r
+
+    suffix = "threaded" if threaded else "single"
+    emit("py.W10.xmlrpc_seq_" + suffix, median(once), "calls/s")
+
+
+def _xmlrpc_client(url, barrier, done, count):
+    import xmlrpc.client
+    watchdog(120)
+    proxy = xmlrpc.client.ServerProxy(url)
+    for _ in range(20):
+        proxy.add(2, 3)
+    barrier.wait(WAIT)
+    for _ in range(count):
+        proxy.add(2, 3)
+    done.send(1)
+
+
+def xmlrpc_4clients(threaded):
+    """W10.xmlrpc_4clients_*: 4 client processes x 1,000 add(2, 3), released by a barrier."""
+    count = n(1_000)
+
+    def once():
+        watchdog(120)
+
+        def run(url):
+            barrier = ctx.Barrier(5)
+            pipes = [ctx.Pipe(duplex=False) for _ in range(4)]
+            kids = [ctx.Process(target=_xmlrpc_client, args=(url, barrier, w, count))
+                    for (_, w) in pipes]
+            for k in kids:
+                k.start()
+            barrier.wait(WAIT)
+            t = time.perf_counter()
+            for r, _ in pipes:
+                if not r.poll(WAIT):
+                    raise TimeoutError("client did not finish")
+                r.recv()
+            d = time.perf_counter() - t
+            for k in kids:
+                k.join(WAIT)
+            return 4 * count / d
+
+        r = _with_server(threaded, run)
+        watchdog(0)
+        return r
+
+    suffix = "threaded" if threaded else "single"
+    emit("py.W10.xmlrpc_4clients_" + suffix, median(once), "calls/s")
+
+
+def xmlrpc_echo10k(threaded):
+    """W10.xmlrpc_echo10k_*: echo(list(range(10_000))) there and back, 10 calls; ms per call."""
+    import xmlrpc.client
+    calls = n(10)
+    data = list(range(10_000))
+
+    def once():
+        watchdog(120)
+
+        def run(url):
+            proxy = xmlrpc.client.ServerProxy(url)
+            for _ in range(2):
+                proxy.echo(data)
+            t = time.perf_counter()
+            for _ in range(calls):
+                assert len(proxy.echo(data)) == len(data)
+            return (time.perf_counter() - t) / calls * 1e3
+
+        r = _with_server(threaded, run)
+        watchdog(0)
+        return r
+
+    suffix = "threaded" if threaded else "single"
+    emit("py.W10.xmlrpc_echo10k_" + suffix, median(once), "ms")
+
+
 WORKLOADS = [
     ("py.W1.pipe_rtt_int", pipe_rtt_int, "core"),
     ("py.W5.event_pingpong", event_pingpong, "core sync"),
@@ -289,6 +420,12 @@ WORKLOADS = [
     ("py.W7.process_forkserver", process_forkserver, "process"),
     ("py.W7.process_spawn", process_spawn, "process"),
     ("py.process_return_1KiB", process_return_1kib, "process"),
+    ("py.W10.xmlrpc_seq_single", lambda: xmlrpc_seq(False), "rpc"),
+    ("py.W10.xmlrpc_seq_threaded", lambda: xmlrpc_seq(True), "rpc"),
+    ("py.W10.xmlrpc_4clients_single", lambda: xmlrpc_4clients(False), "rpc"),
+    ("py.W10.xmlrpc_4clients_threaded", lambda: xmlrpc_4clients(True), "rpc"),
+    ("py.W10.xmlrpc_echo10k_single", lambda: xmlrpc_echo10k(False), "rpc"),
+    ("py.W10.xmlrpc_echo10k_threaded", lambda: xmlrpc_echo10k(True), "rpc"),
 ]
 
 if __name__ == "__main__":

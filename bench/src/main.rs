@@ -10,6 +10,7 @@
 mod core;
 mod limits;
 mod process;
+mod rpc;
 mod sync;
 mod util;
 
@@ -93,5 +94,13 @@ fn workloads() -> Vec<Workload> {
             process::spawn_start_join,
         ),
         ("process.return_1KiB", "process", process::return_1kib),
+        (
+            "L10_tcp_loopback_pingpong",
+            "rpc",
+            rpc::tcp_loopback_pingpong,
+        ),
+        ("rpc.seq_add", "rpc", rpc::seq_add),
+        ("rpc.4clients_add", "rpc", rpc::four_clients),
+        ("rpc.echo10k", "rpc", rpc::echo10k),
     ]
 }

@@ -104,6 +104,42 @@ const ROWS: &[Row] = &[
         limit: Some("L2_futex_pingpong"),
         what: "Condition + shared turn ping-pong between two processes, round trip (target: within 1.2x)",
     },
+    Row {
+        rust: "rpc.seq_add",
+        python: Some("py.W10.xmlrpc_seq_single"),
+        limit: Some("L10_tcp_loopback_pingpong.rate"),
+        what: "sequential add(2, 3), one client, kept-alive connection (Python: SimpleXMLRPCServer + ServerProxy, a connection per call)",
+    },
+    Row {
+        rust: "rpc.seq_add",
+        python: Some("py.W10.xmlrpc_seq_threaded"),
+        limit: None,
+        what: "the same against Python's ThreadingMixIn server",
+    },
+    Row {
+        rust: "rpc.4clients_add",
+        python: Some("py.W10.xmlrpc_4clients_single"),
+        limit: None,
+        what: "4 client processes x add(2, 3), all released together",
+    },
+    Row {
+        rust: "rpc.4clients_add",
+        python: Some("py.W10.xmlrpc_4clients_threaded"),
+        limit: None,
+        what: "the same against Python's ThreadingMixIn server",
+    },
+    Row {
+        rust: "rpc.echo10k",
+        python: Some("py.W10.xmlrpc_echo10k_single"),
+        limit: None,
+        what: "echo of an array of 10,000 ints, there and back, per call",
+    },
+    Row {
+        rust: "rpc.echo10k",
+        python: Some("py.W10.xmlrpc_echo10k_threaded"),
+        limit: None,
+        what: "the same against Python's ThreadingMixIn server",
+    },
 ];
 
 /// The bare limits, measured in the same run.
@@ -127,6 +163,14 @@ const LIMITS: &[(&str, &str)] = &[
         "two processes x 1M increments under Drepper's mutex3, per increment",
     ),
     ("L8_fork_exit_wait", "fork + _exit + waitpid"),
+    (
+        "L10_tcp_loopback_pingpong",
+        "100 B round trip over TCP loopback, TCP_NODELAY",
+    ),
+    (
+        "L10_tcp_loopback_pingpong.rate",
+        "the same as round trips per second",
+    ),
 ];
 
 fn higher_is_better(unit: &str) -> bool {

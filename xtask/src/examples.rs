@@ -163,6 +163,102 @@ pub fn check_output_any_order<'a>(expect: &[&'a str], output: &str) -> Result<()
     Ok(())
 }
 
+/// A two-program scenario: a server example that prints `listening on URL` as its first line,
+/// and a client example run against it with `--url URL`.
+pub struct Pair {
+    /// The package that owns both.
+    pub package: &'static str,
+    /// The server example; it is started with `--addr 127.0.0.1:0` (a free port).
+    pub server: &'static str,
+    /// The client example; it is run with `--url URL`.
+    pub client: &'static str,
+    /// The lines the client must print, in order.
+    pub expect: &'static [&'static str],
+}
+
+/// The two-program scenarios. Their examples count as having a row.
+pub const PAIRS: &[Pair] = &[Pair {
+    package: "ipc-rpc",
+    server: "rpc_server",
+    client: "rpc_client",
+    expect: &[
+        "8",
+        "5",
+        "10",
+        "[\"add\", \"mul\", \"pow\", \"system.listMethods\", \"system.methodHelp\", \"system.methodSignature\"]",
+    ],
+}];
+
+/// Starts `pair.server`, waits (up to 30 s) for its `listening on URL` line, runs the client
+/// with `--url URL`, checks its output, then kills the server and waits for it to exit.
+fn run_pair(dir: &std::path::Path, pair: &Pair) -> Result<(), String> {
+    use std::io::BufRead;
+    let mut server = std::process::Command::new(dir.join(pair.server))
+        .args(["--addr", "127.0.0.1:0"])
+        .current_dir(util::root())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", pair.server))?;
+    // Whatever happens below, the server is killed and reaped.
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = server.stdout.take().expect("piped");
+    let mut server = Reap(server);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut first = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut first);
+        let _ = tx.send(first);
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(30))
+        .map_err(|_| format!("{} printed no first line within 30 s", pair.server))?;
+    let url = first
+        .trim_end()
+        .strip_prefix("listening on ")
+        .ok_or_else(|| {
+            format!(
+                "{}'s first line is {first:?}, not `listening on URL`",
+                pair.server
+            )
+        })?
+        .to_string();
+    let out = run_captured(
+        std::process::Command::new(dir.join(pair.client))
+            .args(["--url", &url])
+            .current_dir(util::root()),
+        Duration::from_secs(60),
+    )?;
+    let verdict = if out.timed_out {
+        Err(format!("{} timed out after 60 s", pair.client))
+    } else if !out.success {
+        Err(format!("{} exited with failure", pair.client))
+    } else {
+        check_output(pair.expect, &out.stdout)
+            .map_err(|l| format!("{} did not print {l:?}", pair.client))
+    };
+    if let Ok(Some(st)) = server.0.try_wait() {
+        return Err(format!("{} exited early: {st}", pair.server));
+    }
+    let _ = server.0.kill();
+    let st = server.0.wait().map_err(|e| e.to_string())?;
+    if st.code().is_some() {
+        return Err(format!("{} did not stop when killed: {st}", pair.server));
+    }
+    verdict.map_err(|why| {
+        format!(
+            "{why}\n    --- {} stdout ---\n{}\n    --- stderr ---\n{}",
+            pair.client, out.stdout, out.stderr
+        )
+    })
+}
+
 /// `*`-glob match of a whole line.
 pub fn glob(pattern: &str, line: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
@@ -213,6 +309,7 @@ fn check_table_is_complete() -> Result<(), String> {
             let name = e.file_name().to_string_lossy().into_owned();
             if let Some(stem) = name.strip_suffix(".rs")
                 && !EXAMPLES.iter().any(|x| x.name == stem)
+                && !PAIRS.iter().any(|p| p.server == stem || p.client == stem)
             {
                 missing.push(format!("{pkg}/examples/{name}"));
             }
@@ -278,6 +375,29 @@ pub fn run_all(package: Option<&str>) -> Result<usize, String> {
                     out.stdout, out.stderr
                 );
                 failures.push(format!("{}/{}", ex.package, ex.name));
+            }
+        }
+    }
+    for pair in PAIRS
+        .iter()
+        .filter(|p| package.is_none_or(|x| x == p.package))
+    {
+        let t = Instant::now();
+        ran += 1;
+        match run_pair(&dir, pair) {
+            Ok(()) => println!(
+                "    example {}/{} + {}: ok ({})",
+                pair.package,
+                pair.server,
+                pair.client,
+                util::secs(t.elapsed())
+            ),
+            Err(why) => {
+                println!(
+                    "    example {}/{} + {}: FAILED: {why}",
+                    pair.package, pair.server, pair.client
+                );
+                failures.push(format!("{}/{}+{}", pair.package, pair.server, pair.client));
             }
         }
     }

@@ -1,0 +1,343 @@
+//! [`Client`]: Python's `ServerProxy`.
+
+use std::io;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde::de::DeserializeOwned;
+
+use crate::http::{Conn, ReadError};
+use crate::{Error, Fault, MultiCall, Params, Value, from_value, xml};
+
+/// An XML-RPC client, like Python's `xmlrpc.client.ServerProxy`: one URL, typed calls,
+/// faults as [`Error::Fault`], a timeout, and one kept-alive connection that is reused from
+/// call to call (and re-opened once, transparently, if the server had closed it).
+///
+/// A `Client` can be shared between threads; calls through one client take turns on its one
+/// connection. Give each thread its own client for calls in parallel.
+///
+/// ```no_run
+/// use ipc_rpc::Client;
+/// let client = Client::new("http://user:secret@localhost:8000/RPC2")?;
+/// let sum: i32 = client.call("add", (2, 3))?;
+/// let methods: Vec<String> = client.call("system.listMethods", ())?;
+/// # Ok::<(), ipc_rpc::Error>(())
+/// ```
+pub struct Client {
+    addr: String,
+    host_header: String,
+    path: String,
+    auth: Option<String>,
+    timeout: Option<Duration>,
+    allow_none: bool,
+    max_depth: usize,
+    max_body: usize,
+    conn: Mutex<Option<Conn>>,
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(hex) = std::str::from_utf8(&b[i + 1..i + 3])
+            && let Ok(v) = u8::from_str_radix(hex, 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Client {
+    /// A client for `url`: `http://[user:password@]host[:port][/path]`. The port defaults to
+    /// 80 and the path to `/RPC2`, as in Python. No connection is made until the first call.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Url`] for a URL that is not `http://` (`https` is not supported).
+    pub fn new(url: &str) -> Result<Client, Error> {
+        let rest = url
+            .get(..7)
+            .filter(|p| p.eq_ignore_ascii_case("http://"))
+            .map(|_| &url[7..])
+            .ok_or_else(|| Error::Url(format!("{url:?}: only http:// URLs are supported")))?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        if hostport.is_empty() {
+            return Err(Error::Url(format!("{url:?}: no host")));
+        }
+        let has_port = match hostport.rfind(':') {
+            Some(i) => !hostport[i..].contains(']'),
+            None => false,
+        };
+        let addr = if has_port {
+            hostport.to_string()
+        } else {
+            format!("{hostport}:80")
+        };
+        let auth = userinfo.map(|u| {
+            let plain = percent_decode(u);
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(plain)
+            )
+        });
+        Ok(Client {
+            addr,
+            host_header: hostport.to_string(),
+            path: if path.is_empty() { "/RPC2" } else { path }.to_string(),
+            auth,
+            timeout: None,
+            allow_none: false,
+            max_depth: 256,
+            max_body: 256 << 20,
+            conn: Mutex::new(None),
+        })
+    }
+
+    /// Gives up on connecting, sending or waiting for an answer after `timeout` (Python's
+    /// socket timeout); the call then fails with a timeout ([`Error::is_timeout`]). Without
+    /// it a call waits as long as the server takes.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Whether `Nil` may be sent (Python's `allow_none`; default `false`, when a call with
+    /// `None` among its arguments fails with [`Error::Type`] before anything is sent).
+    /// `nil` in an answer is always accepted.
+    pub fn allow_none(mut self, allow: bool) -> Self {
+        self.allow_none = allow;
+        self
+    }
+
+    /// Calls `method` with `args` (a tuple, see [`Params`]) and converts the answer into `R`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fault`] if the server answered with a fault; [`Error::Type`] if an argument
+    /// cannot be sent or the answer is not an `R`; [`Error::Http`], [`Error::Protocol`] or
+    /// [`Error::Io`] if the exchange itself failed.
+    pub fn call<R: DeserializeOwned + 'static>(
+        &self,
+        method: &str,
+        args: impl Params,
+    ) -> Result<R, Error> {
+        from_value(self.call_value(method, args.into_params()?)?)
+    }
+
+    /// Calls `method` with parameters given as values, and returns the answer as a value.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call).
+    pub fn call_value(&self, method: &str, params: Vec<Value>) -> Result<Value, Error> {
+        if !self.allow_none && params.iter().any(Value::contains_nil) {
+            return Err(Error::Type(
+                "cannot marshal None unless allow_none is enabled".into(),
+            ));
+        }
+        let body = xml::call(method, &params);
+        let answer = self.post(body.as_bytes())?;
+        match xml::parse_response(&answer, self.max_depth) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(f)) => Err(Error::Fault(f)),
+            Err(e) => Err(Error::Protocol(e.0)),
+        }
+    }
+
+    /// Sends every call of `calls` in one request through `system.multicall` and returns one
+    /// result per call, in order (Python's `MultiCall`).
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call), for the request as a whole; [`Error::Protocol`] if the answer
+    /// does not have the shape `system.multicall` gives.
+    pub fn multicall(&self, calls: &MultiCall) -> Result<Vec<Result<Value, Fault>>, Error> {
+        let answer = self.call_value(
+            "system.multicall",
+            vec![Value::Array(calls.calls().to_vec())],
+        )?;
+        let Value::Array(items) = answer else {
+            return Err(Error::Protocol(
+                "system.multicall did not answer an array".into(),
+            ));
+        };
+        items
+            .into_iter()
+            .map(|item| match item {
+                Value::Array(mut one) if one.len() == 1 => Ok(Ok(one.pop().expect("one"))),
+                other => match xml::value_fault(&other) {
+                    Some(f) => Ok(Err(f)),
+                    None => Err(Error::Protocol(format!(
+                        "unexpected multicall result {other}"
+                    ))),
+                },
+            })
+            .collect()
+    }
+
+    fn connect(&self) -> Result<Conn, Error> {
+        let stream = match self.timeout {
+            None => TcpStream::connect(&self.addr)?,
+            Some(t) => {
+                let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+                let mut found = None;
+                for a in self.addr.to_socket_addrs()? {
+                    match TcpStream::connect_timeout(&a, t) {
+                        Ok(s) => {
+                            found = Some(s);
+                            break;
+                        }
+                        Err(e) => last = e,
+                    }
+                }
+                found.ok_or(last)?
+            }
+        };
+        stream.set_nodelay(true)?;
+        stream.set_write_timeout(self.timeout)?;
+        Ok(Conn::new(stream))
+    }
+
+    /// Sends one POST and returns the 200 answer's body.
+    fn post(&self, body: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut req = Vec::with_capacity(body.len() + 256);
+        req.extend_from_slice(
+            format!(
+                "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: ipc-rpc/{}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n",
+                self.path,
+                self.host_header,
+                env!("CARGO_PKG_VERSION"),
+                body.len()
+            )
+            .as_bytes(),
+        );
+        if let Some(a) = &self.auth {
+            req.extend_from_slice(format!("Authorization: {a}\r\n").as_bytes());
+        }
+        req.extend_from_slice(b"\r\n");
+        req.extend_from_slice(body);
+
+        let mut slot = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut retried = false;
+        loop {
+            let (mut conn, reused) = match slot.take() {
+                Some(c) => (c, true),
+                None => (self.connect()?, false),
+            };
+            match self.exchange(&mut conn, &req) {
+                Ok((answer, keep)) => {
+                    if keep {
+                        *slot = Some(conn);
+                    }
+                    return answer;
+                }
+                // A kept-alive connection the server has closed meanwhile: try once anew.
+                Err(Stale) if reused && !retried => retried = true,
+                Err(Failed(e)) => return Err(e),
+                Err(Stale) => {
+                    return Err(Error::Protocol(
+                        "the server closed the connection without answering".into(),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// One request and its answer on `conn`. `Ok((answer, keep_alive))`.
+    fn exchange(
+        &self,
+        conn: &mut Conn,
+        req: &[u8],
+    ) -> Result<(Result<Vec<u8>, Error>, bool), Exchange> {
+        if let Err(e) = conn.write_all(req) {
+            return Err(match e.kind() {
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => Stale,
+                _ => Failed(e.into()),
+            });
+        }
+        let head = match conn.read_head(self.timeout, self.timeout, 64 << 10) {
+            Ok(h) => h,
+            Err(ReadError::Closed) => return Err(Stale),
+            Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::ConnectionReset => {
+                return Err(Stale);
+            }
+            Err(e) => return Err(Failed(read_error(e))),
+        };
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let status: u16 = head
+            .b
+            .parse()
+            .map_err(|_| Failed(Error::Protocol(format!("bad status {:?}", head.b))))?;
+        let http11 = head.a == "HTTP/1.1";
+        let mut keep = !head.close && (http11 || head.keep_alive);
+        let body = if head.chunked {
+            conn.read_chunked(self.max_body, deadline)
+        } else if let Some(n) = head.content_length {
+            if n > self.max_body {
+                return Err(Failed(Error::Protocol(format!(
+                    "answer of {n} bytes is over the limit"
+                ))));
+            }
+            conn.read_body(n, deadline)
+        } else {
+            keep = false;
+            conn.read_to_end(self.max_body, deadline)
+        }
+        .map_err(|e| Failed(read_error(e)))?;
+        if status != 200 {
+            return Ok((
+                Err(Error::Http {
+                    status,
+                    reason: head.c,
+                }),
+                keep,
+            ));
+        }
+        Ok((Ok(body), keep))
+    }
+}
+
+enum Exchange {
+    Stale,
+    Failed(Error),
+}
+use Exchange::{Failed, Stale};
+
+fn read_error(e: ReadError) -> Error {
+    match e {
+        ReadError::TimedOut => Error::Io(io::Error::new(io::ErrorKind::TimedOut, "timed out")),
+        ReadError::Io(e) => e.into(),
+        ReadError::Closed => Error::Protocol("connection closed".into()),
+        ReadError::TooLarge => Error::Protocol("answer too large".into()),
+        ReadError::Malformed(m) => Error::Protocol(m),
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("addr", &self.addr)
+            .field("path", &self.path)
+            .field("auth", &self.auth.as_ref().map(|_| "<hidden>"))
+            .field("timeout", &self.timeout)
+            .field("allow_none", &self.allow_none)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,349 @@
+//! A small HTTP/1.1 layer over `std::net::TcpStream`: just what XML-RPC needs (POST with a
+//! `Content-Length` body, keep-alive), with every read bounded in size and time.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// A connection with its own read buffer, so that the socket's timeout can be changed between
+/// reads without losing buffered bytes.
+pub(crate) struct Conn {
+    pub(crate) stream: TcpStream,
+    buf: Vec<u8>,
+    pos: usize,
+    timeout: Option<Duration>,
+}
+
+/// A parsed request or response head.
+#[derive(Debug, Default)]
+pub(crate) struct Head {
+    /// Request: method; response: version.
+    pub a: String,
+    /// Request: path; response: status code.
+    pub b: String,
+    /// Request: version; response: reason.
+    pub c: String,
+    pub content_length: Option<usize>,
+    pub chunked: bool,
+    pub other_transfer_encoding: bool,
+    pub encoded: bool,
+    /// `Connection: close` seen.
+    pub close: bool,
+    /// `Connection: keep-alive` seen.
+    pub keep_alive: bool,
+    pub expect_continue: bool,
+}
+
+/// Why reading a head or body failed.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// The peer closed before sending anything (a normal end of a kept-alive connection).
+    Closed,
+    /// The read timed out.
+    TimedOut,
+    /// The head is larger than allowed.
+    TooLarge,
+    /// Not HTTP.
+    Malformed(String),
+    Io(io::Error),
+}
+
+impl From<io::Error> for ReadError {
+    fn from(e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ReadError::TimedOut,
+            _ => ReadError::Io(e),
+        }
+    }
+}
+
+impl Conn {
+    pub(crate) fn new(stream: TcpStream) -> Self {
+        Conn {
+            stream,
+            buf: Vec::with_capacity(8192),
+            pos: 0,
+            timeout: None,
+        }
+    }
+
+    fn set_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {
+        let t = t.map(|d| d.max(Duration::from_millis(1)));
+        if self.timeout != t {
+            self.stream.set_read_timeout(t)?;
+            self.timeout = t;
+        }
+        Ok(())
+    }
+
+    /// Buffered bytes not yet consumed.
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Reads more bytes, waiting at most until `deadline`. Returns how many (0 at EOF).
+    fn fill(&mut self, deadline: Option<Instant>) -> Result<usize, ReadError> {
+        if let Some(d) = deadline {
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ReadError::TimedOut);
+            }
+            self.set_timeout(Some(left))?;
+        }
+        if self.pos > 0 && self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        } else if self.pos > 0 && self.buf.capacity() - self.buf.len() < 4096 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let old = self.buf.len();
+        let want = (old + 16384).max(self.buf.capacity());
+        self.buf.resize(want, 0);
+        let r = loop {
+            match self.stream.read(&mut self.buf[old..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r,
+            }
+        };
+        let n = match r {
+            Ok(n) => n,
+            Err(e) => {
+                self.buf.truncate(old);
+                return Err(e.into());
+            }
+        };
+        self.buf.truncate(old + n);
+        Ok(n)
+    }
+
+    /// Waits up to `idle` for the first byte of a message (returns `Closed` on a clean EOF),
+    /// then reads the whole head within `read_timeout`.
+    pub(crate) fn read_head(
+        &mut self,
+        idle: Option<Duration>,
+        read_timeout: Option<Duration>,
+        max_head: usize,
+    ) -> Result<Head, ReadError> {
+        if self.pending().is_empty() {
+            self.set_timeout(idle)?;
+            if self.fill(None)? == 0 {
+                return Err(ReadError::Closed);
+            }
+        }
+        let deadline = read_timeout.map(|t| Instant::now() + t);
+        let end = loop {
+            if let Some(i) = find(self.pending(), b"\r\n\r\n") {
+                break i;
+            }
+            if self.pending().len() > max_head {
+                return Err(ReadError::TooLarge);
+            }
+            if self.fill(deadline)? == 0 {
+                return Err(ReadError::Malformed(
+                    "connection closed inside the head".into(),
+                ));
+            }
+        };
+        if end > max_head {
+            return Err(ReadError::TooLarge);
+        }
+        let head = parse_head(&self.pending()[..end])?;
+        self.pos += end + 4;
+        Ok(head)
+    }
+
+    /// Reads exactly `n` body bytes within `deadline`.
+    pub(crate) fn read_body(
+        &mut self,
+        n: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<u8>, ReadError> {
+        let mut out = Vec::with_capacity(n.min(1 << 20));
+        while out.len() < n {
+            if self.pending().is_empty() && self.fill(deadline)? == 0 {
+                return Err(ReadError::Malformed(
+                    "connection closed inside the body".into(),
+                ));
+            }
+            let take = (n - out.len()).min(self.pending().len());
+            out.extend_from_slice(&self.pending()[..take]);
+            self.pos += take;
+        }
+        Ok(out)
+    }
+
+    /// Reads a chunked body of at most `max` bytes.
+    pub(crate) fn read_chunked(
+        &mut self,
+        max: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<u8>, ReadError> {
+        let mut out = Vec::new();
+        loop {
+            let line = self.read_line(deadline)?;
+            let size_text = line.split(';').next().unwrap_or("").trim();
+            let size = usize::from_str_radix(size_text, 16)
+                .map_err(|_| ReadError::Malformed(format!("bad chunk size {size_text:?}")))?;
+            if size == 0 {
+                // Trailers, up to the empty line.
+                while !self.read_line(deadline)?.is_empty() {}
+                return Ok(out);
+            }
+            if out.len() + size > max {
+                return Err(ReadError::TooLarge);
+            }
+            out.extend(self.read_body(size, deadline)?);
+            self.read_line(deadline)?;
+        }
+    }
+
+    fn read_line(&mut self, deadline: Option<Instant>) -> Result<String, ReadError> {
+        loop {
+            if let Some(i) = find(self.pending(), b"\r\n") {
+                let line = String::from_utf8_lossy(&self.pending()[..i]).into_owned();
+                self.pos += i + 2;
+                return Ok(line);
+            }
+            if self.pending().len() > 4096 {
+                return Err(ReadError::TooLarge);
+            }
+            if self.fill(deadline)? == 0 {
+                return Err(ReadError::Malformed("connection closed".into()));
+            }
+        }
+    }
+
+    /// Reads until EOF, at most `max` bytes.
+    pub(crate) fn read_to_end(
+        &mut self,
+        max: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<u8>, ReadError> {
+        loop {
+            if self.pending().len() > max {
+                return Err(ReadError::TooLarge);
+            }
+            if self.fill(deadline)? == 0 {
+                let out = self.pending().to_vec();
+                self.pos = self.buf.len();
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Writes all of `bytes`.
+    pub(crate) fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn parse_head(bytes: &[u8]) -> Result<Head, ReadError> {
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| ReadError::Malformed("head is not UTF-8".into()))?;
+    let mut lines = text.split("\r\n");
+    let first = lines.next().unwrap_or("");
+    let mut parts = first.splitn(3, ' ');
+    let mut h = Head {
+        a: parts.next().unwrap_or("").to_string(),
+        b: parts.next().unwrap_or("").to_string(),
+        c: parts.next().unwrap_or("").to_string(),
+        ..Head::default()
+    };
+    if h.a.is_empty() || h.b.is_empty() {
+        return Err(ReadError::Malformed(format!("bad first line {first:?}")));
+    }
+    for line in lines {
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| ReadError::Malformed(format!("bad header line {line:?}")))?;
+        let value = value.trim();
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            let n = value
+                .parse()
+                .map_err(|_| ReadError::Malformed(format!("bad Content-Length {value:?}")))?;
+            if h.content_length.is_some_and(|m| m != n) {
+                return Err(ReadError::Malformed("conflicting Content-Length".into()));
+            }
+            h.content_length = Some(n);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            if value.eq_ignore_ascii_case("chunked") {
+                h.chunked = true;
+            } else if !value.eq_ignore_ascii_case("identity") {
+                h.other_transfer_encoding = true;
+            }
+        } else if name.eq_ignore_ascii_case("content-encoding") {
+            h.encoded |= !value.eq_ignore_ascii_case("identity");
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(',') {
+                let t = token.trim();
+                h.close |= t.eq_ignore_ascii_case("close");
+                h.keep_alive |= t.eq_ignore_ascii_case("keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            h.expect_continue |= value.eq_ignore_ascii_case("100-continue");
+        }
+    }
+    Ok(h)
+}
+
+/// The reason phrase of a status code this crate sends.
+pub(crate) fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        415 => "Unsupported Media Type",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+/// A whole response, head and body, in one buffer (one `write` on the socket).
+pub(crate) fn response_bytes(status: u16, content_type: &str, body: &[u8], close: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 160);
+    out.extend_from_slice(
+        format!(
+            "HTTP/1.1 {status} {}\r\nServer: ipc-rpc/{}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{}\r\n",
+            reason(status),
+            env!("CARGO_PKG_VERSION"),
+            body.len(),
+            if close { "Connection: close\r\n" } else { "" },
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(body);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_parsing() {
+        let h = parse_head(
+            b"POST /RPC2 HTTP/1.1\r\nHost: x\r\ncontent-length: 12\r\nConnection: Keep-Alive",
+        )
+        .unwrap();
+        assert_eq!(
+            (h.a.as_str(), h.b.as_str(), h.c.as_str()),
+            ("POST", "/RPC2", "HTTP/1.1")
+        );
+        assert_eq!(h.content_length, Some(12));
+        assert!(h.keep_alive && !h.close);
+        assert!(parse_head(b"POST / HTTP/1.1\r\nContent-Length: x").is_err());
+        assert!(parse_head(b"POST / HTTP/1.1\r\nno colon").is_err());
+    }
+}

@@ -1,0 +1,391 @@
+//! [`Server`]: Python's `SimpleXMLRPCServer`, over HTTP/1.1 with keep-alive and limits.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::handler::Handler;
+use crate::http::{Conn, ReadError, reason, response_bytes};
+use crate::registry::{Entry, Registry};
+use crate::{Fault, Instance, Limits, ServerHandle, Value, xml};
+
+/// An XML-RPC server, like Python's `SimpleXMLRPCServer`: bind, register functions (or an
+/// object's methods), then [`serve_forever`](Self::serve_forever) or [`spawn`](Self::spawn).
+///
+/// It speaks HTTP/1.1 with keep-alive, serves each connection on its own thread up to
+/// [`Limits::max_connections`], and holds every client to the [`Limits`]: a client that is
+/// slow, sends too much, nests too deep or sends malformed XML gets a fault or a 4xx answer
+/// and never delays the others.
+///
+/// ```
+/// use ipc_rpc::{Client, Server};
+///
+/// let mut server = Server::bind("127.0.0.1:0")?;
+/// server.register_function("add", |x: i32, y: i32| x + y);
+/// let handle = server.spawn()?;
+///
+/// let client = Client::new(&handle.url())?;
+/// assert_eq!(client.call::<i32>("add", (2, 3))?, 5);
+/// handle.shutdown();
+/// # Ok::<(), ipc_rpc::Error>(())
+/// ```
+pub struct Server {
+    listener: TcpListener,
+    registry: Registry,
+    limits: Limits,
+    rpc_paths: Vec<String>,
+    allow_none: bool,
+}
+
+/// What the accept loop and the connection threads share.
+pub(crate) struct Shared {
+    registry: Registry,
+    limits: Limits,
+    rpc_paths: Vec<String>,
+    allow_none: bool,
+    pub(crate) stopping: AtomicBool,
+    next_id: AtomicU64,
+    /// Open connections (a clone of each socket, to wake them at shutdown).
+    pub(crate) conns: Mutex<HashMap<u64, TcpStream>>,
+    pub(crate) conns_changed: Condvar,
+}
+
+impl Server {
+    /// A server on `127.0.0.1` with a free port chosen by the system (see
+    /// [`local_addr`](Self::local_addr)).
+    ///
+    /// # Errors
+    ///
+    /// The socket error, if binding fails.
+    pub fn new() -> io::Result<Server> {
+        Server::bind("127.0.0.1:0")
+    }
+
+    /// A server bound to `addr` (port 0 picks a free port). Connections queue from now on;
+    /// they are served once [`serve_forever`](Self::serve_forever) or [`spawn`](Self::spawn)
+    /// runs. Like Python, nothing is registered yet, not even introspection.
+    ///
+    /// # Errors
+    ///
+    /// The socket error, if binding fails (address in use, ...).
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Server> {
+        Ok(Server {
+            listener: TcpListener::bind(addr)?,
+            registry: Registry::default(),
+            limits: Limits::default(),
+            rpc_paths: vec!["/".into(), "/RPC2".into()],
+            allow_none: false,
+        })
+    }
+
+    /// The address the server is bound to.
+    ///
+    /// # Errors
+    ///
+    /// The socket error, if the system cannot tell.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The paths served (Python's `rpc_paths`; default `/` and `/RPC2`). A request to any
+    /// other path gets `404 Not Found`. An empty list serves every path.
+    pub fn rpc_paths(&mut self, paths: &[&str]) -> &mut Self {
+        self.rpc_paths = paths.iter().map(|p| p.to_string()).collect();
+        self
+    }
+
+    /// The bounds every client is held to (see [`Limits`]).
+    pub fn limits(&mut self, limits: Limits) -> &mut Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Whether a result may contain `Nil` (Python's `allow_none`; default `false`, when such a
+    /// result becomes Python's `TypeError` fault "cannot marshal None unless allow_none is
+    /// enabled"). `nil` in a request is always accepted, as Python accepts it.
+    pub fn allow_none(&mut self, allow: bool) -> &mut Self {
+        self.allow_none = allow;
+        self
+    }
+
+    /// Publishes `f` as method `name` (Python's `register_function(f, name)`). `f` is any
+    /// `Fn(A, B, ...) -> R` whose arguments are `Deserialize` and whose result is `Serialize`
+    /// or `Result<T, Fault>`; see [`Handler`]. Registering a name again replaces the method.
+    pub fn register_function<A, M>(&mut self, name: &str, f: impl Handler<A, M>) -> &mut Self {
+        self.register_function_with_help(name, "", f)
+    }
+
+    /// Like [`register_function`](Self::register_function), with the text
+    /// `system.methodHelp` returns for it (Python takes it from the docstring).
+    pub fn register_function_with_help<A, M>(
+        &mut self,
+        name: &str,
+        help: &str,
+        f: impl Handler<A, M>,
+    ) -> &mut Self {
+        self.registry.funcs.insert(
+            name.to_string(),
+            Entry::User(Box::new(move |n, p| f.call(n, p)), help.to_string()),
+        );
+        self
+    }
+
+    /// Publishes `f` as method `name`, taking the parameters as they came.
+    pub fn register_raw(
+        &mut self,
+        name: &str,
+        f: impl Fn(Vec<Value>) -> Result<Value, Fault> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.registry.funcs.insert(
+            name.to_string(),
+            Entry::User(Box::new(move |_, p| f(p)), String::new()),
+        );
+        self
+    }
+
+    /// Publishes an object's methods (Python's `register_instance`): a method that is not a
+    /// registered function is looked up here. Only one instance is kept; registering another
+    /// replaces it. Dotted names are not traversed.
+    pub fn register_instance(&mut self, instance: impl Instance) -> &mut Self {
+        self.registry.instance = Some(Box::new(instance));
+        self
+    }
+
+    /// Adds `system.listMethods`, `system.methodHelp` and `system.methodSignature`, as
+    /// Python's `register_introspection_functions` does.
+    pub fn register_introspection_functions(&mut self) -> &mut Self {
+        let f = &mut self.registry.funcs;
+        f.insert("system.listMethods".into(), Entry::ListMethods);
+        f.insert("system.methodHelp".into(), Entry::MethodHelp);
+        f.insert("system.methodSignature".into(), Entry::MethodSignature);
+        self
+    }
+
+    /// Adds `system.multicall`, as Python's `register_multicall_functions` does.
+    pub fn register_multicall_functions(&mut self) -> &mut Self {
+        self.registry
+            .funcs
+            .insert("system.multicall".into(), Entry::MultiCall);
+        self
+    }
+
+    /// Calls `method` here, without the network: what a request for it would answer.
+    pub fn dispatch(&self, method: &str, params: Vec<Value>) -> Result<Value, Fault> {
+        self.registry.dispatch(method, params)
+    }
+
+    fn into_shared(self) -> (TcpListener, Arc<Shared>) {
+        let shared = Arc::new(Shared {
+            registry: self.registry,
+            limits: self.limits,
+            rpc_paths: self.rpc_paths,
+            allow_none: self.allow_none,
+            stopping: AtomicBool::new(false),
+            next_id: AtomicU64::new(0),
+            conns: Mutex::new(HashMap::new()),
+            conns_changed: Condvar::new(),
+        });
+        (self.listener, shared)
+    }
+
+    /// Serves on this thread until the process ends (Python's `serve_forever`).
+    ///
+    /// # Errors
+    ///
+    /// Only a failure of the listening socket itself; errors on one connection never end it.
+    pub fn serve_forever(self) -> io::Result<()> {
+        let (listener, shared) = self.into_shared();
+        accept_loop(&listener, &shared)
+    }
+
+    /// Serves on a thread of its own; the returned handle stops it gracefully (also when
+    /// dropped).
+    ///
+    /// # Errors
+    ///
+    /// If the thread cannot be started or the address is unknown.
+    pub fn spawn(self) -> io::Result<ServerHandle> {
+        let addr = self.local_addr()?;
+        let (listener, shared) = self.into_shared();
+        let s = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("ipc-rpc accept".into())
+            .spawn(move || {
+                let _ = accept_loop(&listener, &s);
+            })?;
+        Ok(ServerHandle::new(addr, shared, thread))
+    }
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.listener.local_addr().ok())
+            .field("rpc_paths", &self.rpc_paths)
+            .field("limits", &self.limits)
+            .field("allow_none", &self.allow_none)
+            .field("methods", &self.registry.list_methods())
+            .finish()
+    }
+}
+
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) -> io::Result<()> {
+    loop {
+        let stream = match listener.accept() {
+            Ok((s, _)) => s,
+            Err(e) => match e.kind() {
+                // One connection's trouble; also EMFILE: back off a little.
+                io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::Interrupted => continue,
+                _ if e.raw_os_error() == Some(24) || e.raw_os_error() == Some(23) => {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+                _ => return Err(e),
+            },
+        };
+        if shared.stopping.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut conns = shared.conns.lock().unwrap_or_else(|p| p.into_inner());
+            if conns.len() >= shared.limits.max_connections {
+                drop(conns);
+                refuse(stream, 503);
+                continue;
+            }
+            match stream.try_clone() {
+                Ok(clone) => conns.insert(id, clone),
+                Err(_) => continue,
+            };
+        }
+        let s = Arc::clone(shared);
+        let spawned = std::thread::Builder::new()
+            .name("ipc-rpc conn".into())
+            .spawn(move || {
+                serve_connection(&s, stream);
+                let mut conns = s.conns.lock().unwrap_or_else(|p| p.into_inner());
+                conns.remove(&id);
+                s.conns_changed.notify_all();
+            });
+        if spawned.is_err() {
+            let mut conns = shared.conns.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(s) = conns.remove(&id) {
+                refuse(s, 503);
+            }
+        }
+    }
+}
+
+/// Answers `status` with no further ado and closes.
+fn refuse(mut stream: TcpStream, status: u16) {
+    use std::io::Write;
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+    let body = format!("{status} {}\n", reason(status));
+    let _ = stream.write_all(&response_bytes(status, "text/plain", body.as_bytes(), true));
+}
+
+fn error_page(conn: &mut Conn, status: u16, msg: &str) {
+    let body = format!("{status} {}: {msg}\n", reason(status));
+    let _ = conn.write_all(&response_bytes(status, "text/plain", body.as_bytes(), true));
+}
+
+fn serve_connection(shared: &Shared, stream: TcpStream) {
+    let limits = &shared.limits;
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(limits.write_timeout));
+    let mut conn = Conn::new(stream);
+    loop {
+        if shared.stopping.load(Ordering::Acquire) {
+            return;
+        }
+        let started = Instant::now();
+        let head = match conn.read_head(
+            Some(limits.idle_timeout),
+            Some(limits.read_timeout),
+            limits.max_head,
+        ) {
+            Ok(h) => h,
+            Err(ReadError::Closed | ReadError::Io(_)) => return,
+            Err(ReadError::TimedOut) => {
+                // Idle too long between requests: just close. Stalled inside a request: 408.
+                if started.elapsed() < limits.idle_timeout {
+                    error_page(&mut conn, 408, "the request did not arrive in time");
+                }
+                return;
+            }
+            Err(ReadError::TooLarge) => return error_page(&mut conn, 431, "head too large"),
+            Err(ReadError::Malformed(m)) => return error_page(&mut conn, 400, &m),
+        };
+        let deadline = Some(Instant::now() + limits.read_timeout);
+        let close = head.close
+            || (head.c == "HTTP/1.0" && !head.keep_alive)
+            || shared.stopping.load(Ordering::Acquire);
+        if head.a != "POST" {
+            return error_page(
+                &mut conn,
+                501,
+                &format!("Unsupported method ({:?})", head.a),
+            );
+        }
+        if !shared.rpc_paths.is_empty() && !shared.rpc_paths.contains(&head.b) {
+            return error_page(&mut conn, 404, "No such page");
+        }
+        if head.other_transfer_encoding {
+            return error_page(&mut conn, 501, "transfer encoding not supported");
+        }
+        if head.encoded {
+            return error_page(&mut conn, 501, "content encoding not supported");
+        }
+        if let Some(n) = head.content_length
+            && n > limits.max_body
+        {
+            return error_page(&mut conn, 413, "request body too large");
+        }
+        if head.content_length.is_none() && !head.chunked {
+            return error_page(&mut conn, 411, "Content-Length required");
+        }
+        if head.expect_continue && conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
+            return;
+        }
+        let body = match head.content_length {
+            Some(n) if !head.chunked => conn.read_body(n, deadline),
+            _ => conn.read_chunked(limits.max_body, deadline),
+        };
+        let body = match body {
+            Ok(b) => b,
+            Err(ReadError::TimedOut) => {
+                return error_page(&mut conn, 408, "the request did not arrive in time");
+            }
+            Err(ReadError::TooLarge) => {
+                return error_page(&mut conn, 413, "request body too large");
+            }
+            Err(ReadError::Malformed(m)) => return error_page(&mut conn, 400, &m),
+            Err(ReadError::Closed | ReadError::Io(_)) => return,
+        };
+        let result = match xml::parse_call(&body, limits.max_depth) {
+            Ok((method, params)) => shared.registry.dispatch(&method, params),
+            Err(e) => Err(Fault::python("xml.parsers.expat.ExpatError", e.0)),
+        };
+        let result = match result {
+            Ok(v) if !shared.allow_none && v.contains_nil() => Err(Fault::python(
+                "TypeError",
+                "cannot marshal None unless allow_none is enabled",
+            )),
+            r => r,
+        };
+        let doc = xml::response(&result);
+        if conn
+            .write_all(&response_bytes(200, "text/xml", doc.as_bytes(), close))
+            .is_err()
+            || close
+        {
+            return;
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Bad input and slow clients: limits, timeouts, a stalled client beside working ones, the
+//! connection cap, HTTP errors, keep-alive, basic auth and graceful shutdown.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use ipc_rpc::{Client, Error, Limits, Server, ServerHandle, Value};
+
+fn server(limits: Limits) -> ServerHandle {
+    let mut s = Server::new().unwrap();
+    s.limits(limits)
+        .register_function("add", |x: i32, y: i32| x + y)
+        .register_function("echo", |v: Value| v)
+        .register_function("sleep", |ms: u64| {
+            std::thread::sleep(Duration::from_millis(ms));
+            ms
+        });
+    s.spawn().unwrap()
+}
+
+fn short_limits() -> Limits {
+    Limits {
+        read_timeout: Duration::from_millis(300),
+        idle_timeout: Duration::from_millis(600),
+        ..Limits::default()
+    }
+}
+
+/// Sends `bytes` and reads the answer until the server closes or 5 s pass.
+fn raw(addr: SocketAddr, bytes: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn post(path: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn call_doc(inner: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\"?><methodCall><methodName>echo</methodName><params><param><value>{inner}</value></param></params></methodCall>"
+    )
+}
+
+#[test]
+fn http_errors() {
+    let h = server(short_limits());
+    let a = h.local_addr();
+    let big = b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n";
+    let t = Instant::now();
+    assert!(raw(a, big).starts_with("HTTP/1.1 413 "));
+    assert!(
+        t.elapsed() < Duration::from_millis(250),
+        "413 comes before the body"
+    );
+    assert!(raw(a, &post("/other", "x")).starts_with("HTTP/1.1 404 "));
+    assert!(raw(a, b"GET /RPC2 HTTP/1.1\r\nHost: x\r\n\r\n").starts_with("HTTP/1.1 501 "));
+    assert!(raw(a, b"POST /RPC2 HTTP/1.1\r\nHost: x\r\n\r\n").starts_with("HTTP/1.1 411 "));
+    assert!(raw(a, b"garbage\r\n\r\n").starts_with("HTTP/1.1 400 "));
+    let huge_head = format!("POST /RPC2 HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(20_000));
+    assert!(raw(a, huge_head.as_bytes()).starts_with("HTTP/1.1 431 "));
+    let c = Client::new(&format!("http://{a}/nope")).unwrap();
+    assert!(matches!(
+        c.call::<i32>("add", (1, 2)),
+        Err(Error::Http { status: 404, .. })
+    ));
+}
+
+#[test]
+fn malformed_xml_depth_and_entities_are_faults() {
+    let h = server(Limits {
+        max_depth: 8,
+        ..short_limits()
+    });
+    let a = h.local_addr();
+    for bad in [
+        "<methodCall><methodName>echo</methodName><params>".to_string(),
+        "<!DOCTYPE x [<!ENTITY e \"boom\">]>".to_string() + &call_doc("&e;"),
+        call_doc("&e;"),
+        call_doc("<int>12x</int>"),
+        call_doc(&format!(
+            "{}1{}",
+            "<array><data><value>".repeat(9),
+            "</value></data></array>".repeat(9)
+        )),
+    ] {
+        let r = raw(a, &post("/RPC2", &bad));
+        assert!(r.starts_with("HTTP/1.1 200 "), "{r}");
+        assert!(
+            r.contains("<fault>") && r.contains("ExpatError"),
+            "{bad}: {r}"
+        );
+    }
+    // Eight levels are fine, and the server still serves.
+    let ok = call_doc(&format!(
+        "{}1{}",
+        "<array><data><value>".repeat(8),
+        "</value></data></array>".repeat(8)
+    ));
+    assert!(!raw(a, &post("/RPC2", &ok)).contains("<fault>"));
+    let c = Client::new(&h.url()).unwrap();
+    assert_eq!(c.call::<i32>("add", (2, 3)).unwrap(), 5);
+}
+
+#[test]
+fn stalled_client_does_not_delay_others_and_gets_408() {
+    let h = server(short_limits());
+    // A client that sends half a request and then nothing.
+    let mut stalled = TcpStream::connect(h.local_addr()).unwrap();
+    stalled
+        .write_all(b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n<methodCall>")
+        .unwrap();
+    // Another that stalls inside the head.
+    let mut stalled_head = TcpStream::connect(h.local_addr()).unwrap();
+    stalled_head
+        .write_all(b"POST /RPC2 HTTP/1.1\r\nHo")
+        .unwrap();
+    let c = Client::new(&h.url()).unwrap();
+    let t = Instant::now();
+    for i in 0..50 {
+        let call = Instant::now();
+        assert_eq!(c.call::<i32>("add", (i, 1)).unwrap(), i + 1);
+        assert!(call.elapsed() < Duration::from_millis(200));
+    }
+    assert!(t.elapsed() < Duration::from_millis(300));
+    for s in [&mut stalled, &mut stalled_head] {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        assert!(out.starts_with("HTTP/1.1 408 "), "{out}");
+    }
+    assert!(t.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn idle_connections_close_and_the_client_reconnects() {
+    let h = server(short_limits());
+    let c = Client::new(&h.url()).unwrap();
+    for _ in 0..10 {
+        c.call::<i32>("add", (1, 1)).unwrap();
+    }
+    assert_eq!(
+        h.connections(),
+        1,
+        "one kept-alive connection for all calls"
+    );
+    std::thread::sleep(Duration::from_millis(900));
+    assert_eq!(h.connections(), 0, "closed after the idle timeout");
+    assert_eq!(c.call::<i32>("add", (2, 2)).unwrap(), 4);
+}
+
+#[test]
+fn connection_cap() {
+    let h = server(Limits {
+        max_connections: 2,
+        ..short_limits()
+    });
+    let c1 = Client::new(&h.url()).unwrap();
+    let c2 = Client::new(&h.url()).unwrap();
+    c1.call::<i32>("add", (1, 1)).unwrap();
+    c2.call::<i32>("add", (1, 1)).unwrap();
+    let third = raw(h.local_addr(), &post("/RPC2", &call_doc("<int>1</int>")));
+    assert!(third.starts_with("HTTP/1.1 503 "), "{third}");
+    drop((c1, c2));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while h.connections() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let c3 = Client::new(&h.url()).unwrap();
+    assert_eq!(c3.call::<i32>("add", (1, 1)).unwrap(), 2);
+}
+
+#[test]
+fn client_timeout_and_refused_connection() {
+    let h = server(short_limits());
+    let c = Client::new(&h.url())
+        .unwrap()
+        .timeout(Duration::from_millis(100));
+    let t = Instant::now();
+    let e = c.call::<u64>("sleep", (400,)).unwrap_err();
+    assert!(e.is_timeout(), "{e}");
+    assert!(t.elapsed() < Duration::from_millis(350));
+    // The timed-out connection was dropped; the next call works on a fresh one.
+    assert_eq!(c.call::<u64>("sleep", (1,)).unwrap(), 1);
+    let addr = h.local_addr();
+    h.shutdown();
+    let c = Client::new(&format!("http://{addr}/RPC2")).unwrap();
+    assert!(matches!(c.call::<i32>("add", (1, 1)), Err(Error::Io(_))));
+}
+
+#[test]
+fn graceful_shutdown_finishes_calls_in_progress() {
+    let h = server(short_limits());
+    let url = h.url();
+    let busy = std::thread::spawn(move || Client::new(&url).unwrap().call::<u64>("sleep", (300,)));
+    let idle = Client::new(&h.url()).unwrap();
+    idle.call::<i32>("add", (1, 1)).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let t = Instant::now();
+    h.shutdown();
+    assert!(t.elapsed() < Duration::from_secs(2));
+    assert_eq!(busy.join().unwrap().unwrap(), 300);
+}
+
+#[test]
+fn basic_auth_from_the_url() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = vec![0; 4096];
+        let n = s.read(&mut buf).unwrap();
+        let body = "<?xml version='1.0'?><methodResponse><params><param><value><string>hi</string></value></param></params></methodResponse>";
+        write!(
+            s,
+            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    });
+    let c = Client::new(&format!("http://us%40er:p%3Ass@{addr}")).unwrap();
+    assert_eq!(c.call::<String>("m", ()).unwrap(), "hi");
+    let req = peer.join().unwrap();
+    // base64("us@er:p:ss")
+    assert!(
+        req.contains("Authorization: Basic dXNAZXI6cDpzcw==\r\n"),
+        "{req}"
+    );
+    assert!(req.starts_with("POST /RPC2 HTTP/1.1\r\n"), "{req}");
+}
