@@ -139,6 +139,121 @@ def pickle_roundtrip():
 
 
 # ---------------------------------------------------------------------------------------------
+# ipc-sync rows
+# ---------------------------------------------------------------------------------------------
+
+def uncontended():
+    """W4.uncontended: 1M x acquire(); release() on Lock, RLock, Semaphore(1), bound methods
+    hoisted; plus the empty loop."""
+    count = n(1_000_000)
+    for name, prim in (("lock", ctx.Lock()), ("rlock", ctx.RLock()), ("semaphore", ctx.Semaphore(1))):
+        acq, rel = prim.acquire, prim.release
+
+        def once():
+            t = time.perf_counter()
+            for _ in range(count):
+                acq()
+                rel()
+            return (time.perf_counter() - t) / count * 1e9
+
+        emit(f"py.W4.uncontended/{name}_acquire_release", median(once), "ns")
+
+    def empty():
+        t = time.perf_counter()
+        for _ in range(count):
+            pass
+        return (time.perf_counter() - t) / count * 1e9
+
+    emit("py.W4.uncontended/empty_loop_overhead", median(empty), "ns")
+
+
+def _contended_child(lock, value, barrier, done, count):
+    watchdog(120)
+    barrier.wait(WAIT)
+    for _ in range(count):
+        with lock:
+            value.value += 1
+    done.send(1)
+
+
+def contended_lock():
+    """W4.contended_lock: 2 children x 200,000 `with lock: v.value += 1`, ns per increment."""
+    count = n(200_000)
+
+    def once():
+        watchdog(120)
+        lock = ctx.Lock()
+        value = ctx.Value("i", 0, lock=False)
+        barrier = ctx.Barrier(3)
+        pipes = [ctx.Pipe(duplex=False) for _ in range(2)]
+        ps = [ctx.Process(target=_contended_child, args=(lock, value, barrier, w, count))
+              for (_, w) in pipes]
+        for p in ps:
+            p.start()
+        barrier.wait(WAIT)
+        t = time.perf_counter()
+        for r, _ in pipes:
+            if not r.poll(WAIT):
+                raise TimeoutError
+            r.recv()
+        d = time.perf_counter() - t
+        for p in ps:
+            p.join(WAIT)
+        assert value.value == 2 * count, value.value
+        watchdog(0)
+        return d / (2 * count) * 1e9
+
+    emit("py.W4.contended_lock", median(once), "ns")
+
+
+def _condition_child(cond, turn, barrier, count):
+    watchdog(120)
+    barrier.wait(WAIT)
+    for _ in range(count):
+        with cond:
+            if not cond.wait_for(lambda: turn.value == 1, WAIT):
+                raise TimeoutError
+            turn.value = 0
+            cond.notify()
+
+
+def condition_pingpong():
+    """W5.condition_pingpong: one Condition (RLock) + RawValue turn; parent sets turn=1 and
+    notifies, then waits for turn==0; us per round trip."""
+    count, warm = n(20_000), 200
+
+    def once():
+        watchdog(120)
+        cond = ctx.Condition()
+        turn = ctx.RawValue("i", 0)
+        barrier = ctx.Barrier(2)
+        p = ctx.Process(target=_condition_child, args=(cond, turn, barrier, warm + count))
+        p.start()
+        barrier.wait(WAIT)
+
+        def round_():
+            with cond:
+                turn.value = 1
+                cond.notify()
+                if not cond.wait_for(lambda: turn.value == 0, WAIT):
+                    raise TimeoutError
+
+        for _ in range(warm):
+            round_()
+        t = time.perf_counter()
+        for _ in range(count):
+            round_()
+        d = time.perf_counter() - t
+        p.join(WAIT)
+        watchdog(0)
+        return d / count * 1e6
+
+    emit("py.W5.condition_pingpong", median(once), "us")
+
+
+# (id, function, groups): a filter selects a workload when it occurs in the id or names one
+# of its groups (the Rust crate whose rows compare against it).
+# ---------------------------------------------------------------------------------------------
 # ipc-process rows (W7)
 # ---------------------------------------------------------------------------------------------
 
@@ -211,73 +326,6 @@ def process_return_1kib():
     emit("py.process_return_1KiB", median(once), "ms")
 
 
-        ps = [ctx.Process(target=_contended_child, args=(lock, value, barrier, w, count))
-              for (_, w) in pipes]
-        for p in ps:
-            p.start()
-        barrier.wait(WAIT)
-        t = time.perf_counter()
-        for r, _ in pipes:
-            if not r.poll(WAIT):
-                raise TimeoutError
-            r.recv()
-        d = time.perf_counter() - t
-        for p in ps:
-            p.join(WAIT)
-        assert value.value == 2 * count, value.value
-        watchdog(0)
-        return d / (2 * count) * 1e9
-
-    emit("py.W4.contended_lock", median(once), "ns")
-
-
-def _condition_child(cond, turn, barrier, count):
-    watchdog(120)
-    barrier.wait(WAIT)
-    for _ in range(count):
-        with cond:
-            if not cond.wait_for(lambda: turn.value == 1, WAIT):
-                raise TimeoutError
-            turn.value = 0
-            cond.notify()
-
-
-def condition_pingpong():
-    """W5.condition_pingpong: one Condition (RLock) + RawValue turn; parent sets turn=1 and
-    notifies, then waits for turn==0; us per round trip."""
-    count, warm = n(20_000), 200
-
-    def once():
-        watchdog(120)
-        cond = ctx.Condition()
-        turn = ctx.RawValue("i", 0)
-        barrier = ctx.Barrier(2)
-        p = ctx.Process(target=_condition_child, args=(cond, turn, barrier, warm + count))
-        p.start()
-        barrier.wait(WAIT)
-
-        def round_():
-            with cond:
-                turn.value = 1
-                cond.notify()
-                if not cond.wait_for(lambda: turn.value == 0, WAIT):
-                    raise TimeoutError
-
-        for _ in range(warm):
-            round_()
-        t = time.perf_counter()
-        for _ in range(count):
-            round_()
-        d = time.perf_counter() - t
-        p.join(WAIT)
-        watchdog(0)
-        return d / count * 1e6
-
-    emit("py.W5.condition_pingpong", median(once), "us")
-
-
-# (id, function, groups): a filter selects a workload when it occurs in the id or names one
-# of its groups (the Rust crate whose rows compare against it).
 # ---------------------------------------------------------------------------------------------
 # ipc-rpc rows (W10): xmlrpc.server in a child process, xmlrpc.client in the parent / children
 # ---------------------------------------------------------------------------------------------

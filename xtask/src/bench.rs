@@ -267,6 +267,68 @@ fn python_filter(filter: &str) -> String {
     }
 }
 
+/// The workload ids `ipc-bench --list` and `bench.py --list` print.
+pub fn listed_ids() -> Result<(Vec<String>, Vec<String>), String> {
+    let out = util::cargo()
+        .args(["run", "--quiet", "--package", "ipc-bench", "--", "--list"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "ipc-bench --list failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let rust = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let out = std::process::Command::new("python3")
+        .arg(util::root().join("bench/python/bench.py"))
+        .arg("--list")
+        .output()
+        .map_err(|e| format!("cannot run python3: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "bench.py --list failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let python = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    Ok((rust, python))
+}
+
+/// Rows (and limits) whose ids no listed workload produces. A workload id is a prefix of the ids
+/// it emits (`py.W4.uncontended` emits `py.W4.uncontended/lock_acquire_release`).
+pub fn unmatched_rows(rust: &[String], python: &[String]) -> Vec<String> {
+    let has = |list: &[String], id: &str| list.iter().any(|w| id.starts_with(w.as_str()));
+    let mut missing = Vec::new();
+    for row in ROWS {
+        if !has(rust, row.rust) {
+            missing.push(row.rust.to_string());
+        }
+        if let Some(p) = row.python
+            && !has(python, p)
+        {
+            missing.push(p.to_string());
+        }
+        if let Some(l) = row.limit
+            && !has(rust, l)
+        {
+            missing.push(l.to_string());
+        }
+    }
+    for (id, _) in LIMITS {
+        if !has(rust, id) {
+            missing.push(id.to_string());
+        }
+    }
+    missing
+}
+
 /// Runs the bench. Arguments: `--quick`, and an optional filter on workload ids.
 pub fn run(args: &[String]) -> Result<(), String> {
     let quick = args.iter().any(|a| a == "--quick");

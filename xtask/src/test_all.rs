@@ -15,6 +15,7 @@ const STEPS: &[Step] = &[
     ("doctest", doctest),
     ("doc", doc),
     ("examples", run_examples),
+    ("bench-check", bench_check),
     ("leftovers", leftovers),
 ];
 
@@ -72,6 +73,26 @@ fn doc() -> Result<String, String> {
 fn run_examples() -> Result<String, String> {
     let n = examples::run_all(None)?;
     Ok(format!("{n} examples printed what they must"))
+}
+
+/// The bench's two sides agree: `bench.py` parses, and every table row names a Rust workload
+/// `ipc-bench` has and a Python workload `bench.py` has (running the bench itself is
+/// `cargo xtask bench`, not part of the test pipeline).
+fn bench_check() -> Result<String, String> {
+    let (rust, python) = crate::bench::listed_ids()?;
+    let missing = crate::bench::unmatched_rows(&rust, &python);
+    if missing.is_empty() {
+        Ok(format!(
+            "{} Rust and {} Python workloads; every row has both sides",
+            rust.len(),
+            python.len()
+        ))
+    } else {
+        Err(format!(
+            "bench rows without a workload: {}",
+            missing.join(", ")
+        ))
+    }
 }
 
 /// The suite must leave no named shared memory and no process of its own behind.
