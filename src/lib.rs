@@ -30,9 +30,10 @@
 //! | [`process`] | `ipc-process` | `Process`, `get_context`, `set_start_method`, `current_process`, `os.fork` | `process` |
 //! | [`sync`] | `ipc-sync` | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | `sync` |
 //!
+//! | [`pipe`] | `ipc-pipe` | `Pipe`, `Connection`, `connection.wait` | `pipe` |
 //! | [`rpc`] | `ipc-rpc` | `xmlrpc.client`, `xmlrpc.server` | `rpc` |
 //!
-//! More members (`shm`, `pipe`, `fifo`, `queue`, `pool`) join as they
+//! More members (`shm`, `fifo`, `queue`, `pool`) join as they
 //! land; see the README for their status.
 //!
 //! # Comparison with Python multiprocessing
@@ -78,3 +79,11 @@ pub use ipc_sync as sync;
 pub use ipc_sync::{
     Barrier, BoundedSemaphore, BrokenBarrier, Condition, Event, Lock, OwnerDied, RLock, Semaphore,
 };
+
+#[cfg(feature = "pipe")]
+#[doc(inline)]
+pub use ipc_pipe as pipe;
+
+#[cfg(feature = "pipe")]
+#[doc(inline)]
+pub use ipc_pipe::{Connection, Pipe, wait};

@@ -60,3 +60,13 @@ fn rpc_is_reexported() {
     let f = ipc::rpc::Fault::python("TypeError", "no");
     assert_eq!(f.string, "<class 'TypeError'>:no");
 }
+
+#[cfg(feature = "pipe")]
+#[test]
+fn pipe_is_reexported() {
+    let (mut a, mut b): (ipc::Connection, ipc::Connection) = ipc::Pipe(true).unwrap();
+    a.send(&7u8).unwrap();
+    assert_eq!(ipc::wait(&[&b], None).unwrap(), vec![0]);
+    assert_eq!(b.recv::<u8>().unwrap(), 7);
+    let _ = ipc::pipe::pipe;
+}

@@ -457,8 +457,88 @@ def xmlrpc_echo10k(threaded):
     emit("py.W10.xmlrpc_echo10k_" + suffix, median(once), "ms")
 
 
+# ---------------------------------------------------------------------------------------------
+# ipc-pipe rows (W1, W2)
+# ---------------------------------------------------------------------------------------------
+
+def _bytes_echo_child(conn, barrier, count):
+    watchdog(120)
+    barrier.wait(WAIT)
+    for _ in range(count):
+        conn.send_bytes(conn.recv_bytes())
+
+
+def pipe_rtt_bytes8():
+    """W1.pipe_rtt_bytes8: send_bytes(8 B) / recv_bytes() there and back on a duplex Pipe."""
+    count, warm = n(20_000), 200
+    msg = b"\x01" * 8
+
+    def once():
+        watchdog(120)
+        a, b = ctx.Pipe()
+        barrier = ctx.Barrier(2)
+        p = ctx.Process(target=_bytes_echo_child, args=(b, barrier, warm + count))
+        p.start()
+        barrier.wait(WAIT)
+        for _ in range(warm):
+            a.send_bytes(msg)
+            a.recv_bytes()
+        t = time.perf_counter()
+        for _ in range(count):
+            a.send_bytes(msg)
+            a.recv_bytes()
+        d = time.perf_counter() - t
+        p.join(WAIT)
+        watchdog(0)
+        return d / count * 1e6
+
+    emit("py.W1.pipe_rtt_bytes8", median(once), "us")
+
+
+def _tput_child(w, barrier, size, count):
+    watchdog(120)
+    msg = b"\x5a" * size
+    barrier.wait(WAIT)
+    for _ in range(count):
+        w.send_bytes(msg)
+
+
+def _pipe_tput(size, count):
+    def once():
+        watchdog(120)
+        r, w = ctx.Pipe(duplex=False)
+        barrier = ctx.Barrier(2)
+        p = ctx.Process(target=_tput_child, args=(w, barrier, size, count))
+        p.start()
+        barrier.wait(WAIT)
+        t = time.perf_counter()
+        for _ in range(count):
+            r.recv_bytes()
+        d = time.perf_counter() - t
+        p.join(WAIT)
+        watchdog(0)
+        return d
+
+    return median(once)
+
+
+def pipe_tput_64b():
+    """W2.pipe_tput_64B: 200,000 messages of 64 B over Pipe(duplex=False); msgs/s."""
+    count = n(200_000)
+    emit("py.W2.pipe_tput_64B", count / _pipe_tput(64, count), "msgs/s")
+
+
+def pipe_tput_64kib():
+    """W2.pipe_tput_64KiB: 4,096 messages of 64 KiB over Pipe(duplex=False); GB/s."""
+    count = max(1024, n(4096))
+    emit("py.W2.pipe_tput_64KiB", count * 65536 / _pipe_tput(65536, count) / 1e9, "GB/s")
+
+
 WORKLOADS = [
-    ("py.W1.pipe_rtt_int", pipe_rtt_int, "core"),
+    ("py.W1.pipe_rtt_int", pipe_rtt_int, "core pipe"),
+    ("py.W1.pipe_rtt_bytes8", pipe_rtt_bytes8, "pipe"),
+    ("py.W2.pipe_tput_64B", pipe_tput_64b, "pipe"),
+    ("py.W2.pipe_tput_64KiB", pipe_tput_64kib, "pipe"),
     ("py.W5.event_pingpong", event_pingpong, "core sync"),
     ("py.frame_roundtrip", pickle_roundtrip, "core"),
     ("py.W4.uncontended", uncontended, "sync"),

@@ -277,3 +277,90 @@ pub fn fork_exit_wait(opts: &Opts) {
     });
     emit("L8_fork_exit_wait", v, "us");
 }
+
+/// Streams `total` bytes in 64 KiB `write`s from a child into `w`, the parent `read`s them from
+/// `r` 64 KiB at a time; GB/s from start to the last byte.
+fn stream_bw(id: &str, opts: &Opts, make: fn() -> (Dir, Dir)) {
+    const BLOCK: usize = 64 * 1024;
+    let total: usize = if opts.quick { 256 << 20 } else { 1 << 30 };
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let ((r, w), (x, y)) = make();
+        let pid = fork(|| {
+            let buf = vec![0x5au8; BLOCK];
+            let mut sent = 0;
+            while sent < total {
+                // SAFETY: `buf` is valid for BLOCK bytes.
+                let n = unsafe { libc::write(w, buf.as_ptr().cast(), BLOCK) };
+                assert!(n > 0, "write");
+                sent += n as usize;
+            }
+        });
+        let mut buf = vec![0u8; BLOCK];
+        let t = Instant::now();
+        let mut got = 0;
+        while got < total {
+            // SAFETY: `buf` is valid for BLOCK bytes.
+            let n = unsafe { libc::read(r, buf.as_mut_ptr().cast(), BLOCK) };
+            assert!(n > 0, "read");
+            got += n as usize;
+        }
+        let d = t.elapsed();
+        reap(pid);
+        for fd in [r, w, x, y] {
+            // SAFETY: closing fds this function opened.
+            unsafe { libc::close(fd) };
+        }
+        watchdog(0);
+        total as f64 / d.as_secs_f64() / 1e9
+    });
+    emit(id, v, "GB/s");
+}
+
+/// `L4_pipe_bw`: 64 KiB `write`s through a default pipe, 1 GiB. GB/s.
+pub fn pipe_bw(opts: &Opts) {
+    stream_bw("L4_pipe_bw", opts, two_pipes);
+}
+
+/// `L4_unix_stream_bw`: the same over `socketpair(AF_UNIX, SOCK_STREAM)`.
+pub fn unix_stream_bw(opts: &Opts) {
+    stream_bw("L4_unix_stream_bw", opts, one_socketpair);
+}
+
+/// `L4_pipe_64B_writes`: a child `write`s 200,000 blocks of 72 bytes (a 64 B message and its
+/// 8-byte header) into a pipe, the parent reads 64 KiB at a time until it has them all; writes
+/// per second. The floor for one-way small messages that are each handed to the kernel at once.
+pub fn pipe_64b_writes(opts: &Opts) {
+    const MSG: usize = 72;
+    let count = opts.n(200_000);
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let ((r, w), (x, y)) = two_pipes();
+        let pid = fork(|| {
+            let buf = [0x5au8; MSG];
+            for _ in 0..count {
+                // SAFETY: `buf` is valid for MSG bytes.
+                let n = unsafe { libc::write(w, buf.as_ptr().cast(), MSG) };
+                assert_eq!(n, MSG as isize, "write");
+            }
+        });
+        let mut buf = vec![0u8; 64 * 1024];
+        let t = Instant::now();
+        let mut got = 0;
+        while got < count * MSG {
+            // SAFETY: `buf` is valid for its length.
+            let n = unsafe { libc::read(r, buf.as_mut_ptr().cast(), buf.len()) };
+            assert!(n > 0, "read");
+            got += n as usize;
+        }
+        let d = t.elapsed();
+        reap(pid);
+        for fd in [r, w, x, y] {
+            // SAFETY: closing fds this function opened.
+            unsafe { libc::close(fd) };
+        }
+        watchdog(0);
+        count as f64 / d.as_secs_f64()
+    });
+    emit("L4_pipe_64B_writes", v, "msgs/s");
+}

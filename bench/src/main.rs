@@ -9,6 +9,7 @@
 
 mod core;
 mod limits;
+mod pipe;
 mod process;
 mod rpc;
 mod sync;
@@ -56,12 +57,21 @@ fn workloads() -> Vec<Workload> {
         ("sync.condition_pingpong", "sync", sync::condition_pingpong),
         (
             "L1_unix_stream_pingpong",
-            "core",
+            "core pipe",
             limits::unix_stream_pingpong,
         ),
         ("core.channel_rtt", "core", core::channel_rtt),
         ("core.frame_roundtrip", "core", core::frame_roundtrip),
-        ("L1_pipe_pingpong", "core", limits::pipe_pingpong),
+        ("pipe.rtt_int", "pipe", pipe::rtt_int),
+        ("pipe.rtt_bytes8", "pipe", pipe::rtt_bytes8),
+        ("L1_pipe_pingpong", "core pipe", limits::pipe_pingpong),
+        ("pipe.rtt_oneway_bytes8", "pipe", pipe::rtt_oneway_bytes8),
+        ("L4_pipe_64B_writes", "pipe", limits::pipe_64b_writes),
+        ("pipe.tput_64B", "pipe", pipe::tput_64b),
+        ("L4_pipe_bw", "pipe", limits::pipe_bw),
+        ("pipe.tput_64KiB", "pipe", pipe::tput_64kib),
+        ("L4_unix_stream_bw", "pipe", limits::unix_stream_bw),
+        ("pipe.tput_64KiB_duplex", "pipe", pipe::tput_64kib_duplex),
         ("L5_memcpy_64KiB_bw", "core", limits::memcpy_bw),
         ("L6_cas_lock_uncontended", "core sync", limits::cas_lock),
         ("sync.lock_uncontended", "sync", sync::lock_uncontended),

@@ -112,3 +112,39 @@ pub unsafe fn claim_inherited(raw: RawFd) -> Result<OwnedFd> {
     sys::set_cloexec(fd.as_fd(), true)?;
     Ok(fd)
 }
+
+/// `poll`—Waits until at least one of `fds` is readable (or its peer hung up), for at most
+/// `timeout` (`None`: no limit); returns the indices of those that are, `[]` on timeout.
+///
+/// ```
+/// use std::io::Write;
+/// use std::time::Duration;
+/// let (r1, _w1) = ipc_core::fd::pipe()?;
+/// let (r2, w2) = ipc_core::fd::pipe()?;
+/// std::fs::File::from(w2).write_all(b"x")?;
+/// let ready = ipc_core::fd::wait_readable(&[r1.as_fd(), r2.as_fd()], Some(Duration::from_secs(1)))?;
+/// assert_eq!(ready, vec![1]);
+/// # use std::os::fd::AsFd;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # References
+/// - [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html)
+#[doc(alias = "poll")]
+pub fn wait_readable(
+    fds: &[std::os::fd::BorrowedFd<'_>],
+    timeout: Option<std::time::Duration>,
+) -> io::Result<Vec<usize>> {
+    sys::poll_many(fds, timeout)
+}
+
+/// `setsockopt(SO_SNDBUF, SO_RCVBUF)`—Asks for socket buffers of `bytes` in each direction
+/// (capped by the kernel's `net.core.wmem_max` / `rmem_max`). Larger buffers let a stream of
+/// 64 KiB messages flow without the writer stalling on every one.
+///
+/// # References
+/// - [socket(7)](https://man7.org/linux/man-pages/man7/socket.7.html)
+#[doc(alias = "SO_SNDBUF")]
+pub fn set_socket_buffers(sock: impl AsFd, bytes: usize) -> io::Result<()> {
+    sys::set_socket_buffers(sock.as_fd(), bytes)
+}

@@ -446,3 +446,40 @@ pub(crate) fn parse_stat(line: &[u8]) -> Option<(u8, u64)> {
     }
     Some((state, v))
 }
+
+/// `poll` on many descriptors for readability (or hang-up); the indices that are ready, `[]` on
+/// timeout. `EINTR` is retried with the time left.
+pub(crate) fn poll_many(
+    fds: &[BorrowedFd<'_>],
+    timeout: Option<Duration>,
+) -> io::Result<Vec<usize>> {
+    use rustix::event::{PollFd, PollFlags};
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let mut pfds: Vec<PollFd<'_>> = fds.iter().map(|f| PollFd::new(f, PollFlags::IN)).collect();
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        let ts = left.map(|d| rustix::time::Timespec {
+            tv_sec: d.as_secs() as i64,
+            tv_nsec: i64::from(d.subsec_nanos()),
+        });
+        match rustix::event::poll(&mut pfds, ts.as_ref()) {
+            Ok(_) => break,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(pfds
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.revents().is_empty())
+        .map(|(i, _)| i)
+        .collect())
+}
+
+/// `setsockopt(SO_SNDBUF / SO_RCVBUF)`: asks for socket buffers of `bytes` each way (the kernel
+/// may cap it at `net.core.wmem_max` / `rmem_max`).
+pub(crate) fn set_socket_buffers(sock: BorrowedFd<'_>, bytes: usize) -> io::Result<()> {
+    rustix::net::sockopt::set_socket_send_buffer_size(sock, bytes)?;
+    rustix::net::sockopt::set_socket_recv_buffer_size(sock, bytes)?;
+    Ok(())
+}

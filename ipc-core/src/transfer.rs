@@ -202,9 +202,12 @@ fn install<T: 'static>(
     }
 }
 
-/// Serialises `value`, appending its bytes to `bytes` and its descriptors (duplicated) to the
-/// returned vector.
-fn serialize_into<T: Serialize + ?Sized>(value: &T, bytes: &mut Vec<u8>) -> Result<Vec<OwnedFd>> {
+/// Serialises `value`, appending its bytes to `bytes` (a buffer to reuse) and returning the
+/// descriptors it owns (duplicated): [`to_envelope`] without the allocation.
+pub fn serialize_into<T: Serialize + ?Sized>(
+    value: &T,
+    bytes: &mut Vec<u8>,
+) -> Result<Vec<OwnedFd>> {
     let guard = install(&OUTGOING, Vec::new());
     let r = frame::encode_payload(value, bytes);
     let fds = OUTGOING.with(|o| o.borrow_mut().take()).unwrap_or_default();

@@ -140,6 +140,42 @@ const ROWS: &[Row] = &[
         limit: None,
         what: "the same against Python's ThreadingMixIn server",
     },
+    Row {
+        rust: "pipe.rtt_int",
+        python: Some("py.W1.pipe_rtt_int"),
+        limit: Some("L1_unix_stream_pingpong"),
+        what: "duplex Connection, an integer there and back (W1)",
+    },
+    Row {
+        rust: "pipe.rtt_bytes8",
+        python: Some("py.W1.pipe_rtt_bytes8"),
+        limit: Some("L1_unix_stream_pingpong"),
+        what: "duplex Connection, send_bytes of 8 B there and back (W1)",
+    },
+    Row {
+        rust: "pipe.rtt_oneway_bytes8",
+        python: None,
+        limit: Some("L1_pipe_pingpong"),
+        what: "two one-way Connections, 8 B there and back (target: within 1.1x of the bare pipe ping-pong)",
+    },
+    Row {
+        rust: "pipe.tput_64B",
+        python: Some("py.W2.pipe_tput_64B"),
+        limit: Some("L4_pipe_64B_writes"),
+        what: "one-way Connection, 200k messages of 64 B (target: >= 2M msgs/s)",
+    },
+    Row {
+        rust: "pipe.tput_64KiB",
+        python: Some("py.W2.pipe_tput_64KiB"),
+        limit: Some("L4_pipe_bw"),
+        what: "one-way Connection, 4096 messages of 64 KiB",
+    },
+    Row {
+        rust: "pipe.tput_64KiB_duplex",
+        python: None,
+        limit: Some("L4_unix_stream_bw"),
+        what: "duplex Connection, 64 KiB messages (target: within 1.2x of a bare socket pair)",
+    },
 ];
 
 /// The bare limits, measured in the same run.
@@ -161,6 +197,18 @@ const LIMITS: &[(&str, &str)] = &[
     (
         "L7_contended_futex_mutex3",
         "two processes x 1M increments under Drepper's mutex3, per increment",
+    ),
+    (
+        "L4_pipe_bw",
+        "64 KiB writes through a default pipe, one process to another",
+    ),
+    (
+        "L4_pipe_64B_writes",
+        "72-byte writes (64 B + header) into a pipe, read in 64 KiB blocks",
+    ),
+    (
+        "L4_unix_stream_bw",
+        "64 KiB writes through a Unix stream socket pair",
     ),
     ("L8_fork_exit_wait", "fork + _exit + waitpid"),
     (

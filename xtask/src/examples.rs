@@ -148,6 +148,28 @@ pub const EXAMPLES: &[Example] = &[
             "named daemon exitcode: Some(0)",
         ],
     },
+    Example {
+        package: "ipc-pipe",
+        name: "pipe_hello",
+        args: &[],
+        any_order: false,
+        expect: &["[\"hello\"]", "[42, None, \"hello\"]"],
+    },
+    Example {
+        package: "ipc-pipe",
+        name: "messages_until_end",
+        args: &[],
+        any_order: true,
+        expect: &[
+            "Sent the message: hello",
+            "Sent the message: hey",
+            "Sent the message: hru?",
+            "Sent the message: END",
+            "Received the message: hello",
+            "Received the message: hey",
+            "Received the message: hru?",
+        ],
+    },
 ];
 
 /// Checks that each line of `expect` matches its own line of `output`, in any order; returns

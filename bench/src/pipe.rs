@@ -1,0 +1,165 @@
+//! Workloads for `ipc-pipe` (W1, W2 in BENCH-WORKLOADS.md).
+
+use std::time::{Duration, Instant};
+
+use ipc_pipe::{Connection, pipe};
+
+use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Round trips: the parent sends, the child echoes, `n` times after 200 warm-up rounds.
+fn rtt(id: &str, opts: &Opts, duplex: bool, bytes: bool) {
+    let n = opts.n(20_000);
+    let warm = 200;
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        // Parent → child on `a`, child → parent on `b` (the same socket pair when duplex).
+        let (mut p_send, mut c_recv, mut c_send, mut p_recv): (
+            Connection,
+            Connection,
+            Option<Connection>,
+            Option<Connection>,
+        ) = if duplex {
+            let (a, b) = pipe(true).expect("pipe");
+            (a, b, None, None)
+        } else {
+            let (r1, w1) = pipe(false).expect("pipe");
+            let (r2, w2) = pipe(false).expect("pipe");
+            (w1, r1, Some(w2), Some(r2))
+        };
+        let pid = fork(|| {
+            let buf = [1u8; 8];
+            for _ in 0..warm + n {
+                let out = c_send.as_mut();
+                if bytes {
+                    let mut b = [0u8; 8];
+                    c_recv.recv_bytes_into(&mut b, 0).expect("child recv");
+                    match out {
+                        Some(o) => o.send_bytes(&buf),
+                        None => c_recv.send_bytes(&buf),
+                    }
+                    .expect("child send");
+                } else {
+                    let x: u64 = c_recv.recv().expect("child recv");
+                    match out {
+                        Some(o) => o.send(&x),
+                        None => c_recv.send(&x),
+                    }
+                    .expect("child send");
+                }
+            }
+        });
+        let mut round = |i: u64| {
+            if bytes {
+                p_send.send_bytes(&[1u8; 8]).expect("send");
+            } else {
+                p_send.send(&i).expect("send");
+            }
+            let back = match p_recv.as_mut() {
+                Some(r) => r,
+                None => &mut p_send,
+            };
+            if bytes {
+                let mut b = [0u8; 8];
+                back.recv_bytes_into(&mut b, 0).expect("recv");
+            } else {
+                let x: u64 = back.recv_timeout(TIMEOUT).expect("recv");
+                assert_eq!(x, i);
+            }
+        };
+        for i in 0..warm {
+            round(i as u64);
+        }
+        let t = Instant::now();
+        for i in 0..n {
+            round(i as u64);
+        }
+        let d = t.elapsed();
+        reap(pid);
+        watchdog(0);
+        per_op(d, n, "us")
+    });
+    emit(id, v, "us");
+}
+
+/// `pipe.rtt_int`: W1.pipe_rtt_int — a duplex `Connection`, `send(i)` / `recv()` there and
+/// back; µs per round trip.
+pub fn rtt_int(opts: &Opts) {
+    rtt("pipe.rtt_int", opts, true, false);
+}
+
+/// `pipe.rtt_bytes8`: W1.pipe_rtt_bytes8 — 8 bytes with `send_bytes` / `recv_bytes_into` on a
+/// duplex connection.
+pub fn rtt_bytes8(opts: &Opts) {
+    rtt("pipe.rtt_bytes8", opts, true, true);
+}
+
+/// `pipe.rtt_oneway_bytes8`: the same over two one-way pipes, against the bare pipe ping-pong.
+pub fn rtt_oneway_bytes8(opts: &Opts) {
+    rtt("pipe.rtt_oneway_bytes8", opts, false, true);
+}
+
+/// One-way throughput: a child `send_bytes` `count` messages of `size` bytes back to back; the
+/// parent receives each. Time from start to the last message.
+fn tput(id: &str, opts: &Opts, duplex: bool, size: usize, count: usize) -> f64 {
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let (mut r, mut w) = if duplex {
+            pipe(true).expect("pipe")
+        } else {
+            pipe(false).expect("pipe")
+        };
+        let go = pipe(false).expect("pipe");
+        let (mut go_r, mut go_w) = go;
+        let pid = fork(|| {
+            let msg = vec![0x5au8; size];
+            let _: u8 = go_r.recv().expect("go");
+            for _ in 0..count {
+                w.send_bytes(&msg).expect("send");
+            }
+        });
+        let mut buf = vec![0u8; size];
+        go_w.send(&1u8).expect("go");
+        let t = Instant::now();
+        for _ in 0..count {
+            let n = r.recv_bytes_into(&mut buf, 0).expect("recv");
+            assert_eq!(n, size);
+        }
+        let d = t.elapsed();
+        reap(pid);
+        watchdog(0);
+        d.as_secs_f64()
+    });
+    let _ = id;
+    v
+}
+
+/// `pipe.tput_64B`: W2.pipe_tput_64B — 200,000 messages of 64 B over a one-way pipe; msgs/s.
+pub fn tput_64b(opts: &Opts) {
+    let count = opts.n(200_000);
+    let secs = tput("pipe.tput_64B", opts, false, 64, count);
+    emit("pipe.tput_64B", count as f64 / secs, "msgs/s");
+}
+
+/// `pipe.tput_64KiB`: W2.pipe_tput_64KiB — 4,096 messages of 64 KiB over a one-way pipe; GB/s.
+pub fn tput_64kib(opts: &Opts) {
+    let count = opts.n(4_096).max(1_024);
+    let secs = tput("pipe.tput_64KiB", opts, false, 64 * 1024, count);
+    emit(
+        "pipe.tput_64KiB",
+        (count * 64 * 1024) as f64 / secs / 1e9,
+        "GB/s",
+    );
+}
+
+/// `pipe.tput_64KiB_duplex`: the same over a duplex connection (a socket pair).
+pub fn tput_64kib_duplex(opts: &Opts) {
+    let count = opts.n(4_096).max(1_024);
+    let secs = tput("pipe.tput_64KiB_duplex", opts, true, 64 * 1024, count);
+    emit(
+        "pipe.tput_64KiB_duplex",
+        (count * 64 * 1024) as f64 / secs / 1e9,
+        "GB/s",
+    );
+}
