@@ -31,9 +31,10 @@
 //! | [`sync`] | `ipc-sync` | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | `sync` |
 //!
 //! | [`pipe`] | `ipc-pipe` | `Pipe`, `Connection`, `connection.wait` | `pipe` |
+//! | [`fifo`] | `ipc-fifo` | `os.mkfifo` named pipes | `fifo` |
 //! | [`rpc`] | `ipc-rpc` | `xmlrpc.client`, `xmlrpc.server` | `rpc` |
 //!
-//! More members (`shm`, `fifo`, `queue`, `pool`) join as they
+//! More members (`shm`, `queue`, `pool`) join as they
 //! land; see the README for their status.
 //!
 //! # Comparison with Python multiprocessing
@@ -87,3 +88,11 @@ pub use ipc_pipe as pipe;
 #[cfg(feature = "pipe")]
 #[doc(inline)]
 pub use ipc_pipe::{Connection, Pipe, wait};
+
+#[cfg(feature = "fifo")]
+#[doc(inline)]
+pub use ipc_fifo as fifo;
+
+#[cfg(feature = "fifo")]
+#[doc(inline)]
+pub use ipc_fifo::Fifo;

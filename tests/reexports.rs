@@ -70,3 +70,19 @@ fn pipe_is_reexported() {
     assert_eq!(b.recv::<u8>().unwrap(), 7);
     let _ = ipc::pipe::pipe;
 }
+
+#[cfg(feature = "fifo")]
+#[test]
+fn fifo_is_reexported() {
+    let path = std::env::temp_dir().join(format!("ipc-test-reexport-fifo-{}", std::process::id()));
+    let f: ipc::Fifo = ipc::fifo::Fifo::create(&path, 0o600).unwrap();
+    assert!(path.exists());
+    drop(f);
+    assert!(!path.exists());
+    let _: fn(
+        &str,
+        &str,
+        Option<std::time::Duration>,
+    ) -> Result<ipc::fifo::Duplex, ipc::fifo::Error> =
+        |a, b, t| ipc::fifo::Duplex::connect(a, b, t);
+}

@@ -534,11 +534,72 @@ def pipe_tput_64kib():
     emit("py.W2.pipe_tput_64KiB", count * 65536 / _pipe_tput(65536, count) / 1e9, "GB/s")
 
 
+# ---------------------------------------------------------------------------------------------
+# ipc-fifo rows (W9)
+# ---------------------------------------------------------------------------------------------
+
+def _fifo_writer(path, size, count):
+    watchdog(120)
+    import os
+    fd = os.open(path, os.O_WRONLY)
+    block = b"\x5a" * size
+    for _ in range(count):
+        os.write(fd, block)
+    os.close(fd)
+
+
+def _fifo_run(size, count):
+    import os
+    import tempfile
+
+    def once():
+        watchdog(120)
+        d = tempfile.mkdtemp(prefix="ipc-bench-")
+        path = os.path.join(d, "fifo")
+        os.mkfifo(path)
+        try:
+            p = ctx.Process(target=_fifo_writer, args=(path, size, count))
+            p.start()
+            fd = os.open(path, os.O_RDONLY)
+            t = time.perf_counter()
+            got = 0
+            while True:
+                b = os.read(fd, 65536)
+                if not b:
+                    break
+                got += len(b)
+            dt = time.perf_counter() - t
+            os.close(fd)
+            p.join(WAIT)
+            assert got == size * count
+        finally:
+            os.unlink(path)
+            os.rmdir(d)
+        watchdog(0)
+        return dt
+
+    return median(once)
+
+
+def fifo_64kib():
+    """W9.fifo_64KiB_writes: 1,024 x 64 KiB os.write into a fifo; GB/s."""
+    count = max(256, n(1024))
+    emit("py.W9.fifo_64KiB_writes", count * 65536 / _fifo_run(65536, count) / 1e9, "GB/s")
+
+
+def fifo_64b():
+    """W9.fifo_64B_writes: 200,000 x 64 B os.write; writes/s."""
+    count = n(200_000)
+    emit("py.W9.fifo_64B_writes", count / _fifo_run(64, count), "msgs/s")
+
+
 WORKLOADS = [
     ("py.W1.pipe_rtt_int", pipe_rtt_int, "core pipe"),
     ("py.W1.pipe_rtt_bytes8", pipe_rtt_bytes8, "pipe"),
     ("py.W2.pipe_tput_64B", pipe_tput_64b, "pipe"),
     ("py.W2.pipe_tput_64KiB", pipe_tput_64kib, "pipe"),
+    ("py.W9.fifo_64KiB_writes", fifo_64kib, "fifo"),
+    ("py.W9.fifo_64B_writes", fifo_64b, "fifo"),
     ("py.W5.event_pingpong", event_pingpong, "core sync"),
     ("py.frame_roundtrip", pickle_roundtrip, "core"),
     ("py.W4.uncontended", uncontended, "sync"),

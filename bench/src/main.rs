@@ -8,6 +8,7 @@
 //! This binary is single-threaded, so `fork` is safe to use freely in it.
 
 mod core;
+mod fifo;
 mod limits;
 mod pipe;
 mod process;
@@ -66,9 +67,11 @@ fn workloads() -> Vec<Workload> {
         ("pipe.rtt_bytes8", "pipe", pipe::rtt_bytes8),
         ("L1_pipe_pingpong", "core pipe", limits::pipe_pingpong),
         ("pipe.rtt_oneway_bytes8", "pipe", pipe::rtt_oneway_bytes8),
-        ("L4_pipe_64B_writes", "pipe", limits::pipe_64b_writes),
+        ("L4_pipe_64B_writes", "pipe fifo", limits::pipe_64b_writes),
         ("pipe.tput_64B", "pipe", pipe::tput_64b),
-        ("L4_pipe_bw", "pipe", limits::pipe_bw),
+        ("fifo.64B_writes", "fifo", fifo::writes_64b),
+        ("L4_pipe_bw", "pipe fifo", limits::pipe_bw),
+        ("fifo.64KiB_writes", "fifo", fifo::writes_64kib),
         ("pipe.tput_64KiB", "pipe", pipe::tput_64kib),
         ("L4_unix_stream_bw", "pipe", limits::unix_stream_bw),
         ("pipe.tput_64KiB_duplex", "pipe", pipe::tput_64kib_duplex),

@@ -148,3 +148,10 @@ pub fn wait_readable(
 pub fn set_socket_buffers(sock: impl AsFd, bytes: usize) -> io::Result<()> {
     sys::set_socket_buffers(sock.as_fd(), bytes)
 }
+
+/// `write(fd, buf)` that never raises `SIGPIPE`: a pipe or fifo whose reader is gone gives
+/// [`io::ErrorKind::BrokenPipe`] instead, even in a process that did not ignore `SIGPIPE`.
+/// Returns the bytes written (possibly fewer than `buf.len()`).
+pub fn write_nosigpipe(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
+    sys::writev_nosigpipe(fd.as_fd(), &[io::IoSlice::new(buf)])
+}

@@ -176,6 +176,18 @@ const ROWS: &[Row] = &[
         limit: Some("L4_unix_stream_bw"),
         what: "duplex Connection, 64 KiB messages (target: within 1.2x of a bare socket pair)",
     },
+    Row {
+        rust: "fifo.64KiB_writes",
+        python: Some("py.W9.fifo_64KiB_writes"),
+        limit: Some("L4_pipe_bw"),
+        what: "named pipe, 1,024 writes of 64 KiB (target: within 1.2x of a bare pipe)",
+    },
+    Row {
+        rust: "fifo.64B_writes",
+        python: Some("py.W9.fifo_64B_writes"),
+        limit: Some("L4_pipe_64B_writes"),
+        what: "named pipe, 200,000 writes of 64 B, read in 64 KiB blocks (W9)",
+    },
 ];
 
 /// The bare limits, measured in the same run.

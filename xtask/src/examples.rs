@@ -185,6 +185,80 @@ pub fn check_output_any_order<'a>(expect: &[&'a str], output: &str) -> Result<()
     Ok(())
 }
 
+/// Two programs that find each other by themselves (through names on the file system): each
+/// is run with `--dir <a fresh temporary directory>`, in both start orders (the second 300 ms
+/// after the first); both must exit 0 within 60 s and print their lines, and the directory
+/// must be empty afterwards.
+pub struct Duo {
+    /// The package that owns both.
+    pub package: &'static str,
+    /// One example and the lines it must print.
+    pub a: (&'static str, &'static [&'static str]),
+    /// The other example and its lines.
+    pub b: (&'static str, &'static [&'static str]),
+}
+
+/// The two-program scenarios of the `Duo` kind.
+pub const DUOS: &[Duo] = &[Duo {
+    package: "ipc-fifo",
+    a: ("fifo_p1", &["P1 hear P2: I'm fine, thank you! And you?"]),
+    b: (
+        "fifo_p2",
+        &["P2 hear P1: How are you?", "P2 hear P1: I'm fine too."],
+    ),
+}];
+
+fn run_duo(dir: &std::path::Path, duo: &Duo, a_first: bool) -> Result<(), String> {
+    let tmp = std::env::temp_dir().join(format!(
+        "ipc-example-duo-{}-{}",
+        std::process::id(),
+        if a_first { "ab" } else { "ba" }
+    ));
+    std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+    let (first, second) = if a_first {
+        (duo.a, duo.b)
+    } else {
+        (duo.b, duo.a)
+    };
+    let run = |name: &'static str| {
+        let mut cmd = std::process::Command::new(dir.join(name));
+        cmd.arg("--dir").arg(&tmp).current_dir(util::root());
+        std::thread::spawn(move || run_captured(&mut cmd, Duration::from_secs(60)))
+    };
+    let h1 = run(first.0);
+    std::thread::sleep(Duration::from_millis(300));
+    let h2 = run(second.0);
+    let mut verdict = Ok(());
+    for (h, (name, expect)) in [(h1, first), (h2, second)] {
+        let out = h
+            .join()
+            .map_err(|_| "runner thread panicked".to_string())??;
+        let r = if out.timed_out {
+            Err(format!("{name} timed out after 60 s"))
+        } else if !out.success {
+            Err(format!("{name} exited with failure: {}", out.stderr))
+        } else {
+            check_output(expect, &out.stdout).map_err(|l| format!("{name} did not print {l:?}"))
+        };
+        if verdict.is_ok() {
+            verdict = r;
+        }
+    }
+    let left: Vec<String> = std::fs::read_dir(&tmp)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&tmp);
+    verdict?;
+    if !left.is_empty() {
+        return Err(format!("left behind: {}", left.join(", ")));
+    }
+    Ok(())
+}
+
 /// A two-program scenario: a server example that prints `listening on URL` as its first line,
 /// and a client example run against it with `--url URL`.
 pub struct Pair {
@@ -332,6 +406,7 @@ fn check_table_is_complete() -> Result<(), String> {
             if let Some(stem) = name.strip_suffix(".rs")
                 && !EXAMPLES.iter().any(|x| x.name == stem)
                 && !PAIRS.iter().any(|p| p.server == stem || p.client == stem)
+                && !DUOS.iter().any(|d| d.a.0 == stem || d.b.0 == stem)
             {
                 missing.push(format!("{pkg}/examples/{name}"));
             }
@@ -397,6 +472,31 @@ pub fn run_all(package: Option<&str>) -> Result<usize, String> {
                     out.stdout, out.stderr
                 );
                 failures.push(format!("{}/{}", ex.package, ex.name));
+            }
+        }
+    }
+    for duo in DUOS
+        .iter()
+        .filter(|d| package.is_none_or(|x| x == d.package))
+    {
+        for a_first in [true, false] {
+            let t = Instant::now();
+            ran += 1;
+            let order = if a_first {
+                format!("{} then {}", duo.a.0, duo.b.0)
+            } else {
+                format!("{} then {}", duo.b.0, duo.a.0)
+            };
+            match run_duo(&dir, duo, a_first) {
+                Ok(()) => println!(
+                    "    example {}/{order}: ok ({})",
+                    duo.package,
+                    util::secs(t.elapsed())
+                ),
+                Err(why) => {
+                    println!("    example {}/{order}: FAILED: {why}", duo.package);
+                    failures.push(format!("{}/{order}", duo.package));
+                }
             }
         }
     }

@@ -1,0 +1,37 @@
+//! Seed 000, `pipe_test_2.py`: one side of a conversation through the named pipes `p1` and
+//! `p2`. Run it and `fifo_p1` in two terminals, in either order:
+//!
+//! ```text
+//! cargo run -p ipc-fifo --example fifo_p2 -- [--dir DIR]
+//! cargo run -p ipc-fifo --example fifo_p1 -- [--dir DIR]
+//! ```
+//!
+//! Unlike the seed's version, either program may start first: both create the fifos if they
+//! are missing, and [`Duplex`] opens them in the same order on both sides.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipc_fifo::Duplex;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn dir() -> PathBuf {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == "--dir") {
+        Some(i) => PathBuf::from(&args[i + 1]),
+        None => PathBuf::from("."),
+    }
+}
+
+fn main() -> Result<(), ipc_fifo::Error> {
+    let d = dir();
+    // p2 reads p1 and writes p2.
+    let mut chat = Duplex::connect(d.join("p1"), d.join("p2"), Some(WAIT))?;
+    let heard: String = chat.recv_timeout(WAIT)?.unwrap_or_default();
+    println!("P2 hear {heard}");
+    chat.send("P2: I'm fine, thank you! And you?")?;
+    let heard: String = chat.recv_timeout(WAIT)?.unwrap_or_default();
+    println!("P2 hear {heard}");
+    Ok(())
+}
