@@ -46,6 +46,30 @@ unsafe fn trampoline<A: DeserializeOwned, R: Serialize>(
     transfer::to_envelope(&r).map_err(|e| format!("cannot encode the target's result: {e}"))
 }
 
+/// Decodes a `Vec<A>` from `bytes`/`fds`, calls the `fn(A) -> R` at `func` on each item
+/// (catching a panic per item) and encodes the `Vec<Result<R, String>>`.
+///
+/// # Safety
+/// As [`trampoline`].
+unsafe fn batch_trampoline<A: DeserializeOwned, R: Serialize>(
+    func: usize,
+    bytes: &[u8],
+    fds: Vec<OwnedFd>,
+) -> Result<Envelope, String> {
+    // SAFETY: the caller guarantees `func` is a `fn(A) -> R`.
+    let f: fn(A) -> R = unsafe { std::mem::transmute::<usize, fn(A) -> R>(func) };
+    let items: Vec<A> = transfer::from_envelope(bytes, fds)
+        .map_err(|e| format!("cannot decode the task's arguments: {e}"))?;
+    let out: Vec<Result<R, String>> = items
+        .into_iter()
+        .map(|a| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| f(a)))
+                .map_err(|p| panic_message(&*p))
+        })
+        .collect();
+    transfer::to_envelope(&out).map_err(|e| format!("cannot encode the task's results: {e}"))
+}
+
 #[inline(never)]
 fn anchor() {
     std::hint::black_box(());
@@ -88,12 +112,9 @@ where
     }
 
     fn to_call(&self) -> Result<Call, Error> {
-        let t: Trampoline = trampoline::<A, R>;
         let env = transfer::to_envelope(&self.args)?;
         Ok(Call {
-            exe: sys::exe_identity()?,
-            trampoline: offset_of(t as usize)?,
-            func: offset_of(self.f as usize)?,
+            f: RemoteFn::new(self.f)?,
             args: env.bytes,
             fds: env.fds.into_iter().map(PortableFd::new).collect(),
         })
@@ -118,12 +139,96 @@ where
     }
 }
 
-/// A target as it travels: offsets, the executable's identity, the encoded arguments.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct Call {
+/// A `fn(A) -> R` named so that another process running the same executable can call it:
+/// the offsets of the function and of its decoding trampoline from a fixed anchor function,
+/// plus the identity of the executable file. It is plain data (serde), so it travels in any
+/// message; `ipc-pool` sends one with every task.
+///
+/// ```
+/// use ipc_process::RemoteFn;
+/// fn double(x: u32) -> u32 { 2 * x }
+/// let f = RemoteFn::new(double)?;
+/// let arg = ipc_core::transfer::to_envelope(&21u32)?;
+/// // SAFETY: `f` was made by `RemoteFn::new` in this very process.
+/// let out = unsafe { f.call(&arg.bytes, arg.fds) }?;
+/// let v: u32 = ipc_core::transfer::from_envelope(&out.bytes, out.fds)?;
+/// assert_eq!(v, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteFn {
     exe: [u64; 5],
     trampoline: i64,
     func: i64,
+}
+
+impl RemoteFn {
+    /// Names `f` (and the code that decodes its `A` and encodes its `R`).
+    ///
+    /// # Errors
+    /// [`Error::NotInExecutable`] when `f` lives in a dynamically loaded library.
+    pub fn new<A, R>(f: fn(A) -> R) -> Result<RemoteFn, Error>
+    where
+        A: DeserializeOwned + 'static,
+        R: Serialize + 'static,
+    {
+        let t: Trampoline = trampoline::<A, R>;
+        Ok(RemoteFn {
+            exe: sys::exe_identity()?,
+            trampoline: offset_of(t as usize)?,
+            func: offset_of(f as usize)?,
+        })
+    }
+
+    /// Names `f` for calls on whole batches: [`call`](Self::call) then takes an encoded
+    /// `Vec<A>`, applies `f` to each item — a panic fails only its item — and returns an encoded
+    /// `Vec<Result<R, String>>` (the `Err` holds the panic message). What `ipc-pool` sends.
+    pub fn new_batch<A, R>(f: fn(A) -> R) -> Result<RemoteFn, Error>
+    where
+        A: DeserializeOwned + 'static,
+        R: Serialize + 'static,
+    {
+        let t: Trampoline = batch_trampoline::<A, R>;
+        Ok(RemoteFn {
+            exe: sys::exe_identity()?,
+            trampoline: offset_of(t as usize)?,
+            func: offset_of(f as usize)?,
+        })
+    }
+
+    /// Calls the function with arguments encoded by `ipc_core::transfer` (`args` and the
+    /// descriptors that came with them); returns its result, encoded the same way. A panic in
+    /// the function unwinds out of this call (catch it if you must go on).
+    ///
+    /// # Errors
+    /// A message when this process runs another executable than the one that made `self`, or
+    /// when the arguments do not decode (or the result does not encode).
+    ///
+    /// # Safety
+    ///
+    /// `self` must come from [`RemoteFn::new`] in a process running this same executable
+    /// (and not, say, be made up from bytes an untrusted peer sent): the offsets become
+    /// function pointers. The executable's identity is checked; the pairing of offsets is not.
+    pub unsafe fn call(&self, args: &[u8], fds: Vec<OwnedFd>) -> Result<Envelope, String> {
+        let here = sys::exe_identity().map_err(|e| e.to_string())?;
+        if here != self.exe {
+            return Err("this process runs a different executable than the caller".into());
+        }
+        let t = address_of(self.trampoline);
+        // SAFETY: this process runs the same executable file as the one `RemoteFn::new` ran in
+        // (checked above), so the offsets computed there from `trampoline::<A, R>` and the
+        // `fn(A) -> R` name the same functions here; the caller guarantees they were made
+        // together by `RemoteFn::new`, so `func` has the type the trampoline expects.
+        let t: Trampoline = unsafe { std::mem::transmute::<usize, Trampoline>(t) };
+        // SAFETY: see above.
+        unsafe { t(address_of(self.func), args, fds) }
+    }
+}
+
+/// A target as it travels: the function and its encoded arguments.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Call {
+    f: RemoteFn,
     args: Vec<u8>,
     fds: Vec<PortableFd>,
 }
@@ -131,19 +236,10 @@ pub(crate) struct Call {
 impl Call {
     /// Runs the call in this process.
     fn run(self) -> Result<Envelope, String> {
-        let here = sys::exe_identity().map_err(|e| e.to_string())?;
-        if here != self.exe {
-            return Err("the child runs a different executable than its parent".into());
-        }
-        let t = address_of(self.trampoline);
-        // SAFETY: this process runs the same executable file as the parent (checked above), so
-        // the offsets the parent computed from its `trampoline::<A, R>` and `fn(A) -> R` name the
-        // same functions here; the parent built the pair together, so `func` has the type the
-        // trampoline expects.
-        let t: Trampoline = unsafe { std::mem::transmute::<usize, Trampoline>(t) };
         let fds = self.fds.into_iter().map(PortableFd::into_inner).collect();
-        // SAFETY: see above: `func` is the `fn(A) -> R` this trampoline was instantiated for.
-        unsafe { t(address_of(self.func), &self.args, fds) }
+        // SAFETY: the request came from our parent (or the fork server relaying it) over a
+        // private socket, and the parent made `f` with `RemoteFn::new` for this executable.
+        unsafe { self.f.call(&self.args, fds) }
     }
 }
 

@@ -82,5 +82,6 @@ mod sys;
 pub use error::{Error, JoinError};
 pub use handle::{JoinHandle, spawn};
 pub use identity::{CurrentProcess, current_process};
+pub use job::RemoteFn;
 pub use method::{Context, StartMethod, get_context, get_start_method, set_start_method};
 pub use process::{Fork, Process, fork, waitpid};
