@@ -71,6 +71,7 @@
 //! | `join_thread()`, `cancel_join_thread()` | — | no feeder thread to join |
 //! | `JoinableQueue`: `task_done()`, `join()` | [`JoinableQueue::task_done`], [`join`](JoinableQueue::join), [`join_timeout`](JoinableQueue::join_timeout) | too many `task_done` is [`TaskDoneError`] (Python: `ValueError`) |
 //! | `SimpleQueue`: `put`, `get`, `empty`, `close` | [`SimpleQueue`] | |
+//! | a `bytes` item | [`Bytes`] | a `Vec<u8>` that travels as one block (serde sees a `Vec<u8>` as numbers) |
 //! | a producer killed in `put` may corrupt the pipe or hold the lock forever | never a torn item; the lock is taken over | see above |
 //! | `posix_ipc.MessageQueue` (third party) | [`MessageQueue`] | priorities; the kernel's [`MqLimits`] |
 //!
@@ -81,6 +82,7 @@
 //! reads until published) and the reads of published records (which only the consumer-lock
 //! holder frees); and to the libc calls of the message queue in `sys.rs`. Each block says why.
 
+mod bytes;
 mod error;
 mod joinable_queue;
 mod message_queue;
@@ -89,6 +91,7 @@ mod ring;
 mod simple_queue;
 mod sys;
 
+pub use bytes::Bytes;
 pub use error::{GetError, MqError, PutError, TaskDoneError};
 pub use joinable_queue::JoinableQueue;
 pub use message_queue::{MessageQueue, MqAttributes, MqLimits};
