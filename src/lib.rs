@@ -29,8 +29,9 @@
 //! | [`core`] | `ipc-core` | `multiprocessing.reduction`, `heap`, `shared_memory`, `Connection`'s framing | `core` |
 //! | [`process`] | `ipc-process` | `Process`, `get_context`, `set_start_method`, `current_process`, `os.fork` | `process` |
 //! | [`sync`] | `ipc-sync` | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | `sync` |
+//! | [`queue`] | `ipc-queue` | `Queue`, `JoinableQueue`, `SimpleQueue` (and the POSIX `mq_open` queue) | `queue` |
 //!
-//! More members (`shm`, `pipe`, `fifo`, `queue`, `pool`, `rpc`) join as they
+//! More members (`shm`, `pipe`, `fifo`, `pool`, `rpc`) join as they
 //! land; see the README for their status.
 //!
 //! # Comparison with Python multiprocessing
@@ -72,3 +73,11 @@ pub use ipc_sync as sync;
 pub use ipc_sync::{
     Barrier, BoundedSemaphore, BrokenBarrier, Condition, Event, Lock, OwnerDied, RLock, Semaphore,
 };
+
+#[cfg(feature = "queue")]
+#[doc(inline)]
+pub use ipc_queue as queue;
+
+#[cfg(feature = "queue")]
+#[doc(inline)]
+pub use ipc_queue::{JoinableQueue, Queue, SimpleQueue};
