@@ -10,6 +10,7 @@
 mod core;
 mod limits;
 mod process;
+mod queue;
 mod sync;
 mod util;
 
@@ -93,5 +94,10 @@ fn workloads() -> Vec<Workload> {
             process::spawn_start_join,
         ),
         ("process.return_1KiB", "process", process::return_1kib),
+        ("queue.rtt_two_queues", "queue", queue::rtt_two_queues),
+        ("queue.int_1p1c", "queue", queue::int_1p1c),
+        ("queue.bytes64KiB_1p1c", "queue", queue::bytes_1p1c),
+        ("queue.int_2p2c", "queue", queue::int_2p2c),
+        ("queue.joinable_int_1p1c", "queue", queue::joinable_1p1c),
     ]
 }

@@ -140,10 +140,21 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     fn put_wait(&self, item: T, wait: Wait) -> Result<(), PutError<T>> {
+        match self.put_ref_wait(&item, wait) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(match e {
+                PutError::Full(()) => PutError::Full(item),
+                PutError::Closed(()) => PutError::Closed(item),
+                PutError::Encode((), e) => PutError::Encode(item, e),
+            }),
+        }
+    }
+
+    fn put_ref_wait(&self, item: &T, wait: Wait) -> Result<(), PutError<()>> {
         let r = BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             buf.clear();
-            if let Err(e) = ipc_core::frame::encode_payload(&item, &mut buf) {
+            if let Err(e) = ipc_core::frame::encode_payload(item, &mut buf) {
                 return Err(Some(e));
             }
             let r = self.ring.put(&buf, wait);
@@ -160,10 +171,19 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         });
         match r {
             Ok(()) => Ok(()),
-            Err(None) => Err(PutError::Full(item)),
-            Err(Some(ipc_core::Error::Closed)) => Err(PutError::Closed(item)),
-            Err(Some(e)) => Err(PutError::Encode(item, e)),
+            Err(None) => Err(PutError::Full(())),
+            Err(Some(ipc_core::Error::Closed)) => Err(PutError::Closed(())),
+            Err(Some(e)) => Err(PutError::Encode((), e)),
         }
+    }
+
+    /// Puts a copy of `*item`, waiting for room as long as it takes: [`put`](Self::put) for
+    /// a caller that keeps the item (nothing to hand back, so errors carry `()`).
+    ///
+    /// # Errors
+    /// [`PutError::Closed`] or [`PutError::Encode`].
+    pub fn put_ref(&self, item: &T) -> Result<(), PutError<()>> {
+        self.put_ref_wait(item, Wait::Forever)
     }
 
     /// Puts `item`, waiting for room as long as it takes (Python's `put(item)`).
