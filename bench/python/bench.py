@@ -211,6 +211,54 @@ def process_return_1kib():
     emit("py.process_return_1KiB", median(once), "ms")
 
 
+# ---------------------------------------------------------------------------------------------
+# ipc-sync rows
+# ---------------------------------------------------------------------------------------------
+
+def uncontended():
+    """W4.uncontended: 1M x acquire(); release() on Lock, RLock, Semaphore(1), bound methods
+    hoisted; plus the empty loop."""
+    count = n(1_000_000)
+    for name, prim in (("lock", ctx.Lock()), ("rlock", ctx.RLock()), ("semaphore", ctx.Semaphore(1))):
+        acq, rel = prim.acquire, prim.release
+
+        def once():
+            t = time.perf_counter()
+            for _ in range(count):
+                acq()
+                rel()
+            return (time.perf_counter() - t) / count * 1e9
+
+        emit(f"py.W4.uncontended/{name}_acquire_release", median(once), "ns")
+
+    def empty():
+        t = time.perf_counter()
+        for _ in range(count):
+            pass
+        return (time.perf_counter() - t) / count * 1e9
+
+    emit("py.W4.uncontended/empty_loop_overhead", median(empty), "ns")
+
+
+def _contended_child(lock, value, barrier, done, count):
+    watchdog(120)
+    barrier.wait(WAIT)
+    for _ in range(count):
+        with lock:
+            value.value += 1
+    done.send(1)
+
+
+def contended_lock():
+    """W4.contended_lock: 2 children x 200,000 `with lock: v.value += 1`, ns per increment."""
+    count = n(200_000)
+
+    def once():
+        watchdog(120)
+        lock = ctx.Lock()
+        value = ctx.Value("i", 0, lock=False)
+        barrier = ctx.Barrier(3)
+        pipes = [ctx.Pipe(duplex=False) for _ in range(2)]
         ps = [ctx.Process(target=_contended_child, args=(lock, value, barrier, w, count))
               for (_, w) in pipes]
         for p in ps:
