@@ -322,7 +322,7 @@ impl Ring {
                 return true;
             }
             n += 1;
-            if n % 16 == 0 && start.elapsed() >= SPIN {
+            if n.is_multiple_of(16) && start.elapsed() >= SPIN {
                 break;
             }
         }

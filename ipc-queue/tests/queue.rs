@@ -1,7 +1,6 @@
 //! Every method and error of the queues, in one process and across processes started by
 //! spawn and forkserver (fork: `tests/fork.rs`).
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use ipc_core::SharedMapping;
