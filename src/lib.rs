@@ -29,12 +29,12 @@
 //! | [`core`] | `ipc-core` | `multiprocessing.reduction`, `heap`, `shared_memory`, `Connection`'s framing | `core` |
 //! | [`process`] | `ipc-process` | `Process`, `get_context`, `set_start_method`, `current_process`, `os.fork` | `process` |
 //! | [`sync`] | `ipc-sync` | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | `sync` |
-//!
+//! | [`queue`] | `ipc-queue` | `Queue`, `JoinableQueue`, `SimpleQueue` (and the POSIX `mq_open` queue) | `queue` |
 //! | [`pipe`] | `ipc-pipe` | `Pipe`, `Connection`, `connection.wait` | `pipe` |
 //! | [`fifo`] | `ipc-fifo` | `os.mkfifo` named pipes | `fifo` |
 //! | [`rpc`] | `ipc-rpc` | `xmlrpc.client`, `xmlrpc.server` | `rpc` |
 //!
-//! More members (`shm`, `queue`, `pool`) join as they
+//! More members (`shm`, `pool`) join as they
 //! land; see the README for their status.
 //!
 //! # Comparison with Python multiprocessing
@@ -96,3 +96,11 @@ pub use ipc_fifo as fifo;
 #[cfg(feature = "fifo")]
 #[doc(inline)]
 pub use ipc_fifo::Fifo;
+
+#[cfg(feature = "queue")]
+#[doc(inline)]
+pub use ipc_queue as queue;
+
+#[cfg(feature = "queue")]
+#[doc(inline)]
+pub use ipc_queue::{JoinableQueue, Queue, SimpleQueue};

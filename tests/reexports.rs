@@ -86,3 +86,16 @@ fn fifo_is_reexported() {
     ) -> Result<ipc::fifo::Duplex, ipc::fifo::Error> =
         |a, b, t| ipc::fifo::Duplex::connect(a, b, t);
 }
+
+#[cfg(feature = "queue")]
+#[test]
+fn queue_is_reexported() {
+    let q: ipc::Queue<u32> = ipc::queue::Queue::new().unwrap();
+    q.put(7).unwrap();
+    assert_eq!(q.get().unwrap(), 7);
+    let _: fn() -> std::io::Result<ipc::JoinableQueue<u8>> = ipc::queue::JoinableQueue::new;
+    let _: fn() -> std::io::Result<ipc::SimpleQueue<u8>> = ipc::queue::SimpleQueue::new;
+    let full: ipc::queue::PutError<u8> = ipc::queue::PutError::Full(1);
+    assert_eq!(full.to_string(), "the queue is full");
+    let _ = ipc::queue::MessageQueue::limits;
+}

@@ -593,6 +593,172 @@ def fifo_64b():
     emit("py.W9.fifo_64B_writes", count / _fifo_run(64, count), "msgs/s")
 
 
+# ---------------------------------------------------------------------------------------------
+# ipc-queue rows
+# ---------------------------------------------------------------------------------------------
+
+def _q_put(q, count, item, marker):
+    watchdog(120)
+    for i in range(count):
+        q.put(i if item is None else item)
+    if marker:
+        q.put(None)
+
+
+def _q_get(q, count, got):
+    watchdog(120)
+    k = 0
+    if count is None:
+        while q.get(timeout=WAIT) is not None:
+            k += 1
+    else:
+        for _ in range(count):
+            q.get(timeout=WAIT)
+            k += 1
+    got.value += k
+
+
+def _queue_1p1c(id_, make, count, item, unit):
+    def once():
+        watchdog(120)
+        q = make()
+        got = ctx.Value("q", 0)
+        t = time.perf_counter()
+        p = ctx.Process(target=_q_put, args=(q, count, item, False))
+        c = ctx.Process(target=_q_get, args=(q, count, got))
+        p.start(); c.start()
+        c.join(WAIT); p.join(WAIT)
+        d = time.perf_counter() - t
+        watchdog(0)
+        assert got.value == count
+        return count * (len(item) / 1e6 if item is not None else 1) / d
+
+    emit(id_, median(once), unit)
+
+
+def queue_int_1p1c():
+    """W3.queue_int_1p1c: Queue(), 1 producer puts ints, 1 consumer gets them; items/s."""
+    _queue_1p1c("py.W3.queue_int_1p1c", ctx.Queue, n(200_000), None, "items/s")
+
+
+def queue_bytes_1p1c():
+    """W3.queue_bytes64KiB_1p1c: the same with 64 KiB bytes items; MB/s."""
+    _queue_1p1c("py.W3.queue_bytes64KiB_1p1c", ctx.Queue, n(4096), b"\x07" * 65536, "MB/s")
+
+
+def simplequeue_int_1p1c():
+    """W3c.simplequeue_int_1p1c: SimpleQueue, 1 producer, 1 consumer, ints; items/s."""
+    count = n(200_000)
+
+    def once():
+        watchdog(120)
+        q = ctx.SimpleQueue()
+        t = time.perf_counter()
+        p = ctx.Process(target=_sq_put, args=(q, count))
+        p.start()
+        for _ in range(count):
+            q.get()
+        d = time.perf_counter() - t
+        p.join(WAIT)
+        watchdog(0)
+        return count / d
+
+    emit("py.W3c.simplequeue_int_1p1c", median(once), "items/s")
+
+
+def _sq_put(q, count):
+    watchdog(120)
+    for i in range(count):
+        q.put(i)
+
+
+def queue_int_2p2c():
+    """W3.queue_int_2p2c: 2 producers put n/2 ints then None; 2 consumers get until None."""
+    each = n(100_000)
+
+    def once():
+        watchdog(120)
+        q = ctx.Queue()
+        got = ctx.Value("q", 0)
+        t = time.perf_counter()
+        ps = [ctx.Process(target=_q_put, args=(q, each, None, True)) for _ in range(2)]
+        ps += [ctx.Process(target=_q_get, args=(q, None, got)) for _ in range(2)]
+        for p in ps:
+            p.start()
+        for p in ps:
+            p.join(WAIT)
+        d = time.perf_counter() - t
+        watchdog(0)
+        assert got.value == 2 * each
+        return 2 * each / d
+
+    emit("py.W3.queue_int_2p2c", median(once), "items/s")
+
+
+def _jq_put(q, count):
+    watchdog(120)
+    for i in range(count):
+        q.put(i)
+    q.join()
+
+
+def _jq_get(q, count):
+    watchdog(120)
+    for _ in range(count):
+        q.get(timeout=WAIT)
+        q.task_done()
+
+
+def joinablequeue_int_1p1c():
+    """W3b.joinablequeue_int_1p1c: put n then join(); the consumer get + task_done n times."""
+    count = n(200_000)
+
+    def once():
+        watchdog(120)
+        q = ctx.JoinableQueue()
+        t = time.perf_counter()
+        c = ctx.Process(target=_jq_get, args=(q, count))
+        p = ctx.Process(target=_jq_put, args=(q, count))
+        c.start(); p.start()
+        p.join(WAIT)
+        d = time.perf_counter() - t
+        c.join(WAIT)
+        watchdog(0)
+        return count / d
+
+    emit("py.W3b.joinablequeue_int_1p1c", median(once), "items/s")
+
+
+def _q_echo(a, b, count):
+    watchdog(120)
+    for _ in range(count):
+        b.put(a.get(timeout=WAIT))
+
+
+def queue_rtt_two_queues():
+    """An int there and back through two Queues; us per round trip."""
+    count = n(20_000)
+
+    def once():
+        watchdog(120)
+        a, b = ctx.Queue(), ctx.Queue()
+        p = ctx.Process(target=_q_echo, args=(a, b, count + 100))
+        p.start()
+        for i in range(100):
+            a.put(i); b.get(timeout=WAIT)
+        t = time.perf_counter()
+        for i in range(count):
+            a.put(i); b.get(timeout=WAIT)
+        d = time.perf_counter() - t
+        p.join(WAIT)
+        watchdog(0)
+        return d / count * 1e6
+
+    emit("py.queue_rtt_two_queues", median(once), "us")
+
+
+# (id, function, groups): a filter selects a workload when it occurs in the id or names one
+# of its groups (the Rust crate whose rows compare against it).
 WORKLOADS = [
     ("py.W1.pipe_rtt_int", pipe_rtt_int, "core pipe"),
     ("py.W1.pipe_rtt_bytes8", pipe_rtt_bytes8, "pipe"),
@@ -600,6 +766,12 @@ WORKLOADS = [
     ("py.W2.pipe_tput_64KiB", pipe_tput_64kib, "pipe"),
     ("py.W9.fifo_64KiB_writes", fifo_64kib, "fifo"),
     ("py.W9.fifo_64B_writes", fifo_64b, "fifo"),
+    ("py.queue_rtt_two_queues", queue_rtt_two_queues, "queue"),
+    ("py.W3.queue_int_1p1c", queue_int_1p1c, "queue"),
+    ("py.W3.queue_bytes64KiB_1p1c", queue_bytes_1p1c, "queue"),
+    ("py.W3.queue_int_2p2c", queue_int_2p2c, "queue"),
+    ("py.W3b.joinablequeue_int_1p1c", joinablequeue_int_1p1c, "queue"),
+    ("py.W3c.simplequeue_int_1p1c", simplequeue_int_1p1c, "queue"),
     ("py.W5.event_pingpong", event_pingpong, "core sync"),
     ("py.frame_roundtrip", pickle_roundtrip, "core"),
     ("py.W4.uncontended", uncontended, "sync"),

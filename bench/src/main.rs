@@ -12,6 +12,7 @@ mod fifo;
 mod limits;
 mod pipe;
 mod process;
+mod queue;
 mod rpc;
 mod sync;
 mod util;
@@ -115,5 +116,10 @@ fn workloads() -> Vec<Workload> {
         ("rpc.seq_add", "rpc", rpc::seq_add),
         ("rpc.4clients_add", "rpc", rpc::four_clients),
         ("rpc.echo10k", "rpc", rpc::echo10k),
+        ("queue.rtt_two_queues", "queue", queue::rtt_two_queues),
+        ("queue.int_1p1c", "queue", queue::int_1p1c),
+        ("queue.bytes64KiB_1p1c", "queue", queue::bytes_1p1c),
+        ("queue.int_2p2c", "queue", queue::int_2p2c),
+        ("queue.joinable_int_1p1c", "queue", queue::joinable_1p1c),
     ]
 }

@@ -63,8 +63,7 @@ unsafe fn batch_trampoline<A: DeserializeOwned, R: Serialize>(
     let out: Vec<Result<R, String>> = items
         .into_iter()
         .map(|a| {
-            std::panic::catch_unwind(AssertUnwindSafe(|| f(a)))
-                .map_err(|p| panic_message(&*p))
+            std::panic::catch_unwind(AssertUnwindSafe(|| f(a))).map_err(|p| panic_message(&*p))
         })
         .collect();
     transfer::to_envelope(&out).map_err(|e| format!("cannot encode the task's results: {e}"))

@@ -27,6 +27,36 @@ struct Row {
 
 const ROWS: &[Row] = &[
     Row {
+        rust: "queue.int_1p1c",
+        python: Some("py.W3.queue_int_1p1c"),
+        limit: None,
+        what: "Queue, 1 producer -> 1 consumer, small ints (target >= 5M items/s, 30x Python)",
+    },
+    Row {
+        rust: "queue.bytes64KiB_1p1c",
+        python: Some("py.W3.queue_bytes64KiB_1p1c"),
+        limit: None,
+        what: "Queue, 1 -> 1, 64 KiB Bytes items, MB/s (target >= 5 GB/s)",
+    },
+    Row {
+        rust: "queue.int_2p2c",
+        python: Some("py.W3.queue_int_2p2c"),
+        limit: None,
+        what: "Queue, 2 producers -> 2 consumers, small ints",
+    },
+    Row {
+        rust: "queue.joinable_int_1p1c",
+        python: Some("py.W3b.joinablequeue_int_1p1c"),
+        limit: None,
+        what: "JoinableQueue, get + task_done per item, producer joins",
+    },
+    Row {
+        rust: "queue.rtt_two_queues",
+        python: Some("py.queue_rtt_two_queues"),
+        limit: Some("L2_futex_pingpong"),
+        what: "an int there and back through two Queues (target < 2 us)",
+    },
+    Row {
         rust: "core.futex_pingpong",
         python: Some("py.W5.event_pingpong"),
         limit: Some("L2_futex_pingpong"),

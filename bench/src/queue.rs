@@ -1,0 +1,163 @@
+//! Workloads for `ipc-queue` (W3, W3b of BENCH-WORKLOADS.md, and a round trip through two
+//! queues). Children are forked (this binary is single-threaded); queue handles are inherited.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use ipc_core::SharedMapping;
+use ipc_queue::{Bytes, JoinableQueue, Queue};
+
+use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `queue.int_1p1c`: a forked producer puts 0..n (u64); the parent gets n; items/s from the
+/// first put to the last get. Python's: W3.queue_int_1p1c.
+pub fn int_1p1c(opts: &Opts) {
+    let n = opts.n(2_000_000) as u64;
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let q: Queue<u64> = Queue::new().expect("queue");
+        let t = Instant::now();
+        let pid = fork(|| {
+            for i in 0..n {
+                q.put(i).expect("put");
+            }
+        });
+        for i in 0..n {
+            assert_eq!(q.get_timeout(TIMEOUT).expect("get"), i);
+        }
+        let secs = t.elapsed().as_secs_f64();
+        reap(pid);
+        n as f64 / secs
+    });
+    emit("queue.int_1p1c", v, "items/s");
+}
+
+/// `queue.bytes64KiB_1p1c`: the same with 64 KiB `Bytes` items (one block each); MB/s.
+/// Python's: W3.queue_bytes64KiB_1p1c.
+pub fn bytes_1p1c(opts: &Opts) {
+    let n = opts.n(8192);
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let q: Queue<Bytes> = Queue::new().expect("queue");
+        let t = Instant::now();
+        let pid = fork(|| {
+            let block = Bytes(vec![7u8; 64 << 10]);
+            for _ in 0..n {
+                q.put_ref(&block).expect("put");
+            }
+        });
+        for _ in 0..n {
+            let b = q.get_timeout(TIMEOUT).expect("get");
+            assert_eq!(b.len(), 64 << 10);
+        }
+        let secs = t.elapsed().as_secs_f64();
+        reap(pid);
+        (n * (64 << 10)) as f64 / secs / 1e6
+    });
+    emit("queue.bytes64KiB_1p1c", v, "MB/s");
+}
+
+/// `queue.int_2p2c`: two forked producers put n ints each then `None`; two forked consumers
+/// get until they saw one `None`; the counts are checked; items/s.
+/// Python's: W3.queue_int_2p2c.
+pub fn int_2p2c(opts: &Opts) {
+    let n = opts.n(1_000_000) as u64;
+    let map = SharedMapping::anonymous(4096).expect("mapping");
+    let counts = (map.atomic_u64(0), map.atomic_u64(8));
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        counts.0.store(0, Ordering::SeqCst);
+        counts.1.store(0, Ordering::SeqCst);
+        let q: Queue<Option<u64>> = Queue::new().expect("queue");
+        let t = Instant::now();
+        let mut pids = Vec::new();
+        for _ in 0..2 {
+            pids.push(fork(|| {
+                for i in 0..n {
+                    q.put(Some(i)).expect("put");
+                }
+                q.put(None).expect("put");
+            }));
+        }
+        for c in [counts.0, counts.1] {
+            pids.push(fork(|| {
+                let mut k = 0;
+                while q.get_timeout(TIMEOUT).expect("get").is_some() {
+                    k += 1;
+                }
+                c.store(k, Ordering::Release);
+            }));
+        }
+        for pid in pids {
+            reap(pid);
+        }
+        let secs = t.elapsed().as_secs_f64();
+        assert_eq!(
+            counts.0.load(Ordering::Acquire) + counts.1.load(Ordering::Acquire),
+            2 * n
+        );
+        (2 * n) as f64 / secs
+    });
+    emit("queue.int_2p2c", v, "items/s");
+}
+
+/// `queue.joinable_int_1p1c`: a forked producer puts n ints into a `JoinableQueue` then
+/// `join`s; a forked consumer does `get` + `task_done` n times; items/s until the producer's
+/// join returned. Python's: W3b.joinablequeue_int_1p1c.
+pub fn joinable_1p1c(opts: &Opts) {
+    let n = opts.n(2_000_000) as u64;
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let q: JoinableQueue<u64> = JoinableQueue::new().expect("queue");
+        let t = Instant::now();
+        let consumer = fork(|| {
+            for _ in 0..n {
+                q.get_timeout(TIMEOUT).expect("get");
+                q.task_done().expect("task_done");
+            }
+        });
+        let producer = fork(|| {
+            for i in 0..n {
+                q.put(i).expect("put");
+            }
+            assert!(q.join_timeout(TIMEOUT));
+        });
+        reap(producer);
+        let secs = t.elapsed().as_secs_f64();
+        reap(consumer);
+        n as f64 / secs
+    });
+    emit("queue.joinable_int_1p1c", v, "items/s");
+}
+
+/// `queue.rtt_two_queues`: the parent puts an int on one queue, a forked child gets it and
+/// puts it on another, the parent gets it: µs per round trip.
+pub fn rtt_two_queues(opts: &Opts) {
+    let n = opts.n(200_000);
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let there: Queue<u64> = Queue::new().expect("queue");
+        let back: Queue<u64> = Queue::new().expect("queue");
+        let pid = fork(|| {
+            for _ in 0..n + 100 {
+                let x = there.get_timeout(TIMEOUT).expect("get");
+                back.put(x).expect("put");
+            }
+        });
+        for i in 0..100 {
+            there.put(i).expect("put");
+            back.get_timeout(TIMEOUT).expect("get");
+        }
+        let t = Instant::now();
+        for i in 0..n as u64 {
+            there.put(i).expect("put");
+            assert_eq!(back.get_timeout(TIMEOUT).expect("get"), i);
+        }
+        let d = t.elapsed();
+        reap(pid);
+        per_op(d, n, "us")
+    });
+    emit("queue.rtt_two_queues", v, "us");
+}

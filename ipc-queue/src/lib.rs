@@ -1,0 +1,99 @@
+//! Python's `multiprocessing` queues for Rust — [`Queue`], [`JoinableQueue`], [`SimpleQueue`] —
+//! as a ring in shared memory with futex waits, that no dying process can corrupt or wedge;
+//! and the kernel's named POSIX message queue, [`MessageQueue`].
+//!
+//! # Hello, world!
+//!
+//! A child process puts a greeting; the parent gets it.
+//!
+//! ```
+//! use ipc_process::Process;
+//! use ipc_queue::Queue;
+//!
+//! fn child(q: Queue<String>) {
+//!     q.put(format!("Hello, world! from pid {}", std::process::id())).unwrap();
+//! }
+//!
+//! let q = Queue::new()?;
+//! let p = Process::new(child, q.clone());
+//! p.start()?;
+//! let got = q.get_timeout(std::time::Duration::from_secs(10))?;
+//! assert_eq!(got, format!("Hello, world! from pid {}", p.pid().unwrap()));
+//! p.join()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A queue handle is a serde value: it reaches a child as an argument by every start method
+//! (`fork`, `spawn`, `forkserver`), its memfd and lock pages travelling out of band
+//! (`ipc_core::transfer`). The examples `queue_hello`, `write_read`, `square_list`,
+//! `full_empty` and `producer_consumer` are the seed programs.
+//!
+//! # How it works
+//!
+//! Each queue is one memfd mapping: a header page of atomics and a byte ring (1 MiB by
+//! default). A `put` encodes the item with postcard, takes the *producer lock* (an
+//! `ipc_sync::Lock`), copies the bytes in as one record and publishes it with a single store
+//! of the ring's head; a `get` takes the *consumer lock*, decodes the record in place and frees
+//! it with a single store of the tail. With one producer and one consumer, both locks are
+//! uncontended (one compare-exchange each). A side that must wait spins for ~50 µs (so a hand
+//! over between running processes costs no syscall), then sleeps on a futex word after saying
+//! so; the other side calls `FUTEX_WAKE` only then. A waiter that waits long uses no CPU.
+//!
+//! # When a process dies
+//!
+//! | who dies, when | what the others see |
+//! |---|---|
+//! | producer, before or during the copy of a `put` | nothing: the record was never published; the next producer takes the lock over (`OwnerDied`, within ~8 ms) and writes over it |
+//! | producer, after the publishing store | the item is in the queue and is delivered exactly once |
+//! | producer, half-way through a chunked (> ¼ buffer) item | the consumer waiting for the rest notices within ~10 ms and drops the partial item |
+//! | consumer, before freeing the record it read | the item stays; the next consumer takes the lock over and gets it |
+//! | consumer, asleep in `get` | it holds the consumer lock: the next consumer takes it over within ~8 ms |
+//! | consumer, half-way through a chunked item | that item is lost with it; the next consumer skips its remaining chunks |
+//!
+//! The `Process` tests SIGKILL producers in the middle of a stream of puts and count what
+//! arrives: every item whose `put` returned arrives once, in order, intact.
+//!
+//! Items are copied into shared memory as bytes, so an item that *holds* a descriptor
+//! (a `SharedMapping`, a `Lock`, another queue) cannot go through a queue: `put` gives
+//! [`PutError::Encode`] with the item. Pass such handles as process arguments.
+//!
+//! # Comparison with Python multiprocessing
+//!
+//! | Python | `ipc-queue` | note |
+//! |---|---|---|
+//! | `Queue(maxsize=0)` | [`Queue::new`], [`Queue::with_maxsize`], [`Queue::with_capacity`] | items are any serde type |
+//! | `q.put(x)`, `put(x, timeout=t)`, `put_nowait(x)` | [`put`](Queue::put), [`put_timeout`](Queue::put_timeout), [`put_nowait`](Queue::put_nowait) | [`PutError::Full`] hands the item back |
+//! | `q.get()`, `get(timeout=t)`, `get_nowait()` | [`get`](Queue::get), [`get_timeout`](Queue::get_timeout), [`get_nowait`](Queue::get_nowait) | [`GetError::Empty`] |
+//! | `queue.Full`, `queue.Empty` | [`PutError::Full`], [`GetError::Empty`] | |
+//! | `qsize()`, `empty()`, `full()` | same names | snapshots, as in Python |
+//! | unbounded `put` never blocks (feeder thread) | an unbounded queue is bounded by its buffer | `put` waits for room; `put_nowait` may be `Full` |
+//! | `close()` (this process puts no more); `get` then blocks forever | [`Queue::close`] closes for every process | consumers drain, then [`GetError::Closed`] |
+//! | `join_thread()`, `cancel_join_thread()` | — | no feeder thread to join |
+//! | `JoinableQueue`: `task_done()`, `join()` | [`JoinableQueue::task_done`], [`join`](JoinableQueue::join), [`join_timeout`](JoinableQueue::join_timeout) | too many `task_done` is [`TaskDoneError`] (Python: `ValueError`) |
+//! | `SimpleQueue`: `put`, `get`, `empty`, `close` | [`SimpleQueue`] | |
+//! | a `bytes` item | [`Bytes`] | a `Vec<u8>` that travels as one block (serde sees a `Vec<u8>` as numbers) |
+//! | a producer killed in `put` may corrupt the pipe or hold the lock forever | never a torn item; the lock is taken over | see above |
+//! | `posix_ipc.MessageQueue` (third party) | [`MessageQueue`] | priorities; the kernel's [`MqLimits`] |
+//!
+//! # Implementation notes
+//!
+//! `unsafe` is confined to the ring (`ring.rs`): the view of the header page (all atomics), the
+//! copies into free space of the ring (which only the producer-lock holder writes and nobody
+//! reads until published) and the reads of published records (which only the consumer-lock
+//! holder frees); and to the libc calls of the message queue in `sys.rs`. Each block says why.
+
+mod bytes;
+mod error;
+mod joinable_queue;
+mod message_queue;
+mod queue;
+mod ring;
+mod simple_queue;
+mod sys;
+
+pub use bytes::Bytes;
+pub use error::{GetError, MqError, PutError, TaskDoneError};
+pub use joinable_queue::JoinableQueue;
+pub use message_queue::{MessageQueue, MqAttributes, MqLimits};
+pub use queue::Queue;
+pub use simple_queue::SimpleQueue;

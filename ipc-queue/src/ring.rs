@@ -1,0 +1,782 @@
+//! The shared-memory ring under every queue of this crate, and its crash-safe protocol.
+//!
+//! One memfd mapping holds a [`Header`] of atomics (one page) and then a byte ring of
+//! `cap` bytes (a power of two). Messages are *records*, 8-byte aligned, never straddling the
+//! end of the ring:
+//!
+//! ```text
+//! +---------------------------+------------------------------+
+//! | len: u32 | kind: u32      | payload: len bytes, padded   |
+//! +---------------------------+------------------------------+
+//! ```
+//!
+//! `head` (bytes ever published) and `tail` (bytes ever consumed) only grow. A producer holds
+//! the *put lock* (an `ipc_sync::Lock`, which reports a holder that died), writes at `head`
+//! into free space nobody reads, and then publishes with one release store of `head`: a
+//! producer killed before that store leaves nothing visible, and the next one writes over its
+//! bytes. A consumer holds the *get lock*, reads the record at `tail`, and frees it with one
+//! store of `tail`: a consumer killed before that store leaves the message for the next one.
+//!
+//! A message larger than a quarter of the ring goes as a `FIRST` record (with the total
+//! length), `CONT` records and a `LAST` record, written under the put lock held throughout, so
+//! the chunks of one message are contiguous in the ring. The chunks of a producer that died
+//! half-way are abandoned: the consumer drops a partial message when a new message starts, when
+//! `in_message` is cleared by whoever takes the put lock over from the dead producer, or when it
+//! takes the put lock over itself. Chunks left by a consumer that died half-way through reading
+//! are skipped by the next consumer (`CONT`/`LAST` with no `FIRST`).
+//!
+//! Counts: `items_put` and `items_got`. A producer's commit writes `pending_head` and
+//! `pending_items` before `items_put` and `head`, so whoever takes over from a dead producer can
+//! tell whether its last commit was published (`head >= pending_head`) and put `items_put` right.
+//!
+//! Waiting: only the holder of the put (get) lock ever sleeps for space (data), on `space_word`
+//! (`data_word`), after a bounded spin, having raised `space_sleeping` (`data_sleeping`); the
+//! other side bumps the word and wakes only when that flag is up.
+
+use std::io;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
+use std::time::{Duration, Instant};
+
+use ipc_core::SharedMapping;
+use ipc_core::futex;
+use ipc_sync::{Lock, LockGuard, TryLockError};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Marks a page as a queue ring (and its layout version).
+const MAGIC: u32 = 0x5155_4531; // "QUE1"
+/// Bytes before the ring: the header page.
+const DATA: usize = 4096;
+/// Record header bytes.
+const REC: u64 = 8;
+
+const KIND_SINGLE: u32 = 1;
+const KIND_FIRST: u32 = 2;
+const KIND_CONT: u32 = 3;
+const KIND_LAST: u32 = 4;
+const KIND_WRAP: u32 = 5;
+
+/// The default ring size: 1 MiB.
+pub(crate) const DEFAULT_BUFFER: usize = 1 << 20;
+/// The smallest ring.
+pub(crate) const MIN_BUFFER: usize = 4096;
+
+/// How long a waiter spins (re-checking, with `pause`) before it sleeps on the futex.
+const SPIN: Duration = Duration::from_micros(50);
+/// A consumer in the middle of a chunked message checks this often whether its producer lives.
+const PARTIAL_CHECK: Duration = Duration::from_millis(10);
+
+/// The shared state, at offset 0 of the mapping. Each group sits on a cache line of its own.
+#[repr(C, align(64))]
+struct Header {
+    magic: AtomicU32,
+    closed: AtomicU32,
+    cap: AtomicU64,
+    maxsize: AtomicU64,
+    _pad0: [u64; 5],
+    // Producer line (written under the put lock).
+    head: AtomicU64,
+    items_put: AtomicU64,
+    pending_head: AtomicU64,
+    pending_items: AtomicU64,
+    in_message: AtomicU32,
+    _pad1: [u32; 7],
+    // Consumer line (written under the get lock).
+    tail: AtomicU64,
+    items_got: AtomicU64,
+    _pad2: [u64; 6],
+    data_word: AtomicU32,
+    data_sleeping: AtomicU32,
+    _pad3: [u32; 14],
+    space_word: AtomicU32,
+    space_sleeping: AtomicU32,
+    _pad4: [u32; 14],
+    // JoinableQueue.
+    tasks_done: AtomicU64,
+    join_word: AtomicU32,
+    join_waiters: AtomicU32,
+}
+
+static_assertions::const_assert!(std::mem::size_of::<Header>() <= DATA);
+static_assertions::const_assert_eq!(std::mem::align_of::<Header>(), 64);
+
+/// How long an operation may wait.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Wait {
+    No,
+    Until(Instant),
+    Forever,
+}
+
+impl Wait {
+    pub(crate) fn from_timeout(t: Option<Duration>) -> Wait {
+        match t {
+            None => Wait::Forever,
+            Some(d) if d.is_zero() => Wait::No,
+            Some(d) => Instant::now()
+                .checked_add(d)
+                .map_or(Wait::Forever, Wait::Until),
+        }
+    }
+
+    fn left(self) -> Option<Option<Duration>> {
+        match self {
+            Wait::No => None,
+            Wait::Forever => Some(None),
+            Wait::Until(d) => {
+                let left = d.checked_duration_since(Instant::now())?;
+                (!left.is_zero()).then_some(Some(left))
+            }
+        }
+    }
+}
+
+/// Why a put did not happen.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PutFail {
+    Full,
+    Closed,
+}
+
+/// Why a get returned nothing.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum GetFail {
+    Empty,
+    Closed,
+}
+
+/// The ring: the mapping and its two locks.
+pub(crate) struct Ring {
+    map: SharedMapping,
+    put_lock: Lock,
+    get_lock: Lock,
+    cap: u64,
+}
+
+/// A ring on the wire: the mapping (its memfd out of band) and the two locks.
+#[derive(Deserialize)]
+struct Wire {
+    map: SharedMapping,
+    put_lock: Lock,
+    get_lock: Lock,
+}
+
+impl Serialize for Ring {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Wire", 3)?;
+        st.serialize_field("map", &self.map)?;
+        st.serialize_field("put_lock", &self.put_lock)?;
+        st.serialize_field("get_lock", &self.get_lock)?;
+        st.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Ring {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = Wire::deserialize(d)?;
+        Ring::from_wire(w).map_err(D::Error::custom)
+    }
+}
+
+impl Ring {
+    fn from_wire(w: Wire) -> Result<Ring, String> {
+        if w.map.len() < DATA + MIN_BUFFER {
+            return Err("queue mapping too small".into());
+        }
+        let ring = Ring {
+            cap: 0,
+            map: w.map,
+            put_lock: w.put_lock,
+            get_lock: w.get_lock,
+        };
+        let h = ring.hdr();
+        if h.magic.load(Ordering::Acquire) != MAGIC {
+            return Err("the mapping is not a queue".into());
+        }
+        let cap = h.cap.load(Ordering::Relaxed);
+        if !cap.is_power_of_two() || cap as usize + DATA != ring.map.len() {
+            return Err(format!("queue ring of {cap} bytes is inconsistent"));
+        }
+        Ok(Ring { cap, ..ring })
+    }
+}
+
+fn align8(n: u64) -> u64 {
+    (n + 7) & !7
+}
+
+impl Ring {
+    /// A ring of `buffer` bytes (rounded up to a power of two) holding at most `maxsize` items
+    /// (0: no limit but the buffer).
+    pub(crate) fn new(maxsize: usize, buffer: usize) -> io::Result<Ring> {
+        let cap = buffer
+            .max(MIN_BUFFER)
+            .checked_next_power_of_two()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "queue buffer too large"))?;
+        let map = SharedMapping::memfd("ipc-queue", DATA + cap)?;
+        let ring = Ring {
+            map,
+            put_lock: Lock::new()?,
+            get_lock: Lock::new()?,
+            cap: cap as u64,
+        };
+        let h = ring.hdr();
+        h.cap.store(cap as u64, Ordering::Relaxed);
+        h.maxsize.store(maxsize as u64, Ordering::Relaxed);
+        h.magic.store(MAGIC, Ordering::Release);
+        Ok(ring)
+    }
+
+    #[inline]
+    fn hdr(&self) -> &Header {
+        // SAFETY: the mapping is page-aligned and at least DATA >= size_of::<Header>() bytes
+        // (checked on construction and deserialisation); `Header` is all atomics (and padding
+        // integers never read), valid for any bytes, and meant for concurrent access; the
+        // mapping lives as long as `self`.
+        unsafe { &*self.map.as_ptr().cast::<Header>() }
+    }
+
+    #[inline]
+    fn data(&self) -> *mut u8 {
+        // SAFETY: DATA is inside the mapping (its length is DATA + cap).
+        unsafe { self.map.as_ptr().add(DATA) }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.cap as usize
+    }
+
+    pub(crate) fn maxsize(&self) -> usize {
+        self.hdr().maxsize.load(Ordering::Relaxed) as usize
+    }
+
+    /// The largest payload sent as one record; longer ones are chunked.
+    fn max_chunk(&self) -> u64 {
+        self.cap / 4 - REC
+    }
+
+    pub(crate) fn qsize(&self) -> usize {
+        let h = self.hdr();
+        let got = h.items_got.load(Ordering::Acquire);
+        let put = h.items_put.load(Ordering::Acquire);
+        put.saturating_sub(got) as usize
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        let h = self.hdr();
+        h.head.load(Ordering::Acquire) == h.tail.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        let max = self.maxsize();
+        if max > 0 {
+            return self.qsize() >= max;
+        }
+        let h = self.hdr();
+        let used = h.head.load(Ordering::Acquire) - h.tail.load(Ordering::Acquire);
+        self.cap - used < REC + 8
+    }
+
+    pub(crate) fn close(&self) {
+        let h = self.hdr();
+        h.closed.store(1, Ordering::Release);
+        for word in [&h.data_word, &h.space_word] {
+            word.fetch_add(1, Ordering::Release);
+            futex::wake_all(word);
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.hdr().closed.load(Ordering::Acquire) != 0
+    }
+
+    pub(crate) fn same(&self, other: &Ring) -> bool {
+        self.put_lock.same_as(&other.put_lock)
+    }
+
+    // ---- waiting ------------------------------------------------------------------------
+
+    /// Waits until `ready()`, spinning first, then sleeping on `word` with `sleeping` raised;
+    /// gives up at `wait`'s deadline (or after `cap`, when given). Returns `ready()`.
+    fn wait_on(
+        word: &AtomicU32,
+        sleeping: &AtomicU32,
+        mut ready: impl FnMut() -> bool,
+        wait: Wait,
+        cap: Option<Duration>,
+    ) -> bool {
+        if ready() {
+            return true;
+        }
+        if matches!(wait, Wait::No) {
+            return false;
+        }
+        let start = Instant::now();
+        let mut n = 0u32;
+        loop {
+            for _ in 0..64 {
+                std::hint::spin_loop();
+            }
+            if ready() {
+                return true;
+            }
+            n += 1;
+            if n.is_multiple_of(16) && start.elapsed() >= SPIN {
+                break;
+            }
+        }
+        let stop = cap.map(|c| start + c);
+        loop {
+            let seen = word.load(Ordering::Acquire);
+            sleeping.store(1, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            if ready() {
+                sleeping.store(0, Ordering::Relaxed);
+                return true;
+            }
+            let Some(mut left) = wait.left() else {
+                sleeping.store(0, Ordering::Relaxed);
+                return false;
+            };
+            if let Some(stop) = stop {
+                let Some(to_stop) = stop.checked_duration_since(Instant::now()) else {
+                    sleeping.store(0, Ordering::Relaxed);
+                    return false;
+                };
+                left = Some(left.map_or(to_stop, |l| l.min(to_stop)));
+            }
+            let _ = futex::wait(word, seen, left);
+            sleeping.store(0, Ordering::Relaxed);
+            if ready() {
+                return true;
+            }
+        }
+    }
+
+    /// Tells the sleeper on `word`, if there is one, that things changed. Call after the
+    /// store that changed them.
+    #[inline]
+    fn notify(word: &AtomicU32, sleeping: &AtomicU32) {
+        fence(Ordering::SeqCst);
+        if sleeping.load(Ordering::Relaxed) != 0 {
+            word.fetch_add(1, Ordering::Release);
+            futex::wake(word, 1);
+        }
+    }
+
+    fn lock(lock: &Lock, wait: Wait) -> Option<(LockGuard<'_>, bool)> {
+        let r = match wait {
+            Wait::Forever => lock
+                .lock()
+                .map_err(|d| TryLockError::OwnerDied(d.into_inner())),
+            Wait::No => lock.try_lock(),
+            Wait::Until(_) => match wait.left() {
+                Some(Some(left)) => lock.lock_timeout(left),
+                _ => lock.try_lock(),
+            },
+        };
+        match r {
+            Ok(g) => Some((g, false)),
+            Err(TryLockError::OwnerDied(g)) => Some((g, true)),
+            Err(TryLockError::Timeout) => None,
+        }
+    }
+
+    /// Repairs what a producer that died holding the put lock left: the item count of a
+    /// commit it had not published, a chunked message it had not finished.
+    fn recover_put(&self) {
+        let h = self.hdr();
+        let head = h.head.load(Ordering::Relaxed);
+        let pending = h.pending_head.load(Ordering::Relaxed);
+        if head < pending {
+            let n = h.pending_items.load(Ordering::Relaxed);
+            h.items_put.store(n.saturating_sub(1), Ordering::Release);
+            h.pending_head.store(head, Ordering::Relaxed);
+        }
+        h.space_sleeping.store(0, Ordering::Relaxed);
+        if h.in_message.swap(0, Ordering::AcqRel) != 0 {
+            // A consumer may wait for the rest of that message: let it see it is abandoned.
+            h.data_word.fetch_add(1, Ordering::Release);
+            futex::wake_all(&h.data_word);
+        }
+    }
+
+    // ---- producing ----------------------------------------------------------------------
+
+    /// Bytes a record of `rec` bytes takes at `head`, counting the skip to the start.
+    fn need(&self, head: u64, rec: u64) -> u64 {
+        let off = head & (self.cap - 1);
+        if off + rec > self.cap {
+            rec + (self.cap - off)
+        } else {
+            rec
+        }
+    }
+
+    fn space_ok(&self, rec: u64, new_item: bool) -> bool {
+        let h = self.hdr();
+        if new_item && h.closed.load(Ordering::Relaxed) != 0 {
+            return true;
+        }
+        let head = h.head.load(Ordering::Relaxed);
+        let tail = h.tail.load(Ordering::Acquire);
+        if self.cap - (head - tail) < self.need(head, rec) {
+            return false;
+        }
+        let max = h.maxsize.load(Ordering::Relaxed);
+        !(new_item
+            && max > 0
+            && h.items_put.load(Ordering::Relaxed) - h.items_got.load(Ordering::Acquire) >= max)
+    }
+
+    fn wait_space(&self, rec: u64, new_item: bool, wait: Wait) -> bool {
+        let h = self.hdr();
+        Self::wait_on(
+            &h.space_word,
+            &h.space_sleeping,
+            || self.space_ok(rec, new_item),
+            wait,
+            None,
+        )
+    }
+
+    /// Writes a record at `head` (after a skip record when it would straddle the end);
+    /// returns the head after it. The caller holds the put lock and checked the space.
+    fn write_record(&self, mut head: u64, kind: u32, prefix: &[u8], body: &[u8]) -> u64 {
+        let len = (prefix.len() + body.len()) as u64;
+        let rec = REC + align8(len);
+        let mut off = head & (self.cap - 1);
+        if off + rec > self.cap {
+            let skip = ((KIND_WRAP as u64) << 32).to_le_bytes();
+            // SAFETY: `off + 8 <= cap` (records are 8-aligned and cap a multiple of 8), inside
+            // the ring; these bytes are free space (checked by the caller, who holds the put
+            // lock), which no consumer reads until `head` is published past them.
+            unsafe {
+                std::ptr::copy_nonoverlapping(skip.as_ptr(), self.data().add(off as usize), 8)
+            };
+            head += self.cap - off;
+            off = 0;
+        }
+        let hdr = (len | ((kind as u64) << 32)).to_le_bytes();
+        // SAFETY: `off + rec <= cap` (ensured just above), and the range is free space that
+        // only the put-lock holder writes and nobody reads before `head` covers it.
+        unsafe {
+            let p = self.data().add(off as usize);
+            std::ptr::copy_nonoverlapping(hdr.as_ptr(), p, 8);
+            std::ptr::copy_nonoverlapping(prefix.as_ptr(), p.add(8), prefix.len());
+            std::ptr::copy_nonoverlapping(body.as_ptr(), p.add(8 + prefix.len()), body.len());
+        }
+        head + rec
+    }
+
+    /// Publishes bytes up to `new_head`; with `item`, counts one more message.
+    fn publish(&self, new_head: u64, item: bool) {
+        let h = self.hdr();
+        if item {
+            let n = h.items_put.load(Ordering::Relaxed) + 1;
+            h.pending_head.store(new_head, Ordering::Relaxed);
+            h.pending_items.store(n, Ordering::Relaxed);
+            h.items_put.store(n, Ordering::Release);
+        }
+        h.head.store(new_head, Ordering::Release);
+        Self::notify(&h.data_word, &h.data_sleeping);
+    }
+
+    /// Puts one message. `Full` when the wait ran out before there was room (or the put lock
+    /// was free).
+    pub(crate) fn put(&self, payload: &[u8], wait: Wait) -> Result<(), PutFail> {
+        let Some((_guard, died)) = Self::lock(&self.put_lock, wait) else {
+            return Err(PutFail::Full);
+        };
+        if died {
+            self.recover_put();
+        }
+        let h = self.hdr();
+        if h.closed.load(Ordering::Acquire) != 0 {
+            return Err(PutFail::Closed);
+        }
+        let len = payload.len() as u64;
+        let max = self.max_chunk();
+        if len <= max {
+            let rec = REC + align8(len);
+            if !self.wait_space(rec, true, wait) {
+                return Err(PutFail::Full);
+            }
+            // `wait_space` also returns when the queue was closed meanwhile.
+            if h.closed.load(Ordering::Acquire) != 0 {
+                return Err(PutFail::Closed);
+            }
+            let head = self.write_record(h.head.load(Ordering::Relaxed), KIND_SINGLE, &[], payload);
+            self.publish(head, true);
+            return Ok(());
+        }
+        // Chunked: FIRST (with the total length), CONT..., LAST; the put lock is held
+        // throughout, so the chunks are contiguous.
+        let first = (max - 8) as usize;
+        if !self.wait_space(REC + max, true, wait) {
+            return Err(PutFail::Full);
+        }
+        if h.closed.load(Ordering::Acquire) != 0 {
+            return Err(PutFail::Closed);
+        }
+        h.in_message.store(1, Ordering::Release);
+        let total = len.to_le_bytes();
+        let head = self.write_record(
+            h.head.load(Ordering::Relaxed),
+            KIND_FIRST,
+            &total,
+            &payload[..first],
+        );
+        self.publish(head, false);
+        let mut rest = &payload[first..];
+        while !rest.is_empty() {
+            let n = rest.len().min(max as usize);
+            let last = n == rest.len();
+            // Once part of a message is out, the rest follows whatever the timeout (a consumer
+            // would otherwise hold a partial message); closing does not stop it either.
+            self.wait_space(REC + align8(n as u64), false, Wait::Forever);
+            let kind = if last { KIND_LAST } else { KIND_CONT };
+            let head = self.write_record(h.head.load(Ordering::Relaxed), kind, &[], &rest[..n]);
+            self.publish(head, last);
+            rest = &rest[n..];
+        }
+        h.in_message.store(0, Ordering::Release);
+        Ok(())
+    }
+
+    // ---- consuming ----------------------------------------------------------------------
+
+    fn read_u64(&self, off: u64) -> u64 {
+        let mut b = [0u8; 8];
+        // SAFETY: `off + 8 <= cap` (8-aligned offsets); the bytes are published (below `head`)
+        // and not freed (at or above `tail`, which only the get-lock holder — the caller —
+        // moves), so no producer writes them.
+        unsafe { std::ptr::copy_nonoverlapping(self.data().add(off as usize), b.as_mut_ptr(), 8) };
+        u64::from_le_bytes(b)
+    }
+
+    /// The published payload at `off`, `len` bytes.
+    ///
+    /// # Safety
+    /// The caller holds the get lock and the record is published and not yet freed.
+    unsafe fn payload(&self, off: u64, len: u64) -> &[u8] {
+        // SAFETY: records never straddle the end (`off + 8 + len <= cap`, checked by the
+        // caller); the bytes are published and not freed, so nobody writes them meanwhile.
+        unsafe { std::slice::from_raw_parts(self.data().add(off as usize + 8), len as usize) }
+    }
+
+    fn free_to(&self, tail: u64) {
+        let h = self.hdr();
+        h.tail.store(tail, Ordering::Release);
+        Self::notify(&h.space_word, &h.space_sleeping);
+    }
+
+    fn took_item(&self) {
+        let h = self.hdr();
+        h.items_got
+            .store(h.items_got.load(Ordering::Relaxed) + 1, Ordering::Release);
+    }
+
+    /// Takes one message and hands its payload to `take`.
+    pub(crate) fn get<R>(
+        &self,
+        wait: Wait,
+        mut take: impl FnMut(&[u8]) -> R,
+    ) -> Result<R, GetFail> {
+        let Some((_guard, died)) = Self::lock(&self.get_lock, wait) else {
+            return Err(GetFail::Empty);
+        };
+        let h = self.hdr();
+        if died {
+            h.data_sleeping.store(0, Ordering::Relaxed);
+        }
+        let mut partial: Option<Vec<u8>> = None;
+        loop {
+            let tail = h.tail.load(Ordering::Relaxed);
+            let head = h.head.load(Ordering::Acquire);
+            if head == tail {
+                if partial.is_some() {
+                    if !self.wait_rest() {
+                        partial = None;
+                    }
+                    continue;
+                }
+                if h.closed.load(Ordering::Acquire) != 0 && h.head.load(Ordering::Acquire) == tail {
+                    return Err(GetFail::Closed);
+                }
+                let ready = || {
+                    h.head.load(Ordering::Acquire) != tail || h.closed.load(Ordering::Acquire) != 0
+                };
+                if !Self::wait_on(&h.data_word, &h.data_sleeping, ready, wait, None) {
+                    return Err(GetFail::Empty);
+                }
+                continue;
+            }
+            let off = tail & (self.cap - 1);
+            let word = self.read_u64(off);
+            let kind = (word >> 32) as u32;
+            let len = word & 0xffff_ffff;
+            if kind == KIND_WRAP {
+                self.free_to(tail + (self.cap - off));
+                continue;
+            }
+            let rec = REC + align8(len);
+            if off + rec > self.cap || tail + rec > head {
+                // Never written by a producer of ours: drop everything published.
+                self.free_to(head);
+                partial = None;
+                continue;
+            }
+            match kind {
+                KIND_SINGLE => {
+                    // SAFETY: the get lock is held, the record is published and in bounds.
+                    let r = take(unsafe { self.payload(off, len) });
+                    self.took_item();
+                    self.free_to(tail + rec);
+                    return Ok(r);
+                }
+                KIND_FIRST if len >= 8 => {
+                    let total = self.read_u64(off + 8);
+                    let mut buf = Vec::with_capacity(total.min(1 << 30) as usize);
+                    // SAFETY: as above.
+                    buf.extend_from_slice(unsafe { &self.payload(off, len)[8..] });
+                    partial = Some(buf);
+                    self.free_to(tail + rec);
+                }
+                KIND_CONT => {
+                    if let Some(buf) = partial.as_mut() {
+                        // SAFETY: as above.
+                        buf.extend_from_slice(unsafe { self.payload(off, len) });
+                    }
+                    self.free_to(tail + rec);
+                }
+                KIND_LAST => {
+                    self.took_item();
+                    if let Some(mut buf) = partial.take() {
+                        // SAFETY: as above.
+                        buf.extend_from_slice(unsafe { self.payload(off, len) });
+                        self.free_to(tail + rec);
+                        return Ok(take(&buf));
+                    }
+                    // The end of a message whose reader died: it was counted, so count it out.
+                    self.free_to(tail + rec);
+                }
+                _ => {
+                    self.free_to(tail + rec);
+                }
+            }
+        }
+    }
+
+    /// In the middle of a chunked message with nothing to read: waits for more. `false` when
+    /// the message is abandoned (its producer died).
+    fn wait_rest(&self) -> bool {
+        let h = self.hdr();
+        loop {
+            let tail = h.tail.load(Ordering::Relaxed);
+            let ready = || {
+                h.head.load(Ordering::Acquire) != tail || h.in_message.load(Ordering::Acquire) == 0
+            };
+            let more = Self::wait_on(
+                &h.data_word,
+                &h.data_sleeping,
+                ready,
+                Wait::Forever,
+                Some(PARTIAL_CHECK),
+            );
+            if h.head.load(Ordering::Acquire) != tail {
+                return true;
+            }
+            if more {
+                // in_message cleared and nothing more came: abandoned.
+                return false;
+            }
+            // Is the producer still there? Try its lock: taking it over means it died.
+            if let Some((_g, died)) = Self::lock(
+                &self.put_lock,
+                Wait::from_timeout(Some(Duration::from_millis(1))),
+            ) {
+                if died {
+                    self.recover_put();
+                }
+                if h.head.load(Ordering::Acquire) == tail {
+                    h.in_message.store(0, Ordering::Release);
+                    return false;
+                }
+                return true;
+            }
+        }
+    }
+
+    // ---- JoinableQueue ------------------------------------------------------------------
+
+    /// Counts one finished task; `false` when every item taken so far was already finished.
+    pub(crate) fn task_done(&self) -> bool {
+        let h = self.hdr();
+        let mut done = h.tasks_done.load(Ordering::Relaxed);
+        loop {
+            if done >= h.items_got.load(Ordering::Acquire) {
+                return false;
+            }
+            match h.tasks_done.compare_exchange_weak(
+                done,
+                done + 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(d) => done = d,
+            }
+        }
+        if done + 1 >= h.items_put.load(Ordering::Acquire) {
+            fence(Ordering::SeqCst);
+            if h.join_waiters.load(Ordering::Relaxed) != 0 {
+                h.join_word.fetch_add(1, Ordering::Release);
+                futex::wake_all(&h.join_word);
+            }
+        }
+        true
+    }
+
+    /// Items put and not yet marked done.
+    pub(crate) fn unfinished(&self) -> u64 {
+        let h = self.hdr();
+        let done = h.tasks_done.load(Ordering::Acquire);
+        h.items_put.load(Ordering::Acquire).saturating_sub(done)
+    }
+
+    /// Waits until every item put has been marked done; `false` on timeout.
+    pub(crate) fn join(&self, wait: Wait) -> bool {
+        let h = self.hdr();
+        if self.unfinished() == 0 {
+            return true;
+        }
+        let start = Instant::now();
+        while start.elapsed() < SPIN {
+            std::hint::spin_loop();
+            if self.unfinished() == 0 {
+                return true;
+            }
+        }
+        loop {
+            let seen = h.join_word.load(Ordering::Acquire);
+            h.join_waiters.fetch_add(1, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            if self.unfinished() == 0 {
+                h.join_waiters.fetch_sub(1, Ordering::SeqCst);
+                return true;
+            }
+            let Some(left) = wait.left() else {
+                h.join_waiters.fetch_sub(1, Ordering::SeqCst);
+                return false;
+            };
+            // Bounded sleeps: a joiner that died leaves its count up, which only costs wakes.
+            let left = left.map_or(Duration::from_millis(100), |l| {
+                l.min(Duration::from_millis(100))
+            });
+            let _ = futex::wait(&h.join_word, seen, Some(left));
+            h.join_waiters.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
