@@ -1,0 +1,62 @@
+//! Python's `multiprocessing.Pool` for Rust: a pool of worker processes running plain functions
+//! — `map`, `imap`, `imap_unordered`, `starmap`, `apply`, `apply_async` with callbacks — where a
+//! worker that dies fails only its own task and is replaced.
+//!
+//! # Hello, world!
+//!
+//! ```
+//! use ipc_pool::Pool;
+//!
+//! fn fib(n: u64) -> u64 { if n < 2 { n } else { fib(n - 1) + fib(n - 2) } }
+//!
+//! let pool = Pool::new(2)?;
+//! assert_eq!(pool.map(fib, [10, 20, 30])?, vec![55, 6765, 832040]);
+//! let r = pool.apply_async(fib, 25)?;
+//! assert_eq!(r.get()?, 75025);
+//! pool.close();
+//! pool.join()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Tasks
+//!
+//! A task is a `fn(A) -> R` — a named function, or a closure that captures nothing — with
+//! serde arguments and result: the worker is another process (started by `ipc-process`), and
+//! the function is named there by its place in the program, not sent as code. Several
+//! arguments are a tuple (`fn((a, b): (u32, String)) -> …`; that is all [`Pool::starmap`] is).
+//! State for every task of a worker goes in an [`initializer`](PoolBuilder::initializer).
+//!
+//! Work goes to the workers in batches (Python's `chunksize`): `map` splits its input into about
+//! four batches per worker; a worker gets its next batch while it runs the current one.
+//!
+//! # When things go wrong
+//!
+//! | what happens | what you get | Python |
+//! |---|---|---|
+//! | a task panics | that task's [`TaskError::Panicked`] with the message; the worker goes on | the exception, re-raised by `get` |
+//! | a worker dies (SIGKILL, abort, segfault) | [`TaskError::WorkerDied`] for the batch it ran; a new worker; the rest completes | the pool hangs |
+//! | `terminate()` with tasks in flight | [`TaskError::Terminated`] for each | |
+//! | `get_timeout` runs out | [`TaskError::Timeout`]; the result can still come | `TimeoutError` |
+//!
+//! # Comparison with Python multiprocessing
+//!
+//! | Python | `ipc-pool` | note |
+//! |---|---|---|
+//! | `Pool(processes, initializer, initargs, maxtasksperchild)` | [`Pool::new`], [`Pool::builder`] | plus the start method |
+//! | `map(f, it, chunksize)` / `map_async` | [`map`](Pool::map), [`map_chunked`](Pool::map_chunked), [`map_async`](Pool::map_async) | |
+//! | `starmap(f, it)` | [`starmap`](Pool::starmap) | arguments are a tuple |
+//! | `imap(f, it, chunksize)` / `imap_unordered` | [`imap`](Pool::imap) / [`imap_unordered`](Pool::imap_unordered) | a bounded number of batches in flight: constant memory |
+//! | `apply(f, args)` / `apply_async(f, args, callback, error_callback)` | [`apply`](Pool::apply), [`apply_async`](Pool::apply_async), [`apply_async_with`](Pool::apply_async_with) | callbacks get `&R` / `&TaskError` |
+//! | `AsyncResult.get(timeout)`, `wait`, `ready`, `successful` | [`AsyncResult`] | `get` takes the value once |
+//! | `close()`, `join()`, `terminate()`, `with Pool() as p:` | [`close`](Pool::close), [`join`](Pool::join), [`terminate`](Pool::terminate), drop | |
+
+mod error;
+mod imap;
+mod pool;
+mod result;
+mod worker;
+
+pub use error::{Error, TaskError};
+pub use imap::Imap;
+pub use pool::{Pool, PoolBuilder};
+pub use result::AsyncResult;
