@@ -138,6 +138,18 @@ impl SharedMemory {
         SharedMapping::unlink_named(name).map_err(|e| Error::from_named(e, name))
     }
 
+    /// A second handle to the same block (another mapping of it), to keep while this one is
+    /// sent to a child. The clone never removes the name.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the descriptor cannot be duplicated or mapped.
+    pub fn try_clone(&self) -> Result<SharedMemory, Error> {
+        Ok(SharedMemory {
+            map: self.map.try_clone()?,
+            name: self.name.clone(),
+        })
+    }
+
     /// The bytes as atomics: safe to read and write while other processes do.
     pub fn atomic_bytes(&self) -> &[AtomicU8] {
         self.map.atomic_bytes(0, self.map.len())
