@@ -29,8 +29,9 @@
 //! | [`core`] | `ipc-core` | `multiprocessing.reduction`, `heap`, `shared_memory`, `Connection`'s framing | `core` |
 //! | [`process`] | `ipc-process` | `Process`, `get_context`, `set_start_method`, `current_process`, `os.fork` | `process` |
 //! | [`sync`] | `ipc-sync` | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | `sync` |
+//! | [`shm`] | `ipc-shm` | `Value`, `Array`, `RawValue`, `RawArray` (`sharedctypes`), `shared_memory.SharedMemory` | `shm` |
 //!
-//! More members (`shm`, `pipe`, `fifo`, `queue`, `pool`, `rpc`) join as they
+//! More members (`pipe`, `fifo`, `queue`, `pool`, `rpc`) join as they
 //! land; see the README for their status.
 //!
 //! # Comparison with Python multiprocessing
@@ -43,6 +44,8 @@
 //! | `Connection.send` framing (length + pickle) | [`frame`] (length + postcard) |
 //! | `Process(target=f, args=(x,)).start()` | [`Process::new(f, x)`](Process::new)`.start()` |
 //! | `get_context('spawn')` | [`get_context`]`(`[`StartMethod::Spawn`]`)` |
+//! | `Value('i', 7)`, `Array('d', 10)` | [`Value::new`]`(7)`, [`Array::zeroed`]`(10)` |
+//! | `SharedMemory(name, create=True, size=n)` (a block of its own) | [`SharedMemory::create`] |
 
 #[cfg(feature = "core")]
 #[doc(inline)]
@@ -72,3 +75,11 @@ pub use ipc_sync as sync;
 pub use ipc_sync::{
     Barrier, BoundedSemaphore, BrokenBarrier, Condition, Event, Lock, OwnerDied, RLock, Semaphore,
 };
+
+#[cfg(feature = "shm")]
+#[doc(inline)]
+pub use ipc_shm as shm;
+
+#[cfg(feature = "shm")]
+#[doc(inline)]
+pub use ipc_shm::{Array, AtomicElement, RawArray, RawValue, Shareable, SharedMemory, Value};

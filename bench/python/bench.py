@@ -7,6 +7,7 @@ region, warm-up round trips, a watchdog on every repetition).
 
 Usage: python3 bench.py [--quick] [FILTER]
 """
+import array
 import json
 import multiprocessing as mp
 import pickle
@@ -211,6 +212,54 @@ def process_return_1kib():
     emit("py.process_return_1KiB", median(once), "ms")
 
 
+# ---------------------------------------------------------------------------------------------
+# ipc-sync rows
+# ---------------------------------------------------------------------------------------------
+
+def uncontended():
+    """W4.uncontended: 1M x acquire(); release() on Lock, RLock, Semaphore(1), bound methods
+    hoisted; plus the empty loop."""
+    count = n(1_000_000)
+    for name, prim in (("lock", ctx.Lock()), ("rlock", ctx.RLock()), ("semaphore", ctx.Semaphore(1))):
+        acq, rel = prim.acquire, prim.release
+
+        def once():
+            t = time.perf_counter()
+            for _ in range(count):
+                acq()
+                rel()
+            return (time.perf_counter() - t) / count * 1e9
+
+        emit(f"py.W4.uncontended/{name}_acquire_release", median(once), "ns")
+
+    def empty():
+        t = time.perf_counter()
+        for _ in range(count):
+            pass
+        return (time.perf_counter() - t) / count * 1e9
+
+    emit("py.W4.uncontended/empty_loop_overhead", median(empty), "ns")
+
+
+def _contended_child(lock, value, barrier, done, count):
+    watchdog(120)
+    barrier.wait(WAIT)
+    for _ in range(count):
+        with lock:
+            value.value += 1
+    done.send(1)
+
+
+def contended_lock():
+    """W4.contended_lock: 2 children x 200,000 `with lock: v.value += 1`, ns per increment."""
+    count = n(200_000)
+
+    def once():
+        watchdog(120)
+        lock = ctx.Lock()
+        value = ctx.Value("i", 0, lock=False)
+        barrier = ctx.Barrier(3)
+        pipes = [ctx.Pipe(duplex=False) for _ in range(2)]
         ps = [ctx.Process(target=_contended_child, args=(lock, value, barrier, w, count))
               for (_, w) in pipes]
         for p in ps:
@@ -276,6 +325,83 @@ def condition_pingpong():
     emit("py.W5.condition_pingpong", median(once), "us")
 
 
+# ---------------------------------------------------------------------------------------------
+# ipc-shm rows
+# ---------------------------------------------------------------------------------------------
+
+ARRAY_N = 1_000_000  # in --quick too, like the Rust side
+
+
+def _array_child(arr, barrier, done, bulk):
+    watchdog(120)
+    if bulk:
+        src = array.array("d", range(ARRAY_N))
+    barrier.wait(WAIT)
+    if bulk:
+        memoryview(arr).cast("B")[:] = memoryview(src).cast("B")
+    else:
+        for i in range(ARRAY_N):
+            arr[i] = i
+    done.set()
+
+
+def _array1m(id_, bulk):
+    arr = ctx.Array("d", ARRAY_N, lock=False)
+
+    def once():
+        watchdog(120)
+        barrier = ctx.Barrier(2)
+        done = ctx.Event()
+        p = ctx.Process(target=_array_child, args=(arr, barrier, done, bulk))
+        p.start()
+        barrier.wait(WAIT)
+        t = time.perf_counter()
+        if not done.wait(WAIT):
+            raise TimeoutError
+        if bulk:
+            s = sum(memoryview(arr).cast("B").cast("d"))
+        else:
+            s = sum(arr)
+        d = time.perf_counter() - t
+        assert s == ARRAY_N * (ARRAY_N - 1) / 2, s
+        p.join(WAIT)
+        watchdog(0)
+        return d * 1e3
+
+    emit(id_, median(once), "ms")
+
+
+def array1m_bulk():
+    """W8.array1M_bulk: a child copies 1M doubles into a lock=False Array with one memcpy, the
+    parent sums through a memoryview; ms from the barrier to the sum done."""
+    _array1m("py.W8.array1M_bulk", True)
+
+
+def array1m_loop():
+    """W8.array1M_loop: the same, the child writing arr[i] = i element by element, the parent
+    summing with sum(arr)."""
+    _array1m("py.W8.array1M_loop", False)
+
+
+def value_d():
+    """W8.value_d: v.value = 1.5 then x = v.value, n times each, on Value('d', lock=False) and
+    Value('d') (an RLock per access); ns per operation (mean of the write and the read)."""
+    count = n(1_000_000)
+    for lock, suffix in ((True, "lock"), (False, "nolock")):
+        v = ctx.Value("d", 0.0, lock=lock)
+
+        def once():
+            t = time.perf_counter()
+            for _ in range(count):
+                v.value = 1.5
+            for _ in range(count):
+                x = v.value
+            assert x == 1.5
+            return (time.perf_counter() - t) / (2 * count) * 1e9
+
+        emit("py.W8.value_d/get_set_" + suffix, median(once), "ns")
+
+
 # (id, function, groups): a filter selects a workload when it occurs in the id or names one
 # of its groups (the Rust crate whose rows compare against it).
 WORKLOADS = [
@@ -289,6 +415,9 @@ WORKLOADS = [
     ("py.W7.process_forkserver", process_forkserver, "process"),
     ("py.W7.process_spawn", process_spawn, "process"),
     ("py.process_return_1KiB", process_return_1kib, "process"),
+    ("py.W8.array1M_bulk", array1m_bulk, "shm"),
+    ("py.W8.array1M_loop", array1m_loop, "shm"),
+    ("py.W8.value_d", value_d, "shm"),
 ]
 
 if __name__ == "__main__":

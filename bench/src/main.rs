@@ -10,6 +10,7 @@
 mod core;
 mod limits;
 mod process;
+mod shm;
 mod sync;
 mod util;
 
@@ -93,5 +94,22 @@ fn workloads() -> Vec<Workload> {
             process::spawn_start_join,
         ),
         ("process.return_1KiB", "process", process::return_1kib),
+        ("L5_memcpy_8MB_plus_sum", "shm", limits::memcpy_8mb_plus_sum),
+        (
+            "shm.array1M_child_write_parent_sum",
+            "shm",
+            shm::array_child_write_parent_sum,
+        ),
+        (
+            "shm.rawarray1M_loop_child_write_parent_sum",
+            "shm",
+            shm::rawarray_loop_child_write_parent_sum,
+        ),
+        ("shm.value_f64_get_set_lock", "shm", shm::value_get_set_lock),
+        (
+            "shm.value_f64_get_set_nolock",
+            "shm",
+            shm::value_get_set_nolock,
+        ),
     ]
 }
