@@ -25,6 +25,8 @@
 use ipc_process::Process;
 use ipc_shm::{Array, Value};
 
+// The seed's number (what it prints), not an attempt at π.
+#[allow(clippy::approx_constant)]
 fn f((n, a): (Value<f64>, Array<i32>)) {
     n.set(3.1415927);
     for i in 0..a.len() {

@@ -7,7 +7,7 @@ use ipc_process::{Fork, Process, StartMethod, get_context};
 use ipc_shm::{Array, RawArray, RawValue, SharedMemory, Value};
 
 fn child_writes((v, a, rv, ra): (Value<f64>, Array<i32>, RawValue<bool>, RawArray<u64>)) {
-    v.set(3.1415927);
+    v.set(2.75);
     a.update_all(|x| *x = -*x);
     rv.set(true);
     ra.set(0, u64::MAX).unwrap();
@@ -24,7 +24,7 @@ fn handles_by_fork() {
         .unwrap()
         .join()
         .unwrap();
-    assert_eq!(v.get(), 3.1415927);
+    assert_eq!(v.get(), 2.75);
     assert_eq!(a.to_vec(), (0..10).map(|x| -x).collect::<Vec<i32>>());
     assert!(rv.get());
     assert_eq!(ra.to_vec(), [u64::MAX, 0]);
