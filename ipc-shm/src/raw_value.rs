@@ -15,8 +15,8 @@ use crate::{AtomicElement, Shareable};
 /// [`get`](Self::get) and [`set`](Self::set) is one relaxed atomic load or store, so two
 /// processes that use it at once never race (a reader sees the old value or the new one).
 /// On x86-64 these are plain `mov`s. A read-modify-write such as `v.set(v.get() + 1)` is not
-/// atomic as a whole, exactly as in Python: use a [`Value`](crate::Value) for that, or
-/// [`fetch_update`](Self::fetch_update).
+/// atomic as a whole, exactly as in Python: use a [`Value`](crate::Value) and its
+/// [`update`](crate::Value::update) for that.
 ///
 /// For a struct without a lock, only the `unsafe` [`as_ptr`](Self::as_ptr) is offered: nothing
 /// could stop another process from writing half of it while this one reads.
