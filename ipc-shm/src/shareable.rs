@@ -175,8 +175,24 @@ macro_rules! atomic_element {
 atomic_element!(
     u8 => AtomicU8, u16 => AtomicU16, u32 => AtomicU32, u64 => AtomicU64, usize => AtomicUsize,
     i8 => AtomicI8, i16 => AtomicI16, i32 => AtomicI32, i64 => AtomicI64, isize => AtomicIsize,
-    bool => AtomicBool,
 );
+
+// `bool` goes through `AtomicU8` and reads any non-zero byte as `true`: even a byte that no
+// `bool` store wrote (another program, a crafted handle) cannot make an invalid `bool`.
+impl sealed::Sealed for bool {}
+impl AtomicElement for bool {
+    #[inline]
+    unsafe fn load(p: *const Self, order: Ordering) -> Self {
+        // SAFETY: the caller guarantees `p` valid and aligned, and only atomic access
+        // meanwhile; `bool` has the size and alignment of `u8` (asserted at the top).
+        unsafe { AtomicU8::from_ptr(p.cast_mut().cast()) }.load(order) != 0
+    }
+    #[inline]
+    unsafe fn store(p: *mut Self, v: Self, order: Ordering) {
+        // SAFETY: as in `load`.
+        unsafe { AtomicU8::from_ptr(p.cast()) }.store(u8::from(v), order)
+    }
+}
 
 macro_rules! atomic_float {
     ($($t:ty => $atomic:ty),* $(,)?) => {
