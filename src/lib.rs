@@ -33,8 +33,9 @@
 //! | [`pipe`] | `ipc-pipe` | `Pipe`, `Connection`, `connection.wait` | `pipe` |
 //! | [`fifo`] | `ipc-fifo` | `os.mkfifo` named pipes | `fifo` |
 //! | [`rpc`] | `ipc-rpc` | `xmlrpc.client`, `xmlrpc.server` | `rpc` |
+//! | [`shm`] | `ipc-shm` | `Value`, `Array`, `RawValue`, `RawArray` (`sharedctypes`), `shared_memory.SharedMemory` | `shm` |
 //!
-//! More members (`shm`, `pool`) join as they
+//! More members (`pool`) join as they
 //! land; see the README for their status.
 //!
 //! # Comparison with Python multiprocessing
@@ -47,6 +48,8 @@
 //! | `Connection.send` framing (length + pickle) | [`frame`] (length + postcard) |
 //! | `Process(target=f, args=(x,)).start()` | [`Process::new(f, x)`](Process::new)`.start()` |
 //! | `get_context('spawn')` | [`get_context`]`(`[`StartMethod::Spawn`]`)` |
+//! | `Value('i', 7)`, `Array('d', 10)` | [`Value::new`]`(7)`, [`Array::zeroed`]`(10)` |
+//! | `SharedMemory(name, create=True, size=n)` (a block of its own) | [`SharedMemory::create`] |
 
 #[cfg(feature = "core")]
 #[doc(inline)]
@@ -104,3 +107,10 @@ pub use ipc_queue as queue;
 #[cfg(feature = "queue")]
 #[doc(inline)]
 pub use ipc_queue::{JoinableQueue, Queue, SimpleQueue};
+#[cfg(feature = "shm")]
+#[doc(inline)]
+pub use ipc_shm as shm;
+
+#[cfg(feature = "shm")]
+#[doc(inline)]
+pub use ipc_shm::{Array, AtomicElement, RawArray, RawValue, Shareable, SharedMemory, Value};

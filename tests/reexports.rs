@@ -99,3 +99,21 @@ fn queue_is_reexported() {
     assert_eq!(full.to_string(), "the queue is full");
     let _ = ipc::queue::MessageQueue::limits;
 }
+
+#[cfg(feature = "shm")]
+#[test]
+fn shm_is_reexported() {
+    let v: ipc::Value<i32> = ipc::shm::Value::new(7).unwrap();
+    v.set(49);
+    assert_eq!(v.get(), 49);
+    let a: ipc::Array<u8> = ipc::shm::Array::new(b"hi").unwrap();
+    assert_eq!(a.value(), b"hi");
+    let r: ipc::RawValue<bool> = ipc::shm::RawValue::new(true).unwrap();
+    assert!(r.get());
+    let _: fn(usize) -> std::io::Result<ipc::RawArray<f64>> = ipc::shm::RawArray::zeroed;
+    let _: fn(&str) -> Result<ipc::SharedMemory, ipc::shm::Error> = ipc::shm::SharedMemory::open;
+    fn shareable<T: ipc::Shareable>() {}
+    fn atomic<T: ipc::AtomicElement>() {}
+    shareable::<[f64; 2]>();
+    atomic::<u64>();
+}

@@ -759,6 +759,85 @@ def queue_rtt_two_queues():
 
 # (id, function, groups): a filter selects a workload when it occurs in the id or names one
 # of its groups (the Rust crate whose rows compare against it).
+# ---------------------------------------------------------------------------------------------
+# ipc-shm rows
+# ---------------------------------------------------------------------------------------------
+
+ARRAY_N = 1_000_000  # in --quick too, like the Rust side
+
+
+def _array_child(arr, barrier, done, bulk):
+    watchdog(120)
+    if bulk:
+        src = array.array("d", range(ARRAY_N))
+    barrier.wait(WAIT)
+    if bulk:
+        memoryview(arr).cast("B")[:] = memoryview(src).cast("B")
+    else:
+        for i in range(ARRAY_N):
+            arr[i] = i
+    done.set()
+
+
+def _array1m(id_, bulk):
+    arr = ctx.Array("d", ARRAY_N, lock=False)
+
+    def once():
+        watchdog(120)
+        barrier = ctx.Barrier(2)
+        done = ctx.Event()
+        p = ctx.Process(target=_array_child, args=(arr, barrier, done, bulk))
+        p.start()
+        barrier.wait(WAIT)
+        t = time.perf_counter()
+        if not done.wait(WAIT):
+            raise TimeoutError
+        if bulk:
+            s = sum(memoryview(arr).cast("B").cast("d"))
+        else:
+            s = sum(arr)
+        d = time.perf_counter() - t
+        assert s == ARRAY_N * (ARRAY_N - 1) / 2, s
+        p.join(WAIT)
+        watchdog(0)
+        return d * 1e3
+
+    emit(id_, median(once), "ms")
+
+
+def array1m_bulk():
+    """W8.array1M_bulk: a child copies 1M doubles into a lock=False Array with one memcpy, the
+    parent sums through a memoryview; ms from the barrier to the sum done."""
+    _array1m("py.W8.array1M_bulk", True)
+
+
+def array1m_loop():
+    """W8.array1M_loop: the same, the child writing arr[i] = i element by element, the parent
+    summing with sum(arr)."""
+    _array1m("py.W8.array1M_loop", False)
+
+
+def value_d():
+    """W8.value_d: v.value = 1.5 then x = v.value, n times each, on Value('d', lock=False) and
+    Value('d') (an RLock per access); ns per operation (mean of the write and the read)."""
+    count = n(1_000_000)
+    for lock, suffix in ((True, "lock"), (False, "nolock")):
+        v = ctx.Value("d", 0.0, lock=lock)
+
+        def once():
+            t = time.perf_counter()
+            for _ in range(count):
+                v.value = 1.5
+            for _ in range(count):
+                x = v.value
+            assert x == 1.5
+            return (time.perf_counter() - t) / (2 * count) * 1e9
+
+        emit("py.W8.value_d/get_set_" + suffix, median(once), "ns")
+
+
+# (id, function, groups): a filter selects a workload when it occurs in the id or names one
+# of its groups (the Rust crate whose rows compare against it).
 WORKLOADS = [
     ("py.W1.pipe_rtt_int", pipe_rtt_int, "core pipe"),
     ("py.W1.pipe_rtt_bytes8", pipe_rtt_bytes8, "pipe"),
@@ -766,6 +845,9 @@ WORKLOADS = [
     ("py.W2.pipe_tput_64KiB", pipe_tput_64kib, "pipe"),
     ("py.W9.fifo_64KiB_writes", fifo_64kib, "fifo"),
     ("py.W9.fifo_64B_writes", fifo_64b, "fifo"),
+    ("py.W8.array1M_bulk", array1m_bulk, "shm"),
+    ("py.W8.array1M_loop", array1m_loop, "shm"),
+    ("py.W8.value_d", value_d, "shm"),
     ("py.queue_rtt_two_queues", queue_rtt_two_queues, "queue"),
     ("py.W3.queue_int_1p1c", queue_int_1p1c, "queue"),
     ("py.W3.queue_bytes64KiB_1p1c", queue_bytes_1p1c, "queue"),

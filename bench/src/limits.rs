@@ -171,6 +171,24 @@ pub fn memcpy_bw(opts: &Opts) {
     emit("L5_memcpy_64KiB_bw", v, "GB/s");
 }
 
+/// `L5_memcpy_8MB_plus_sum`: one process copies 1M `f64` (8 MB, both buffers touched before)
+/// and sums the copy, ms: what the `shm.array1M_*` rows would cost with no second process and
+/// no lock.
+pub fn memcpy_8mb_plus_sum(opts: &Opts) {
+    const N: usize = crate::shm::N;
+    let src: Vec<f64> = (0..N).map(|i| i as f64).collect();
+    let mut dst = vec![0.0f64; N];
+    let v = median(opts.reps().max(3), || {
+        let t = Instant::now();
+        dst.copy_from_slice(std::hint::black_box(&src));
+        let s: f64 = std::hint::black_box(&dst).iter().sum();
+        let d = t.elapsed();
+        assert_eq!(s, (N as f64) * (N as f64 - 1.0) / 2.0);
+        d.as_secs_f64() * 1e3
+    });
+    emit("L5_memcpy_8MB_plus_sum", v, "ms");
+}
+
 /// `L6_cas_lock_uncontended`: compare-exchange 0→1 (acquire) + store 0 (release), ns per pair.
 pub fn cas_lock(opts: &Opts) {
     let n = opts.n(20_000_000);

@@ -14,6 +14,7 @@ mod pipe;
 mod process;
 mod queue;
 mod rpc;
+mod shm;
 mod sync;
 mod util;
 
@@ -121,5 +122,22 @@ fn workloads() -> Vec<Workload> {
         ("queue.bytes64KiB_1p1c", "queue", queue::bytes_1p1c),
         ("queue.int_2p2c", "queue", queue::int_2p2c),
         ("queue.joinable_int_1p1c", "queue", queue::joinable_1p1c),
+        ("L5_memcpy_8MB_plus_sum", "shm", limits::memcpy_8mb_plus_sum),
+        (
+            "shm.array1M_child_write_parent_sum",
+            "shm",
+            shm::array_child_write_parent_sum,
+        ),
+        (
+            "shm.rawarray1M_loop_child_write_parent_sum",
+            "shm",
+            shm::rawarray_loop_child_write_parent_sum,
+        ),
+        ("shm.value_f64_get_set_lock", "shm", shm::value_get_set_lock),
+        (
+            "shm.value_f64_get_set_nolock",
+            "shm",
+            shm::value_get_set_nolock,
+        ),
     ]
 }

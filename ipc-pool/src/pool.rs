@@ -698,7 +698,7 @@ fn dispatch(shared: &Shared, wake_r: OwnedFd, cfg: WorkerConfig, mut workers: Ve
                 for p in rest.into_iter().rev() {
                     st.queue.push_front(p);
                 }
-                !st.terminated && !(st.closed && st.queue.is_empty())
+                !st.terminated && (!st.closed || !st.queue.is_empty())
             };
             if keep_going {
                 started += 1;

@@ -209,6 +209,13 @@ impl RLock {
         self.raw().owner() != 0
     }
 
+    /// Whether the calling thread holds it at least once (`depth() > 0`, without reading the
+    /// depth). See [`Lock::is_held_by_current_thread`](crate::Lock::is_held_by_current_thread).
+    #[inline]
+    pub fn is_held_by_current_thread(&self) -> bool {
+        self.raw().owner() == ident::me().tid
+    }
+
     /// Whether both handles are the same lock.
     pub fn same_as(&self, other: &RLock) -> bool {
         self.state.same(&other.state)

@@ -218,6 +218,36 @@ const ROWS: &[Row] = &[
         limit: Some("L4_pipe_64B_writes"),
         what: "named pipe, 200,000 writes of 64 B, read in 64 KiB blocks (W9)",
     },
+    Row {
+        rust: "shm.array1M_child_write_parent_sum",
+        python: Some("py.W8.array1M_bulk"),
+        limit: Some("L5_memcpy_8MB_plus_sum"),
+        what: "a child writes 1M f64 into an Array (one memcpy under its lock), the parent sums under the lock; go -> sum done (target: within 2x of memcpy + sum)",
+    },
+    Row {
+        rust: "shm.array1M_child_write_parent_sum_warm",
+        python: Some("py.W8.array1M_bulk"),
+        limit: Some("L5_memcpy_8MB_plus_sum"),
+        what: "the same, the child having touched the array once before the go (no first-touch page faults in the timed region)",
+    },
+    Row {
+        rust: "shm.rawarray1M_loop_child_write_parent_sum",
+        python: Some("py.W8.array1M_loop"),
+        limit: Some("L5_memcpy_8MB_plus_sum"),
+        what: "the same on a RawArray written element by element (atomic stores), summed by iter()",
+    },
+    Row {
+        rust: "shm.value_f64_get_set_lock",
+        python: Some("py.W8.value_d/get_set_lock"),
+        limit: Some("L6_cas_lock_uncontended"),
+        what: "Value<f64> set / get, each taking its RLock, per operation",
+    },
+    Row {
+        rust: "shm.value_f64_get_set_nolock",
+        python: Some("py.W8.value_d/get_set_nolock"),
+        limit: None,
+        what: "RawValue<f64> set / get (relaxed atomics), per operation",
+    },
 ];
 
 /// The bare limits, measured in the same run.
@@ -232,6 +262,10 @@ const LIMITS: &[(&str, &str)] = &[
         "futex hand-over round trip, one shared word",
     ),
     ("L5_memcpy_64KiB_bw", "memcpy of 64 KiB blocks, one process"),
+    (
+        "L5_memcpy_8MB_plus_sum",
+        "memcpy of 1M f64 (8 MB) and the sum of the copy, one process",
+    ),
     (
         "L6_cas_lock_uncontended",
         "compare-exchange lock + unlock, one process",

@@ -218,6 +218,63 @@ pub const EXAMPLES: &[Example] = &[
             "Received the message: hru?",
         ],
     },
+    Example {
+        package: "ipc-shm",
+        name: "sharedctypes",
+        args: &[],
+        expect: &[
+            "49",
+            "true",
+            "HELLO WORLD",
+            "[10, 1, 2, 3, 4]",
+            "[(3.515625, 39.0625), (33.0625, 4.0)]",
+        ],
+        any_order: false,
+    },
+    Example {
+        package: "ipc-shm",
+        name: "value_array",
+        args: &[],
+        expect: &["3.1415927", "[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]"],
+        any_order: false,
+    },
+    Example {
+        package: "ipc-shm",
+        name: "square_sum",
+        args: &[],
+        expect: &[
+            "Result(in process p1): [1, 4, 9, 16]",
+            "Sum of squares(in process p1): 30",
+            "Result(in main program): [1, 4, 9, 16]",
+            "Sum of squares(in main program): 30",
+        ],
+        any_order: false,
+    },
+    Example {
+        package: "ipc-shm",
+        name: "shm_create",
+        args: &[],
+        expect: &[
+            "created \"ipc-example-shm-*\": 4096 bytes",
+            "create it again: a shared memory block named \"ipc-example-shm-*\" exists already",
+            "open it as 8192 bytes: shared memory block \"ipc-example-shm-*\" has 4096 bytes, 8192 expected",
+            "open a missing name: no shared memory block named \"ipc-example-no-such-block\"",
+            "shm_attach opened \"ipc-example-shm-*\" (4096 bytes) and read: hello from shm_create",
+            "reply: hello back from shm_attach (pid *)",
+            "shm_attach exited: true",
+            "unlinked: the name is gone",
+        ],
+        any_order: false,
+    },
+    Example {
+        package: "ipc-shm",
+        name: "shm_attach",
+        args: &[],
+        expect: &[
+            "usage: shm_attach NAME (start shm_create); open \"ipc-example-no-such-block\": no shared memory block named \"ipc-example-no-such-block\"",
+        ],
+        any_order: false,
+    },
 ];
 
 /// Checks that each line of `expect` matches its own line of `output`, in any order; returns

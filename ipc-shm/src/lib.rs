@@ -1,0 +1,129 @@
+//! Python's `multiprocessing.sharedctypes` and `shared_memory` for Rust: [`Value`] and
+//! [`Array`] in shared memory behind a process-shared lock, the lock-free [`RawValue`] and
+//! [`RawArray`], and named [`SharedMemory`] blocks that unrelated programs open by name.
+//!
+//! # Hello, world!
+//!
+//! A child squares a shared number and fills a shared array; the parent sees both.
+//!
+//! ```
+//! use ipc_shm::{Array, Value};
+//!
+//! fn child((n, greeting): (Value<i32>, Array<u8>)) {
+//!     n.update(|v| *v *= *v);
+//!     greeting.set_value(b"Hello, world!").unwrap();
+//! }
+//!
+//! let n = Value::new(7)?;
+//! let greeting = Array::<u8>::zeroed(32)?;
+//! ipc_process::spawn(child, (n.clone(), greeting.clone()))?.join()?;
+//! assert_eq!(n.get(), 49);
+//! assert_eq!(greeting.value(), b"Hello, world!");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # What may live in shared memory
+//!
+//! Element types implement the `unsafe` marker trait [`Shareable`], whose contract is written
+//! on it: a primitive or `#[repr(C)]` layout, no pointers, references, heap data or
+//! descriptors, zero is a value, and a torn write still leaves a value. The integers, floats,
+//! `bool`, arrays and atomics implement it; a `#[repr(C)]` struct such as the seed's `Point`
+//! implements it in one line.
+//!
+//! # Synchronised and raw
+//!
+//! | | lock | access | types |
+//! |---|---|---|---|
+//! | [`Value`], [`Array`] | an [`RLock`](ipc_sync::RLock) (default), or any [`AnyLock`] shared with others | copies in and out under the lock; guards for several steps | any [`Shareable`] + `Copy` |
+//! | [`RawValue`], [`RawArray`] | none | one relaxed atomic load or store per element | [`AtomicElement`]: integers, floats, `bool` |
+//! | [`SharedMemory`] | none (bring your own) | per-byte atomics; word atomics and futexes through its mapping | bytes |
+//!
+//! # Handles reach children
+//!
+//! Each handle is a memfd mapping (plus, for `Value` and `Array`, the lock's memfd page):
+//! a `fork`ed child inherits it, and under `spawn` and `forkserver` it travels as an
+//! `ipc-process` argument (serde), its descriptors passed out of band. A rebuilt handle checks
+//! the header of its region (kind, element size, alignment and type name) and refuses another
+//! kind or type. A [`SharedMemory`] also travels, or is simply opened by name.
+//!
+//! # Comparison with Python multiprocessing
+//!
+//! | Python | `ipc-shm` | note |
+//! |---|---|---|
+//! | `Value('i', 7)` | [`Value::new(7i32)`](Value::new) | an `RLock` per value, as in Python |
+//! | `Value('i')` | [`Value::<i32>::zeroed()`](Value::zeroed) | |
+//! | `Value(c_bool, False, lock=False)` | [`RawValue::new(false)`](RawValue::new) | atomic get / set |
+//! | `Value('d', 0.0, lock=lock)` | [`Value::with_lock(0.0, lock)`](Value::with_lock) | `lock`: a `Lock` or `RLock` |
+//! | `v.value`, `v.value = x` | [`get`](Value::get), [`set`](Value::set) | |
+//! | `v.value **= 2` (two locked steps: not atomic) | [`update`](Value::update) | one locked read-modify-write |
+//! | `with v.get_lock(): ...` | [`Value::lock`] → [`ValueGuard`], or [`get_lock`](Value::get_lock) | |
+//! | `Array('i', range(5))`, `Array('i', 4)` | [`Array::new`], [`Array::zeroed`] | |
+//! | `Array('c', b'hello')`, `s.value`, `s.value = b'..'` | `Array::<u8>::new(b"hello")`, [`value`](Array::value), [`set_value`](Array::set_value) | NUL-terminated like ctypes |
+//! | `Array(Point, [(1.875, -6.25)], lock=lock)` | [`Array::with_lock`] with `#[repr(C)] struct Point` | [`Shareable`] in one line |
+//! | `arr[i]`, `arr[i] = x` (`IndexError`) | [`get`](Array::get), [`set`](Array::set) ([`Error::OutOfBounds`]) | |
+//! | `arr[:]`, `arr[a:b]`, `arr[:] = xs` | [`to_vec`](Array::to_vec), [`slice`](Array::slice), [`copy_from_slice`](Array::copy_from_slice) | one `memcpy` under the lock |
+//! | `len(arr)`, `for x in arr` | [`len`](Array::len), [`ArrayGuard::iter`] | iteration holds the lock once |
+//! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] | numbers and `bool` only (atomic) |
+//! | `shared_memory.SharedMemory(name, create=True, size=n)` | [`SharedMemory::create`] | [`Error::AlreadyExists`] |
+//! | `SharedMemory(name)` | [`SharedMemory::open`], [`open_sized`](SharedMemory::open_sized) | [`Error::NotFound`], [`Error::SizeMismatch`] |
+//! | `shm.buf` | [`read`](SharedMemory::read), [`write`](SharedMemory::write), [`atomic_bytes`](SharedMemory::atomic_bytes) | plain slices are `unsafe` |
+//! | `shm.close()`, `shm.unlink()` | drop, [`unlink`](SharedMemory::unlink) | the creator unlinks on drop unless [`persist`](SharedMemory::persist) |
+//! | `ShareableList` | — | not here |
+//!
+//! # Soundness
+//!
+//! Memory that another process may write is never handed out as `&T` or `&mut T`.
+//!
+//! - **Under the lock** ([`Value`], [`Array`] and their guards), elements are copied in and out
+//!   (`ptr::read`, `ptr::write`, `memcpy`), and each copy is preceded by a check that the
+//!   calling thread holds the lock, with no user code between the check and the copy. The lock
+//!   is process-shared, so while this thread holds it no thread of any process touches the
+//!   elements (every handle of a region carries the same lock). Copy-in/copy-out is what makes
+//!   a re-entrant [`RLock`](ipc_sync::RLock) safe: two guards of one thread can never hold
+//!   aliasing `&mut`, because there are none; a closure passed to `update` gets a `&mut` to a
+//!   private copy. The check catches the remaining ways to lose the lock while a guard lives —
+//!   an unbalanced `release()` on the lock, or a guard copied into a child by
+//!   `ipc_process::fork` — and panics instead of touching unguarded memory.
+//! - **Without a lock** ([`RawValue`], [`RawArray`]), only [`AtomicElement`] types are
+//!   accessible in safe code, each element through the `std` atomic of its size with relaxed
+//!   ordering: concurrent readers and writers never race, and cost nothing over plain moves on
+//!   x86-64. (Volatile copies were the other candidate; they are still data races in Rust's
+//!   memory model.) A raw region is never rebuilt as a locked one (its header says which it
+//!   is), so atomic and plain accesses never mix on one element.
+//! - **Named blocks** ([`SharedMemory`]) are written by programs we do not control: safe access
+//!   is per-byte atomics.
+//!
+//! What a dead process leaves is still valid data ([`Shareable`] rule 4): a guard reports it as
+//! [`OwnerDied`](ipc_sync::OwnerDied); the conveniences (`get`, `set`, …) carry on.
+//!
+//! # Implementation notes
+//!
+//! `unsafe` is confined to: the copies described above, the region view (a pointer into a
+//! mapping the handle keeps alive, past a 64-byte header, checked for size and alignment), and
+//! the atomic accessors (`AtomicU64::from_ptr` and its kin on elements whose size and alignment
+//! `static_assertions` check). Shared memory, locks and futexes come from `ipc-core` and
+//! `ipc-sync`; this crate makes no system call of its own (so it has no `sys.rs`).
+//!
+//! A handle rebuilt from bytes crafted by hand (not from a real handle) could pair a region
+//! with another lock, or view it as a bare [`SharedMapping`](ipc_core::SharedMapping); the
+//! header check refuses wrong kinds and types, but not that pairing. Only serialise handles
+//! you got from this crate.
+
+mod any_lock;
+mod array;
+mod error;
+mod raw_array;
+mod raw_value;
+mod region;
+mod shareable;
+mod shared_memory;
+mod value;
+
+pub use any_lock::{AnyLock, AnyLockGuard};
+pub use array::{Array, ArrayGuard, Iter};
+pub use error::Error;
+pub use raw_array::RawArray;
+pub use raw_value::RawValue;
+pub use shareable::{AtomicElement, Shareable};
+pub use shared_memory::SharedMemory;
+pub use value::{Value, ValueGuard};

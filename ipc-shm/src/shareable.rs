@@ -1,0 +1,220 @@
+//! [`Shareable`]: what may live in shared memory; [`AtomicElement`]: what may be read and
+//! written there without a lock.
+
+use std::sync::atomic::{
+    AtomicBool, AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicIsize, AtomicU8, AtomicU16,
+    AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
+
+// The layouts the atomic accessors rely on: each primitive has the size and alignment of the
+// atomic it is read and written through (true on every 64-bit Linux target).
+static_assertions::assert_eq_size!(bool, u8);
+static_assertions::assert_eq_size!(f32, u32);
+static_assertions::assert_eq_size!(f64, u64);
+static_assertions::const_assert_eq!(
+    std::mem::align_of::<u64>(),
+    std::mem::align_of::<AtomicU64>()
+);
+static_assertions::const_assert_eq!(
+    std::mem::align_of::<i64>(),
+    std::mem::align_of::<AtomicI64>()
+);
+static_assertions::const_assert_eq!(
+    std::mem::align_of::<f64>(),
+    std::mem::align_of::<AtomicU64>()
+);
+static_assertions::const_assert_eq!(
+    std::mem::align_of::<f32>(),
+    std::mem::align_of::<AtomicU32>()
+);
+static_assertions::const_assert_eq!(
+    std::mem::align_of::<usize>(),
+    std::mem::align_of::<AtomicUsize>()
+);
+// Python's ctypes sizes, which the typecodes of the seeds assume ('i' is a 4-byte c_int,
+// 'd' an 8-byte c_double, 'c' one byte).
+static_assertions::assert_eq_size!(i32, std::ffi::c_int);
+static_assertions::assert_eq_size!(f64, std::ffi::c_double);
+static_assertions::assert_eq_size!(u8, std::ffi::c_char);
+
+/// A type whose values may live in memory that several processes map: the element type of
+/// [`Value`](crate::Value), [`Array`](crate::Array), [`RawValue`](crate::RawValue) and
+/// [`RawArray`](crate::RawArray) (ctypes' role in Python).
+///
+/// Implemented for the integers, `f32`, `f64`, `bool`, arrays of `Shareable` types, and the
+/// atomics of `std`. A `#[repr(C)]` struct of such fields implements it in one line:
+///
+/// ```
+/// /// Python's `class Point(Structure): _fields_ = [('x', c_double), ('y', c_double)]`.
+/// #[derive(Clone, Copy, Debug, PartialEq)]
+/// #[repr(C)]
+/// struct Point {
+///     x: f64,
+///     y: f64,
+/// }
+///
+/// // SAFETY: #[repr(C)], two f64 fields: no pointers, any bytes (zero included) are a Point.
+/// unsafe impl ipc_shm::Shareable for Point {}
+///
+/// let a = ipc_shm::Array::new(&[Point { x: 1.5, y: 2.0 }])?;
+/// assert_eq!(a.get(0)?, Point { x: 1.5, y: 2.0 });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Safety
+///
+/// Implement it only for a type that meets all of these; the crate's safe API relies on them.
+///
+/// 1. **One layout everywhere.** The type is a primitive, or `#[repr(C)]` /
+///    `#[repr(transparent)]` over `Shareable` fields, so that every process that maps the memory
+///    (built from the same definition for the same target) agrees on its size, alignment and
+///    field offsets. Its alignment is at most 64.
+/// 2. **Nothing local to one process.** No pointers, references, `Box`/`Vec`/`String` or other
+///    heap data, no file descriptors, no handles whose meaning is local to a process: the bytes
+///    alone are the value, wherever they are read.
+/// 3. **Zero is a value.** All-zero bytes are a valid value (shared memory starts zeroed:
+///    [`Array::zeroed`](crate::Array::zeroed), Python's `Array('i', 4)`).
+/// 4. **Torn writes leave a value.** Taking each byte from one of two valid values gives a valid
+///    value. This is what a process killed in the middle of a copy leaves behind for the next
+///    holder of the lock (who learns of it through
+///    [`OwnerDied`](ipc_sync::OwnerDied)). Integers, floats, `bool` (one byte) and structs
+///    and arrays of these qualify; `char`, enums, `NonZero*` and references do not.
+/// 5. **Thread-safe.** The type is `Send + Sync` (required by the trait) and has no `Drop`
+///    glue that matters: copies are made bit for bit and never dropped in shared memory.
+///
+/// Padding bytes are allowed: they are copied, never read as values.
+pub unsafe trait Shareable: Send + Sync + 'static {}
+
+macro_rules! shareable {
+    ($($t:ty),* $(,)?) => {
+        $(
+            // SAFETY: a primitive with one layout per target, no pointers, valid when zero and
+            // for any mix of the bytes of two valid values (one byte for bool and AtomicBool).
+            unsafe impl Shareable for $t {}
+        )*
+    };
+}
+
+shareable!(
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, bool
+);
+shareable!(
+    AtomicBool,
+    AtomicU8,
+    AtomicU16,
+    AtomicU32,
+    AtomicU64,
+    AtomicUsize,
+    AtomicI8,
+    AtomicI16,
+    AtomicI32,
+    AtomicI64,
+    AtomicIsize,
+);
+
+// SAFETY: an array of `Shareable` elements is laid out element after element with no padding
+// of its own; each element meets the contract, so the array does.
+unsafe impl<T: Shareable, const N: usize> Shareable for [T; N] {}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A [`Shareable`] primitive that is read and written as one atomic word: the element type of
+/// the lock-free [`RawValue`](crate::RawValue) and [`RawArray`](crate::RawArray) accessors.
+///
+/// Implemented for the integers up to 64 bits, `f32`, `f64` and `bool` (sealed). Each element is
+/// loaded and stored through the `std` atomic of its size (`AtomicU64` for `f64`, …), so two
+/// processes that read and write the same element at once never race: a reader sees the old
+/// value or the new one, never a mix. On x86-64 a relaxed atomic load or store is an ordinary
+/// `mov`, so this costs nothing. Structs have no such guarantee; share them through
+/// [`Value`](crate::Value) or [`Array`](crate::Array), whose lock makes copies whole.
+pub trait AtomicElement: Shareable + Copy + sealed::Sealed {
+    /// Loads the element at `p`.
+    ///
+    /// # Safety
+    /// `p` is valid, aligned, and every concurrent access to it is atomic.
+    #[doc(hidden)]
+    unsafe fn load(p: *const Self, order: Ordering) -> Self;
+
+    /// Stores `v` at `p`.
+    ///
+    /// # Safety
+    /// As for [`load`](Self::load).
+    #[doc(hidden)]
+    unsafe fn store(p: *mut Self, v: Self, order: Ordering);
+}
+
+macro_rules! atomic_element {
+    ($($t:ty => $atomic:ty),* $(,)?) => {
+        $(
+            static_assertions::assert_eq_size!($t, $atomic);
+            static_assertions::const_assert_eq!(
+                std::mem::align_of::<$t>(),
+                std::mem::align_of::<$atomic>()
+            );
+            impl sealed::Sealed for $t {}
+            impl AtomicElement for $t {
+                #[inline]
+                unsafe fn load(p: *const Self, order: Ordering) -> Self {
+                    // SAFETY: the caller guarantees `p` valid and aligned, and only atomic
+                    // access meanwhile; `$atomic` has the size and alignment of `$t`
+                    // (asserted above).
+                    unsafe { <$atomic>::from_ptr(p.cast_mut()) }.load(order)
+                }
+                #[inline]
+                unsafe fn store(p: *mut Self, v: Self, order: Ordering) {
+                    // SAFETY: as in `load`.
+                    unsafe { <$atomic>::from_ptr(p) }.store(v, order)
+                }
+            }
+        )*
+    };
+}
+
+atomic_element!(
+    u8 => AtomicU8, u16 => AtomicU16, u32 => AtomicU32, u64 => AtomicU64, usize => AtomicUsize,
+    i8 => AtomicI8, i16 => AtomicI16, i32 => AtomicI32, i64 => AtomicI64, isize => AtomicIsize,
+);
+
+// `bool` goes through `AtomicU8` and reads any non-zero byte as `true`: even a byte that no
+// `bool` store wrote (another program, a crafted handle) cannot make an invalid `bool`.
+impl sealed::Sealed for bool {}
+impl AtomicElement for bool {
+    #[inline]
+    unsafe fn load(p: *const Self, order: Ordering) -> Self {
+        // SAFETY: the caller guarantees `p` valid and aligned, and only atomic access
+        // meanwhile; `bool` has the size and alignment of `u8` (asserted at the top).
+        unsafe { AtomicU8::from_ptr(p.cast_mut().cast()) }.load(order) != 0
+    }
+    #[inline]
+    unsafe fn store(p: *mut Self, v: Self, order: Ordering) {
+        // SAFETY: as in `load`.
+        unsafe { AtomicU8::from_ptr(p.cast()) }.store(u8::from(v), order)
+    }
+}
+
+macro_rules! atomic_float {
+    ($($t:ty => $atomic:ty),* $(,)?) => {
+        $(
+            impl sealed::Sealed for $t {}
+            impl AtomicElement for $t {
+                #[inline]
+                unsafe fn load(p: *const Self, order: Ordering) -> Self {
+                    // SAFETY: the caller guarantees `p` valid and aligned, and only atomic
+                    // access meanwhile; the float has the size and alignment of `$atomic`
+                    // (asserted at the top of this file).
+                    let bits = unsafe { <$atomic>::from_ptr(p.cast_mut().cast()) }.load(order);
+                    <$t>::from_bits(bits)
+                }
+                #[inline]
+                unsafe fn store(p: *mut Self, v: Self, order: Ordering) {
+                    // SAFETY: as in `load`.
+                    unsafe { <$atomic>::from_ptr(p.cast()) }.store(v.to_bits(), order)
+                }
+            }
+        )*
+    };
+}
+
+atomic_float!(f32 => AtomicU32, f64 => AtomicU64);

@@ -1,0 +1,199 @@
+//! [`Value`]: one shared `T` behind a process-shared lock.
+
+use std::fmt;
+
+use ipc_sync::{LockResult, OwnerDied};
+use serde::{Deserialize, Serialize};
+
+use crate::Shareable;
+use crate::any_lock::{AnyLock, AnyLockGuard};
+use crate::region::{Kind, Region, wire};
+
+/// One `T` in shared memory, guarded by a process-shared lock: Python's
+/// `multiprocessing.Value(typecode, value)`.
+///
+/// Synchronised like Python's: every [`get`](Self::get), [`set`](Self::set) and
+/// [`update`](Self::update) takes the lock (an [`RLock`](ipc_sync::RLock) unless you give
+/// another with [`with_lock`](Self::with_lock)); [`lock`](Self::lock) holds it across several
+/// steps, as Python's `with v.get_lock():` does. Values are copied in and out; no reference to
+/// the shared memory is ever handed out (see the crate docs, "Soundness"). For Python's
+/// `lock=False`, use [`RawValue`](crate::RawValue).
+///
+/// A handle: [`Clone`] shares it within a process; a child gets it by `fork`, or as a serde
+/// argument of `ipc-process` under `spawn` and `forkserver` (its memfd and its lock travel out
+/// of band).
+///
+/// ```
+/// let n = ipc_shm::Value::new(7i32)?;
+/// n.update(|v| *v *= *v); // Python: n.value **= 2
+/// assert_eq!(n.get(), 49);
+/// let mut g = n.lock().unwrap(); // with n.get_lock(): ...
+/// g.set(g.get() + 1);
+/// drop(g);
+/// assert_eq!(n.get(), 50);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "T: Shareable")]
+pub struct Value<T: Shareable> {
+    #[serde(with = "wire::value")]
+    region: Region<T>,
+    lock: AnyLock,
+}
+
+impl<T: Shareable> Clone for Value<T> {
+    fn clone(&self) -> Self {
+        Value {
+            region: self.region.clone(),
+            lock: self.lock.clone(),
+        }
+    }
+}
+
+impl<T: Shareable + Copy + fmt::Debug> fmt::Debug for Value<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Value")
+            .field("value", &self.get())
+            .field("lock", &self.lock)
+            .finish()
+    }
+}
+
+impl<T: Shareable + Copy> Value<T> {
+    /// A new value, guarded by a new [`RLock`](ipc_sync::RLock) (Python's `Value(t, v)`).
+    pub fn new(value: T) -> std::io::Result<Value<T>> {
+        Self::with_lock(value, AnyLock::new()?)
+    }
+
+    /// A new zero value (Python's `Value('i')`).
+    pub fn zeroed() -> std::io::Result<Value<T>> {
+        Ok(Value {
+            region: Region::create(Kind::Value, 1)?,
+            lock: AnyLock::new()?,
+        })
+    }
+
+    /// A new value guarded by `lock`, which other values and arrays may share (Python's
+    /// `Value(t, v, lock=lock)`).
+    pub fn with_lock(value: T, lock: impl Into<AnyLock>) -> std::io::Result<Value<T>> {
+        let region = Region::<T>::create(Kind::Value, 1)?;
+        // SAFETY: the region was just made and no other handle to it exists yet; it holds one
+        // aligned `T`.
+        unsafe { region.ptr().write(value) };
+        Ok(Value {
+            region,
+            lock: lock.into(),
+        })
+    }
+
+    /// The lock (Python's `get_lock()`).
+    pub fn get_lock(&self) -> &AnyLock {
+        &self.lock
+    }
+
+    /// Takes the lock and returns a guard that reads and writes the value while it lives.
+    ///
+    /// # Errors
+    /// [`OwnerDied`] (with the guard: the lock is held) when the previous holder died holding
+    /// it; the value is what it left (valid, [`Shareable`] rule 4).
+    pub fn lock(&self) -> LockResult<ValueGuard<'_, T>> {
+        let wrap = |g| ValueGuard {
+            value: self,
+            _guard: g,
+        };
+        match self.lock.lock() {
+            Ok(g) => Ok(wrap(g)),
+            Err(OwnerDied(g)) => Err(OwnerDied(wrap(g))),
+        }
+    }
+
+    /// Copies the value out, under the lock (Python's `v.value`).
+    #[inline]
+    pub fn get(&self) -> T {
+        let _g = self.lock.lock_anyway();
+        // SAFETY: the lock is held (just taken, no user code since), so no other thread of any
+        // process accesses the value; the pointer is valid and aligned (`Region`).
+        unsafe { self.region.ptr().read() }
+    }
+
+    /// Copies `value` in, under the lock (Python's `v.value = x`).
+    #[inline]
+    pub fn set(&self, value: T) {
+        let _g = self.lock.lock_anyway();
+        // SAFETY: as in `get`.
+        unsafe { self.region.ptr().write(value) }
+    }
+
+    /// Read-modify-write under the lock (Python's `v.value += 1` made atomic): copies the
+    /// value out, lets `f` change the copy, writes it back; returns what `f` returns.
+    ///
+    /// # Panics
+    /// If `f` releases the lock (unbalanced `release` calls), rather than write unguarded.
+    pub fn update<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let g = self.lock.lock_anyway();
+        let guard = ValueGuard {
+            value: self,
+            _guard: g,
+        };
+        guard.update(f)
+    }
+
+    /// Whether both handles are the same shared value.
+    pub fn same_as(&self, other: &Value<T>) -> bool {
+        self.region.same(&other.region)
+    }
+}
+
+/// The lock of a [`Value`], held: [`get`](Self::get), [`set`](Self::set) and
+/// [`update`](Self::update) without taking it again. Not `Send`.
+///
+/// Copies in and out only: two guards of one [`RLock`](ipc_sync::RLock) in one thread (it is
+/// re-entrant) can never hand out aliasing references, because none are handed out. Each access
+/// first checks that this thread still holds the lock.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct ValueGuard<'a, T: Shareable> {
+    value: &'a Value<T>,
+    _guard: AnyLockGuard<'a>,
+}
+
+impl<T: Shareable + Copy + fmt::Debug> fmt::Debug for ValueGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ValueGuard").field(&self.get()).finish()
+    }
+}
+
+impl<T: Shareable + Copy> ValueGuard<'_, T> {
+    /// Copies the value out.
+    ///
+    /// # Panics
+    /// If this thread no longer holds the lock (see [`AnyLock`]).
+    #[inline]
+    pub fn get(&self) -> T {
+        self.value.lock.assert_held();
+        // SAFETY: this thread holds the lock (checked just now; no user code since), so no
+        // other thread of any process accesses the value; the pointer is valid and aligned.
+        unsafe { self.value.region.ptr().read() }
+    }
+
+    /// Copies `value` in.
+    ///
+    /// # Panics
+    /// If this thread no longer holds the lock.
+    #[inline]
+    pub fn set(&self, value: T) {
+        self.value.lock.assert_held();
+        // SAFETY: as in `get`.
+        unsafe { self.value.region.ptr().write(value) }
+    }
+
+    /// Copies the value out, lets `f` change the copy, writes it back.
+    ///
+    /// # Panics
+    /// If this thread no longer holds the lock (checked again after `f`).
+    pub fn update<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut v = self.get();
+        let r = f(&mut v);
+        self.set(v);
+        r
+    }
+}
