@@ -581,8 +581,17 @@ fn dispatch(shared: &Shared, wake_r: OwnedFd, cfg: WorkerConfig, mut workers: Ve
         let (terminated, finished) = {
             let mut st = shared.lock();
             if !st.terminated {
-                for w in workers.iter_mut() {
-                    while w.inflight.len() < PREFETCH && cfg.max_tasks.is_none_or(|m| w.sent < m) {
+                // First one batch per worker; then, only while a backlog remains (at least
+                // one more batch per worker), a second one each, so a worker never waits for
+                // its next batch — without parking a short task behind a long one.
+                for depth in 1..=PREFETCH {
+                    if depth > 1 && st.queue.len() < workers.len() {
+                        break;
+                    }
+                    for w in workers.iter_mut() {
+                        if w.inflight.len() >= depth || cfg.max_tasks.is_some_and(|m| w.sent >= m) {
+                            continue;
+                        }
                         let Some(p) = st.queue.pop_front() else { break };
                         next_id += 1;
                         w.sent += 1;

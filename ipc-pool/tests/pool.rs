@@ -1,0 +1,294 @@
+//! `Pool` across real worker processes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ipc_pool::{Error, Pool, TaskError};
+use ipc_process::StartMethod;
+use ipc_testkit::pid_gone_within;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn double(x: u64) -> u64 {
+    2 * x
+}
+fn add((a, b): (u64, u64)) -> u64 {
+    a + b
+}
+fn pid(_: ()) -> u32 {
+    std::process::id()
+}
+fn sleep_then(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+fn panic_on_odd(x: u64) -> u64 {
+    assert!(x % 2 == 0, "odd input {x}");
+    x
+}
+fn die(_: ()) -> u32 {
+    // SAFETY: getpid/kill have no memory-safety preconditions.
+    unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    unreachable!()
+}
+
+#[test]
+fn map_starmap_apply_and_async_results() {
+    let pool = Pool::new(2).unwrap();
+    assert_eq!(
+        pool.map(double, 0..100).unwrap(),
+        (0..100).map(|x| 2 * x).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        pool.map(double, Vec::<u64>::new()).unwrap(),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        pool.map_chunked(double, 0..10, 1).unwrap(),
+        (0..10).map(|x| 2 * x).collect::<Vec<_>>()
+    );
+    assert_eq!(pool.starmap(add, [(1, 2), (3, 4)]).unwrap(), vec![3, 7]);
+    assert_eq!(pool.apply(add, (20, 22)).unwrap(), 42);
+    let r = pool.apply_async(sleep_then, 200).unwrap();
+    assert!(!r.ready());
+    assert_eq!(r.successful(), None);
+    let t = Instant::now();
+    assert_eq!(
+        r.get_timeout(Duration::from_millis(50)),
+        Err(TaskError::Timeout)
+    );
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(50) && took < Duration::from_millis(150),
+        "{took:?}"
+    );
+    assert!(r.wait_timeout(LIMIT));
+    assert!(r.ready());
+    assert_eq!(r.successful(), Some(true));
+    assert_eq!(r.get().unwrap(), 200);
+    assert_eq!(r.get(), Err(TaskError::AlreadyTaken));
+    let m = pool.map_async(double, [1, 2, 3], Some(2)).unwrap();
+    m.wait();
+    assert_eq!(m.get().unwrap(), vec![2, 4, 6]);
+}
+
+#[test]
+fn callbacks_run_in_the_parent_as_tasks_end() {
+    let pool = Pool::new(2).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let me = std::process::id();
+    let mut results = Vec::new();
+    for ms in [150u64, 10, 80] {
+        let s = seen.clone();
+        let e = errors.clone();
+        results.push(
+            pool.apply_async_with(
+                sleep_then,
+                ms,
+                move |v: &u64| s.lock().unwrap().push((*v, std::process::id())),
+                move |err: &TaskError| e.lock().unwrap().push(err.to_string()),
+            )
+            .unwrap(),
+        );
+    }
+    let e = errors.clone();
+    let bad = pool
+        .apply_async_with(
+            panic_on_odd,
+            3,
+            |_: &u64| {},
+            move |err: &TaskError| e.lock().unwrap().push(err.to_string()),
+        )
+        .unwrap();
+    for r in &results {
+        r.get_timeout(LIMIT).unwrap();
+    }
+    assert!(bad.wait_timeout(LIMIT));
+    assert_eq!(bad.successful(), Some(false));
+    let seen = seen.lock().unwrap().clone();
+    let order: Vec<u64> = seen.iter().map(|(v, _)| *v).collect();
+    assert_eq!(order.len(), 3);
+    assert_eq!(order[0], 10, "callbacks come as tasks finish: {order:?}");
+    assert!(
+        seen.iter().all(|(_, p)| *p == me),
+        "callbacks run in the parent"
+    );
+    let errors = errors.lock().unwrap().clone();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].contains("odd input 3"), "{errors:?}");
+}
+
+#[test]
+fn a_panic_fails_its_task_and_the_worker_lives_on() {
+    let pool = Pool::new(1).unwrap();
+    let before = pool.apply(pid, ()).unwrap();
+    let r = pool.map_chunked(panic_on_odd, [2, 3, 4], 3);
+    match r {
+        Err(TaskError::Panicked(m)) => assert!(m.contains("odd input 3"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // The other items of the batch ran; the worker is the same process.
+    let items: Vec<Result<u64, TaskError>> = pool.imap(panic_on_odd, [2, 3, 4], 3).collect();
+    assert_eq!(items[0], Ok(2));
+    assert!(matches!(items[1], Err(TaskError::Panicked(_))));
+    assert_eq!(items[2], Ok(4));
+    assert_eq!(pool.apply(pid, ()).unwrap(), before);
+}
+
+/// The pids of both workers: two slow tasks at once land on different workers.
+fn worker_pids(pool: &Pool) -> Vec<u32> {
+    let rs: Vec<_> = (0..2)
+        .map(|_| pool.apply_async(slow_pid, 100).unwrap())
+        .collect();
+    let mut v: Vec<u32> = rs.iter().map(|r| r.get_timeout(LIMIT).unwrap()).collect();
+    v.sort_unstable();
+    v
+}
+
+fn slow_pid(ms: u64) -> u32 {
+    std::thread::sleep(Duration::from_millis(ms));
+    std::process::id()
+}
+
+#[test]
+fn a_dead_worker_fails_only_its_task_and_is_replaced() {
+    let pool = Pool::new(2).unwrap();
+    let before = worker_pids(&pool);
+    assert!(before[0] != before[1], "{before:?}");
+    let slow: Vec<_> = (0..6)
+        .map(|_| pool.apply_async(sleep_then, 30).unwrap())
+        .collect();
+    match pool.apply(die, ()) {
+        Err(TaskError::WorkerDied { exitcode }) => assert_eq!(exitcode, Some(-libc::SIGKILL)),
+        other => panic!("{other:?}"),
+    }
+    for r in slow {
+        assert_eq!(
+            r.get_timeout(LIMIT).unwrap(),
+            30,
+            "the other tasks complete"
+        );
+    }
+    assert_eq!(pool.map(double, 0..50).unwrap().len(), 50);
+    // Still two workers, one of them new.
+    let after = worker_pids(&pool);
+    assert!(after[0] != after[1], "{after:?}");
+    assert_eq!(
+        after.iter().filter(|p| before.contains(p)).count(),
+        1,
+        "{before:?} {after:?}"
+    );
+}
+
+#[test]
+fn maxtasksperchild_gives_fresh_workers() {
+    let pool = Pool::builder()
+        .processes(1)
+        .maxtasksperchild(1)
+        .build()
+        .unwrap();
+    let pids: Vec<u32> = (0..3).map(|_| pool.apply(pid, ()).unwrap()).collect();
+    assert!(pids[0] != pids[1] && pids[1] != pids[2], "{pids:?}");
+}
+
+static SEED: AtomicU64 = AtomicU64::new(0);
+
+fn init(seed: u64) {
+    SEED.store(seed, Ordering::Relaxed);
+}
+
+fn seeded(x: u64) -> u64 {
+    SEED.load(Ordering::Relaxed) + x
+}
+
+#[test]
+fn initializer_gives_workers_state() {
+    let pool = Pool::builder()
+        .processes(2)
+        .initializer(init, 1000)
+        .build()
+        .unwrap();
+    assert_eq!(pool.map(seeded, [1, 2, 3]).unwrap(), vec![1001, 1002, 1003]);
+}
+
+#[test]
+fn terminate_with_tasks_in_flight() {
+    let pool = Pool::new(2).unwrap();
+    let pids: Vec<u32> = (0..4).map(|_| pool.apply(pid, ()).unwrap()).collect();
+    let pending: Vec<_> = (0..6)
+        .map(|_| pool.apply_async(sleep_then, 10_000).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let t = Instant::now();
+    pool.terminate();
+    pool.join().unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "terminate does not wait for tasks"
+    );
+    for r in pending {
+        assert_eq!(r.get_timeout(LIMIT), Err(TaskError::Terminated));
+    }
+    for p in pids {
+        assert!(
+            pid_gone_within(p, Duration::from_secs(5)),
+            "worker {p} still alive"
+        );
+    }
+    assert!(matches!(pool.apply_async(double, 1), Err(Error::Closed)));
+}
+
+#[test]
+fn close_join_finishes_queued_work_and_drop_leaves_no_worker() {
+    let pool = Pool::new(2).unwrap();
+    assert!(matches!(pool.join(), Err(Error::StillRunning)));
+    let rs: Vec<_> = (0..5)
+        .map(|_| pool.apply_async(sleep_then, 50).unwrap())
+        .collect();
+    pool.close();
+    assert!(matches!(pool.apply_async(double, 1), Err(Error::Closed)));
+    pool.join().unwrap();
+    for r in rs {
+        assert!(r.ready(), "join waited for queued work");
+        assert_eq!(r.get().unwrap(), 50);
+    }
+    let pool = Pool::new(2).unwrap();
+    let pids: Vec<u32> = (0..4).map(|_| pool.apply(pid, ()).unwrap()).collect();
+    drop(pool);
+    for p in pids {
+        assert!(
+            pid_gone_within(p, Duration::from_secs(5)),
+            "worker {p} outlived the pool"
+        );
+    }
+}
+
+#[test]
+fn imap_over_an_endless_input_and_imap_unordered() {
+    let pool = Pool::new(2).unwrap();
+    let got: Vec<u64> = pool
+        .imap(double, 0u64.., 7)
+        .take(1000)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(got, (0..1000).map(|x| 2 * x).collect::<Vec<_>>());
+    let mut un: Vec<u64> = pool
+        .imap_unordered(sleep_then, [60, 10, 30], 1)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(un[0], 10, "unordered yields the first finished first");
+    un.sort_unstable();
+    assert_eq!(un, vec![10, 30, 60]);
+}
+
+#[test]
+fn a_spawn_pool_works_too() {
+    let pool = Pool::builder()
+        .processes(2)
+        .start_method(StartMethod::Spawn)
+        .build()
+        .unwrap();
+    assert_eq!(pool.map(double, 0..20).unwrap().iter().sum::<u64>(), 380);
+}
