@@ -32,11 +32,10 @@
 //! | [`queue`] | `ipc-queue` | `Queue`, `JoinableQueue`, `SimpleQueue` (and the POSIX `mq_open` queue) | `queue` |
 //! | [`pipe`] | `ipc-pipe` | `Pipe`, `Connection`, `connection.wait` | `pipe` |
 //! | [`fifo`] | `ipc-fifo` | `os.mkfifo` named pipes | `fifo` |
+//! | [`pool`] | `ipc-pool` | `Pool`: `map`, `imap`, `imap_unordered`, `starmap`, `apply`, `apply_async` | `pool` |
 //! | [`rpc`] | `ipc-rpc` | `xmlrpc.client`, `xmlrpc.server` | `rpc` |
 //! | [`shm`] | `ipc-shm` | `Value`, `Array`, `RawValue`, `RawArray` (`sharedctypes`), `shared_memory.SharedMemory` | `shm` |
-//!
-//! More members (`pool`) join as they
-//! land; see the README for their status.
+
 //!
 //! # Comparison with Python multiprocessing
 //!
@@ -114,3 +113,11 @@ pub use ipc_shm as shm;
 #[cfg(feature = "shm")]
 #[doc(inline)]
 pub use ipc_shm::{Array, AtomicElement, RawArray, RawValue, Shareable, SharedMemory, Value};
+
+#[cfg(feature = "pool")]
+#[doc(inline)]
+pub use ipc_pool as pool;
+
+#[cfg(feature = "pool")]
+#[doc(inline)]
+pub use ipc_pool::{AsyncResult, Pool};

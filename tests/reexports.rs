@@ -117,3 +117,15 @@ fn shm_is_reexported() {
     shareable::<[f64; 2]>();
     atomic::<u64>();
 }
+
+#[cfg(feature = "pool")]
+#[test]
+fn pool_is_reexported() {
+    fn inc(x: u8) -> u8 {
+        x + 1
+    }
+    let pool: ipc::Pool = ipc::pool::Pool::new(1).unwrap();
+    let r: ipc::AsyncResult<u8> = pool.apply_async(inc, 1).unwrap();
+    assert_eq!(r.get().unwrap(), 2);
+    let _ = ipc::pool::TaskError::Timeout;
+}

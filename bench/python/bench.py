@@ -838,6 +838,111 @@ def value_d():
 
 # (id, function, groups): a filter selects a workload when it occurs in the id or names one
 # of its groups (the Rust crate whose rows compare against it).
+# ---------------------------------------------------------------------------------------------
+# ipc-pool rows (W6)
+# ---------------------------------------------------------------------------------------------
+
+def _double(x):
+    return x * 2
+
+
+def _fib(n):
+    return n if n < 2 else _fib(n - 1) + _fib(n - 2)
+
+
+def _pool2():
+    pool = ctx.Pool(2)
+    pool.map(_double, range(100))
+    return pool
+
+
+def pool_map_default():
+    """W6.pool_map_default_chunksize: map(x*2) over 100,000 items; us per item."""
+    count = max(10_000, n(100_000))
+    with _pool2() as pool:
+        def once():
+            watchdog(120)
+            t = time.perf_counter()
+            pool.map(_double, range(count))
+            watchdog(0)
+            return (time.perf_counter() - t) / count * 1e6
+        emit("py.W6.pool_map_default_chunksize", median(once), "us")
+
+
+def pool_map_chunksize1():
+    """W6.pool_map_chunksize1: map(x*2, range(20,000), chunksize=1); us per item."""
+    count = max(2_000, n(20_000))
+    with _pool2() as pool:
+        def once():
+            watchdog(120)
+            t = time.perf_counter()
+            pool.map(_double, range(count), chunksize=1)
+            watchdog(0)
+            return (time.perf_counter() - t) / count * 1e6
+        emit("py.W6.pool_map_chunksize1", median(once), "us")
+
+
+def pool_apply_async_get():
+    """W6.pool_apply_async_get: 5,000 sequential apply_async(f, (1,)).get(); us per call."""
+    count = max(500, n(5_000))
+    with _pool2() as pool:
+        for _ in range(200):
+            pool.apply_async(_double, (1,)).get(WAIT)
+        def once():
+            watchdog(120)
+            t = time.perf_counter()
+            for _ in range(count):
+                pool.apply_async(_double, (1,)).get(WAIT)
+            watchdog(0)
+            return (time.perf_counter() - t) / count * 1e6
+        emit("py.W6.pool_apply_async_get", median(once), "us")
+
+
+def pool_fib27x8():
+    """W6.pool_fib27x8: fib(27) x 8 serially, then pool.map(fib, [27]*8, chunksize=1); speedup."""
+    with _pool2() as pool:
+        def once():
+            watchdog(120)
+            t = time.perf_counter()
+            for _ in range(8):
+                _fib(27)
+            serial = time.perf_counter() - t
+            t = time.perf_counter()
+            pool.map(_fib, [27] * 8, chunksize=1)
+            par = time.perf_counter() - t
+            watchdog(0)
+            return serial / par
+        emit("py.W6.pool_fib27x8", statistics.median(once() for _ in range(max(REPS, 3))), "x")
+
+
+def pool_imap_unordered():
+    """W6.pool_imap_unordered: iterate imap_unordered(x*2, range(100,000)), chunksize 1."""
+    count = max(5_000, n(100_000))
+    with _pool2() as pool:
+        def once():
+            watchdog(120)
+            t = time.perf_counter()
+            for _ in pool.imap_unordered(_double, range(count)):
+                pass
+            watchdog(0)
+            return (time.perf_counter() - t) / count * 1e6
+        emit("py.W6.pool_imap_unordered", median(once), "us")
+
+
+def pool_lifecycle():
+    """W6.pool_lifecycle: Pool(2), close(), join(), 10 cycles; ms per cycle."""
+    def once():
+        watchdog(120)
+        t = time.perf_counter()
+        for _ in range(10):
+            p = ctx.Pool(2)
+            p.close()
+            p.join()
+        watchdog(0)
+        return (time.perf_counter() - t) / 10 * 1e3
+    emit("py.W6.pool_lifecycle", median(once), "ms")
+
+
 WORKLOADS = [
     ("py.W1.pipe_rtt_int", pipe_rtt_int, "core pipe"),
     ("py.W1.pipe_rtt_bytes8", pipe_rtt_bytes8, "pipe"),
@@ -845,6 +950,12 @@ WORKLOADS = [
     ("py.W2.pipe_tput_64KiB", pipe_tput_64kib, "pipe"),
     ("py.W9.fifo_64KiB_writes", fifo_64kib, "fifo"),
     ("py.W9.fifo_64B_writes", fifo_64b, "fifo"),
+    ("py.W6.pool_map_default_chunksize", pool_map_default, "pool"),
+    ("py.W6.pool_map_chunksize1", pool_map_chunksize1, "pool"),
+    ("py.W6.pool_apply_async_get", pool_apply_async_get, "pool"),
+    ("py.W6.pool_fib27x8", pool_fib27x8, "pool"),
+    ("py.W6.pool_imap_unordered", pool_imap_unordered, "pool"),
+    ("py.W6.pool_lifecycle", pool_lifecycle, "pool"),
     ("py.W8.array1M_bulk", array1m_bulk, "shm"),
     ("py.W8.array1M_loop", array1m_loop, "shm"),
     ("py.W8.value_d", value_d, "shm"),

@@ -11,6 +11,7 @@ mod core;
 mod fifo;
 mod limits;
 mod pipe;
+mod pool;
 mod process;
 mod queue;
 mod rpc;
@@ -54,9 +55,14 @@ fn workloads() -> Vec<Workload> {
     vec![
         // Each row runs right beside the limit it is held against: the cost of a cross-core
         // wake-up drifts with the machine's state, so neighbours compare best.
-        ("L2_futex_pingpong", "core sync", limits::futex_pingpong),
+        (
+            "L2_futex_pingpong",
+            "core sync pool",
+            limits::futex_pingpong,
+        ),
         ("core.futex_pingpong", "core", core::futex_pingpong),
         ("sync.event_pingpong", "sync", sync::event_pingpong),
+        ("pool.apply_async_get", "pool", pool::apply_async_get),
         ("sync.condition_pingpong", "sync", sync::condition_pingpong),
         (
             "L1_unix_stream_pingpong",
@@ -109,6 +115,11 @@ fn workloads() -> Vec<Workload> {
             process::spawn_start_join,
         ),
         ("process.return_1KiB", "process", process::return_1kib),
+        ("pool.map_default_chunksize", "pool", pool::map_default),
+        ("pool.map_chunksize1", "pool", pool::map_chunksize1),
+        ("pool.imap_unordered", "pool", pool::imap_unordered),
+        ("pool.fib27x8_speedup", "pool", pool::fib27x8),
+        ("pool.lifecycle", "pool", pool::lifecycle),
         (
             "L10_tcp_loopback_pingpong",
             "rpc",

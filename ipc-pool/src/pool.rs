@@ -30,8 +30,14 @@ pub(crate) struct Pending {
     done: Completion,
 }
 
-/// The same serde shape as `worker::Task`, borrowing the batch so a prefetched batch can be
+/// The same serde shape as `worker::ToWorker`, borrowing the batch so a prefetched batch can be
 /// sent again to another worker if the first one dies.
+#[derive(Serialize)]
+enum ToWorkerRef<'a> {
+    Task(TaskRef<'a>),
+    Stop,
+}
+
 #[derive(Serialize)]
 struct TaskRef<'a> {
     id: u64,
@@ -595,12 +601,12 @@ fn dispatch(shared: &Shared, wake_r: OwnedFd, cfg: WorkerConfig, mut workers: Ve
                         let Some(p) = st.queue.pop_front() else { break };
                         next_id += 1;
                         w.sent += 1;
-                        let msg = TaskRef {
+                        let msg = ToWorkerRef::Task(TaskRef {
                             id: next_id,
                             f: p.f,
                             items: &p.items,
                             fds: p.fds.iter().map(|fd| FdRef(fd.as_fd())).collect(),
-                        };
+                        });
                         // A failed send shows up as the worker's death below.
                         let _ = w.conn.send(&msg);
                         w.inflight.push_back((next_id, p));
@@ -626,7 +632,9 @@ fn dispatch(shared: &Shared, wake_r: OwnedFd, cfg: WorkerConfig, mut workers: Ve
             return;
         }
         if finished {
-            // Closing the connections tells the workers to exit.
+            for w in workers.iter_mut() {
+                let _ = w.conn.send(&ToWorkerRef::Stop);
+            }
             let procs: Vec<Process> = workers.drain(..).map(|w| w.process).collect();
             for p in &procs {
                 if !p.join_timeout(Duration::from_secs(10)).unwrap_or(false) {

@@ -5,7 +5,18 @@ use ipc_pipe::{Connection, Error as PipeError};
 use ipc_process::RemoteFn;
 use serde::{Deserialize, Serialize};
 
-/// The pool → worker message: a batch of items for one function.
+/// What the pool tells a worker.
+///
+/// `Stop` is explicit rather than the end of the connection: a worker started by `fork`
+/// inherits the pool's ends of the workers forked before it, so closing a connection does not
+/// always reach its worker.
+#[derive(Serialize, Deserialize)]
+pub(crate) enum ToWorker {
+    Task(Task),
+    Stop,
+}
+
+/// A batch of items for one function.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Task {
     pub id: u64,
@@ -51,8 +62,8 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     let mut done = 0u64;
     loop {
         let task: Task = match conn.recv() {
-            Ok(t) => t,
-            Err(PipeError::Disconnected) => return,
+            Ok(ToWorker::Task(t)) => t,
+            Ok(ToWorker::Stop) | Err(PipeError::Disconnected) => return,
             Err(e) => {
                 eprintln!("ipc-pool worker: {e}");
                 std::process::exit(1);

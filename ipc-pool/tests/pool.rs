@@ -24,7 +24,7 @@ fn sleep_then(ms: u64) -> u64 {
     ms
 }
 fn panic_on_odd(x: u64) -> u64 {
-    assert!(x % 2 == 0, "odd input {x}");
+    assert!(x.is_multiple_of(2), "odd input {x}");
     x
 }
 fn die(_: ()) -> u32 {

@@ -248,6 +248,42 @@ const ROWS: &[Row] = &[
         limit: None,
         what: "RawValue<f64> set / get (relaxed atomics), per operation",
     },
+    Row {
+        rust: "pool.map_default_chunksize",
+        python: Some("py.W6.pool_map_default_chunksize"),
+        limit: None,
+        what: "Pool(2).map(x*2) over 100k items, default chunksize (target: <= 0.05 us/item)",
+    },
+    Row {
+        rust: "pool.map_chunksize1",
+        python: Some("py.W6.pool_map_chunksize1"),
+        limit: None,
+        what: "Pool(2).map(x*2) over 20k items, chunksize 1 (target: <= 5 us/item)",
+    },
+    Row {
+        rust: "pool.apply_async_get",
+        python: Some("py.W6.pool_apply_async_get"),
+        limit: Some("L2_futex_pingpong"),
+        what: "sequential apply_async(f, 1).get() (target: within 2x of a bare futex ping-pong)",
+    },
+    Row {
+        rust: "pool.fib27x8_speedup",
+        python: Some("py.W6.pool_fib27x8"),
+        limit: None,
+        what: "fib(27) x 8: serial time / Pool(2) time (target: >= 1.9)",
+    },
+    Row {
+        rust: "pool.imap_unordered",
+        python: Some("py.W6.pool_imap_unordered"),
+        limit: None,
+        what: "iterate imap_unordered(x*2) over 100k items, chunksize 1",
+    },
+    Row {
+        rust: "pool.lifecycle",
+        python: Some("py.W6.pool_lifecycle"),
+        limit: None,
+        what: "Pool(2) + close + join, no tasks (target: <= 1 ms)",
+    },
 ];
 
 /// The bare limits, measured in the same run.
@@ -298,7 +334,7 @@ const LIMITS: &[(&str, &str)] = &[
 ];
 
 fn higher_is_better(unit: &str) -> bool {
-    unit.ends_with("/s")
+    unit.ends_with("/s") || unit == "x"
 }
 
 #[derive(Clone, Copy)]

@@ -275,6 +275,48 @@ pub const EXAMPLES: &[Example] = &[
         ],
         any_order: false,
     },
+    Example {
+        package: "ipc-pool",
+        name: "fib_speedup",
+        args: &[],
+        any_order: false,
+        expect: &["COST: *", "COST: *", "COST: *"],
+    },
+    Example {
+        package: "ipc-pool",
+        name: "long_time_task",
+        args: &[],
+        any_order: false,
+        // Four tasks start at once; the fifth only after one of them has ended.
+        expect: &[
+            "Parent process *.",
+            "Run task * (*)...",
+            "Task * runs * seconds.",
+            "Run task 4 (*)...",
+            "Task * runs * seconds.",
+            "All subprocesses done.",
+        ],
+    },
+    Example {
+        package: "ipc-pool",
+        name: "callback",
+        args: &[],
+        any_order: true,
+        expect: &[
+            "<*> parse [https://www.baidu.com] (2100 bytes), in the parent: true",
+            "<*> parse [https://www.python.org] (2200 bytes), in the parent: true",
+            "<*> parse [https://www.openstack.org] (2500 bytes), in the parent: true",
+            "<*> parse [https://help.github.com/] (2400 bytes), in the parent: true",
+            "<*> parse [http://www.sina.com.cn/] (2300 bytes), in the parent: true",
+        ],
+    },
+    Example {
+        package: "ipc-pool",
+        name: "prefork_server",
+        args: &[],
+        any_order: false,
+        expect: &["served 8 clients", "at most 3 distinct server pids: true"],
+    },
 ];
 
 /// Checks that each line of `expect` matches its own line of `output`, in any order; returns

@@ -1,0 +1,149 @@
+//! Workloads for `ipc-pool` (W6 in BENCH-WORKLOADS.md).
+
+use std::time::Instant;
+
+use ipc_pool::Pool;
+use ipc_process::StartMethod;
+
+use crate::util::{Opts, emit, median, per_op, watchdog};
+
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+fn fib(n: u64) -> u64 {
+    if n < 2 { n } else { fib(n - 1) + fib(n - 2) }
+}
+
+/// A warmed 2-worker pool (a 100-item map, untimed), as W6 prescribes. `fork` workers: this
+/// binary is single-threaded when the pool starts.
+fn pool2() -> Pool {
+    let pool = Pool::builder()
+        .processes(2)
+        .start_method(StartMethod::Fork)
+        .build()
+        .expect("pool");
+    pool.map(double, 0..100).expect("warm-up");
+    pool
+}
+
+/// `pool.map_default_chunksize`: W6 — `map(x*2)` over 100,000 items, default chunksize; µs
+/// per item.
+pub fn map_default(opts: &Opts) {
+    let n = opts.n(100_000).max(10_000) as u64;
+    let pool = pool2();
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let t = Instant::now();
+        let r = pool.map(double, 0..n).expect("map");
+        let d = t.elapsed();
+        assert_eq!(r.len() as u64, n);
+        watchdog(0);
+        per_op(d, n as usize, "us")
+    });
+    emit("pool.map_default_chunksize", v, "us");
+}
+
+/// `pool.map_chunksize1`: W6 — `map(x*2, range(20,000), chunksize=1)`; µs per item.
+pub fn map_chunksize1(opts: &Opts) {
+    let n = opts.n(20_000).max(2_000) as u64;
+    let pool = pool2();
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let t = Instant::now();
+        let r = pool.map_chunked(double, 0..n, 1).expect("map");
+        let d = t.elapsed();
+        assert_eq!(r.len() as u64, n);
+        watchdog(0);
+        per_op(d, n as usize, "us")
+    });
+    emit("pool.map_chunksize1", v, "us");
+}
+
+/// `pool.apply_async_get`: W6 — 5,000 sequential `apply_async(f, 1).get()`; µs per call.
+pub fn apply_async_get(opts: &Opts) {
+    let n = opts.n(5_000).max(500);
+    let pool = pool2();
+    for _ in 0..200 {
+        pool.apply(double, 1).expect("warm");
+    }
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let t = Instant::now();
+        for _ in 0..n {
+            assert_eq!(
+                pool.apply_async(double, 1)
+                    .expect("submit")
+                    .get()
+                    .expect("get"),
+                2
+            );
+        }
+        watchdog(0);
+        per_op(t.elapsed(), n, "us")
+    });
+    emit("pool.apply_async_get", v, "us");
+}
+
+/// `pool.fib27x8_speedup`: W6 — `fib(27)` × 8 serially, then `map(fib, [27]*8, chunksize=1)` on
+/// 2 workers; serial time / pool time.
+pub fn fib27x8(opts: &Opts) {
+    let pool = pool2();
+    let v = median(opts.reps().max(3), || {
+        watchdog(120);
+        let t = Instant::now();
+        for _ in 0..8 {
+            std::hint::black_box(fib(std::hint::black_box(27)));
+        }
+        let serial = t.elapsed();
+        let t = Instant::now();
+        let r = pool.map_chunked(fib, [27; 8], 1).expect("map");
+        let parallel = t.elapsed();
+        assert_eq!(r, vec![196_418; 8]);
+        watchdog(0);
+        serial.as_secs_f64() / parallel.as_secs_f64()
+    });
+    emit("pool.fib27x8_speedup", v, "x");
+}
+
+/// `pool.imap_unordered`: W6 — iterate `imap_unordered(x*2, range(100,000))`, chunksize 1; µs
+/// per item.
+pub fn imap_unordered(opts: &Opts) {
+    let n = opts.n(100_000).max(5_000) as u64;
+    let pool = pool2();
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let t = Instant::now();
+        let sum: u64 = pool
+            .imap_unordered(double, 0..n, 1)
+            .map(|r| r.expect("item"))
+            .sum();
+        let d = t.elapsed();
+        assert_eq!(sum, n * (n - 1));
+        watchdog(0);
+        per_op(d, n as usize, "us")
+    });
+    emit("pool.imap_unordered", v, "us");
+}
+
+/// `pool.lifecycle`: W6 — `Pool(2)` then `close()` then `join()`, no tasks, 10 cycles; ms per
+/// cycle (fork workers, like Python's default here).
+pub fn lifecycle(opts: &Opts) {
+    let cycles = 10;
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let t = Instant::now();
+        for _ in 0..cycles {
+            let pool = Pool::builder()
+                .processes(2)
+                .start_method(StartMethod::Fork)
+                .build()
+                .expect("pool");
+            pool.close();
+            pool.join().expect("join");
+        }
+        watchdog(0);
+        per_op(t.elapsed(), cycles, "ms")
+    });
+    emit("pool.lifecycle", v, "ms");
+}
