@@ -150,7 +150,18 @@ pub(crate) fn getpid() -> u32 {
 }
 
 /// Identity of the running executable: (device, inode, size, mtime seconds, mtime nanoseconds).
+/// Read once per process image (it cannot change without an `exec`, which starts afresh; a
+/// forked child shares the parent's image and so its answer).
 pub(crate) fn exe_identity() -> io::Result<[u64; 5]> {
+    static CACHE: std::sync::OnceLock<[u64; 5]> = std::sync::OnceLock::new();
+    if let Some(id) = CACHE.get() {
+        return Ok(*id);
+    }
+    let id = read_exe_identity()?;
+    Ok(*CACHE.get_or_init(|| id))
+}
+
+fn read_exe_identity() -> io::Result<[u64; 5]> {
     let st = rustix::fs::stat("/proc/self/exe")?;
     Ok([
         st.st_dev,
@@ -161,8 +172,26 @@ pub(crate) fn exe_identity() -> io::Result<[u64; 5]> {
     ])
 }
 
-/// The base address of the loaded object (executable or library) that contains `addr`.
+/// The base address of the loaded object (executable or library) that contains `addr`, cached
+/// for the last few addresses asked about (a pool names the same few functions again and
+/// again; objects are never unloaded while their functions are referenced).
 pub(crate) fn object_base(addr: usize) -> Option<usize> {
+    use std::sync::Mutex;
+    static CACHE: Mutex<[(usize, usize); 8]> = Mutex::new([(0, 0); 8]);
+    {
+        let c = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(&(_, base)) = c.iter().find(|(a, _)| *a == addr && addr != 0) {
+            return Some(base);
+        }
+    }
+    let base = object_base_uncached(addr)?;
+    let mut c = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    c.rotate_right(1);
+    c[0] = (addr, base);
+    Some(base)
+}
+
+fn object_base_uncached(addr: usize) -> Option<usize> {
     // SAFETY: `dladdr` only reads the dynamic linker's tables; `info` is a plain out-parameter.
     unsafe {
         let mut info: libc::Dl_info = std::mem::zeroed();
