@@ -13,7 +13,9 @@ use ipc::transfer::{PortableFd, inherited_channel, spawn_with_channel};
 use ipc::{SharedMapping, frame, futex};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    if let Some(mut ch) = inherited_channel()? {
+    // SAFETY: when the variable is set, this process was started by `spawn_with_channel` below
+    // and nothing else claims the descriptor.
+    if let Some(mut ch) = unsafe { inherited_channel() }? {
         return Ok(child(&mut ch)?);
     }
     println!("ipc tour (pid {})", std::process::id());

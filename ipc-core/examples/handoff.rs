@@ -36,7 +36,9 @@ fn read_text(map: &SharedMapping) -> String {
 }
 
 fn main() -> Result<(), ipc_core::Error> {
-    if let Some(mut ch) = inherited_channel()? {
+    // SAFETY: when the variable is set, this process was started by `spawn_with_channel` below
+    // and nothing else claims the descriptor.
+    if let Some(mut ch) = unsafe { inherited_channel() }? {
         // The child: a fresh program that got the mapping and the pipe end over the channel.
         let (map, pipe): (SharedMapping, PortableFd) = ch.recv_timeout(Duration::from_secs(10))?;
         println!("child read from the mapping: {}", read_text(&map));

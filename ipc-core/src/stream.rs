@@ -121,6 +121,9 @@ pub struct MessageReader {
     end: usize,
     fds: VecDeque<OwnedFd>,
     max: usize,
+    /// A timeout struck after part of a message larger than the buffer had been consumed: the
+    /// stream is no longer at a message boundary, so every later receive is refused.
+    poisoned: bool,
 }
 
 impl Default for MessageReader {
@@ -149,7 +152,18 @@ impl MessageReader {
             end: 0,
             fds: VecDeque::new(),
             max,
+            poisoned: false,
         }
+    }
+
+    fn check_poisoned(&self) -> Result<()> {
+        if self.poisoned {
+            return Err(Error::FrameCorrupt(
+                "the stream lost its place: a timeout struck inside a message larger than 64 KiB"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The payload limit.
@@ -247,8 +261,10 @@ impl MessageReader {
     /// Receives one message and hands its payload and descriptors to `f`.
     ///
     /// A payload up to 64 KiB − 8 is given straight from the read-ahead buffer; a larger one is
-    /// collected in a vector that grows as bytes arrive. `deadline` bounds the whole wait;
-    /// on [`Error::Timeout`] whatever arrived stays buffered for the next call.
+    /// collected in a vector that grows as bytes arrive. `deadline` bounds the whole wait. On
+    /// [`Error::Timeout`] a message up to 64 KiB that had begun to arrive stays buffered for the
+    /// next call; a timeout inside a larger one leaves the stream unusable (later receives are
+    /// [`Error::FrameCorrupt`]), since part of it was already consumed.
     ///
     /// # Errors
     /// [`Error::Closed`] at end of stream between messages, [`Error::FrameTruncated`] inside
@@ -261,6 +277,7 @@ impl MessageReader {
         deadline: Option<Instant>,
         f: impl FnOnce(&[u8], Vec<OwnedFd>) -> R,
     ) -> Result<R> {
+        self.check_poisoned()?;
         self.fill(fd, kind, HEADER_LEN, deadline)?;
         let (len, nfds) = parse_header(&self.buf[self.start..self.start + HEADER_LEN], self.max)?;
         if HEADER_LEN + len <= self.buf.len() {
@@ -289,6 +306,7 @@ impl MessageReader {
         out: &mut Vec<u8>,
         fds: &mut Vec<OwnedFd>,
     ) -> Result<usize> {
+        self.check_poisoned()?;
         self.fill(fd, kind, HEADER_LEN, deadline)?;
         let (len, nfds) = parse_header(&self.buf[self.start..self.start + HEADER_LEN], self.max)?;
         if HEADER_LEN + len <= self.buf.len() {
@@ -313,6 +331,7 @@ impl MessageReader {
         deadline: Option<Instant>,
         out: &mut [u8],
     ) -> Result<std::result::Result<usize, Vec<u8>>> {
+        self.check_poisoned()?;
         self.fill(fd, kind, HEADER_LEN, deadline)?;
         let (len, nfds) = parse_header(&self.buf[self.start..self.start + HEADER_LEN], self.max)?;
         if len > out.len() {
@@ -328,8 +347,12 @@ impl MessageReader {
         self.start += have;
         let mut got = have;
         while got < len {
-            if deadline.is_some() && !sys::poll_readable(fd, left(deadline)?)? {
-                return Err(Error::Timeout);
+            if deadline.is_some() {
+                let ready = left(deadline).and_then(|l| Ok(sys::poll_readable(fd, l)?));
+                if !matches!(ready, Ok(true)) {
+                    self.poisoned = true;
+                    return Err(ready.err().unwrap_or(Error::Timeout));
+                }
             }
             let n = match kind {
                 StreamKind::Socket => {
@@ -377,9 +400,13 @@ impl MessageReader {
             let step = (len - got).min(1 << 20);
             out.resize(base + got + step, 0);
             while got < len && out.len() > base + got {
-                if deadline.is_some() && !sys::poll_readable(fd, left(deadline)?)? {
-                    out.truncate(base + got);
-                    return Err(Error::Timeout);
+                if deadline.is_some() {
+                    let ready = left(deadline).and_then(|l| Ok(sys::poll_readable(fd, l)?));
+                    if !matches!(ready, Ok(true)) {
+                        out.truncate(base + got);
+                        self.poisoned = true;
+                        return Err(ready.err().unwrap_or(Error::Timeout));
+                    }
                 }
                 let dst = &mut out[base + got..];
                 let n = match kind {

@@ -438,8 +438,16 @@ static CLAIMED: AtomicBool = AtomicBool::new(false);
 /// already taken (only the first call gets it).
 ///
 /// # Errors
-/// [`Error::BadFd`] when the environment names a descriptor that is not an open socket.
-pub fn inherited_channel() -> Result<Option<Channel>> {
+/// [`Error::BadFd`] when the environment names a descriptor that is not an open socket, or
+/// one of the standard descriptors 0–2.
+///
+/// # Safety
+///
+/// The descriptor named by [`CHANNEL_FD_ENV`] must not be owned by anything else in this
+/// process. That holds when this process was started by [`spawn_with_channel`] and nothing has
+/// claimed the number since; it does not hold if the variable was inherited from further up
+/// (a stale number now reused by another file). Only the first call can claim it.
+pub unsafe fn inherited_channel() -> Result<Option<Channel>> {
     let Some(val) = std::env::var_os(CHANNEL_FD_ENV) else {
         return Ok(None);
     };
@@ -447,14 +455,17 @@ pub fn inherited_channel() -> Result<Option<Channel>> {
         .to_str()
         .and_then(|s| s.parse().ok())
         .ok_or(Error::BadFd(-1))?;
+    if raw <= 2 {
+        return Err(Error::BadFd(raw));
+    }
     if CLAIMED.swap(true, Ordering::AcqRel) {
         return Ok(None);
     }
     if !sys::raw_fd_is_open(raw) {
         return Err(Error::BadFd(raw));
     }
-    // SAFETY: `raw` is open (checked); it was handed to this process for this purpose, and the
-    // `CLAIMED` flag guarantees this function takes ownership of it at most once.
+    // SAFETY: `raw` is open (checked), not a standard descriptor, owned by nothing else (the
+    // caller's contract), and the `CLAIMED` flag makes this function claim it at most once.
     let fd = unsafe { crate::fd::claim_inherited(raw) }?;
     Channel::from_fd(fd).map(Some)
 }

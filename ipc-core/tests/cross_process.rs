@@ -14,7 +14,8 @@ use ipc_testkit::{child_command, role, unique_name, wait_timeout};
 const LIMIT: Duration = Duration::from_secs(20);
 
 fn child_channel() -> Channel {
-    inherited_channel()
+    // SAFETY: this test process was started by `spawn_with_channel`; nothing else claims the fd.
+    unsafe { inherited_channel() }
         .expect("inherited channel")
         .expect("started with a channel")
 }

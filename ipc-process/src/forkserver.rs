@@ -27,6 +27,9 @@ pub(crate) enum Status {
 struct Client {
     ch: Channel,
     child: std::process::Child,
+    /// The process that started the server: a forked child inherits this `Client` but must
+    /// not use it (two processes writing one stream would interleave their requests).
+    owner: u32,
 }
 
 static SERVER: Mutex<Option<Client>> = Mutex::new(None);
@@ -39,13 +42,36 @@ fn start_server() -> Result<Client, Error> {
     }
     cmd.env(ROLE_ENV, "forkserver");
     let (child, ch) = spawn_with_channel(cmd)?;
-    Ok(Client { ch, child })
+    Ok(Client {
+        ch,
+        child,
+        owner: sys::getpid(),
+    })
+}
+
+/// Drops an inherited client without touching the parent's server: closes our copy of the
+/// socket; the `Child` handle is not ours to kill or wait for.
+fn forget(c: Option<Client>) {
+    if let Some(c) = c {
+        drop(c.ch);
+        std::mem::forget(c.child);
+    }
+}
+
+/// In a freshly forked child: lets go of the parent's fork server (see [`Client::owner`]).
+pub(crate) fn forget_in_child() {
+    let mut g = SERVER.lock().unwrap_or_else(|p| p.into_inner());
+    forget(g.take());
 }
 
 /// Sends `req` to the fork server, starting it (or restarting it, if it died) as needed.
 pub(crate) fn submit(req: &Request) -> Result<(), Error> {
     job::keep_entry();
     let mut g = SERVER.lock().unwrap_or_else(|p| p.into_inner());
+    if g.as_ref().is_some_and(|c| c.owner != sys::getpid()) {
+        // Inherited through fork: close our copy of the parent's socket, start our own server.
+        forget(g.take());
+    }
     for attempt in 0..2 {
         if g.is_none() {
             *g = Some(start_server()?);

@@ -337,13 +337,18 @@ extern "C" fn entry() {
     let Some(role) = std::env::var_os(ROLE_ENV) else {
         return;
     };
-    // SAFETY: this runs from `.init_array`, before `main`, when the process has one thread, so
-    // nothing can read the environment concurrently.
+    // SAFETY: this runs from `.init_array`, before `main`, in a process that `ipc-process`
+    // itself started (the role variable is set only by `spawn` and the fork server's start);
+    // such a process runs this program, whose constructors start no threads before `main` — the
+    // precondition for editing the environment. (A program whose own constructors start threads
+    // must not use the spawn or forkserver start methods; this is documented at the crate root.)
     unsafe {
         std::env::remove_var(ROLE_ENV);
     }
     let role = role.to_string_lossy().into_owned();
-    let mut ch = match transfer::inherited_channel() {
+    // SAFETY: the role variable says the parent started us with `spawn_with_channel`, and this
+    // runs before `main`, before anything else could claim the descriptor.
+    let mut ch = match unsafe { transfer::inherited_channel() } {
         Ok(Some(ch)) => ch,
         _ => {
             let _ = writeln!(
@@ -353,7 +358,7 @@ extern "C" fn entry() {
             sys::exit_now(70);
         }
     };
-    // SAFETY: as above, single-threaded before `main`.
+    // SAFETY: as above: before `main`, no other thread of this program exists yet.
     unsafe {
         std::env::remove_var(transfer::CHANNEL_FD_ENV);
     }

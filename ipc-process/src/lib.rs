@@ -43,6 +43,11 @@
 //!   before `main`, stays single-threaded, and forks children on request: fast like `fork`,
 //!   safe like `spawn`. It exits when its parent does.
 //!
+//! The pre-`main` takeover assumes the program's own constructors (C++ statics, `#[ctor]`
+//! functions, preloaded libraries) start no threads before `main`; a program where they do
+//! should use only the `fork` start method. The spawn child is the program's executable itself,
+//! so `ipc-process` built into a shared library loaded by another host is not supported.
+//!
 //! Arguments and results are serde values; handles from the `ipc` crates (which own file
 //! descriptors) travel inside them, their descriptors passed out of band
 //! (see `ipc_core::transfer`).

@@ -313,6 +313,7 @@ impl Process {
         if pid == 0 {
             drop(ours);
             alive::forget_in_child();
+            forkserver::forget_in_child();
             identity::become_child(id);
             if let Some(w) = watcher {
                 job::watch_parent(w);
@@ -636,6 +637,7 @@ pub fn fork() -> Result<Fork, Error> {
     let pid = unsafe { sys::fork() }?;
     if pid == 0 {
         alive::forget_in_child();
+        forkserver::forget_in_child();
         Ok(Fork::Child)
     } else {
         Ok(Fork::Parent { child: pid })

@@ -111,9 +111,10 @@ pub(crate) fn kill(pid: u32, sig: Signal) -> io::Result<()> {
 pub(crate) const SIGTERM: Signal = Signal::TERM;
 pub(crate) const SIGKILL: Signal = Signal::KILL;
 
-/// How many threads this process has (`/proc/self/task`).
+/// How many threads this process has (`/proc/self/task`). When that cannot be read (no
+/// `/proc`, no descriptors left) the answer is `usize::MAX`: the fork check fails closed.
 pub(crate) fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+    std::fs::read_dir("/proc/self/task").map_or(usize::MAX, |d| d.count())
 }
 
 /// `fork()`. Returns 0 in the child.

@@ -195,7 +195,10 @@ impl Ring {
             return Err("the mapping is not a queue".into());
         }
         let cap = h.cap.load(Ordering::Relaxed);
-        if !cap.is_power_of_two() || cap as usize + DATA != ring.map.len() {
+        if !cap.is_power_of_two()
+            || cap < MIN_BUFFER as u64
+            || cap as usize + DATA != ring.map.len()
+        {
             return Err(format!("queue ring of {cap} bytes is inconsistent"));
         }
         Ok(Ring { cap, ..ring })
@@ -404,9 +407,17 @@ impl Ring {
 
     // ---- producing ----------------------------------------------------------------------
 
+    /// Where position `pos` (a `head` or `tail`) falls in the ring: always 8-aligned and at
+    /// least 8 bytes from the end, whatever `pos` holds. `head` and `tail` live in shared memory
+    /// that any holder of the mapping can write; a forged value may make the queue return
+    /// garbage, but never makes a copy leave the ring.
+    fn offset(&self, pos: u64) -> u64 {
+        pos & (self.cap - 1) & !7
+    }
+
     /// Bytes a record of `rec` bytes takes at `head`, counting the skip to the start.
     fn need(&self, head: u64, rec: u64) -> u64 {
-        let off = head & (self.cap - 1);
+        let off = self.offset(head);
         if off + rec > self.cap {
             rec + (self.cap - off)
         } else {
@@ -446,11 +457,11 @@ impl Ring {
     fn write_record(&self, mut head: u64, kind: u32, prefix: &[u8], body: &[u8]) -> u64 {
         let len = (prefix.len() + body.len()) as u64;
         let rec = REC + align8(len);
-        let mut off = head & (self.cap - 1);
+        let mut off = self.offset(head);
         if off + rec > self.cap {
             let skip = ((KIND_WRAP as u64) << 32).to_le_bytes();
-            // SAFETY: `off + 8 <= cap` (records are 8-aligned and cap a multiple of 8), inside
-            // the ring; these bytes are free space (checked by the caller, who holds the put
+            // SAFETY: `off + 8 <= cap` (`offset` makes `off` 8-aligned below `cap`, a power of
+            // two >= MIN_BUFFER checked in `from_wire`), inside the ring; these bytes are free space (checked by the caller, who holds the put
             // lock), which no consumer reads until `head` is published past them.
             unsafe {
                 std::ptr::copy_nonoverlapping(skip.as_ptr(), self.data().add(off as usize), 8)
@@ -459,7 +470,8 @@ impl Ring {
             off = 0;
         }
         let hdr = (len | ((kind as u64) << 32)).to_le_bytes();
-        // SAFETY: `off + rec <= cap` (ensured just above), and the range is free space that
+        // SAFETY: `off + rec <= cap` (ensured just above; `rec` is at most a chunk, a quarter
+        // of `cap`, so it fits at offset 0), and the range is free space that
         // only the put-lock holder writes and nobody reads before `head` covers it.
         unsafe {
             let p = self.data().add(off as usize);
@@ -548,6 +560,7 @@ impl Ring {
     // ---- consuming ----------------------------------------------------------------------
 
     fn read_u64(&self, off: u64) -> u64 {
+        assert!(off + 8 <= self.cap, "ring offset {off} out of bounds");
         let mut b = [0u8; 8];
         // SAFETY: `off + 8 <= cap` (8-aligned offsets); the bytes are published (below `head`)
         // and not freed (at or above `tail`, which only the get-lock holder — the caller —
@@ -613,7 +626,7 @@ impl Ring {
                 }
                 continue;
             }
-            let off = tail & (self.cap - 1);
+            let off = self.offset(tail);
             let word = self.read_u64(off);
             let kind = (word >> 32) as u32;
             let len = word & 0xffff_ffff;

@@ -269,7 +269,7 @@ impl<T: Shareable + Copy> ArrayGuard<'_, T> {
         // copy is done), so no other thread of any process writes these elements; the range
         // is inside the region; `out` is private memory, never overlapping the mapping.
         unsafe {
-            std::ptr::copy_nonoverlapping(
+            crate::shareable::copy_out(
                 self.array.region.ptr().add(start),
                 out.as_mut_ptr(),
                 out.len(),
@@ -304,7 +304,7 @@ impl<T: Shareable + Copy> ArrayGuard<'_, T> {
         let i = check_index(index, self.len())?;
         self.array.lock.assert_held();
         // SAFETY: the lock is held (checked), `i` is in bounds.
-        Ok(unsafe { self.array.region.ptr().add(i).read() })
+        Ok(unsafe { crate::shareable::read_one(self.array.region.ptr().add(i)) })
     }
 
     /// Sets element `index`.
@@ -362,7 +362,7 @@ impl<T: Shareable + Copy> ArrayGuard<'_, T> {
         // in bounds; the Vec has room for `r.len()` elements, which the copy initialises
         // before `set_len`.
         unsafe {
-            std::ptr::copy_nonoverlapping(
+            crate::shareable::copy_out(
                 self.array.region.ptr().add(r.start),
                 v.as_mut_ptr(),
                 r.len(),

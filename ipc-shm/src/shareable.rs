@@ -74,16 +74,73 @@ static_assertions::assert_eq_size!(u8, std::ffi::c_char);
 ///    alone are the value, wherever they are read.
 /// 3. **Zero is a value.** All-zero bytes are a valid value (shared memory starts zeroed:
 ///    [`Array::zeroed`](crate::Array::zeroed), Python's `Array('i', 4)`).
-/// 4. **Torn writes leave a value.** Taking each byte from one of two valid values gives a valid
-///    value. This is what a process killed in the middle of a copy leaves behind for the next
-///    holder of the lock (who learns of it through
-///    [`OwnerDied`](ipc_sync::OwnerDied)). Integers, floats, `bool` (one byte) and structs
-///    and arrays of these qualify; `char`, enums, `NonZero*` and references do not.
+/// 4. **Any bytes are a value.** Every bit pattern of the type's size is a valid value: the
+///    memory can be written by a process killed in the middle of a copy, by a program that
+///    opened the block by name, or through a raw view of the same mapping, and what is read back
+///    must still be a value. Integers, floats, atomics other than `AtomicBool`, and structs and
+///    arrays of these qualify; `char`, enums, `NonZero*`, references and `bool` do not. (`bool`
+///    and `AtomicBool` are `Shareable` because this crate overrides a hidden hook for them: every
+///    read maps a non-zero byte to `true`. A struct with a `bool` field does not qualify.)
 /// 5. **Thread-safe.** The type is `Send + Sync` (required by the trait) and has no `Drop`
 ///    glue that matters: copies are made bit for bit and never dropped in shared memory.
 ///
 /// Padding bytes are allowed: they are copied, never read as values.
-pub unsafe trait Shareable: Send + Sync + 'static {}
+pub unsafe trait Shareable: Send + Sync + 'static {
+    /// Whether [`normalize`](Self::normalize) must run on bytes read from shared memory.
+    #[doc(hidden)]
+    const NORMALIZE: bool = false;
+
+    /// Turns the bytes of one value, just copied out of shared memory, into a valid value in
+    /// place. A no-op for types whose every bit pattern is a value.
+    ///
+    /// # Safety
+    /// `p` is valid for reads and writes of `size_of::<Self>()` bytes.
+    #[doc(hidden)]
+    unsafe fn normalize(p: *mut u8) {
+        let _ = p;
+    }
+}
+
+/// Copies `n` values from shared memory at `src` to private memory at `dst`, making each a
+/// valid value (see [`Shareable::normalize`]).
+///
+/// # Safety
+/// `src` is valid for reads of `n` values and nobody writes them meanwhile (the lock is held);
+/// `dst` is valid for writes of `n` values and does not overlap `src`.
+pub(crate) unsafe fn copy_out<T: Shareable>(src: *const T, dst: *mut T, n: usize) {
+    if !T::NORMALIZE {
+        // SAFETY: the caller's contract; every bit pattern of `T` is a value (rule 4).
+        unsafe { std::ptr::copy_nonoverlapping(src, dst, n) };
+        return;
+    }
+    for i in 0..n {
+        let mut tmp = std::mem::MaybeUninit::<T>::uninit();
+        // SAFETY: the caller's contract for element `i`; `tmp` holds any bytes; `normalize`
+        // makes them a valid `T` before `assume_init`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                src.add(i).cast::<u8>(),
+                tmp.as_mut_ptr().cast::<u8>(),
+                std::mem::size_of::<T>(),
+            );
+            T::normalize(tmp.as_mut_ptr().cast::<u8>());
+            dst.add(i).write(tmp.assume_init());
+        }
+    }
+}
+
+/// Reads one value from shared memory (see [`copy_out`]).
+///
+/// # Safety
+/// As [`copy_out`] for one value.
+pub(crate) unsafe fn read_one<T: Shareable>(src: *const T) -> T {
+    let mut v = std::mem::MaybeUninit::<T>::uninit();
+    // SAFETY: the caller's contract; `copy_out` leaves a valid `T` in `v`.
+    unsafe {
+        copy_out(src, v.as_mut_ptr(), 1);
+        v.assume_init()
+    }
+}
 
 macro_rules! shareable {
     ($($t:ty),* $(,)?) => {
@@ -96,10 +153,28 @@ macro_rules! shareable {
 }
 
 shareable!(
-    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, bool
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64
 );
+
+macro_rules! shareable_bool {
+    ($($t:ty),*) => {
+        $(
+            // SAFETY: one byte, one layout, no pointers, zero is `false`; bytes other than 0 and
+            // 1 are made `true` by `normalize` on every read out of shared memory.
+            unsafe impl Shareable for $t {
+                const NORMALIZE: bool = true;
+                unsafe fn normalize(p: *mut u8) {
+                    // SAFETY: `p` is valid for one byte (the caller's contract).
+                    unsafe { *p = u8::from(*p != 0) };
+                }
+            }
+        )*
+    };
+}
+
+shareable_bool!(bool, AtomicBool);
+
 shareable!(
-    AtomicBool,
     AtomicU8,
     AtomicU16,
     AtomicU32,
@@ -113,8 +188,16 @@ shareable!(
 );
 
 // SAFETY: an array of `Shareable` elements is laid out element after element with no padding
-// of its own; each element meets the contract, so the array does.
-unsafe impl<T: Shareable, const N: usize> Shareable for [T; N] {}
+// of its own; each element meets the contract (with its `normalize`), so the array does.
+unsafe impl<T: Shareable, const N: usize> Shareable for [T; N] {
+    const NORMALIZE: bool = T::NORMALIZE;
+    unsafe fn normalize(p: *mut u8) {
+        for i in 0..N {
+            // SAFETY: element `i` lies inside the array's bytes, which the caller vouches for.
+            unsafe { T::normalize(p.add(i * std::mem::size_of::<T>())) };
+        }
+    }
+}
 
 mod sealed {
     pub trait Sealed {}

@@ -113,7 +113,7 @@ impl<T: Shareable + Copy> Value<T> {
         let _g = self.lock.lock_anyway();
         // SAFETY: the lock is held (just taken, no user code since), so no other thread of any
         // process accesses the value; the pointer is valid and aligned (`Region`).
-        unsafe { self.region.ptr().read() }
+        unsafe { crate::shareable::read_one(self.region.ptr()) }
     }
 
     /// Copies `value` in, under the lock (Python's `v.value = x`).
@@ -172,7 +172,7 @@ impl<T: Shareable + Copy> ValueGuard<'_, T> {
         self.value.lock.assert_held();
         // SAFETY: this thread holds the lock (checked just now; no user code since), so no
         // other thread of any process accesses the value; the pointer is valid and aligned.
-        unsafe { self.value.region.ptr().read() }
+        unsafe { crate::shareable::read_one(self.value.region.ptr()) }
     }
 
     /// Copies `value` in.

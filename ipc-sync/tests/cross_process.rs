@@ -18,7 +18,8 @@ const LIMIT: Duration = Duration::from_secs(20);
 const N: u32 = 20_000;
 
 fn child_channel() -> Channel {
-    inherited_channel()
+    // SAFETY: this test process was started by `spawn_with_channel`; nothing else claims the fd.
+    unsafe { inherited_channel() }
         .expect("channel")
         .expect("started with a channel")
 }
