@@ -31,6 +31,12 @@ static_assertions::const_assert_eq!(std::mem::align_of::<AtomicU64>(), 8);
 /// [`atomic_bytes`](Self::atomic_bytes), …), and plain byte access is `unsafe`
 /// ([`slice`](Self::slice)), for callers that hold a lock.
 ///
+/// Give each range of bytes one atomic type and stick to it: Rust's memory model leaves racing
+/// atomic accesses of *different sizes* to the same bytes undefined (for example
+/// [`atomic_u64`](Self::atomic_u64)`(0)` written while [`atomic_u32`](Self::atomic_u32)`(4)` is
+/// read by another thread). The primitives of the `ipc` crates lay out their words once and
+/// never mix sizes.
+///
 /// A memfd or named mapping is a handle that travels: serialise it through
 /// [`crate::transfer`] and the receiver maps the same pages.
 ///
@@ -108,7 +114,9 @@ impl SharedMapping {
     /// `memfd_create(name)` + `ftruncate(len)` + `mmap`—A mapping backed by an anonymous
     /// in-memory file, which can be sent to any process as a descriptor.
     ///
-    /// `name` is only a label shown in `/proc/<pid>/fd`; it need not be unique.
+    /// `name` is only a label shown in `/proc/<pid>/fd`; it need not be unique. The memfd is
+    /// sealed against shrinking and growing, so no process it is sent to can cut the memory
+    /// from under another's mapping.
     ///
     /// # References
     /// - [memfd_create(2)](https://man7.org/linux/man-pages/man2/memfd_create.2.html)
@@ -119,6 +127,7 @@ impl SharedMapping {
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains a NUL byte"))?;
         let fd = sys::memfd_create(&cname)?;
         sys::ftruncate(fd.as_fd(), len as u64)?;
+        sys::seal_size(fd.as_fd())?;
         let ptr = sys::map_shared(Some(fd.as_fd()), len)?;
         Ok(SharedMapping {
             ptr,
@@ -278,6 +287,12 @@ impl SharedMapping {
     /// Always `false`: a mapping has at least one byte.
     pub fn is_empty(&self) -> bool {
         false
+    }
+
+    /// Which memory this is, the same in every process that maps it: the (device, inode) of the
+    /// memfd or named object. `None` for an anonymous mapping (which has no file).
+    pub fn identity(&self) -> Option<(u64, u64)> {
+        self.fd().and_then(|fd| sys::file_identity(fd).ok())
     }
 
     /// The first byte. Valid for [`len`](Self::len) bytes for as long as `self` lives.

@@ -91,7 +91,20 @@ pub(crate) fn socketpair_stream() -> io::Result<(OwnedFd, OwnedFd)> {
 // ---------------------------------------------------------------------------------------------
 
 pub(crate) fn memfd_create(name: &CStr) -> io::Result<OwnedFd> {
-    retry(|| rustix::fs::memfd_create(name, rustix::fs::MemfdFlags::CLOEXEC))
+    retry(|| {
+        rustix::fs::memfd_create(
+            name,
+            rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING,
+        )
+    })
+}
+
+/// `fcntl(F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)`: the memfd's size is final,
+/// so no holder can shrink it under another's mapping (which would make every access past the
+/// new end a SIGBUS).
+pub(crate) fn seal_size(fd: BorrowedFd<'_>) -> io::Result<()> {
+    use rustix::fs::SealFlags;
+    retry(|| rustix::fs::fcntl_add_seals(fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL))
 }
 
 pub(crate) fn shm_open_create(name: &CStr) -> io::Result<OwnedFd> {
@@ -482,4 +495,10 @@ pub(crate) fn set_socket_buffers(sock: BorrowedFd<'_>, bytes: usize) -> io::Resu
     rustix::net::sockopt::set_socket_send_buffer_size(sock, bytes)?;
     rustix::net::sockopt::set_socket_recv_buffer_size(sock, bytes)?;
     Ok(())
+}
+
+/// `fstat(fd)`: (device, inode) — which file this is, the same in every process that has it.
+pub(crate) fn file_identity(fd: BorrowedFd<'_>) -> io::Result<(u64, u64)> {
+    let st = retry(|| rustix::fs::fstat(fd))?;
+    Ok((st.st_dev, st.st_ino))
 }

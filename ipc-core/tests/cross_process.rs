@@ -439,3 +439,19 @@ fn fd_flag_helpers() {
     assert!(fd::is_cloexec(&d).unwrap());
     assert_ne!(d.as_raw_fd(), r.as_raw_fd());
 }
+
+#[test]
+fn a_memfd_cannot_be_shrunk_under_other_mappings() {
+    let map = SharedMapping::memfd("sealed", 8192).unwrap();
+    let fd = map.fd().unwrap();
+    assert!(rustix::fs::ftruncate(fd, 0).is_err(), "shrinking is sealed");
+    assert!(
+        rustix::fs::ftruncate(fd, 1 << 20).is_err(),
+        "growing is sealed"
+    );
+    // A receiver's copy of the descriptor is sealed too.
+    let env = transfer::to_envelope(&map).unwrap();
+    let back: SharedMapping = transfer::from_envelope(&env.bytes, env.fds).unwrap();
+    assert!(rustix::fs::ftruncate(back.fd().unwrap(), 0).is_err());
+    assert_eq!(back.identity(), map.identity());
+}

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ipc_core::transfer::{Channel, spawn_with_channel};
+use ipc_core::transfer::{Channel, PortableFd, spawn_with_channel};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -20,7 +20,9 @@ use crate::sys;
 /// What the server tells the parent about one child, on that child's status channel.
 #[derive(Serialize, Deserialize, Debug)]
 pub(crate) enum Status {
-    Started(u32),
+    /// The child's pid, and a pidfd for it: the parent signals through the pidfd, which can
+    /// never reach another process that later gets the same pid.
+    Started(u32, PortableFd),
     Exited(i32),
 }
 
@@ -166,7 +168,8 @@ fn start_kid(mut req: Request, listener: &Channel, kids: &mut Vec<Kid>) -> Resul
     }
     drop(result);
     let pidfd = sys::pidfd_open(pid)?;
-    let _ = status.send(&Status::Started(pid));
+    let for_parent = ipc_core::fd::dup(&pidfd)?;
+    let _ = status.send(&Status::Started(pid, PortableFd::new(for_parent)));
     kids.push(Kid {
         pidfd,
         status,
@@ -175,10 +178,10 @@ fn start_kid(mut req: Request, listener: &Channel, kids: &mut Vec<Kid>) -> Resul
     Ok(())
 }
 
-/// Waits for the `Started` report on a fresh status channel.
-pub(crate) fn await_start(status: &mut Channel) -> Result<u32, Error> {
+/// Waits for the `Started` report on a fresh status channel: the pid and a pidfd.
+pub(crate) fn await_start(status: &mut Channel) -> Result<(u32, OwnedFd), Error> {
     match status.recv_timeout::<Status>(Duration::from_secs(30))? {
-        Status::Started(pid) => Ok(pid),
+        Status::Started(pid, fd) => Ok((pid, fd.into_inner())),
         Status::Exited(_) => Err(Error::NotStarted),
     }
 }

@@ -23,15 +23,16 @@ use crate::sys;
 enum Watch {
     /// Our own child (fork, spawn): a pidfd, readable when it exits; `waitid` reaps it.
     Pid(OwnedFd),
-    /// A fork-server child: the server reports `Exited` on this channel (and reaps it).
-    Server(Channel),
+    /// A fork-server child: the server reports `Exited` on this channel (and reaps it); the
+    /// pidfd (not ours to reap) is for signals.
+    Server(Channel, OwnedFd),
 }
 
 impl Watch {
     fn fd(&self) -> BorrowedFd<'_> {
         match self {
             Watch::Pid(fd) => fd.as_fd(),
-            Watch::Server(ch) => ch.as_fd(),
+            Watch::Server(ch, _) => ch.as_fd(),
         }
     }
 }
@@ -377,10 +378,10 @@ impl Process {
         req.result = Some(PortableFd::new(report_theirs.into_fd()));
         forkserver::submit(&req)?;
         drop(req);
-        let pid = forkserver::await_start(&mut status)?;
+        let (pid, pidfd) = forkserver::await_start(&mut status)?;
         Ok(Running {
             pid,
-            watch: Watch::Server(status),
+            watch: Watch::Server(status, pidfd),
             report: Some(report),
             exitcode: None,
             outcome: None,
@@ -403,14 +404,14 @@ impl Process {
                     run.exitcode = Some(code);
                 }
             }
-            Watch::Server(ch) => {
+            Watch::Server(ch, _) => {
                 while ch.poll(Duration::ZERO)? {
                     match ch.recv::<Status>() {
                         Ok(Status::Exited(code)) => {
                             run.exitcode = Some(code);
                             break;
                         }
-                        Ok(Status::Started(_)) => {}
+                        Ok(Status::Started(..)) => {}
                         Err(_) => {
                             // The server died without reporting: the child's fate is unknown;
                             // say it was killed.
@@ -534,10 +535,8 @@ impl Process {
             return Ok(());
         }
         match &run.watch {
-            Watch::Pid(fd) => sys::pidfd_signal(fd.as_fd(), sig)?,
-            // Not our child, but not yet reported ended by the server that reaps it, so the pid
-            // still names it.
-            Watch::Server(_) => sys::kill(run.pid, sig)?,
+            // A pidfd names the very process, even if it has ended and its pid was reused.
+            Watch::Pid(fd) | Watch::Server(_, fd) => sys::pidfd_signal(fd.as_fd(), sig)?,
         }
         Ok(())
     }

@@ -113,6 +113,14 @@ impl AnyLock {
         }
     }
 
+    /// The lock's identity across processes (see `ipc_sync::Lock::identity`).
+    pub(crate) fn identity(&self) -> (u64, u64) {
+        match self {
+            AnyLock::RLock(l) => l.identity(),
+            AnyLock::Lock(l) => l.identity(),
+        }
+    }
+
     /// Whether both are the same lock.
     pub fn same_as(&self, other: &AnyLock) -> bool {
         match (self, other) {

@@ -47,11 +47,35 @@ const CHUNK_BYTES: usize = 4096;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Serialize, Deserialize)]
-#[serde(bound = "T: Shareable")]
+#[serde(bound = "T: Shareable", try_from = "ArrayWire<T>")]
 pub struct Array<T: Shareable> {
     #[serde(with = "wire::array")]
     region: Region<T>,
     lock: AnyLock,
+}
+
+/// What a received handle is rebuilt from; checked before it becomes a `Array`.
+#[derive(Deserialize)]
+#[serde(bound = "T: Shareable")]
+struct ArrayWire<T: Shareable> {
+    #[serde(with = "wire::array")]
+    region: Region<T>,
+    lock: AnyLock,
+}
+
+impl<T: Shareable> TryFrom<ArrayWire<T>> for Array<T> {
+    type Error = String;
+    fn try_from(w: ArrayWire<T>) -> Result<Self, String> {
+        if !w.region.bound_to(w.lock.identity()) {
+            return Err(
+                "the shared memory and the lock of this handle do not belong together".into(),
+            );
+        }
+        Ok(Array {
+            region: w.region,
+            lock: w.lock,
+        })
+    }
 }
 
 impl<T: Shareable> Clone for Array<T> {
@@ -93,18 +117,17 @@ impl<T: Shareable + Copy> Array<T> {
         unsafe {
             std::ptr::copy_nonoverlapping(values.as_ptr(), region.ptr(), values.len());
         }
-        Ok(Array {
-            region,
-            lock: lock.into(),
-        })
+        let lock = lock.into();
+        region.bind(lock.identity());
+        Ok(Array { region, lock })
     }
 
     /// A new array of `len` zeros guarded by `lock`.
     pub fn zeroed_with_lock(len: usize, lock: impl Into<AnyLock>) -> std::io::Result<Array<T>> {
-        Ok(Array {
-            region: Region::create(Kind::Array, len)?,
-            lock: lock.into(),
-        })
+        let region = Region::create(Kind::Array, len)?;
+        let lock = lock.into();
+        region.bind(lock.identity());
+        Ok(Array { region, lock })
     }
 
     /// The number of elements (Python's `len(arr)`).

@@ -11,6 +11,7 @@
 //! | 8 | element size, alignment (u32, u32) |
 //! | 16 | element count (u64) |
 //! | 24 | FNV-1a hash of the element's type name (u64) |
+//! | 32 | the guarding lock's identity: device, inode (u64, u64); zero for raw regions |
 
 use std::io;
 use std::marker::PhantomData;
@@ -155,6 +156,20 @@ impl<T: Shareable> Region<T> {
             ));
         }
         Ok(Self::view(map, len))
+    }
+
+    /// Records which lock guards this region (at creation, before the region is shared).
+    pub(crate) fn bind(&self, lock: (u64, u64)) {
+        self.map.atomic_u64(32).store(lock.0, Ordering::Relaxed);
+        self.map.atomic_u64(40).store(lock.1, Ordering::Release);
+    }
+
+    /// Whether this region is guarded by the lock with identity `lock`: a received handle
+    /// whose region and lock do not belong together is refused, or two locks could guard the
+    /// same memory.
+    pub(crate) fn bound_to(&self, lock: (u64, u64)) -> bool {
+        self.map.atomic_u64(40).load(Ordering::Acquire) == lock.1
+            && self.map.atomic_u64(32).load(Ordering::Relaxed) == lock.0
     }
 
     /// The first element. Valid for `len` elements while `self` lives.

@@ -34,11 +34,35 @@ use crate::region::{Kind, Region, wire};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Serialize, Deserialize)]
-#[serde(bound = "T: Shareable")]
+#[serde(bound = "T: Shareable", try_from = "ValueWire<T>")]
 pub struct Value<T: Shareable> {
     #[serde(with = "wire::value")]
     region: Region<T>,
     lock: AnyLock,
+}
+
+/// What a received handle is rebuilt from; checked before it becomes a `Value`.
+#[derive(Deserialize)]
+#[serde(bound = "T: Shareable")]
+struct ValueWire<T: Shareable> {
+    #[serde(with = "wire::value")]
+    region: Region<T>,
+    lock: AnyLock,
+}
+
+impl<T: Shareable> TryFrom<ValueWire<T>> for Value<T> {
+    type Error = String;
+    fn try_from(w: ValueWire<T>) -> Result<Self, String> {
+        if !w.region.bound_to(w.lock.identity()) {
+            return Err(
+                "the shared memory and the lock of this handle do not belong together".into(),
+            );
+        }
+        Ok(Value {
+            region: w.region,
+            lock: w.lock,
+        })
+    }
 }
 
 impl<T: Shareable> Clone for Value<T> {
@@ -67,10 +91,10 @@ impl<T: Shareable + Copy> Value<T> {
 
     /// A new zero value (Python's `Value('i')`).
     pub fn zeroed() -> std::io::Result<Value<T>> {
-        Ok(Value {
-            region: Region::create(Kind::Value, 1)?,
-            lock: AnyLock::new()?,
-        })
+        let region = Region::create(Kind::Value, 1)?;
+        let lock = AnyLock::new()?;
+        region.bind(lock.identity());
+        Ok(Value { region, lock })
     }
 
     /// A new value guarded by `lock`, which other values and arrays may share (Python's
@@ -80,10 +104,9 @@ impl<T: Shareable + Copy> Value<T> {
         // SAFETY: the region was just made and no other handle to it exists yet; it holds one
         // aligned `T`.
         unsafe { region.ptr().write(value) };
-        Ok(Value {
-            region,
-            lock: lock.into(),
-        })
+        let lock = lock.into();
+        region.bind(lock.identity());
+        Ok(Value { region, lock })
     }
 
     /// The lock (Python's `get_lock()`).

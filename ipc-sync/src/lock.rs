@@ -205,4 +205,10 @@ impl Lock {
     pub fn same_as(&self, other: &Lock) -> bool {
         self.state.same(&other.state)
     }
+
+    /// The lock's identity, equal in every process that holds a handle to it (the device and
+    /// inode of its shared memory): for data that must stay paired with its lock.
+    pub fn identity(&self) -> (u64, u64) {
+        self.state.identity()
+    }
 }

@@ -83,6 +83,11 @@ impl<T: SharedState> Shared<T> {
         unsafe { self.ptr.as_ref() }
     }
 
+    /// The state's identity across processes (its memfd's device and inode).
+    pub(crate) fn identity(&self) -> (u64, u64) {
+        self.map.identity().unwrap_or((0, 0))
+    }
+
     /// Whether two handles view the same state.
     pub(crate) fn same(&self, other: &Self) -> bool {
         self.ptr == other.ptr
