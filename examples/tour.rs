@@ -65,8 +65,69 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             t.elapsed()
         );
     }
+    // 4. A lock, a shared array and a queue, handed to children as plain arguments.
+    let lock = ipc::Lock::new()?;
+    let total = ipc::Value::new(0u64)?;
+    let results = ipc::Queue::<(u32, u64)>::new()?;
+    let kids: Vec<ipc::Process> = (0..4)
+        .map(|i| {
+            ipc::Process::new(
+                add_square,
+                (i, lock.clone(), total.clone(), results.clone()),
+            )
+        })
+        .collect();
+    for k in &kids {
+        k.start()?;
+    }
+    let mut got: Vec<(u32, u64)> = (0..4)
+        .map(|_| results.get_timeout(Duration::from_secs(10)))
+        .collect::<Result<_, _>>()?;
+    for k in &kids {
+        k.join()?;
+    }
+    got.sort();
+    println!(
+        "[sync+shm+queue] 4 children added their squares under one Lock: total {}",
+        total.get()
+    );
+    println!("[queue] their reports: {got:?}");
+
+    // 5. A pipe between two processes.
+    let (mut here, there) = ipc::Pipe(true)?;
+    let echo = ipc::Process::new(echo_upper, there);
+    echo.start()?;
+    here.send(&"hello through a pipe")?;
+    println!("[pipe] {}", here.recv::<String>()?);
+    echo.join()?;
+
+    // 6. A pool.
+    let pool = ipc::Pool::new(2)?;
+    println!(
+        "[pool] map(square_of, 1..=8) = {:?}",
+        pool.map(square_of, 1..=8u64)?
+    );
+
     println!("tour done");
     Ok(())
+}
+
+fn add_square((i, lock, total, out): (u32, ipc::Lock, ipc::Value<u64>, ipc::Queue<(u32, u64)>)) {
+    let sq = u64::from(i * i);
+    {
+        let _g = lock.lock().unwrap_or_else(|died| died.into_inner());
+        total.update(|t| *t += sq);
+    }
+    out.put((i, sq)).expect("queue");
+}
+
+fn echo_upper(mut conn: ipc::Connection) {
+    let s: String = conn.recv().expect("recv");
+    conn.send(&s.to_uppercase()).expect("send");
+}
+
+fn square_of(x: u64) -> u64 {
+    x * x
 }
 
 fn square_sum(v: Vec<u64>) -> u64 {

@@ -7,6 +7,7 @@ region, warm-up round trips, a watchdog on every repetition).
 
 Usage: python3 bench.py [--quick] [FILTER]
 """
+import array
 import json
 import multiprocessing as mp
 import pickle

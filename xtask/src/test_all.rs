@@ -16,6 +16,7 @@ const STEPS: &[Step] = &[
     ("doc", doc),
     ("examples", run_examples),
     ("bench-check", bench_check),
+    ("bench-quick", bench_quick),
     ("leftovers", leftovers),
 ];
 
@@ -93,6 +94,28 @@ fn bench_check() -> Result<String, String> {
             missing.join(", ")
         ))
     }
+}
+
+/// `cargo xtask bench --quick` runs, and every row that names a Python twin got a value from
+/// both sides (the figures themselves are for `cargo xtask bench`, not for pass/fail).
+fn bench_quick() -> Result<String, String> {
+    crate::bench::run(&["--quick".to_string()])?;
+    let path = util::target_dir().join("bench").join("bench.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let rows = doc["rows"].as_array().cloned().unwrap_or_default();
+    let empty: Vec<String> = rows
+        .iter()
+        .filter(|r| !r["python_id"].is_null() && r["python"].is_null())
+        .filter_map(|r| r["workload"].as_str().map(str::to_string))
+        .collect();
+    if !empty.is_empty() {
+        return Err(format!(
+            "rows without a Python figure: {}",
+            empty.join(", ")
+        ));
+    }
+    Ok(format!("{} rows, Python column filled", rows.len()))
 }
 
 /// The suite must leave no named shared memory and no process of its own behind.
