@@ -201,29 +201,7 @@ pub(crate) fn send_with_fds(
     data: &[u8],
     fds: &[BorrowedFd<'_>],
 ) -> io::Result<usize> {
-    let iov = [io::IoSlice::new(data)];
-    if fds.is_empty() {
-        return retry(|| {
-            rustix::net::sendmsg(
-                sock,
-                &iov,
-                &mut SendAncillaryBuffer::default(),
-                SendFlags::NOSIGNAL,
-            )
-        });
-    }
-    if fds.len() > MAX_FDS_PER_MESSAGE {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("at most {MAX_FDS_PER_MESSAGE} descriptors go in one message"),
-        ));
-    }
-    let mut space = vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
-    let mut control = SendAncillaryBuffer::new(&mut space);
-    if !control.push(SendAncillaryMessage::ScmRights(fds)) {
-        return Err(io::Error::other("control buffer too small for descriptors"));
-    }
-    retry(|| rustix::net::sendmsg(sock, &iov, &mut control, SendFlags::NOSIGNAL))
+    sendmsg_iov(sock, &[io::IoSlice::new(data)], fds)
 }
 
 /// `recvmsg` into `buf`, appending any descriptors received (close-on-exec) to `fds`.
@@ -266,22 +244,7 @@ pub(crate) fn clear_cloexec_raw(fd: RawFd) -> io::Result<()> {
 /// `poll` for readability (or hang-up) of one descriptor, retrying `EINTR` with the time left.
 /// `Ok(false)` on timeout.
 pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    use rustix::event::{PollFd, PollFlags};
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
-    loop {
-        let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-        let ts = left.map(|d| rustix::time::Timespec {
-            tv_sec: d.as_secs() as i64,
-            tv_nsec: i64::from(d.subsec_nanos()),
-        });
-        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-        match rustix::event::poll(&mut fds, ts.as_ref()) {
-            Ok(0) => return Ok(false),
-            Ok(_) => return Ok(true),
-            Err(Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
+    Ok(!poll_many(&[fd], timeout)?.is_empty())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustix::process::{Pid, PidfdFlags, Signal, WaitId, WaitIdOptions};
 
@@ -45,22 +45,7 @@ pub(crate) fn try_reap(pidfd: BorrowedFd<'_>) -> io::Result<Option<i32>> {
 
 /// `poll` for readability of one descriptor; `Ok(false)` on timeout. `None` waits forever.
 pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    use rustix::event::{PollFd, PollFlags};
-    let deadline = timeout.map(|t| Instant::now() + t);
-    loop {
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let ts = left.map(|d| rustix::time::Timespec {
-            tv_sec: d.as_secs() as i64,
-            tv_nsec: i64::from(d.subsec_nanos()),
-        });
-        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-        match rustix::event::poll(&mut fds, ts.as_ref()) {
-            Ok(0) => return Ok(false),
-            Ok(_) => return Ok(true),
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
+    Ok(!ipc_core::fd::wait_readable(&[fd], timeout)?.is_empty())
 }
 
 /// `poll` on many descriptors; returns the indices that are readable (or hung up).
@@ -68,25 +53,7 @@ pub(crate) fn poll_many(
     fds: &[BorrowedFd<'_>],
     timeout: Option<Duration>,
 ) -> io::Result<Vec<usize>> {
-    use rustix::event::{PollFd, PollFlags};
-    let ts = timeout.map(|d| rustix::time::Timespec {
-        tv_sec: d.as_secs() as i64,
-        tv_nsec: i64::from(d.subsec_nanos()),
-    });
-    let mut pfds: Vec<PollFd<'_>> = fds.iter().map(|f| PollFd::new(f, PollFlags::IN)).collect();
-    loop {
-        match rustix::event::poll(&mut pfds, ts.as_ref()) {
-            Ok(_) => break,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(pfds
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| !p.revents().is_empty())
-        .map(|(i, _)| i)
-        .collect())
+    ipc_core::fd::wait_readable(fds, timeout)
 }
 
 /// `pidfd_send_signal(fd, sig)`.
