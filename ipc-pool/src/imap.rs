@@ -61,7 +61,7 @@ where
             input,
             chunksize: chunksize.max(1),
             ordered,
-            max_inflight: pool.processes() * 2 + 1,
+            max_inflight: pool.processes() * 32,
             inflight: 0,
             next_batch: 0,
             next_out: 0,
@@ -140,7 +140,7 @@ where
 
 impl Pool {
     /// Results in input order, as they become available (Python's `imap`), each its own
-    /// `Result`. The input is read lazily and at most `2 × workers + 1` batches are in flight,
+    /// `Result`. The input is read lazily and at most `32 × workers` batches are in flight,
     /// so an endless input runs in constant memory. `chunksize` items go in one batch (Python's
     /// default is 1).
     ///

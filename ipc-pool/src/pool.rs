@@ -34,7 +34,7 @@ pub(crate) struct Pending {
 /// sent again to another worker if the first one dies.
 #[derive(Serialize)]
 enum ToWorkerRef<'a> {
-    Task(TaskRef<'a>),
+    Tasks(Vec<TaskRef<'a>>),
     Stop,
 }
 
@@ -96,13 +96,18 @@ struct Worker {
     sentinel: OwnedFd,
     /// Batches sent and not yet answered, oldest (the running one) first.
     inflight: VecDeque<(u64, Pending)>,
+    /// Messages sent and not yet answered (each carries one or more batches).
+    messages: usize,
     /// Batches sent in all (for `maxtasksperchild`).
     sent: u64,
 }
 
-/// At most this many batches are on their way to one worker: the one it runs and one more,
+/// At most this many messages are on their way to one worker: the one it runs and one more,
 /// so it never waits for the next.
 const PREFETCH: usize = 2;
+
+/// At most this many batches go in one message.
+const MAX_PER_MESSAGE: usize = 64;
 
 fn worker_name(method: StartMethod, n: usize) -> String {
     let kind = match method {
@@ -142,6 +147,7 @@ fn start_worker(cfg: &WorkerConfig, method: StartMethod, n: usize) -> Result<Wor
         conn: ours,
         sentinel,
         inflight: VecDeque::new(),
+        messages: 0,
         sent: 0,
     })
 }
@@ -587,29 +593,49 @@ fn dispatch(shared: &Shared, wake_r: OwnedFd, cfg: WorkerConfig, mut workers: Ve
         let (terminated, finished) = {
             let mut st = shared.lock();
             if !st.terminated {
-                // First one batch per worker; then, only while a backlog remains (at least
+                // First one message per worker; then, only while a backlog remains (at least
                 // one more batch per worker), a second one each, so a worker never waits for
-                // its next batch — without parking a short task behind a long one.
+                // its next batch — without parking a short task behind a long one. With a long
+                // backlog a message carries several batches (each its own task, result and
+                // failure), so small tasks do not each pay a round of wake-ups.
                 for depth in 1..=PREFETCH {
                     if depth > 1 && st.queue.len() < workers.len() {
                         break;
                     }
+                    let per_msg =
+                        (st.queue.len() / (PREFETCH * workers.len())).clamp(1, MAX_PER_MESSAGE);
                     for w in workers.iter_mut() {
-                        if w.inflight.len() >= depth || cfg.max_tasks.is_some_and(|m| w.sent >= m) {
+                        if w.messages >= depth {
                             continue;
                         }
-                        let Some(p) = st.queue.pop_front() else { break };
-                        next_id += 1;
-                        w.sent += 1;
-                        let msg = ToWorkerRef::Task(TaskRef {
-                            id: next_id,
-                            f: p.f,
-                            items: &p.items,
-                            fds: p.fds.iter().map(|fd| FdRef(fd.as_fd())).collect(),
-                        });
+                        let room = cfg
+                            .max_tasks
+                            .map_or(per_msg as u64, |m| m.saturating_sub(w.sent));
+                        let take = (room as usize).min(per_msg).min(st.queue.len());
+                        if take == 0 {
+                            continue;
+                        }
+                        let first = w.inflight.len();
+                        for _ in 0..take {
+                            let p = st.queue.pop_front().expect("counted");
+                            next_id += 1;
+                            w.inflight.push_back((next_id, p));
+                        }
+                        w.sent += take as u64;
+                        w.messages += 1;
+                        let msg = ToWorkerRef::Tasks(
+                            w.inflight
+                                .range(first..)
+                                .map(|(id, p)| TaskRef {
+                                    id: *id,
+                                    f: p.f,
+                                    items: &p.items,
+                                    fds: p.fds.iter().map(|fd| FdRef(fd.as_fd())).collect(),
+                                })
+                                .collect(),
+                        );
                         // A failed send shows up as the worker's death below.
                         let _ = w.conn.send(&msg);
-                        w.inflight.push_back((next_id, p));
                     }
                 }
             }
@@ -671,10 +697,14 @@ fn dispatch(shared: &Shared, wake_r: OwnedFd, cfg: WorkerConfig, mut workers: Ve
                     }
                     match w.conn.recv::<Done>() {
                         Ok(d) => {
-                            if let Some(pos) = w.inflight.iter().position(|(id, _)| *id == d.id) {
+                            w.messages = w.messages.saturating_sub(1);
+                            for (id, outcome) in d.results {
+                                let Some(pos) = w.inflight.iter().position(|(i, _)| *i == id)
+                                else {
+                                    continue;
+                                };
                                 let (_, p) = w.inflight.remove(pos).expect("present");
-                                let r = d
-                                    .results
+                                let r = outcome
                                     .map(|(b, fds)| {
                                         (b, fds.into_iter().map(PortableFd::into_inner).collect())
                                     })

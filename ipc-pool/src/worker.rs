@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 /// always reach its worker.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum ToWorker {
-    Task(Task),
+    /// Tasks to run in order; one [`Done`] answers them all.
+    Tasks(Vec<Task>),
     Stop,
 }
 
@@ -26,12 +27,13 @@ pub(crate) struct Task {
     pub fds: Vec<PortableFd>,
 }
 
-/// The worker → pool message: the encoded `Vec<Result<R, String>>`, or why the batch could not
-/// run at all.
+/// One task's outcome: the encoded `Vec<Result<R, String>>`, or why the batch could not run.
+pub(crate) type Outcome = Result<(Vec<u8>, Vec<PortableFd>), String>;
+
+/// The worker → pool message: the outcome of each task of one `Tasks` message, by task id.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Done {
-    pub id: u64,
-    pub results: Result<(Vec<u8>, Vec<PortableFd>), String>,
+    pub results: Vec<(u64, Outcome)>,
 }
 
 /// How a worker starts: its connection, an optional initializer, and its task limit.
@@ -61,32 +63,30 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     }
     let mut done = 0u64;
     loop {
-        let task: Task = match conn.recv() {
-            Ok(ToWorker::Task(t)) => t,
+        let tasks: Vec<Task> = match conn.recv() {
+            Ok(ToWorker::Tasks(t)) => t,
             Ok(ToWorker::Stop) | Err(PipeError::Disconnected) => return,
             Err(e) => {
                 eprintln!("ipc-pool worker: {e}");
                 std::process::exit(1);
             }
         };
-        let fds = task.fds.into_iter().map(PortableFd::into_inner).collect();
-        // SAFETY: as for the initializer: `f` comes from `RemoteFn::new_batch` in the pool.
-        let results = unsafe { task.f.call(&task.items, fds) }.map(|env| {
-            (
-                env.bytes,
-                env.fds.into_iter().map(PortableFd::new).collect(),
-            )
-        });
-        if conn
-            .send(&Done {
-                id: task.id,
-                results,
-            })
-            .is_err()
-        {
+        let mut results = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            let fds = task.fds.into_iter().map(PortableFd::into_inner).collect();
+            // SAFETY: as for the initializer: `f` comes from `RemoteFn::new_batch` in the pool.
+            let r = unsafe { task.f.call(&task.items, fds) }.map(|env| {
+                (
+                    env.bytes,
+                    env.fds.into_iter().map(PortableFd::new).collect(),
+                )
+            });
+            results.push((task.id, r));
+            done += 1;
+        }
+        if conn.send(&Done { results }).is_err() {
             return;
         }
-        done += 1;
         if max_tasks.is_some_and(|m| done >= m) {
             return;
         }

@@ -80,8 +80,19 @@ pub(crate) const SIGKILL: Signal = Signal::KILL;
 
 /// How many threads this process has (`/proc/self/task`). When that cannot be read (no
 /// `/proc`, no descriptors left) the answer is `usize::MAX`: the fork check fails closed.
+///
+/// A thread that was just joined can still be listed for a moment (the kernel wakes the joiner
+/// before it removes the exiting task), so a count above one is looked at again, for at most a
+/// millisecond, before it is believed.
 pub(crate) fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task").map_or(usize::MAX, |d| d.count())
+    let count = || std::fs::read_dir("/proc/self/task").map_or(usize::MAX, |d| d.count());
+    let mut n = count();
+    let deadline = std::time::Instant::now() + Duration::from_millis(1);
+    while n > 1 && n != usize::MAX && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+        n = count();
+    }
+    n
 }
 
 /// `fork()`. Returns 0 in the child.
