@@ -465,3 +465,24 @@ pub(crate) fn file_identity(fd: BorrowedFd<'_>) -> io::Result<(u64, u64)> {
     let st = retry(|| rustix::fs::fstat(fd))?;
     Ok((st.st_dev, st.st_ino))
 }
+
+/// `madvise(ptr, len, MADV_POPULATE_WRITE)`: allocates (and zeroes) every page of a shared
+/// mapping now, so that the processes using it later take only cheap minor faults. A kernel
+/// older than 5.14 says `EINVAL`: the pages are then simply faulted in on first use.
+///
+/// # Safety
+/// `ptr..ptr+len` is a mapping made by [`map_shared`].
+pub(crate) unsafe fn populate(ptr: NonNull<u8>, len: usize) -> io::Result<()> {
+    // SAFETY: the caller guarantees the range is our mapping; populating writes nothing that
+    // Rust code can observe (the pages read as zero before and after).
+    match unsafe {
+        rustix::mm::madvise(
+            ptr.as_ptr().cast(),
+            len,
+            rustix::mm::Advice::LinuxPopulateWrite,
+        )
+    } {
+        Ok(()) | Err(Errno::INVAL) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -304,6 +304,7 @@ impl<T: Shareable + Copy> ArrayGuard<'_, T> {
     #[inline]
     fn write(&self, start: usize, values: &[T]) {
         debug_assert!(start + values.len() <= self.len());
+        self.array.region.prefault(start, values.len());
         self.array.lock.assert_held();
         // SAFETY: as in `read`, for writing.
         unsafe {

@@ -95,6 +95,11 @@ impl<T: Shareable> Region<T> {
             .and_then(|b| b.checked_add(HEADER))
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "array too large"))?;
         let map = SharedMapping::memfd(kind.label(), bytes)?;
+        // Allocate the pages here, as Python's zero-fill does: the processes that write the
+        // array later then take only minor faults.
+        if bytes >= 64 * 1024 {
+            map.populate()?;
+        }
         map.atomic_u32(4).store(kind as u32, Ordering::Relaxed);
         map.atomic_u32(8)
             .store(std::mem::size_of::<T>() as u32, Ordering::Relaxed);
@@ -170,6 +175,17 @@ impl<T: Shareable> Region<T> {
     pub(crate) fn bound_to(&self, lock: (u64, u64)) -> bool {
         self.map.atomic_u64(40).load(Ordering::Acquire) == lock.1
             && self.map.atomic_u64(32).load(Ordering::Relaxed) == lock.0
+    }
+
+    /// Maps the pages of elements `start..start+n` into this process at once, before a bulk
+    /// copy of 64 KiB or more (one syscall instead of a page fault per 4 KiB, which a process
+    /// that forked after the region was made would otherwise take on its first writes).
+    pub(crate) fn prefault(&self, start: usize, n: usize) {
+        let size = std::mem::size_of::<T>();
+        let bytes = n.saturating_mul(size);
+        if bytes >= 64 * 1024 {
+            let _ = self.map.populate_range(HEADER + start * size, bytes);
+        }
     }
 
     /// The first element. Valid for `len` elements while `self` lives.
