@@ -430,6 +430,46 @@ pub fn spawn_with_channel(mut cmd: Command) -> io::Result<(Child, Channel)> {
     Ok((child, Channel::from_socket(ours)))
 }
 
+/// Starts this very program again (`/proc/self/exe`, the file this process runs even if its
+/// path was replaced since) with `vars` added to the environment and one end of a new
+/// [`Channel`] inherited; returns the child's pid and our end. The child takes its end with
+/// [`inherited_channel`].
+///
+/// The fast path of [`spawn_with_channel`] for a program that starts copies of itself (as
+/// `ipc-process` does): `posix_spawn` instead of `fork` + `exec`, so a large parent's page
+/// tables are not copied. The caller reaps the child (e.g. through a pidfd).
+pub fn spawn_self_with_channel(vars: &[(&str, &str)]) -> io::Result<(u32, Channel)> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let (ours, theirs) = sys::socketpair_stream()?;
+    let nul = |e| io::Error::new(io::ErrorKind::InvalidInput, e);
+    let arg0 = match std::env::args_os().next() {
+        Some(a) => CString::new(a.as_bytes()).map_err(nul)?,
+        None => CString::new("ipc-child").map_err(nul)?,
+    };
+    let fd_var = format!("{CHANNEL_FD_ENV}={}", theirs.as_raw_fd());
+    let mut envp: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| {
+            k.as_bytes() != CHANNEL_FD_ENV.as_bytes()
+                && !vars.iter().any(|(v, _)| k.as_bytes() == v.as_bytes())
+        })
+        .map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv)
+        })
+        .collect::<Result<_, _>>()
+        .map_err(nul)?;
+    for (k, v) in vars {
+        envp.push(CString::new(format!("{k}={v}")).map_err(nul)?);
+    }
+    envp.push(CString::new(fd_var).map_err(nul)?);
+    let pid = sys::posix_spawn_keep_fd(c"/proc/self/exe", &[&arg0], &envp, theirs.as_fd())?;
+    drop(theirs);
+    Ok((pid, Channel::from_socket(ours)))
+}
+
 static CLAIMED: AtomicBool = AtomicBool::new(false);
 
 /// In a child started by [`spawn_with_channel`]: takes the inherited channel.

@@ -2,12 +2,10 @@
 
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use ipc_core::transfer::{Channel, PortableFd, spawn_with_channel};
+use ipc_core::transfer::{Channel, PortableFd, spawn_self_with_channel};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -351,13 +349,7 @@ impl Process {
 
     fn start_spawn(&self, job: &dyn Job, id: Identity) -> Result<Running, Error> {
         let req = self.request(job, id)?;
-        let mut cmd = Command::new("/proc/self/exe");
-        if let Some(arg0) = std::env::args_os().next() {
-            cmd.arg0(arg0);
-        }
-        cmd.env(ROLE_ENV, "spawn");
-        let (child, mut ch) = spawn_with_channel(cmd)?;
-        let pid = child.id();
+        let (pid, mut ch) = spawn_self_with_channel(&[(ROLE_ENV, "spawn")])?;
         let pidfd = sys::pidfd_open(pid)?;
         // A child that died at once shows up as its exit code at join.
         let _ = ch.send(&req);
