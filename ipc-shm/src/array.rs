@@ -67,9 +67,11 @@ impl<T: Shareable> TryFrom<ArrayWire<T>> for Array<T> {
     type Error = String;
     fn try_from(w: ArrayWire<T>) -> Result<Self, String> {
         if !w.region.bound_to(w.lock.identity()) {
-            return Err(
-                "the shared memory and the lock of this handle do not belong together".into(),
-            );
+            let why = "the shared memory and the lock of this handle do not belong together";
+            // Record the typed reason for `ipc_core::transfer` (postcard keeps only "custom").
+            let _: serde::de::value::Error =
+                ipc_core::transfer::fail_de(ipc_core::Error::FrameCorrupt(why.into()));
+            return Err(why.into());
         }
         Ok(Array {
             region: w.region,

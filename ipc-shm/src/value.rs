@@ -54,9 +54,11 @@ impl<T: Shareable> TryFrom<ValueWire<T>> for Value<T> {
     type Error = String;
     fn try_from(w: ValueWire<T>) -> Result<Self, String> {
         if !w.region.bound_to(w.lock.identity()) {
-            return Err(
-                "the shared memory and the lock of this handle do not belong together".into(),
-            );
+            let why = "the shared memory and the lock of this handle do not belong together";
+            // Record the typed reason for `ipc_core::transfer` (postcard keeps only "custom").
+            let _: serde::de::value::Error =
+                ipc_core::transfer::fail_de(ipc_core::Error::FrameCorrupt(why.into()));
+            return Err(why.into());
         }
         Ok(Value {
             region: w.region,
