@@ -38,7 +38,7 @@ fn a_region_paired_with_another_lock_is_refused() {
     // A's memory with B's lock: two locks would guard one value.
     let forged = to_envelope(&(&ma, &lb)).unwrap();
     let r = from_envelope::<Value<u32>>(&forged.bytes, forged.fds);
-    let err = r.err().expect("a forged pairing must be refused");
+    let err = r.expect_err("a forged pairing must be refused");
     let err = err.to_string();
     assert!(err.contains("do not belong together"), "{err}");
     // Its own pairing is fine.
