@@ -147,7 +147,8 @@ impl MessageReader {
     /// A reader that accepts payloads up to `max` bytes.
     pub fn new(max: usize) -> Self {
         MessageReader {
-            buf: vec![0u8; CHUNK].into_boxed_slice(),
+            // Allocated on the first read: many channels only ever send.
+            buf: Box::default(),
             start: 0,
             end: 0,
             fds: VecDeque::new(),
@@ -196,6 +197,9 @@ impl MessageReader {
         kind: StreamKind,
         deadline: Option<Instant>,
     ) -> Result<usize> {
+        if self.buf.is_empty() {
+            self.buf = vec![0u8; CHUNK].into_boxed_slice();
+        }
         if self.start > 0 && (self.end == self.buf.len() || self.start == self.end) {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
