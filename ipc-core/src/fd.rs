@@ -99,7 +99,8 @@ pub fn is_open(fd: RawFd) -> bool {
 /// later: the returned `OwnedFd` closes it on drop.
 ///
 /// ```
-/// // A number that is certainly not open:
+/// // A number that is certainly not open.
+/// // SAFETY: nothing in this process owns descriptor 1,000,000; the call must refuse it.
 /// let err = unsafe { ipc_core::fd::claim_inherited(1_000_000) }.unwrap_err();
 /// assert!(matches!(err, ipc_core::Error::BadFd(1_000_000)));
 /// ```

@@ -103,3 +103,54 @@ pub fn wake(word: &AtomicU32, n: u32) -> usize {
 pub fn wake_all(word: &AtomicU32) -> usize {
     sys::futex_wake(word, i32::MAX as u32)
 }
+
+/// How long an operation may wait: not at all, until an instant, or for ever. Built from the
+/// `Option<Duration>` timeouts of the public APIs (`None`: for ever; zero: not at all).
+///
+/// ```
+/// use ipc_core::futex::Deadline;
+/// use std::time::Duration;
+/// assert!(matches!(Deadline::from_timeout(None), Deadline::Forever));
+/// assert!(matches!(Deadline::from_timeout(Some(Duration::ZERO)), Deadline::No));
+/// let d = Deadline::from_timeout(Some(Duration::from_secs(5)));
+/// assert!(d.next_sleep(Duration::from_millis(8)).unwrap() <= Duration::from_millis(8));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deadline {
+    /// Do not wait.
+    No,
+    /// Wait until this instant.
+    Until(Instant),
+    /// Wait without limit.
+    Forever,
+}
+
+impl Deadline {
+    /// `None` waits for ever, zero not at all, anything else until that long from now.
+    pub fn from_timeout(t: Option<Duration>) -> Deadline {
+        match t {
+            None => Deadline::Forever,
+            Some(d) if d.is_zero() => Deadline::No,
+            Some(d) => Instant::now()
+                .checked_add(d)
+                .map_or(Deadline::Forever, Deadline::Until),
+        }
+    }
+
+    /// The time left: `None` when it is up, `Some(None)` for no limit.
+    pub fn left(self) -> Option<Option<Duration>> {
+        match self {
+            Deadline::No => None,
+            Deadline::Forever => Some(None),
+            Deadline::Until(d) => {
+                let left = d.checked_duration_since(Instant::now())?;
+                (!left.is_zero()).then_some(Some(left))
+            }
+        }
+    }
+
+    /// How long the next sleep may last, at most `cap`; `None` when the time is up.
+    pub fn next_sleep(self, cap: Duration) -> Option<Duration> {
+        self.left().map(|l| l.map_or(cap, |l| l.min(cap)))
+    }
+}

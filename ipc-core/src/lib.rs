@@ -26,6 +26,7 @@
 //!         }
 //!         ready.store(1, Ordering::Release);
 //!         futex::wake(ready, 1);
+//!         // SAFETY: `_exit` ends the child without running the parent's exit handlers.
 //!         unsafe { libc::_exit(0) };
 //!     }
 //!     child => {
@@ -34,6 +35,7 @@
 //!         }
 //!         let got: Vec<u8> = text.iter().map(|c| c.load(Ordering::Relaxed)).collect();
 //!         assert_eq!(got, b"Hello, world!");
+//!         // SAFETY: reaps our own child; a null status pointer is allowed.
 //!         unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
 //!     }
 //! }

@@ -100,36 +100,8 @@ struct Header {
 static_assertions::const_assert!(std::mem::size_of::<Header>() <= DATA);
 static_assertions::const_assert_eq!(std::mem::align_of::<Header>(), 64);
 
-/// How long an operation may wait.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Wait {
-    No,
-    Until(Instant),
-    Forever,
-}
-
-impl Wait {
-    pub(crate) fn from_timeout(t: Option<Duration>) -> Wait {
-        match t {
-            None => Wait::Forever,
-            Some(d) if d.is_zero() => Wait::No,
-            Some(d) => Instant::now()
-                .checked_add(d)
-                .map_or(Wait::Forever, Wait::Until),
-        }
-    }
-
-    fn left(self) -> Option<Option<Duration>> {
-        match self {
-            Wait::No => None,
-            Wait::Forever => Some(None),
-            Wait::Until(d) => {
-                let left = d.checked_duration_since(Instant::now())?;
-                (!left.is_zero()).then_some(Some(left))
-            }
-        }
-    }
-}
+/// How long an operation may wait (the deadline type of `ipc-core`).
+pub(crate) use ipc_core::futex::Deadline as Wait;
 
 /// Why a put did not happen.
 #[derive(Debug, PartialEq, Eq)]
@@ -460,9 +432,10 @@ impl Ring {
         let mut off = self.offset(head);
         if off + rec > self.cap {
             let skip = ((KIND_WRAP as u64) << 32).to_le_bytes();
-            // SAFETY: `off + 8 <= cap` (`offset` makes `off` 8-aligned below `cap`, a power of
-            // two >= MIN_BUFFER checked in `from_wire`), inside the ring; these bytes are free space (checked by the caller, who holds the put
-            // lock), which no consumer reads until `head` is published past them.
+            // `off + 8 <= cap`: `offset` makes `off` 8-aligned below `cap`, a power of two
+            // >= MIN_BUFFER (checked in `from_wire`). The bytes are free space (checked by the
+            // caller, who holds the put lock), which no consumer reads before `head` passes them.
+            // SAFETY: so the 8-byte write stays inside the ring and races with no reader.
             unsafe {
                 std::ptr::copy_nonoverlapping(skip.as_ptr(), self.data().add(off as usize), 8)
             };
@@ -470,9 +443,9 @@ impl Ring {
             off = 0;
         }
         let hdr = (len | ((kind as u64) << 32)).to_le_bytes();
-        // SAFETY: `off + rec <= cap` (ensured just above; `rec` is at most a chunk, a quarter
-        // of `cap`, so it fits at offset 0), and the range is free space that
-        // only the put-lock holder writes and nobody reads before `head` covers it.
+        // `off + rec <= cap`: ensured just above (`rec` is at most a chunk, a quarter of `cap`,
+        // so it fits at offset 0). The range is free space that only the put-lock holder writes.
+        // SAFETY: so the copies stay inside the ring, and nobody reads them before `head` does.
         unsafe {
             let p = self.data().add(off as usize);
             std::ptr::copy_nonoverlapping(hdr.as_ptr(), p, 8);

@@ -290,9 +290,9 @@ impl<T: Shareable + Copy> ArrayGuard<'_, T> {
     fn read(&self, start: usize, out: &mut [T]) {
         debug_assert!(start + out.len() <= self.len());
         self.array.lock.assert_held();
-        // SAFETY: this thread holds the lock (checked just now; no user code runs until the
-        // copy is done), so no other thread of any process writes these elements; the range
-        // is inside the region; `out` is private memory, never overlapping the mapping.
+        // This thread holds the lock (checked just now; no user code runs until the copy is
+        // done), so no thread of any process writes these elements meanwhile.
+        // SAFETY: as just said; the range is inside the region; `out` is private memory.
         unsafe {
             crate::shareable::copy_out(
                 self.array.region.ptr().add(start),
@@ -384,9 +384,9 @@ impl<T: Shareable + Copy> ArrayGuard<'_, T> {
         let r = check_range(range, self.len())?;
         let mut v = Vec::with_capacity(r.len());
         self.array.lock.assert_held();
-        // SAFETY: the lock is held (checked; no user code until the copy is done); the range is
-        // in bounds; the Vec has room for `r.len()` elements, which the copy initialises
-        // before `set_len`.
+        // The lock is held (checked; no user code until the copy is done); the range is in
+        // bounds; the Vec has room for `r.len()` elements.
+        // SAFETY: as just said; the copy initialises those elements before `set_len`.
         unsafe {
             crate::shareable::copy_out(
                 self.array.region.ptr().add(r.start),

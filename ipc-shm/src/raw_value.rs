@@ -94,9 +94,9 @@ impl<T: AtomicElement> RawValue<T> {
     /// Loads the value with the given ordering (`Acquire` pairs with a `Release` store).
     #[inline]
     pub fn load(&self, order: Ordering) -> T {
-        // SAFETY: the region holds one aligned `T`, alive while `self` is; a raw region is
-        // only ever accessed atomically by safe code (its kind tag keeps it from being rebuilt
-        // as a locked `Value`).
+        // A raw region is only ever accessed atomically by safe code: its kind tag keeps it from
+        // being rebuilt as a locked `Value`.
+        // SAFETY: so, and the region holds one aligned `T`, alive while `self` is.
         unsafe { T::load(self.region.ptr(), order) }
     }
 

@@ -113,9 +113,9 @@ impl<T: Shareable> Region<T> {
 
     fn view(map: SharedMapping, len: usize) -> Self {
         debug_assert!(map.len() >= HEADER + len * std::mem::size_of::<T>());
-        // SAFETY: the mapping holds HEADER + len * size_of::<T>() bytes (made so, or checked in
-        // `check`) and is page-aligned, so HEADER (a multiple of T's alignment, at most 64) is
-        // inside it and aligned for T.
+        // The mapping holds HEADER + len * size_of::<T>() bytes (made so, or checked in `check`)
+        // and is page-aligned; HEADER is a multiple of T's alignment (at most 64).
+        // SAFETY: so `as_ptr() + HEADER` is inside the mapping and aligned for T.
         let p = unsafe { map.as_ptr().add(HEADER) };
         Region {
             data: NonNull::new(p.cast::<T>()).expect("a mapping is never at address 0"),

@@ -240,9 +240,9 @@ macro_rules! atomic_element {
             impl AtomicElement for $t {
                 #[inline]
                 unsafe fn load(p: *const Self, order: Ordering) -> Self {
-                    // SAFETY: the caller guarantees `p` valid and aligned, and only atomic
-                    // access meanwhile; `$atomic` has the size and alignment of `$t`
-                    // (asserted above).
+                    // `$atomic` has the size and alignment of `$t` (asserted above).
+                    // SAFETY: so, with `p` valid, aligned and only accessed atomically (the
+                    // caller's contract), `p` may be viewed as a `$atomic`.
                     unsafe { <$atomic>::from_ptr(p.cast_mut()) }.load(order)
                 }
                 #[inline]

@@ -31,11 +31,13 @@
 //!     0 => {
 //!         bump();
 //!         done.set();
+//!         // SAFETY: `_exit` ends the child without running the parent's exit handlers.
 //!         unsafe { libc::_exit(0) };
 //!     }
 //!     child => {
 //!         bump();
 //!         assert!(done.wait(Some(Duration::from_secs(10))), "Hello, world! never came");
+//!         // SAFETY: reaps our own child; a null status pointer is allowed.
 //!         unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
 //!         assert_eq!(count.load(Ordering::Relaxed), 2000);
 //!     }

@@ -7,7 +7,7 @@
 //! acquires with the bit set (other sleepers may remain).
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ipc_core::futex::{self, WaitResult};
 
@@ -29,37 +29,8 @@ pub(crate) const CHECK_MAX: Duration = Duration::from_millis(8);
 /// re-checks its condition and sleeps again).
 pub(crate) const LONG_SLEEP: Duration = Duration::from_secs(3600);
 
-/// How long to wait.
-#[derive(Clone, Copy)]
-pub(crate) enum Wait {
-    No,
-    Until(Instant),
-    Forever,
-}
-
-impl Wait {
-    pub(crate) fn from_timeout(t: Option<Duration>) -> Wait {
-        match t {
-            None => Wait::Forever,
-            Some(d) if d.is_zero() => Wait::No,
-            Some(d) => Instant::now()
-                .checked_add(d)
-                .map_or(Wait::Forever, Wait::Until),
-        }
-    }
-
-    /// How long the next sleep may last, at most `cap`; `None` when the time is up.
-    pub(crate) fn next_sleep(self, cap: Duration) -> Option<Duration> {
-        match self {
-            Wait::No => None,
-            Wait::Forever => Some(cap),
-            Wait::Until(d) => {
-                let left = d.checked_duration_since(Instant::now())?;
-                (!left.is_zero()).then(|| left.min(cap))
-            }
-        }
-    }
-}
+/// How long to wait (the deadline type of `ipc-core`).
+pub(crate) use ipc_core::futex::Deadline as Wait;
 
 /// How an acquire ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
