@@ -1,4 +1,4 @@
-//! A tour of what `ipc` can do today. It grows as crates land.
+//! A tour of what `multiproc` can do today. It grows as crates land.
 //!
 //! ```text
 //! cargo run --release --example tour
@@ -9,8 +9,8 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ipc::transfer::{PortableFd, inherited_channel, spawn_with_channel};
-use ipc::{SharedMapping, frame, futex};
+use multiproc::transfer::{PortableFd, inherited_channel, spawn_with_channel};
+use multiproc::{SharedMapping, frame, futex};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // SAFETY: when the variable is set, this process was started by `spawn_with_channel` below
@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 2. A fresh process (exec, not fork) gets a shared page and a pipe end over a channel,
     //    then wakes us through a futex in that page.
     let page = SharedMapping::memfd("tour", 4096)?;
-    let (r, w) = ipc::core::fd::pipe()?;
+    let (r, w) = multiproc::core::fd::pipe()?;
     let (mut kid, mut ch) = spawn_with_channel(Command::new(std::env::current_exe()?))?;
     let t = Instant::now();
     ch.send(&(&page, PortableFd::new(w)))?;
@@ -51,12 +51,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 3. Processes: the same function under each start method, returning a value.
     for method in [
-        ipc::StartMethod::Fork,
-        ipc::StartMethod::Spawn,
-        ipc::StartMethod::Forkserver,
+        multiproc::StartMethod::Fork,
+        multiproc::StartMethod::Spawn,
+        multiproc::StartMethod::Forkserver,
     ] {
         let t = Instant::now();
-        let h = ipc::get_context(method).spawn(square_sum, vec![1, 2, 3, 4])?;
+        let h = multiproc::get_context(method).spawn(square_sum, vec![1, 2, 3, 4])?;
         let pid = h.process().pid().unwrap_or(0);
         let v = h.join()?;
         println!(
@@ -66,12 +66,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     // 4. A lock, a shared array and a queue, handed to children as plain arguments.
-    let lock = ipc::Lock::new()?;
-    let total = ipc::Value::new(0u64)?;
-    let results = ipc::Queue::<(u32, u64)>::new()?;
-    let kids: Vec<ipc::Process> = (0..4)
+    let lock = multiproc::Lock::new()?;
+    let total = multiproc::Value::new(0u64)?;
+    let results = multiproc::Queue::<(u32, u64)>::new()?;
+    let kids: Vec<multiproc::Process> = (0..4)
         .map(|i| {
-            ipc::Process::new(
+            multiproc::Process::new(
                 add_square,
                 (i, lock.clone(), total.clone(), results.clone()),
             )
@@ -94,15 +94,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("[queue] their reports: {got:?}");
 
     // 5. A pipe between two processes.
-    let (mut here, there) = ipc::Pipe(true)?;
-    let echo = ipc::Process::new(echo_upper, there);
+    let (mut here, there) = multiproc::Pipe(true)?;
+    let echo = multiproc::Process::new(echo_upper, there);
     echo.start()?;
     here.send(&"hello through a pipe")?;
     println!("[pipe] {}", here.recv::<String>()?);
     echo.join()?;
 
     // 6. A pool.
-    let pool = ipc::Pool::new(2)?;
+    let pool = multiproc::Pool::new(2)?;
     println!(
         "[pool] map(square_of, 1..=8) = {:?}",
         pool.map(square_of, 1..=8u64)?
@@ -112,7 +112,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn add_square((i, lock, total, out): (u32, ipc::Lock, ipc::Value<u64>, ipc::Queue<(u32, u64)>)) {
+fn add_square(
+    (i, lock, total, out): (
+        u32,
+        multiproc::Lock,
+        multiproc::Value<u64>,
+        multiproc::Queue<(u32, u64)>,
+    ),
+) {
     let sq = u64::from(i * i);
     {
         let _g = lock.lock().unwrap_or_else(|died| died.into_inner());
@@ -121,7 +128,7 @@ fn add_square((i, lock, total, out): (u32, ipc::Lock, ipc::Value<u64>, ipc::Queu
     out.put((i, sq)).expect("queue");
 }
 
-fn echo_upper(mut conn: ipc::Connection) {
+fn echo_upper(mut conn: multiproc::Connection) {
     let s: String = conn.recv().expect("recv");
     conn.send(&s.to_uppercase()).expect("send");
 }
@@ -134,7 +141,7 @@ fn square_sum(v: Vec<u64>) -> u64 {
     v.iter().map(|x| x * x).sum()
 }
 
-fn child(ch: &mut ipc::transfer::Channel) -> Result<(), ipc::CoreError> {
+fn child(ch: &mut multiproc::transfer::Channel) -> Result<(), multiproc::CoreError> {
     use std::io::Write;
     let (page, pipe): (SharedMapping, PortableFd) = ch.recv_timeout(Duration::from_secs(10))?;
     std::fs::File::from(pipe.into_inner()).write_all(b"hello from the child")?;

@@ -5,8 +5,8 @@
 //! # Hello, world!
 //!
 //! ```
-//! use ipc::transfer::Channel;
-//! use ipc::SharedMapping;
+//! use multiproc::transfer::Channel;
+//! use multiproc::SharedMapping;
 //! use std::sync::atomic::Ordering;
 //!
 //! // A shared page, sent over a channel: the receiver maps the very same memory.
@@ -16,7 +16,7 @@
 //! let same: SharedMapping = b.recv()?;
 //! same.atomic_u32(0).store(42, Ordering::Release);
 //! assert_eq!(page.atomic_u32(0).load(Ordering::Acquire), 42);
-//! # Ok::<(), ipc::core::Error>(())
+//! # Ok::<(), multiproc::core::Error>(())
 //! ```
 //!
 //! # The crates
@@ -26,20 +26,20 @@
 //!
 //! | module | crate | Python counterpart | feature |
 //! |---|---|---|---|
-//! | [`core`] | `ipc-core` | `multiprocessing.reduction`, `heap`, `shared_memory`, `Connection`'s framing | `core` |
-//! | [`process`] | `ipc-process` | `Process`, `get_context`, `set_start_method`, `current_process`, `os.fork` | `process` |
-//! | [`sync`] | `ipc-sync` | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | `sync` |
-//! | [`queue`] | `ipc-queue` | `Queue`, `JoinableQueue`, `SimpleQueue` (and the POSIX `mq_open` queue) | `queue` |
-//! | [`pipe`] | `ipc-pipe` | `Pipe`, `Connection`, `connection.wait` | `pipe` |
-//! | [`fifo`] | `ipc-fifo` | `os.mkfifo` named pipes | `fifo` |
-//! | [`pool`] | `ipc-pool` | `Pool`: `map`, `imap`, `imap_unordered`, `starmap`, `apply`, `apply_async` | `pool` |
-//! | [`rpc`] | `ipc-rpc` | `xmlrpc.client`, `xmlrpc.server` | `rpc` |
-//! | [`shm`] | `ipc-shm` | `Value`, `Array`, `RawValue`, `RawArray` (`sharedctypes`), `shared_memory.SharedMemory` | `shm` |
+//! | [`core`] | `multiproc-core` | `multiprocessing.reduction`, `heap`, `shared_memory`, `Connection`'s framing | `core` |
+//! | [`process`] | `multiproc-process` | `Process`, `get_context`, `set_start_method`, `current_process`, `os.fork` | `process` |
+//! | [`sync`] | `multiproc-sync` | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | `sync` |
+//! | [`queue`] | `multiproc-queue` | `Queue`, `JoinableQueue`, `SimpleQueue` (and the POSIX `mq_open` queue) | `queue` |
+//! | [`pipe`] | `multiproc-pipe` | `Pipe`, `Connection`, `connection.wait` | `pipe` |
+//! | [`fifo`] | `multiproc-fifo` | `os.mkfifo` named pipes | `fifo` |
+//! | [`pool`] | `multiproc-pool` | `Pool`: `map`, `imap`, `imap_unordered`, `starmap`, `apply`, `apply_async` | `pool` |
+//! | [`rpc`] | `multiproc-rpc` | `xmlrpc.client`, `xmlrpc.server` | `rpc` |
+//! | [`shm`] | `multiproc-shm` | `Value`, `Array`, `RawValue`, `RawArray` (`sharedctypes`), `shared_memory.SharedMemory` | `shm` |
 
 //!
 //! # Comparison with Python multiprocessing
 //!
-//! | Python | `ipc` |
+//! | Python | `multiproc` |
 //! |---|---|
 //! | `multiprocessing.reduction.send_handle` | [`transfer::send_fds`] |
 //! | pickling a `Connection` to a spawned child | [`transfer::Channel`] is serde: send it over another channel |
@@ -52,72 +52,72 @@
 
 #[cfg(feature = "core")]
 #[doc(inline)]
-pub use ipc_core as core;
+pub use multiproc_core as core;
 
 #[cfg(feature = "rpc")]
 #[doc(inline)]
-pub use ipc_rpc as rpc;
+pub use multiproc_rpc as rpc;
 
 #[cfg(feature = "core")]
 #[doc(inline)]
-pub use ipc_core::{Error as CoreError, SharedMapping, frame, futex, transfer};
+pub use multiproc_core::{Error as CoreError, SharedMapping, frame, futex, transfer};
 
 #[cfg(feature = "process")]
 #[doc(inline)]
-pub use ipc_process as process;
+pub use multiproc_process as process;
 
 #[cfg(feature = "process")]
 #[doc(inline)]
-pub use ipc_process::{
+pub use multiproc_process::{
     Context, JoinHandle, Process, StartMethod, current_process, get_context, set_start_method,
     spawn,
 };
 
 #[cfg(feature = "sync")]
 #[doc(inline)]
-pub use ipc_sync as sync;
+pub use multiproc_sync as sync;
 
 #[cfg(feature = "sync")]
 #[doc(inline)]
-pub use ipc_sync::{
+pub use multiproc_sync::{
     Barrier, BoundedSemaphore, BrokenBarrier, Condition, Event, Lock, OwnerDied, RLock, Semaphore,
 };
 
 #[cfg(feature = "pipe")]
 #[doc(inline)]
-pub use ipc_pipe as pipe;
+pub use multiproc_pipe as pipe;
 
 #[cfg(feature = "pipe")]
 #[doc(inline)]
-pub use ipc_pipe::{Connection, Pipe, wait};
+pub use multiproc_pipe::{Connection, Pipe, wait};
 
 #[cfg(feature = "fifo")]
 #[doc(inline)]
-pub use ipc_fifo as fifo;
+pub use multiproc_fifo as fifo;
 
 #[cfg(feature = "fifo")]
 #[doc(inline)]
-pub use ipc_fifo::Fifo;
+pub use multiproc_fifo::Fifo;
 
 #[cfg(feature = "queue")]
 #[doc(inline)]
-pub use ipc_queue as queue;
+pub use multiproc_queue as queue;
 
 #[cfg(feature = "queue")]
 #[doc(inline)]
-pub use ipc_queue::{JoinableQueue, Queue, SimpleQueue};
+pub use multiproc_queue::{JoinableQueue, Queue, SimpleQueue};
 #[cfg(feature = "shm")]
 #[doc(inline)]
-pub use ipc_shm as shm;
+pub use multiproc_shm as shm;
 
 #[cfg(feature = "shm")]
 #[doc(inline)]
-pub use ipc_shm::{Array, AtomicElement, RawArray, RawValue, Shareable, SharedMemory, Value};
+pub use multiproc_shm::{Array, AtomicElement, RawArray, RawValue, Shareable, SharedMemory, Value};
 
 #[cfg(feature = "pool")]
 #[doc(inline)]
-pub use ipc_pool as pool;
+pub use multiproc_pool as pool;
 
 #[cfg(feature = "pool")]
 #[doc(inline)]
-pub use ipc_pool::{AsyncResult, Pool};
+pub use multiproc_pool::{AsyncResult, Pool};

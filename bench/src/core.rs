@@ -1,11 +1,11 @@
-//! Workloads for `ipc-core`.
+//! Workloads for `multiproc-core`.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ipc_core::futex::{self, WaitResult};
-use ipc_core::transfer::Channel;
-use ipc_core::{SharedMapping, frame};
+use multiproc_core::futex::{self, WaitResult};
+use multiproc_core::transfer::Channel;
+use multiproc_core::{SharedMapping, frame};
 
 use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
 
@@ -22,7 +22,7 @@ fn wait_for(word: &std::sync::atomic::AtomicU32, want: u32) {
     }
 }
 
-/// `core.futex_pingpong`: the `L2_futex_pingpong` hand-over written with `ipc_core::futex` on a
+/// `core.futex_pingpong`: the `L2_futex_pingpong` hand-over written with `multiproc_core::futex` on a
 /// `SharedMapping` word (µs per round trip). Python's nearest: two `Event`s (W5.event_pingpong).
 pub fn futex_pingpong(opts: &Opts) {
     let n = opts.n(100_000);

@@ -1,9 +1,9 @@
-//! Workloads for `ipc-fifo` (W9 in BENCH-WORKLOADS.md): raw writes through a named pipe.
+//! Workloads for `multiproc-fifo` (W9 in BENCH-WORKLOADS.md): raw writes through a named pipe.
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use ipc_fifo::Fifo;
+use multiproc_fifo::Fifo;
 
 use crate::util::{Opts, emit, fork, median, reap, watchdog};
 

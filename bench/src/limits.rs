@@ -1,5 +1,5 @@
 //! The bare limits: what the kernel and the CPU allow, measured with direct syscalls and no
-//! library code. Every `ipc` row is shown beside one of these.
+//! library code. Every `multiproc` row is shown beside one of these.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;

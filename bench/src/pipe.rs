@@ -1,8 +1,8 @@
-//! Workloads for `ipc-pipe` (W1, W2 in BENCH-WORKLOADS.md).
+//! Workloads for `multiproc-pipe` (W1, W2 in BENCH-WORKLOADS.md).
 
 use std::time::{Duration, Instant};
 
-use ipc_pipe::{Connection, pipe};
+use multiproc_pipe::{Connection, pipe};
 
 use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
 

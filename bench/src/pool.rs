@@ -1,9 +1,9 @@
-//! Workloads for `ipc-pool` (W6 in BENCH-WORKLOADS.md).
+//! Workloads for `multiproc-pool` (W6 in BENCH-WORKLOADS.md).
 
 use std::time::Instant;
 
-use ipc_pool::Pool;
-use ipc_process::StartMethod;
+use multiproc_pool::Pool;
+use multiproc_process::StartMethod;
 
 use crate::util::{Opts, emit, median, per_op, watchdog};
 

@@ -1,9 +1,9 @@
-//! Workloads for `ipc-process` (W7 in BENCH-WORKLOADS.md): start + join of a no-op child by each
+//! Workloads for `multiproc-process` (W7 in BENCH-WORKLOADS.md): start + join of a no-op child by each
 //! start method, and a child that returns 1 KiB.
 
 use std::time::Instant;
 
-use ipc_process::{StartMethod, get_context};
+use multiproc_process::{StartMethod, get_context};
 
 use crate::util::{Opts, emit, median, per_op, watchdog};
 

@@ -1,11 +1,11 @@
-//! Workloads for `ipc-queue` (W3, W3b of BENCH-WORKLOADS.md, and a round trip through two
+//! Workloads for `multiproc-queue` (W3, W3b of BENCH-WORKLOADS.md, and a round trip through two
 //! queues). Children are forked (this binary is single-threaded); queue handles are inherited.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ipc_core::SharedMapping;
-use ipc_queue::{Bytes, JoinableQueue, Queue};
+use multiproc_core::SharedMapping;
+use multiproc_queue::{Bytes, JoinableQueue, Queue};
 
 use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
 

@@ -1,4 +1,4 @@
-//! Workloads for `ipc-rpc` (W10 of BENCH-WORKLOADS.md) and the TCP loopback limit.
+//! Workloads for `multiproc-rpc` (W10 of BENCH-WORKLOADS.md) and the TCP loopback limit.
 //!
 //! The server runs in a forked child process (bound before the fork, so its port is known);
 //! it serves with a thread per connection, HTTP/1.1 keep-alive. Clients are this process or
@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ipc_rpc::{Client, Server};
+use multiproc_rpc::{Client, Server};
 
 use crate::util::{Opts, emit, fork, median, per_op, watchdog};
 

@@ -1,10 +1,10 @@
-//! Workloads for `ipc-shm` (W8 of BENCH-WORKLOADS.md).
+//! Workloads for `multiproc-shm` (W8 of BENCH-WORKLOADS.md).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use ipc_core::{SharedMapping, futex};
-use ipc_shm::{Array, RawArray, RawValue, Value};
+use multiproc_core::{SharedMapping, futex};
+use multiproc_shm::{Array, RawArray, RawValue, Value};
 
 use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
 

@@ -1,10 +1,10 @@
-//! Workloads for `ipc-sync` (W4, W5 of BENCH-WORKLOADS.md).
+//! Workloads for `multiproc-sync` (W4, W5 of BENCH-WORKLOADS.md).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use ipc_core::SharedMapping;
-use ipc_sync::{Condition, Event, Lock, RLock, Semaphore};
+use multiproc_core::SharedMapping;
+use multiproc_sync::{Condition, Event, Lock, RLock, Semaphore};
 
 use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
 

@@ -4,7 +4,7 @@
 //! the write end of a pipe over the inherited channel, and both sides use them.
 //!
 //! ```text
-//! cargo run -p ipc-core --example handoff
+//! cargo run -p multiproc-core --example handoff
 //! ```
 
 use std::fs::File;
@@ -13,8 +13,8 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use ipc_core::transfer::{PortableFd, inherited_channel, spawn_with_channel};
-use ipc_core::{SharedMapping, fd};
+use multiproc_core::transfer::{PortableFd, inherited_channel, spawn_with_channel};
+use multiproc_core::{SharedMapping, fd};
 
 fn write_text(map: &SharedMapping, text: &str) {
     let cells = map.atomic_bytes(8, 64);
@@ -35,7 +35,7 @@ fn read_text(map: &SharedMapping) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-fn main() -> Result<(), ipc_core::Error> {
+fn main() -> Result<(), multiproc_core::Error> {
     // SAFETY: when the variable is set, this process was started by `spawn_with_channel` below
     // and nothing else claims the descriptor.
     if let Some(mut ch) = unsafe { inherited_channel() }? {

@@ -1,10 +1,10 @@
-//! The one error type of `ipc-core`.
+//! The one error type of `multiproc-core`.
 
 use std::fmt;
 use std::io;
 use std::os::fd::RawFd;
 
-/// What can go wrong in `ipc-core`.
+/// What can go wrong in `multiproc-core`.
 ///
 /// OS failures arrive as [`Error::Io`] with the original [`io::Error`]; every other variant is an
 /// outcome a caller may want to branch on (a peer that closed, a frame that is too large, a
@@ -64,7 +64,7 @@ pub enum Error {
     NotTransferable(&'static str),
 }
 
-/// `Result<T, ipc_core::Error>`.
+/// `Result<T, multiproc_core::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl fmt::Display for Error {
@@ -91,7 +91,7 @@ impl fmt::Display for Error {
                 "message announced {expected} descriptors but {received} arrived"
             ),
             Error::FdOutsideTransfer => f.write_str(
-                "a handle owning file descriptors can only be serialised by ipc_core::transfer",
+                "a handle owning file descriptors can only be serialised by multiproc_core::transfer",
             ),
             Error::NotTransferable(why) => write!(f, "cannot send this handle: {why}"),
         }

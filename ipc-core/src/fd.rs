@@ -12,12 +12,12 @@ use crate::sys;
 
 /// Runs `f` again for as long as it fails with [`io::ErrorKind::Interrupted`] (`EINTR`).
 ///
-/// Every call in `ipc-core` already retries; this is for callers' own syscalls.
+/// Every call in `multiproc-core` already retries; this is for callers' own syscalls.
 ///
 /// ```
 /// use std::io::Read;
 /// let mut buf = [0u8; 4];
-/// let n = ipc_core::fd::retry_eintr(|| (&b"abcd"[..]).read(&mut buf))?;
+/// let n = multiproc_core::fd::retry_eintr(|| (&b"abcd"[..]).read(&mut buf))?;
 /// assert_eq!(n, 4);
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -32,7 +32,7 @@ pub fn retry_eintr<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
 
 /// `fcntl(fd, F_SETFD, FD_CLOEXEC)`—Sets or clears close-on-exec.
 ///
-/// Every descriptor `ipc` creates is close-on-exec; clear it only for a descriptor a child
+/// Every descriptor `multiproc` creates is close-on-exec; clear it only for a descriptor a child
 /// should inherit across `exec` (and prefer [`crate::transfer::spawn_with_channel`]).
 ///
 /// # References
@@ -101,8 +101,8 @@ pub fn is_open(fd: RawFd) -> bool {
 /// ```
 /// // A number that is certainly not open.
 /// // SAFETY: nothing in this process owns descriptor 1,000,000; the call must refuse it.
-/// let err = unsafe { ipc_core::fd::claim_inherited(1_000_000) }.unwrap_err();
-/// assert!(matches!(err, ipc_core::Error::BadFd(1_000_000)));
+/// let err = unsafe { multiproc_core::fd::claim_inherited(1_000_000) }.unwrap_err();
+/// assert!(matches!(err, multiproc_core::Error::BadFd(1_000_000)));
 /// ```
 pub unsafe fn claim_inherited(raw: RawFd) -> Result<OwnedFd> {
     if !sys::raw_fd_is_open(raw) {
@@ -120,10 +120,10 @@ pub unsafe fn claim_inherited(raw: RawFd) -> Result<OwnedFd> {
 /// ```
 /// use std::io::Write;
 /// use std::time::Duration;
-/// let (r1, _w1) = ipc_core::fd::pipe()?;
-/// let (r2, w2) = ipc_core::fd::pipe()?;
+/// let (r1, _w1) = multiproc_core::fd::pipe()?;
+/// let (r2, w2) = multiproc_core::fd::pipe()?;
 /// std::fs::File::from(w2).write_all(b"x")?;
-/// let ready = ipc_core::fd::wait_readable(&[r1.as_fd(), r2.as_fd()], Some(Duration::from_secs(1)))?;
+/// let ready = multiproc_core::fd::wait_readable(&[r1.as_fd(), r2.as_fd()], Some(Duration::from_secs(1)))?;
 /// assert_eq!(ready, vec![1]);
 /// # use std::os::fd::AsFd;
 /// # Ok::<(), std::io::Error>(())

@@ -14,7 +14,7 @@
 //! actually arrive, so a peer that announces 1 GiB and sends ten bytes costs ten bytes.
 //!
 //! ```
-//! use ipc_core::frame;
+//! use multiproc_core::frame;
 //!
 //! let mut buf = Vec::new();
 //! frame::encode(&(42u32, None::<u8>, "hello"), &mut buf)?;
@@ -24,8 +24,8 @@
 //!
 //! // A corrupt header is an error, not a panic or a huge allocation.
 //! let err = frame::decode::<String>(&[0xff, 0xff, 0xff, 0xff], 1024).unwrap_err();
-//! assert!(matches!(err, ipc_core::Error::FrameTooLarge { .. }));
-//! # Ok::<(), ipc_core::Error>(())
+//! assert!(matches!(err, multiproc_core::Error::FrameTooLarge { .. }));
+//! # Ok::<(), multiproc_core::Error>(())
 //! ```
 
 use std::io::{self, Read, Write};

@@ -14,7 +14,7 @@
 //! or it is asleep and the wake finds it.
 //!
 //! ```
-//! use ipc_core::{futex, SharedMapping};
+//! use multiproc_core::{futex, SharedMapping};
 //! use std::sync::atomic::Ordering;
 //! use std::time::Duration;
 //!
@@ -108,7 +108,7 @@ pub fn wake_all(word: &AtomicU32) -> usize {
 /// `Option<Duration>` timeouts of the public APIs (`None`: for ever; zero: not at all).
 ///
 /// ```
-/// use ipc_core::futex::Deadline;
+/// use multiproc_core::futex::Deadline;
 /// use std::time::Duration;
 /// assert!(matches!(Deadline::from_timeout(None), Deadline::Forever));
 /// assert!(matches!(Deadline::from_timeout(Some(Duration::ZERO)), Deadline::No));

@@ -1,9 +1,9 @@
-//! The OS layer of the [`ipc`](https://docs.rs/ipc) workspace: owned file descriptors, shared
+//! The OS layer of the [`multiproc`](https://docs.rs/multiproc) workspace: owned file descriptors, shared
 //! memory mappings, process-shared futexes, length-prefixed postcard frames, descriptor passing,
 //! and the one mechanism by which a handle that owns descriptors reaches another process.
 //!
-//! Every other `ipc` crate stands on this one. Most users want those crates (`ipc-sync`,
-//! `ipc-queue`, …); reach for `ipc-core` to build a primitive of your own.
+//! Every other `multiproc` crate stands on this one. Most users want those crates (`multiproc-sync`,
+//! `multiproc-queue`, …); reach for `multiproc-core` to build a primitive of your own.
 //!
 //! # Hello, world!
 //!
@@ -11,7 +11,7 @@
 //! greeting into the page, then wakes the parent, which sleeps on the word until it changes.
 //!
 //! ```
-//! use ipc_core::{futex, SharedMapping};
+//! use multiproc_core::{futex, SharedMapping};
 //! use std::sync::atomic::Ordering;
 //! use std::time::Duration;
 //!
@@ -59,14 +59,14 @@
 //!
 //! # Comparison with Python multiprocessing
 //!
-//! | Python | `ipc-core` | note |
+//! | Python | `multiproc-core` | note |
 //! |---|---|---|
 //! | `multiprocessing.reduction.send_handle` / `recv_handle` | [`transfer::send_fds`] / [`transfer::recv_fds`] | any number of fds (up to 253) per message |
 //! | `ForkingPickler` + `resource_sharer` (how a `Connection` or `Lock` reaches a spawned child) | [`transfer::to_envelope`], [`transfer::Channel`] | bytes say which fd is which; fds travel out of band |
 //! | `multiprocessing.heap.Arena` (an mmap of a temp file) | [`SharedMapping::memfd`] | no file on disk |
 //! | `multiprocessing.shared_memory.SharedMemory` | [`SharedMapping::create_named`] / [`open_named`](SharedMapping::open_named) | unlinked by the creator on drop |
 //! | `Connection` wire format (4-byte length + pickle) | [`frame`] (4-byte length + postcard) | limit checked before allocating |
-//! | `_multiprocessing.SemLock` (a POSIX semaphore) | [`futex`] | what `ipc-sync` builds its locks on |
+//! | `_multiprocessing.SemLock` (a POSIX semaphore) | [`futex`] | what `multiproc-sync` builds its locks on |
 //!
 //! # Implementation notes
 //!

@@ -34,14 +34,14 @@ static_assertions::const_assert_eq!(std::mem::align_of::<AtomicU64>(), 8);
 /// Give each range of bytes one atomic type and stick to it: Rust's memory model leaves racing
 /// atomic accesses of *different sizes* to the same bytes undefined (for example
 /// [`atomic_u64`](Self::atomic_u64)`(0)` written while [`atomic_u32`](Self::atomic_u32)`(4)` is
-/// read by another thread). The primitives of the `ipc` crates lay out their words once and
+/// read by another thread). The primitives of the `multiproc` crates lay out their words once and
 /// never mix sizes.
 ///
 /// A memfd or named mapping is a handle that travels: serialise it through
 /// [`crate::transfer`] and the receiver maps the same pages.
 ///
 /// ```
-/// use ipc_core::SharedMapping;
+/// use multiproc_core::SharedMapping;
 /// use std::sync::atomic::Ordering;
 ///
 /// let map = SharedMapping::memfd("example", 4096)?;

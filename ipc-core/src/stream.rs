@@ -18,7 +18,7 @@
 //! stream. [`send_message`] writes header and payload with one `writev`/`sendmsg` and no copy,
 //! and never raises `SIGPIPE`.
 //!
-//! `ipc-pipe`'s `Connection`, `ipc-fifo`, and [`crate::transfer::Channel`] are built on this.
+//! `multiproc-pipe`'s `Connection`, `multiproc-fifo`, and [`crate::transfer::Channel`] are built on this.
 
 use std::collections::VecDeque;
 use std::io;

@@ -1,4 +1,4 @@
-//! Every OS call of `ipc-core`, in one place, so that another Unix can follow by replacing this
+//! Every OS call of `multiproc-core`, in one place, so that another Unix can follow by replacing this
 //! module alone. Everything here is a thin wrapper over `rustix`; nothing else in the crate names
 //! a syscall.
 

@@ -8,7 +8,7 @@
 //! later thread that got the same number.
 //!
 //! ```
-//! use ipc_core::task::{self, TaskState};
+//! use multiproc_core::task::{self, TaskState};
 //!
 //! let me = task::current_tid();
 //! match task::task_state(me)? {

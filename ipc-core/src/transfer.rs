@@ -1,6 +1,6 @@
 //! How a handle that owns file descriptors reaches another process.
 //!
-//! A handle (a [`crate::SharedMapping`], a [`Channel`], and every primitive of the `ipc` crates
+//! A handle (a [`crate::SharedMapping`], a [`Channel`], and every primitive of the `multiproc` crates
 //! built on them) is an ordinary serde value. Its descriptors cannot travel as bytes, so while a
 //! value is serialised by this module, each descriptor in it is set aside (duplicated) and the
 //! bytes carry only its index in that set; the set travels out of band, as `SCM_RIGHTS` over a
@@ -12,8 +12,8 @@
 //! ([`Error::FdOutsideTransfer`]), never a silently meaningless number.
 //!
 //! ```
-//! use ipc_core::transfer::{self, Channel};
-//! use ipc_core::SharedMapping;
+//! use multiproc_core::transfer::{self, Channel};
+//! use multiproc_core::SharedMapping;
 //! use std::sync::atomic::Ordering;
 //!
 //! let (mut a, mut b) = Channel::pair()?;
@@ -23,7 +23,7 @@
 //! let (text, received): (String, SharedMapping) = b.recv()?;
 //! assert_eq!(text, "here is a mapping");
 //! assert_eq!(received.atomic_u32(0).load(Ordering::Acquire), 42); // the same pages
-//! # Ok::<(), ipc_core::Error>(())
+//! # Ok::<(), multiproc_core::Error>(())
 //! ```
 //!
 //! To give a freshly executed program (not a `fork` of us) its first channel, use
@@ -404,16 +404,16 @@ pub const CHANNEL_FD_ENV: &str = "IPC_CORE_CHANNEL_FD";
 /// [`CHANNEL_FD_ENV`]); returns the child and the parent's end. The child takes its end with
 /// [`inherited_channel`].
 ///
-/// Only that one descriptor is inherited: every descriptor `ipc` makes is close-on-exec, and
+/// Only that one descriptor is inherited: every descriptor `multiproc` makes is close-on-exec, and
 /// the child end is made inheritable only in the child, between `fork` and `exec`, so other
 /// threads spawning at the same time do not get it.
 ///
 /// ```no_run
 /// use std::process::Command;
-/// let (mut child, mut ch) = ipc_core::transfer::spawn_with_channel(Command::new("worker"))?;
+/// let (mut child, mut ch) = multiproc_core::transfer::spawn_with_channel(Command::new("worker"))?;
 /// ch.send(&"hello")?;
 /// child.wait()?;
-/// # Ok::<(), ipc_core::Error>(())
+/// # Ok::<(), multiproc_core::Error>(())
 /// ```
 pub fn spawn_with_channel(mut cmd: Command) -> io::Result<(Child, Channel)> {
     let (ours, theirs) = sys::socketpair_stream()?;
@@ -436,7 +436,7 @@ pub fn spawn_with_channel(mut cmd: Command) -> io::Result<(Child, Channel)> {
 /// [`inherited_channel`].
 ///
 /// The fast path of [`spawn_with_channel`] for a program that starts copies of itself (as
-/// `ipc-process` does): `posix_spawn` instead of `fork` + `exec`, so a large parent's page
+/// `multiproc-process` does): `posix_spawn` instead of `fork` + `exec`, so a large parent's page
 /// tables are not copied. The caller reaps the child (e.g. through a pidfd).
 pub fn spawn_self_with_channel(vars: &[(&str, &str)]) -> io::Result<(u32, Channel)> {
     use std::ffi::CString;

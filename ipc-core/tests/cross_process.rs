@@ -1,4 +1,4 @@
-//! `ipc-core` across real process boundaries: spawned (fresh `exec`) children and forked ones.
+//! `multiproc-core` across real process boundaries: spawned (fresh `exec`) children and forked ones.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -6,10 +6,10 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ipc_core::futex::{self, WaitResult};
-use ipc_core::transfer::{self, Channel, PortableFd, inherited_channel, spawn_with_channel};
-use ipc_core::{Error, SharedMapping, fd, frame};
-use ipc_testkit::{child_command, role, unique_name, wait_timeout};
+use multiproc_core::futex::{self, WaitResult};
+use multiproc_core::transfer::{self, Channel, PortableFd, inherited_channel, spawn_with_channel};
+use multiproc_core::{Error, SharedMapping, fd, frame};
+use multiproc_testkit::{child_command, role, unique_name, wait_timeout};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -390,7 +390,7 @@ fn bad_descriptors_are_typed_errors() {
     let (p, _q) = fd::pipe().unwrap();
     let err = frame::encode(&PortableFd::new(p), &mut Vec::new()).unwrap_err();
     assert!(
-        err.to_string().contains("ipc_core::transfer"),
+        err.to_string().contains("multiproc_core::transfer"),
         "unexpected error: {err}"
     );
     // An anonymous mapping cannot travel.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ipc_fifo::Duplex;
+use multiproc_fifo::Duplex;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -15,7 +15,7 @@ fn dir() -> PathBuf {
     }
 }
 
-fn main() -> Result<(), ipc_fifo::Error> {
+fn main() -> Result<(), multiproc_fifo::Error> {
     let d = dir();
     // p1 writes p1 and reads p2.
     let mut chat = Duplex::connect(d.join("p2"), d.join("p1"), Some(WAIT))?;

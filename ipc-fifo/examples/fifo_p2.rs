@@ -2,8 +2,8 @@
 //! `p2`. Run it and `fifo_p1` in two terminals, in either order:
 //!
 //! ```text
-//! cargo run -p ipc-fifo --example fifo_p2 -- [--dir DIR]
-//! cargo run -p ipc-fifo --example fifo_p1 -- [--dir DIR]
+//! cargo run -p multiproc-fifo --example fifo_p2 -- [--dir DIR]
+//! cargo run -p multiproc-fifo --example fifo_p1 -- [--dir DIR]
 //! ```
 //!
 //! Unlike the seed's version, either program may start first: both create the fifos if they
@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ipc_fifo::Duplex;
+use multiproc_fifo::Duplex;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -24,7 +24,7 @@ fn dir() -> PathBuf {
     }
 }
 
-fn main() -> Result<(), ipc_fifo::Error> {
+fn main() -> Result<(), multiproc_fifo::Error> {
     let d = dir();
     // p2 reads p1 and writes p2.
     let mut chat = Duplex::connect(d.join("p1"), d.join("p2"), Some(WAIT))?;

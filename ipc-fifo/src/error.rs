@@ -1,4 +1,4 @@
-//! Errors of `ipc-fifo`.
+//! Errors of `multiproc-fifo`.
 
 use std::fmt;
 use std::io;
@@ -87,9 +87,9 @@ impl From<io::Error> for Error {
     }
 }
 
-impl From<ipc_core::Error> for Error {
-    fn from(e: ipc_core::Error) -> Self {
-        use ipc_core::Error as C;
+impl From<multiproc_core::Error> for Error {
+    fn from(e: multiproc_core::Error) -> Self {
+        use multiproc_core::Error as C;
         match e {
             C::Timeout => Error::Timeout,
             C::FrameTooLarge { len, max } => Error::TooLarge { len, max },

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use ipc_core::stream::{self, MessageReader, StreamKind};
-use ipc_core::{fd, frame, transfer};
+use multiproc_core::stream::{self, MessageReader, StreamKind};
+use multiproc_core::{fd, frame, transfer};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -23,8 +23,8 @@ use crate::sys;
 /// # When not to use a fifo
 ///
 /// A fifo is a byte stream with one reader side: several readers steal each other's bytes, and
-/// it carries no file descriptors. Between a parent and its children, prefer `ipc-pipe` (no
-/// name to clean up); for many producers and consumers, `ipc-queue`.
+/// it carries no file descriptors. Between a parent and its children, prefer `multiproc-pipe` (no
+/// name to clean up); for many producers and consumers, `multiproc-queue`.
 #[derive(Debug)]
 pub struct Fifo {
     path: PathBuf,
@@ -200,7 +200,7 @@ impl FifoReader {
                 transfer::from_envelope::<T>(bytes, fds)
             }) {
             Ok(v) => Ok(Some(v?)),
-            Err(ipc_core::Error::Closed) => Ok(None),
+            Err(multiproc_core::Error::Closed) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -227,7 +227,7 @@ impl FifoReader {
             .recv_into_vec(self.fd.as_fd(), StreamKind::Pipe, None, &mut out, &mut fds)
         {
             Ok(_) => Ok(Some(out)),
-            Err(ipc_core::Error::Closed) => Ok(None),
+            Err(multiproc_core::Error::Closed) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -269,7 +269,7 @@ impl FifoWriter {
         self.max = max;
     }
 
-    /// Sends a serde value as one framed message (the same framing as `ipc-pipe`). Messages up
+    /// Sends a serde value as one framed message (the same framing as `multiproc-pipe`). Messages up
     /// to `PIPE_BUF` (4096 bytes) with their 8-byte header are written atomically, so several
     /// writers do not interleave them.
     pub fn send<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {

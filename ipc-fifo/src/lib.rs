@@ -1,14 +1,14 @@
 //! Named pipes (`mkfifo`) between programs that are not parent and child: create, open with a
 //! timeout, and talk — raw bytes through [`Read`](std::io::Read)/[`Write`](std::io::Write), or
-//! framed serde messages (the framing of `ipc-pipe`); plus [`Duplex`], two fifos as one
+//! framed serde messages (the framing of `multiproc-pipe`); plus [`Duplex`], two fifos as one
 //! two-way channel.
 //!
 //! # Hello, world!
 //!
 //! ```
 //! use std::time::Duration;
-//! use ipc_fifo::Fifo;
-//! use ipc_process::Process;
+//! use multiproc_fifo::Fifo;
+//! use multiproc_process::Process;
 //!
 //! fn writer(path: String) {
 //!     let fifo = Fifo::open_existing(&path).unwrap();
@@ -39,7 +39,7 @@
 //!
 //! Python has no fifo type: the seed uses `os.mkfifo` and `open`.
 //!
-//! | Python | `ipc-fifo` | note |
+//! | Python | `multiproc-fifo` | note |
 //! |---|---|---|
 //! | `os.mkfifo(path)` | [`Fifo::create`], [`Fifo::create_or_open`] | removed on drop by its creator |
 //! | `open(path, 'r')` / `open(path, 'w')` | [`Fifo::open_reader`] / [`Fifo::open_writer`] | with a timeout: a peer that never comes is an error, not a hang |

@@ -1,4 +1,4 @@
-//! Every OS call of `ipc-fifo`, in one place.
+//! Every OS call of `multiproc-fifo`, in one place.
 
 use std::io;
 use std::os::fd::OwnedFd;

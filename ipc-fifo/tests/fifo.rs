@@ -1,12 +1,12 @@
-//! `ipc-fifo` across real processes.
+//! `multiproc-fifo` across real processes.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ipc_fifo::{Duplex, Error, Fifo};
-use ipc_process::{JoinHandle, Process, StartMethod};
-use ipc_testkit::unique_name;
+use multiproc_fifo::{Duplex, Error, Fifo};
+use multiproc_process::{JoinHandle, Process, StartMethod};
+use multiproc_testkit::unique_name;
 
 const LIMIT: Duration = Duration::from_secs(20);
 

@@ -1,8 +1,8 @@
 //! Seed 003: one process sends messages and then `END` through a pipe; another prints each
 //! message until it sees `END`.
 
-use ipc_pipe::{Connection, pipe};
-use ipc_process::Process;
+use multiproc_pipe::{Connection, pipe};
+use multiproc_process::Process;
 
 fn sender((mut conn, msgs): (Connection, Vec<String>)) {
     for msg in msgs {

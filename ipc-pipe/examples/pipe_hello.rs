@@ -6,8 +6,8 @@
 
 use std::fmt;
 
-use ipc_pipe::{Connection, pipe};
-use ipc_process::Process;
+use multiproc_pipe::{Connection, pipe};
+use multiproc_process::Process;
 use serde::{Deserialize, Serialize};
 
 /// A Python-like dynamic value.

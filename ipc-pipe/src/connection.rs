@@ -5,9 +5,9 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use ipc_core::stream::{self, MessageReader, StreamKind};
-use ipc_core::transfer::{self, FdRef, PortableFd};
-use ipc_core::{fd, frame};
+use multiproc_core::stream::{self, MessageReader, StreamKind};
+use multiproc_core::transfer::{self, FdRef, PortableFd};
+use multiproc_core::{fd, frame};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -22,7 +22,7 @@ use crate::error::Error;
 /// A `Connection` is a handle: pass it to a child as a [`Process`] argument, or send it over
 /// another duplex connection.
 ///
-/// [`Process`]: https://docs.rs/ipc-process
+/// [`Process`]: https://docs.rs/multiproc-process
 pub struct Connection {
     fd: OwnedFd,
     kind: StreamKind,
@@ -50,11 +50,11 @@ impl fmt::Debug for Connection {
 /// - `duplex = false`: a pipe; returns `(reader, writer)`, as Python does.
 ///
 /// ```
-/// let (mut a, mut b) = ipc_pipe::pipe(true)?;
+/// let (mut a, mut b) = multiproc_pipe::pipe(true)?;
 /// a.send(&vec!["hello"])?;
 /// let got: Vec<String> = b.recv()?;
 /// assert_eq!(got, ["hello"]);
-/// # Ok::<(), ipc_pipe::Error>(())
+/// # Ok::<(), multiproc_pipe::Error>(())
 /// ```
 pub fn pipe(duplex: bool) -> io::Result<(Connection, Connection)> {
     if duplex {

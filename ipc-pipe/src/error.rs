@@ -1,4 +1,4 @@
-//! Errors of `ipc-pipe`.
+//! Errors of `multiproc-pipe`.
 
 use std::fmt;
 use std::io;
@@ -70,9 +70,9 @@ impl std::error::Error for Error {
     }
 }
 
-impl From<ipc_core::Error> for Error {
-    fn from(e: ipc_core::Error) -> Self {
-        use ipc_core::Error as C;
+impl From<multiproc_core::Error> for Error {
+    fn from(e: multiproc_core::Error) -> Self {
+        use multiproc_core::Error as C;
         match e {
             C::Closed | C::FrameTruncated { .. } => Error::Disconnected,
             C::Timeout => Error::Timeout,

@@ -5,8 +5,8 @@
 //! # Hello, world!
 //!
 //! ```
-//! use ipc_process::Process;
-//! use ipc_pipe::{pipe, Connection};
+//! use multiproc_process::Process;
+//! use multiproc_pipe::{pipe, Connection};
 //!
 //! fn child(mut conn: Connection) {
 //!     conn.send(&vec!["hello".to_string()]).unwrap();
@@ -35,7 +35,7 @@
 //!
 //! # Comparison with Python multiprocessing
 //!
-//! | Python | `ipc-pipe` | note |
+//! | Python | `multiproc-pipe` | note |
 //! |---|---|---|
 //! | `Pipe()` / `Pipe(duplex=False)` | [`pipe(true)`](pipe) / [`pipe(false)`](pipe) | one-way returns `(reader, writer)` too |
 //! | `conn.send(obj)`, `conn.recv()` | [`send`](Connection::send), [`recv`](Connection::recv), [`recv_timeout`](Connection::recv_timeout) | serde + postcard instead of pickle |
@@ -45,7 +45,7 @@
 //! | `poll(timeout)` | [`poll`](Connection::poll) | |
 //! | `EOFError`, `BrokenPipeError` | [`Error::Disconnected`] | also when the peer died mid-message |
 //! | `connection.wait(objects, timeout)` | [`wait`] | connections, sentinels, any fd |
-//! | sending a `Connection` to a child | a `Connection` is serde: a [`Process`](https://docs.rs/ipc-process) argument, or a message on another duplex connection | |
+//! | sending a `Connection` to a child | a `Connection` is serde: a [`Process`](https://docs.rs/multiproc-process) argument, or a message on another duplex connection | |
 
 mod connection;
 mod error;

@@ -45,13 +45,13 @@ impl Waitable for BorrowedFd<'_> {
 ///
 /// ```
 /// use std::time::Duration;
-/// let (mut a, b) = ipc_pipe::pipe(true)?;
-/// let (c, mut d) = ipc_pipe::pipe(true)?;
+/// let (mut a, b) = multiproc_pipe::pipe(true)?;
+/// let (c, mut d) = multiproc_pipe::pipe(true)?;
 /// d.send(&1u8)?;
-/// let ready = ipc_pipe::wait(&[&b, &c], Some(Duration::from_secs(1)))?;
+/// let ready = multiproc_pipe::wait(&[&b, &c], Some(Duration::from_secs(1)))?;
 /// assert_eq!(ready, vec![1]);
-/// assert!(ipc_pipe::wait(&[&b], Some(Duration::from_millis(10)))?.is_empty());
-/// # drop(a.send(&0u8)); Ok::<(), ipc_pipe::Error>(())
+/// assert!(multiproc_pipe::wait(&[&b], Some(Duration::from_millis(10)))?.is_empty());
+/// # drop(a.send(&0u8)); Ok::<(), multiproc_pipe::Error>(())
 /// ```
 pub fn wait(objects: &[&dyn Waitable], timeout: Option<Duration>) -> io::Result<Vec<usize>> {
     let now: Vec<usize> = objects
@@ -64,5 +64,5 @@ pub fn wait(objects: &[&dyn Waitable], timeout: Option<Duration>) -> io::Result<
         return Ok(now);
     }
     let fds: Vec<BorrowedFd<'_>> = objects.iter().map(|o| o.wait_fd()).collect();
-    ipc_core::fd::wait_readable(&fds, timeout)
+    multiproc_core::fd::wait_readable(&fds, timeout)
 }

@@ -1,12 +1,12 @@
-//! `Connection` across real processes (children from `ipc-process`).
+//! `Connection` across real processes (children from `multiproc-process`).
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ipc_core::SharedMapping;
-use ipc_pipe::{Connection, Error, pipe, wait};
-use ipc_process::{JoinHandle, Process, StartMethod, get_context, spawn};
+use multiproc_core::SharedMapping;
+use multiproc_pipe::{Connection, Error, pipe, wait};
+use multiproc_process::{JoinHandle, Process, StartMethod, get_context, spawn};
 
 const LIMIT: Duration = Duration::from_secs(30);
 

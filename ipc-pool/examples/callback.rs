@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ipc_pool::{Pool, TaskError};
+use multiproc_pool::{Pool, TaskError};
 
 /// Stands in for the seed's page download: takes a while, returns the "page".
 fn get_page(url: String) -> (String, usize) {

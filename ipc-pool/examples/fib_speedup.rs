@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use ipc_pool::Pool;
-use ipc_process::Process;
+use multiproc_pool::Pool;
+use multiproc_process::Process;
 
 fn fib(n: u64) -> u64 {
     if n < 2 { n } else { fib(n - 1) + fib(n - 2) }

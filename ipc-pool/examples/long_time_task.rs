@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use ipc_pool::Pool;
+use multiproc_pool::Pool;
 
 fn long_time_task(name: u32) {
     println!("Run task {name} ({})...", std::process::id());

@@ -9,8 +9,8 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
-use ipc_core::transfer::PortableFd;
-use ipc_pool::Pool;
+use multiproc_core::transfer::PortableFd;
+use multiproc_pool::Pool;
 
 /// Serves one connection: echoes each line upper-cased, with this worker's pid.
 fn talk(conn: PortableFd) -> u32 {

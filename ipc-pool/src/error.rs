@@ -1,4 +1,4 @@
-//! Errors of `ipc-pool`.
+//! Errors of `multiproc-pool`.
 
 use std::fmt;
 
@@ -9,7 +9,7 @@ pub enum Error {
     /// The pool was closed or terminated: it takes no new tasks.
     Closed,
     /// Starting a worker process failed.
-    Process(ipc_process::Error),
+    Process(multiproc_process::Error),
     /// The arguments could not be encoded, or the connection to a worker failed.
     Transfer(String),
     /// `join` before `close` or `terminate` (Python raises `ValueError` here).
@@ -36,8 +36,8 @@ impl std::error::Error for Error {
     }
 }
 
-impl From<ipc_process::Error> for Error {
-    fn from(e: ipc_process::Error) -> Self {
+impl From<multiproc_process::Error> for Error {
+    fn from(e: multiproc_process::Error) -> Self {
         Error::Process(e)
     }
 }

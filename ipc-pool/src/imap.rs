@@ -145,7 +145,7 @@ impl Pool {
     /// default is 1).
     ///
     /// ```
-    /// use ipc_pool::Pool;
+    /// use multiproc_pool::Pool;
     /// fn double(x: u64) -> u64 { 2 * x }
     /// let pool = Pool::new(2)?;
     /// let firsts: Vec<u64> = pool.imap(double, 0.., 4).take(5).map(Result::unwrap).collect();

@@ -5,7 +5,7 @@
 //! # Hello, world!
 //!
 //! ```
-//! use ipc_pool::Pool;
+//! use multiproc_pool::Pool;
 //!
 //! fn fib(n: u64) -> u64 { if n < 2 { n } else { fib(n - 1) + fib(n - 2) } }
 //!
@@ -21,7 +21,7 @@
 //! # Tasks
 //!
 //! A task is a `fn(A) -> R` — a named function, or a closure that captures nothing — with
-//! serde arguments and result: the worker is another process (started by `ipc-process`), and
+//! serde arguments and result: the worker is another process (started by `multiproc-process`), and
 //! the function is named there by its place in the program, not sent as code. Several
 //! arguments are a tuple (`fn((a, b): (u32, String)) -> …`; that is all [`Pool::starmap`] is).
 //! State for every task of a worker goes in an [`initializer`](PoolBuilder::initializer).
@@ -40,7 +40,7 @@
 //!
 //! # Comparison with Python multiprocessing
 //!
-//! | Python | `ipc-pool` | note |
+//! | Python | `multiproc-pool` | note |
 //! |---|---|---|
 //! | `Pool(processes, initializer, initargs, maxtasksperchild)` | [`Pool::new`], [`Pool::builder`] | plus the start method |
 //! | `map(f, it, chunksize)` / `map_async` | [`map`](Pool::map), [`map_chunked`](Pool::map_chunked), [`map_async`](Pool::map_async) | |

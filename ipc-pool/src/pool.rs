@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use ipc_core::transfer::{self, FdRef, PortableFd};
-use ipc_pipe::{Connection, Waitable};
-use ipc_process::{Process, RemoteFn, StartMethod, get_start_method};
+use multiproc_core::transfer::{self, FdRef, PortableFd};
+use multiproc_pipe::{Connection, Waitable};
+use multiproc_process::{Process, RemoteFn, StartMethod, get_start_method};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -65,7 +65,7 @@ impl Shared {
 
     fn wake(&self) {
         // A full wake pipe already means "look again"; nothing else can go wrong here.
-        let _ = ipc_core::fd::write_nosigpipe(&self.wake_w, &[1]);
+        let _ = multiproc_core::fd::write_nosigpipe(&self.wake_w, &[1]);
     }
 
     pub(crate) fn submit(&self, p: Pending) -> Result<(), Error> {
@@ -119,13 +119,13 @@ fn worker_name(method: StartMethod, n: usize) -> String {
 }
 
 fn start_worker(cfg: &WorkerConfig, method: StartMethod, n: usize) -> Result<Worker, Error> {
-    let (ours, theirs) = ipc_pipe::pipe(true).map_err(|e| Error::Transfer(e.to_string()))?;
+    let (ours, theirs) = multiproc_pipe::pipe(true).map_err(|e| Error::Transfer(e.to_string()))?;
     let init = match &cfg.init {
         None => None,
         Some((f, bytes, fds)) => {
             let fds = fds
                 .iter()
-                .map(|fd| ipc_core::fd::dup(fd).map(PortableFd::new))
+                .map(|fd| multiproc_core::fd::dup(fd).map(PortableFd::new))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| Error::Transfer(e.to_string()))?;
             Some((*f, bytes.clone(), fds))
@@ -159,7 +159,7 @@ fn start_worker(cfg: &WorkerConfig, method: StartMethod, n: usize) -> Result<Wor
 /// or through the arguments.
 ///
 /// ```
-/// use ipc_pool::Pool;
+/// use multiproc_pool::Pool;
 /// fn square(x: u64) -> u64 { x * x }
 /// let pool = Pool::new(2)?;
 /// assert_eq!(pool.map(square, 1..=4)?, vec![1, 4, 9, 16]);
@@ -280,9 +280,12 @@ impl PoolBuilder {
         let workers = (1..=processes)
             .map(|n| start_worker(&cfg, method, n))
             .collect::<Result<Vec<_>, _>>()?;
-        let (wake_r, wake_w) = ipc_core::fd::pipe().map_err(|e| Error::Transfer(e.to_string()))?;
-        ipc_core::fd::set_nonblocking(&wake_r, true).map_err(|e| Error::Transfer(e.to_string()))?;
-        ipc_core::fd::set_nonblocking(&wake_w, true).map_err(|e| Error::Transfer(e.to_string()))?;
+        let (wake_r, wake_w) =
+            multiproc_core::fd::pipe().map_err(|e| Error::Transfer(e.to_string()))?;
+        multiproc_core::fd::set_nonblocking(&wake_r, true)
+            .map_err(|e| Error::Transfer(e.to_string()))?;
+        multiproc_core::fd::set_nonblocking(&wake_w, true)
+            .map_err(|e| Error::Transfer(e.to_string()))?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -294,7 +297,7 @@ impl PoolBuilder {
         });
         let s2 = shared.clone();
         let dispatcher = std::thread::Builder::new()
-            .name("ipc-pool".into())
+            .name("multiproc-pool".into())
             .spawn(move || dispatch(&s2, wake_r, cfg, workers))
             .map_err(|e| Error::Transfer(e.to_string()))?;
         Ok(Pool {
@@ -678,7 +681,7 @@ fn dispatch(shared: &Shared, wake_r: OwnedFd, cfg: WorkerConfig, mut workers: Ve
                 objs.push(&w.conn);
                 objs.push(&w.sentinel);
             }
-            ipc_pipe::wait(&objs, None).unwrap_or_default()
+            multiproc_pipe::wait(&objs, None).unwrap_or_default()
         };
         if ready.contains(&0) {
             let mut buf = [0u8; 256];

@@ -1,8 +1,8 @@
 //! What crosses between the pool and a worker, and the worker's loop.
 
-use ipc_core::transfer::PortableFd;
-use ipc_pipe::{Connection, Error as PipeError};
-use ipc_process::RemoteFn;
+use multiproc_core::transfer::PortableFd;
+use multiproc_pipe::{Connection, Error as PipeError};
+use multiproc_process::RemoteFn;
 use serde::{Deserialize, Serialize};
 
 /// What the pool tells a worker.

@@ -4,9 +4,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ipc_pool::{Error, Pool, TaskError};
-use ipc_process::StartMethod;
-use ipc_testkit::pid_gone_within;
+use multiproc_pool::{Error, Pool, TaskError};
+use multiproc_process::StartMethod;
+use multiproc_testkit::pid_gone_within;
 
 const LIMIT: Duration = Duration::from_secs(20);
 

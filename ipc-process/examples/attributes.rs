@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ipc_process::{Error, Process, StartMethod};
+use multiproc_process::{Error, Process, StartMethod};
 
 fn sleep_ms(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
@@ -19,7 +19,7 @@ fn panics(msg: String) {
 }
 
 fn whoami(_: ()) {
-    let me = ipc_process::current_process();
+    let me = multiproc_process::current_process();
     println!("child sees: name {}, daemon {}", me.name, me.daemon);
 }
 

@@ -6,11 +6,11 @@
 use std::fs::File;
 use std::io::{Read, Write};
 
-use ipc_process::{Fork, fork, waitpid};
+use multiproc_process::{Fork, fork, waitpid};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("Process ({}) start...", std::process::id());
-    let (r, w) = ipc_core::fd::pipe()?;
+    let (r, w) = multiproc_core::fd::pipe()?;
     match fork()? {
         Fork::Child => {
             drop(w);

@@ -1,12 +1,12 @@
 //! Seeds 001 and 004: `Process(target=run_proc, args=('test',))`, start, join.
 
-use ipc_process::Process;
+use multiproc_process::Process;
 
 fn run_proc(name: String) {
     println!("Run child process {name} ({})...", std::process::id());
 }
 
-fn main() -> Result<(), ipc_process::Error> {
+fn main() -> Result<(), multiproc_process::Error> {
     println!("Parent process {}.", std::process::id());
     let p = Process::new(run_proc, "test".to_string());
     println!("Child process will start.");

@@ -1,6 +1,6 @@
 //! Seed 002: the same child under each start method (Python's `set_start_method`).
 
-use ipc_process::{StartMethod, get_context};
+use multiproc_process::{StartMethod, get_context};
 
 fn run_proc(name: String) -> usize {
     println!("Run child process {name} ({})...", std::process::id());

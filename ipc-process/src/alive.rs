@@ -8,7 +8,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Mutex;
 
-use ipc_core::fd;
+use multiproc_core::fd;
 
 struct Alive {
     pid: u32,

@@ -1,4 +1,4 @@
-//! Errors of `ipc-process`.
+//! Errors of `multiproc-process`.
 
 use std::fmt;
 use std::io;
@@ -10,7 +10,7 @@ pub enum Error {
     /// The operating system refused.
     Io(io::Error),
     /// Sending the target's arguments or receiving its result failed.
-    Transfer(ipc_core::Error),
+    Transfer(multiproc_core::Error),
     /// `start` on a process that was already started.
     AlreadyStarted,
     /// `join` (or another call that needs a child) on a process that was never started.
@@ -89,11 +89,11 @@ impl From<io::Error> for Error {
     }
 }
 
-impl From<ipc_core::Error> for Error {
-    fn from(e: ipc_core::Error) -> Self {
+impl From<multiproc_core::Error> for Error {
+    fn from(e: multiproc_core::Error) -> Self {
         match e {
-            ipc_core::Error::Io(e) => Error::Io(e),
-            ipc_core::Error::Timeout => Error::Timeout,
+            multiproc_core::Error::Io(e) => Error::Io(e),
+            multiproc_core::Error::Timeout => Error::Timeout,
             e => Error::Transfer(e),
         }
     }

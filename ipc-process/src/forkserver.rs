@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ipc_core::transfer::{Channel, PortableFd, spawn_with_channel};
+use multiproc_core::transfer::{Channel, PortableFd, spawn_with_channel};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -168,7 +168,7 @@ fn start_kid(mut req: Request, listener: &Channel, kids: &mut Vec<Kid>) -> Resul
     }
     drop(result);
     let pidfd = sys::pidfd_open(pid)?;
-    let for_parent = ipc_core::fd::dup(&pidfd)?;
+    let for_parent = multiproc_core::fd::dup(&pidfd)?;
     let _ = status.send(&Status::Started(pid, PortableFd::new(for_parent)));
     kids.push(Kid {
         pidfd,

@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
-use ipc_core::transfer::{self, PortableFd};
+use multiproc_core::transfer::{self, PortableFd};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -15,7 +15,7 @@ use crate::process::Process;
 ///
 /// ```
 /// fn sum(v: Vec<u64>) -> u64 { v.iter().sum() }
-/// let h = ipc_process::spawn(sum, vec![1, 2, 3])?;
+/// let h = multiproc_process::spawn(sum, vec![1, 2, 3])?;
 /// assert_eq!(h.join()?, 6);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -51,7 +51,7 @@ impl<T: DeserializeOwned + 'static> JoinHandle<T> {
     /// return value, which must be a `T`.
     ///
     /// ```
-    /// use ipc_process::{JoinHandle, Process, StartMethod};
+    /// use multiproc_process::{JoinHandle, Process, StartMethod};
     /// fn double(x: i64) -> i64 { 2 * x }
     /// let p = Process::new(double, 21).with_name("doubler").with_start_method(StartMethod::Spawn);
     /// assert_eq!(JoinHandle::<i64>::start(p)?.join()?, 42);

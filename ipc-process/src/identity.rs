@@ -78,7 +78,7 @@ pub struct CurrentProcess {
 /// The running process (Python's `multiprocessing.current_process()`).
 ///
 /// ```
-/// let me = ipc_process::current_process();
+/// let me = multiproc_process::current_process();
 /// assert_eq!(me.name, "MainProcess");
 /// assert_eq!(me.pid, std::process::id());
 /// ```

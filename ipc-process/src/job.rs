@@ -15,7 +15,7 @@ use std::os::fd::OwnedFd;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use ipc_core::transfer::{self, Channel, Envelope, PortableFd};
+use multiproc_core::transfer::{self, Channel, Envelope, PortableFd};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -141,16 +141,16 @@ where
 /// A `fn(A) -> R` named so that another process running the same executable can call it:
 /// the offsets of the function and of its decoding trampoline from a fixed anchor function,
 /// plus the identity of the executable file. It is plain data (serde), so it travels in any
-/// message; `ipc-pool` sends one with every task.
+/// message; `multiproc-pool` sends one with every task.
 ///
 /// ```
-/// use ipc_process::RemoteFn;
+/// use multiproc_process::RemoteFn;
 /// fn double(x: u32) -> u32 { 2 * x }
 /// let f = RemoteFn::new(double)?;
-/// let arg = ipc_core::transfer::to_envelope(&21u32)?;
+/// let arg = multiproc_core::transfer::to_envelope(&21u32)?;
 /// // SAFETY: `f` was made by `RemoteFn::new` in this very process.
 /// let out = unsafe { f.call(&arg.bytes, arg.fds) }?;
-/// let v: u32 = ipc_core::transfer::from_envelope(&out.bytes, out.fds)?;
+/// let v: u32 = multiproc_core::transfer::from_envelope(&out.bytes, out.fds)?;
 /// assert_eq!(v, 42);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -181,7 +181,7 @@ impl RemoteFn {
 
     /// Names `f` for calls on whole batches: [`call`](Self::call) then takes an encoded
     /// `Vec<A>`, applies `f` to each item — a panic fails only its item — and returns an encoded
-    /// `Vec<Result<R, String>>` (the `Err` holds the panic message). What `ipc-pool` sends.
+    /// `Vec<Result<R, String>>` (the `Err` holds the panic message). What `multiproc-pool` sends.
     pub fn new_batch<A, R>(f: fn(A) -> R) -> Result<RemoteFn, Error>
     where
         A: DeserializeOwned + 'static,
@@ -195,7 +195,7 @@ impl RemoteFn {
         })
     }
 
-    /// Calls the function with arguments encoded by `ipc_core::transfer` (`args` and the
+    /// Calls the function with arguments encoded by `multiproc_core::transfer` (`args` and the
     /// descriptors that came with them); returns its result, encoded the same way. A panic in
     /// the function unwinds out of this call (catch it if you must go on).
     ///
@@ -337,7 +337,7 @@ extern "C" fn entry() {
     let Some(role) = std::env::var_os(ROLE_ENV) else {
         return;
     };
-    // SAFETY: this runs from `.init_array`, before `main`, in a process that `ipc-process`
+    // SAFETY: this runs from `.init_array`, before `main`, in a process that `multiproc-process`
     // itself started (the role variable is set only by `spawn` and the fork server's start);
     // such a process runs this program, whose constructors start no threads before `main` — the
     // precondition for editing the environment. (A program whose own constructors start threads

@@ -5,14 +5,14 @@
 //! # Hello, world!
 //!
 //! ```
-//! use ipc_process::{Process, StartMethod};
+//! use multiproc_process::{Process, StartMethod};
 //!
 //! fn greet(name: String) -> String {
 //!     format!("hello, {name}, from pid {}", std::process::id())
 //! }
 //!
 //! // A child that returns a value (any serde type).
-//! let h = ipc_process::spawn(greet, "world".to_string())?;
+//! let h = multiproc_process::spawn(greet, "world".to_string())?;
 //! let pid = h.process().pid().unwrap();
 //! assert_eq!(h.join()?, format!("hello, world, from pid {pid}"));
 //!
@@ -46,15 +46,15 @@
 //! The pre-`main` takeover assumes the program's own constructors (C++ statics, `#[ctor]`
 //! functions, preloaded libraries) start no threads before `main`; a program where they do
 //! should use only the `fork` start method. The spawn child is the program's executable itself,
-//! so `ipc-process` built into a shared library loaded by another host is not supported.
+//! so `multiproc-process` built into a shared library loaded by another host is not supported.
 //!
-//! Arguments and results are serde values; handles from the `ipc` crates (which own file
+//! Arguments and results are serde values; handles from the `multiproc` crates (which own file
 //! descriptors) travel inside them, their descriptors passed out of band
-//! (see `ipc_core::transfer`).
+//! (see `multiproc_core::transfer`).
 //!
 //! # Comparison with Python multiprocessing
 //!
-//! | Python | `ipc-process` | note |
+//! | Python | `multiproc-process` | note |
 //! |---|---|---|
 //! | `Process(target=f, args=(x,))` | [`Process::new(f, x)`](Process::new) | `f` is a `fn(A) -> R`; `A` a serde value (a tuple for several) |
 //! | `p.start()`, `p.join()`, `p.join(timeout)` | [`start`](Process::start), [`join`](Process::join), [`join_timeout`](Process::join_timeout) | `join_timeout` says whether it ended |

@@ -78,7 +78,7 @@ pub fn get_start_method() -> StartMethod {
 /// A start method to create processes with (Python's `multiprocessing.get_context(method)`).
 ///
 /// ```
-/// use ipc_process::{get_context, StartMethod};
+/// use multiproc_process::{get_context, StartMethod};
 /// fn square(x: u64) -> u64 { x * x }
 /// let ctx = get_context(StartMethod::Forkserver);
 /// assert_eq!(ctx.spawn(square, 12)?.join()?, 144);

@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use ipc_core::transfer::{Channel, PortableFd, spawn_self_with_channel};
+use multiproc_core::transfer::{Channel, PortableFd, spawn_self_with_channel};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -58,7 +58,7 @@ struct Inner {
 /// [`spawn`](crate::spawn) / [`JoinHandle`](crate::JoinHandle) to get it back.
 ///
 /// ```
-/// use ipc_process::Process;
+/// use multiproc_process::Process;
 ///
 /// fn work(n: u32) {
 ///     if n > 3 { std::process::exit(n as i32) }
@@ -69,7 +69,7 @@ struct Inner {
 /// p.start()?;
 /// p.join()?;
 /// assert_eq!(p.exitcode(), Some(7));
-/// # Ok::<(), ipc_process::Error>(())
+/// # Ok::<(), multiproc_process::Error>(())
 /// ```
 ///
 /// # Exit codes
@@ -245,7 +245,7 @@ impl Process {
     ///
     /// After `fork` only the calling thread exists in the child, but every lock any other
     /// thread held at that moment stays locked there forever (the allocator's, stdout's, your
-    /// own mutexes). The caller guarantees that the target, and `ipc-process`'s own child set-up
+    /// own mutexes). The caller guarantees that the target, and `multiproc-process`'s own child set-up
     /// (which allocates and takes an uncontended internal lock), cannot block on such a lock:
     /// for example, the other threads are known to be idle, blocked in a syscall, holding no lock.
     pub unsafe fn start_fork_unchecked(&self) -> Result<(), Error> {
@@ -494,7 +494,7 @@ impl Process {
                 if run.exitcode.is_some() {
                     return Ok(true);
                 }
-                ipc_core::fd::dup(run.watch.fd())?
+                multiproc_core::fd::dup(run.watch.fd())?
             };
             let left = match deadline {
                 None => None,
@@ -540,7 +540,7 @@ impl Process {
     pub fn sentinel(&self) -> Result<OwnedFd, Error> {
         let inner = self.lock();
         let run = inner.run.as_ref().ok_or(Error::NotStarted)?;
-        Ok(ipc_core::fd::dup(run.watch.fd())?)
+        Ok(multiproc_core::fd::dup(run.watch.fd())?)
     }
 
     /// Releases the handle's resources (Python's `close`).
@@ -576,7 +576,7 @@ impl Process {
         match left {
             Some(l) => match ch.recv_timeout::<Outcome>(l) {
                 Ok(o) => Ok(Some(o)),
-                Err(ipc_core::Error::Timeout) => Err(Error::Timeout),
+                Err(multiproc_core::Error::Timeout) => Err(Error::Timeout),
                 Err(_) => Ok(None),
             },
             None => Ok(ch.recv::<Outcome>().ok()),

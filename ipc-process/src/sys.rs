@@ -1,4 +1,4 @@
-//! Every OS call of `ipc-process`, in one place.
+//! Every OS call of `multiproc-process`, in one place.
 
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
@@ -45,7 +45,7 @@ pub(crate) fn try_reap(pidfd: BorrowedFd<'_>) -> io::Result<Option<i32>> {
 
 /// `poll` for readability of one descriptor; `Ok(false)` on timeout. `None` waits forever.
 pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    Ok(!ipc_core::fd::wait_readable(&[fd], timeout)?.is_empty())
+    Ok(!multiproc_core::fd::wait_readable(&[fd], timeout)?.is_empty())
 }
 
 /// `poll` on many descriptors; returns the indices that are readable (or hung up).
@@ -53,7 +53,7 @@ pub(crate) fn poll_many(
     fds: &[BorrowedFd<'_>],
     timeout: Option<Duration>,
 ) -> io::Result<Vec<usize>> {
-    ipc_core::fd::wait_readable(fds, timeout)
+    multiproc_core::fd::wait_readable(fds, timeout)
 }
 
 /// `pidfd_send_signal(fd, sig)`.

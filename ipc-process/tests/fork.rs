@@ -6,9 +6,9 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use ipc_core::SharedMapping;
-use ipc_process::{Error, Fork, JoinError, JoinHandle, Process, StartMethod, get_context};
-use ipc_testkit::{ChildGuard, ROLE_ENV, pid_gone_within};
+use multiproc_core::SharedMapping;
+use multiproc_process::{Error, Fork, JoinError, JoinHandle, Process, StartMethod, get_context};
+use multiproc_testkit::{ChildGuard, ROLE_ENV, pid_gone_within};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -67,9 +67,9 @@ fn memory_is_inherited() {
 }
 
 fn os_fork_and_waitpid() {
-    match ipc_process::fork().unwrap() {
+    match multiproc_process::fork().unwrap() {
         Fork::Child => std::process::exit(7),
-        Fork::Parent { child } => assert_eq!(ipc_process::waitpid(child).unwrap(), 7),
+        Fork::Parent { child } => assert_eq!(multiproc_process::waitpid(child).unwrap(), 7),
     }
 }
 

@@ -8,10 +8,10 @@ use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ipc_core::SharedMapping;
-use ipc_core::transfer::Channel;
-use ipc_process::{Error, JoinError, Process, StartMethod, get_context};
-use ipc_testkit::{ChildGuard, child_command, pid_gone_within, role};
+use multiproc_core::SharedMapping;
+use multiproc_core::transfer::Channel;
+use multiproc_process::{Error, JoinError, Process, StartMethod, get_context};
+use multiproc_testkit::{ChildGuard, child_command, pid_gone_within, role};
 
 const LIMIT: Duration = Duration::from_secs(20);
 const METHODS: [StartMethod; 2] = [StartMethod::Spawn, StartMethod::Forkserver];
@@ -145,7 +145,7 @@ fn fork_is_refused_and_spawn_works_with_eight_threads_running() {
         other => panic!("fork with threads: {other:?}"),
     }
     assert!(matches!(
-        ipc_process::fork(),
+        multiproc_process::fork(),
         Err(Error::ForkWithThreads { .. })
     ));
     for m in METHODS {
@@ -211,7 +211,7 @@ fn handles_reach_spawned_and_forkserver_children() {
 }
 
 fn child_names(_: ()) -> (String, Vec<String>) {
-    let me = ipc_process::current_process().name;
+    let me = multiproc_process::current_process().name;
     let kids: Vec<String> = (0..2)
         .map(|_| {
             let p = Process::new(noop, ());
@@ -240,7 +240,7 @@ fn default_names_follow_python() {
             vec![format!("Process-{n}:1"), format!("Process-{n}:2")]
         );
     }
-    assert_eq!(ipc_process::current_process().name, "MainProcess");
+    assert_eq!(multiproc_process::current_process().name, "MainProcess");
 }
 
 fn daemon_tries_a_child(_: ()) -> String {
@@ -257,7 +257,7 @@ fn a_daemon_may_not_have_children() {
         let p = Process::new(daemon_tries_a_child, ())
             .with_daemon(true)
             .with_start_method(m);
-        let h = ipc_process::JoinHandle::<String>::start(p).unwrap();
+        let h = multiproc_process::JoinHandle::<String>::start(p).unwrap();
         assert_eq!(
             h.join().unwrap(),
             "daemonic processes are not allowed to have children"

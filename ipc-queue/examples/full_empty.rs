@@ -18,13 +18,13 @@
 //! ```
 //!
 //! ```text
-//! cargo run -p ipc-queue --example full_empty
+//! cargo run -p multiproc-queue --example full_empty
 //! ```
 
 use std::time::{Duration, Instant};
 
-use ipc_process::Process;
-use ipc_queue::{GetError, PutError, Queue};
+use multiproc_process::Process;
+use multiproc_queue::{GetError, PutError, Queue};
 
 fn fill(q: Queue<String>) {
     q.put("x".to_string()).expect("put");

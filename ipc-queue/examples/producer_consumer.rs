@@ -34,7 +34,7 @@
 //! ```
 //!
 //! ```text
-//! cargo run -p ipc-queue --example producer_consumer
+//! cargo run -p multiproc-queue --example producer_consumer
 //! ```
 //!
 //! Differences: a task is the draw itself (a function cannot travel in a queue; the consumer
@@ -43,8 +43,8 @@
 
 use std::time::Duration;
 
-use ipc_process::Process;
-use ipc_queue::{JoinableQueue, Queue};
+use multiproc_process::Process;
+use multiproc_queue::{JoinableQueue, Queue};
 
 fn random() -> f64 {
     let t = std::time::SystemTime::now()

@@ -15,7 +15,7 @@
 //! ```
 //!
 //! ```text
-//! cargo run -p ipc-queue --example queue_hello
+//! cargo run -p multiproc-queue --example queue_hello
 //! ```
 //!
 //! A Python list may mix types; the Rust counterpart is a `Vec` of a small enum that prints
@@ -23,8 +23,8 @@
 
 use std::fmt;
 
-use ipc_process::Process;
-use ipc_queue::Queue;
+use multiproc_process::Process;
+use multiproc_queue::Queue;
 use serde::{Deserialize, Serialize};
 
 /// A Python value of the kinds the seed uses.

@@ -18,11 +18,11 @@
 //! ```
 //!
 //! ```text
-//! cargo run -p ipc-queue --example square_list
+//! cargo run -p multiproc-queue --example square_list
 //! ```
 
-use ipc_process::Process;
-use ipc_queue::Queue;
+use multiproc_process::Process;
+use multiproc_queue::Queue;
 
 fn square_list((mylist, q): (Vec<i64>, Queue<i64>)) {
     for num in mylist {

@@ -25,7 +25,7 @@
 //! ```
 //!
 //! ```text
-//! cargo run -p ipc-queue --example write_read
+//! cargo run -p multiproc-queue --example write_read
 //! ```
 //!
 //! The random sleeps are a tenth of Python's (and at least 50 ms, so that the reader has
@@ -33,8 +33,8 @@
 
 use std::time::Duration;
 
-use ipc_process::Process;
-use ipc_queue::Queue;
+use multiproc_process::Process;
+use multiproc_queue::Queue;
 
 /// A number in [0, 1) from the clock and the pid (enough for a sleep).
 fn random() -> f64 {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize, Serializer};
 /// `serde_bytes::ByteBuf`, without the dependency.)
 ///
 /// ```
-/// use ipc_queue::{Bytes, Queue};
+/// use multiproc_queue::{Bytes, Queue};
 ///
 /// let q = Queue::new()?;
 /// q.put(Bytes::from(vec![7u8; 65536])).unwrap();

@@ -16,9 +16,9 @@ pub enum PutError<T> {
     Closed(T),
     /// The item cannot be encoded for shared memory: its `Serialize` impl failed, or it holds
     /// a handle with a file descriptor (a `SharedMapping`, a `Lock`, another queue), which
-    /// cannot be written into shared memory ([`ipc_core::Error::FdOutsideTransfer`]). Send
-    /// such handles to a child as `ipc_process` arguments instead.
-    Encode(T, ipc_core::Error),
+    /// cannot be written into shared memory ([`multiproc_core::Error::FdOutsideTransfer`]). Send
+    /// such handles to a child as `multiproc_process` arguments instead.
+    Encode(T, multiproc_core::Error),
 }
 
 impl<T> PutError<T> {
@@ -68,7 +68,7 @@ pub enum GetError {
     Closed,
     /// An item was taken but its bytes do not decode as the queue's type (a queue opened with
     /// another `T` than its producers use). The item is gone.
-    Decode(ipc_core::Error),
+    Decode(multiproc_core::Error),
 }
 
 impl GetError {

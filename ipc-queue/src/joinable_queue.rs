@@ -18,7 +18,7 @@ use crate::ring::Wait;
 /// Every [`Queue`] method is here too (through `Deref`).
 ///
 /// ```
-/// let q = ipc_queue::JoinableQueue::new()?;
+/// let q = multiproc_queue::JoinableQueue::new()?;
 /// q.put(1u32).unwrap();
 /// assert!(!q.join_timeout(std::time::Duration::from_millis(1)));
 /// assert_eq!(q.get().unwrap(), 1);

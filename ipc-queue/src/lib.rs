@@ -7,8 +7,8 @@
 //! A child process puts a greeting; the parent gets it.
 //!
 //! ```
-//! use ipc_process::Process;
-//! use ipc_queue::Queue;
+//! use multiproc_process::Process;
+//! use multiproc_queue::Queue;
 //!
 //! fn child(q: Queue<String>) {
 //!     q.put(format!("Hello, world! from pid {}", std::process::id())).unwrap();
@@ -25,14 +25,14 @@
 //!
 //! A queue handle is a serde value: it reaches a child as an argument by every start method
 //! (`fork`, `spawn`, `forkserver`), its memfd and lock pages travelling out of band
-//! (`ipc_core::transfer`). The examples `queue_hello`, `write_read`, `square_list`,
+//! (`multiproc_core::transfer`). The examples `queue_hello`, `write_read`, `square_list`,
 //! `full_empty` and `producer_consumer` are the seed programs.
 //!
 //! # How it works
 //!
 //! Each queue is one memfd mapping: a header page of atomics and a byte ring (1 MiB by
 //! default). A `put` encodes the item with postcard, takes the *producer lock* (an
-//! `ipc_sync::Lock`), copies the bytes in as one record and publishes it with a single store
+//! `multiproc_sync::Lock`), copies the bytes in as one record and publishes it with a single store
 //! of the ring's head; a `get` takes the *consumer lock*, decodes the record in place and frees
 //! it with a single store of the tail. With one producer and one consumer, both locks are
 //! uncontended (one compare-exchange each). A side that must wait spins for ~50 µs (so a hand
@@ -59,7 +59,7 @@
 //!
 //! # Comparison with Python multiprocessing
 //!
-//! | Python | `ipc-queue` | note |
+//! | Python | `multiproc-queue` | note |
 //! |---|---|---|
 //! | `Queue(maxsize=0)` | [`Queue::new`], [`Queue::with_maxsize`], [`Queue::with_capacity`] | items are any serde type |
 //! | `q.put(x)`, `put(x, timeout=t)`, `put_nowait(x)` | [`put`](Queue::put), [`put_timeout`](Queue::put_timeout), [`put_nowait`](Queue::put_nowait) | [`PutError::Full`] hands the item back |

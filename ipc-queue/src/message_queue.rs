@@ -6,7 +6,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
-use ipc_core::transfer::{FdRef, PortableFd};
+use multiproc_core::transfer::{FdRef, PortableFd};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::MqError;
@@ -46,10 +46,10 @@ pub struct MqAttributes {
 ///
 /// The creator removes the name (`mq_unlink`) when its handle is dropped, unless
 /// [`persist`](Self::persist) is called; a queue opened by name never removes it. The handle is
-/// a descriptor, so it also travels to a child as an `ipc_process` argument.
+/// a descriptor, so it also travels to a child as an `multiproc_process` argument.
 ///
 /// ```
-/// use ipc_queue::{MessageQueue, MqError};
+/// use multiproc_queue::{MessageQueue, MqError};
 ///
 /// let name = format!("/ipc-doc-{}", std::process::id());
 /// let mq = MessageQueue::create(&name, 4, 64)?;

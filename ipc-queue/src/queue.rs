@@ -26,11 +26,11 @@ thread_local! {
 /// after a short spin. No pipe, no feeder thread.
 ///
 /// A handle is cheap to [`Clone`] (same queue), is inherited by `fork`, and travels to a
-/// `spawn` or `forkserver` child as an `ipc_process` argument (serde; its descriptors go out of
+/// `spawn` or `forkserver` child as an `multiproc_process` argument (serde; its descriptors go out of
 /// band).
 ///
 /// ```
-/// use ipc_queue::{GetError, PutError, Queue};
+/// use multiproc_queue::{GetError, PutError, Queue};
 /// use std::time::Duration;
 ///
 /// let q = Queue::with_maxsize(1)?;
@@ -154,7 +154,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let r = BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             buf.clear();
-            if let Err(e) = ipc_core::frame::encode_payload(item, &mut buf) {
+            if let Err(e) = multiproc_core::frame::encode_payload(item, &mut buf) {
                 return Err(Some(e));
             }
             let r = self.ring.put(&buf, wait);
@@ -165,14 +165,14 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 if f == PutFail::Full {
                     None
                 } else {
-                    Some(ipc_core::Error::Closed)
+                    Some(multiproc_core::Error::Closed)
                 }
             })
         });
         match r {
             Ok(()) => Ok(()),
             Err(None) => Err(PutError::Full(())),
-            Err(Some(ipc_core::Error::Closed)) => Err(PutError::Closed(())),
+            Err(Some(multiproc_core::Error::Closed)) => Err(PutError::Closed(())),
             Err(Some(e)) => Err(PutError::Encode((), e)),
         }
     }
@@ -211,7 +211,10 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     fn get_wait(&self, wait: Wait) -> Result<T, GetError> {
-        match self.ring.get(wait, ipc_core::frame::decode_payload::<T>) {
+        match self
+            .ring
+            .get(wait, multiproc_core::frame::decode_payload::<T>)
+        {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(GetError::Decode(e)),
             Err(GetFail::Empty) => Err(GetError::Empty),

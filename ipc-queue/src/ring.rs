@@ -11,7 +11,7 @@
 //! ```
 //!
 //! `head` (bytes ever published) and `tail` (bytes ever consumed) only grow. A producer holds
-//! the *put lock* (an `ipc_sync::Lock`, which reports a holder that died), writes at `head`
+//! the *put lock* (an `multiproc_sync::Lock`, which reports a holder that died), writes at `head`
 //! into free space nobody reads, and then publishes with one release store of `head`: a
 //! producer killed before that store leaves nothing visible, and the next one writes over its
 //! bytes. A consumer holds the *get lock*, reads the record at `tail`, and frees it with one
@@ -37,9 +37,9 @@ use std::io;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 use std::time::{Duration, Instant};
 
-use ipc_core::SharedMapping;
-use ipc_core::futex;
-use ipc_sync::{Lock, LockGuard, TryLockError};
+use multiproc_core::SharedMapping;
+use multiproc_core::futex;
+use multiproc_sync::{Lock, LockGuard, TryLockError};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -100,8 +100,8 @@ struct Header {
 static_assertions::const_assert!(std::mem::size_of::<Header>() <= DATA);
 static_assertions::const_assert_eq!(std::mem::align_of::<Header>(), 64);
 
-/// How long an operation may wait (the deadline type of `ipc-core`).
-pub(crate) use ipc_core::futex::Deadline as Wait;
+/// How long an operation may wait (the deadline type of `multiproc-core`).
+pub(crate) use multiproc_core::futex::Deadline as Wait;
 
 /// Why a put did not happen.
 #[derive(Debug, PartialEq, Eq)]
@@ -189,7 +189,7 @@ impl Ring {
             .max(MIN_BUFFER)
             .checked_next_power_of_two()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "queue buffer too large"))?;
-        let map = SharedMapping::memfd("ipc-queue", DATA + cap)?;
+        let map = SharedMapping::memfd("multiproc-queue", DATA + cap)?;
         let ring = Ring {
             map,
             put_lock: Lock::new()?,

@@ -15,7 +15,7 @@ use crate::queue::Queue;
 /// for room when the 1 MiB buffer is full (see [`Queue`]'s docs on unbounded queues).
 ///
 /// ```
-/// let q = ipc_queue::SimpleQueue::new()?;
+/// let q = multiproc_queue::SimpleQueue::new()?;
 /// q.put(vec![1, 2, 3]).unwrap();
 /// assert!(!q.empty());
 /// assert_eq!(q.get().unwrap(), vec![1, 2, 3]);

@@ -1,6 +1,6 @@
-//! Every OS call of `ipc-queue` that `ipc-core` does not wrap: the POSIX message queue
+//! Every OS call of `multiproc-queue` that `multiproc-core` does not wrap: the POSIX message queue
 //! (`mq_open` and friends, from libc) and its limits under `/proc/sys/fs/mqueue`.
-//! (Shared memory, futexes and locks come from `ipc-core` and `ipc-sync`.)
+//! (Shared memory, futexes and locks come from `multiproc-core` and `multiproc-sync`.)
 
 use std::ffi::CStr;
 use std::io;

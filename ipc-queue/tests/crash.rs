@@ -4,9 +4,9 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ipc_core::SharedMapping;
-use ipc_process::Process;
-use ipc_queue::{Bytes, Queue};
+use multiproc_core::SharedMapping;
+use multiproc_process::Process;
+use multiproc_queue::{Bytes, Queue};
 
 const LIMIT: Duration = Duration::from_secs(20);
 

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use ipc_process::{Process, StartMethod};
-use ipc_queue::{JoinableQueue, MessageQueue, MqError, Queue, SimpleQueue};
+use multiproc_process::{Process, StartMethod};
+use multiproc_queue::{JoinableQueue, MessageQueue, MqError, Queue, SimpleQueue};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -27,7 +27,7 @@ fn handles_reach_a_forked_child() {
     let q = Queue::new().unwrap();
     let j = JoinableQueue::new().unwrap();
     let s = SimpleQueue::new().unwrap();
-    let name = format!("/{}", ipc_testkit::unique_name("mq"));
+    let name = format!("/{}", multiproc_testkit::unique_name("mq"));
     let mq = MessageQueue::create(&name, 4, 128).unwrap();
     let p = Process::new(
         child,
@@ -55,7 +55,7 @@ fn handles_reach_a_forked_child() {
 fn message_queue_errors_and_limits() {
     let limits = MessageQueue::limits().unwrap();
     assert!(limits.max_msgs >= 1 && limits.max_msg_size >= 128);
-    let name = format!("/{}", ipc_testkit::unique_name("mq"));
+    let name = format!("/{}", multiproc_testkit::unique_name("mq"));
     let mq = MessageQueue::create(&name, 2, 16).unwrap();
     assert!(matches!(
         MessageQueue::create(&name, 2, 16),

@@ -3,9 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use ipc_core::SharedMapping;
-use ipc_process::{Process, StartMethod};
-use ipc_queue::{Bytes, GetError, JoinableQueue, PutError, Queue, SimpleQueue, TaskDoneError};
+use multiproc_core::SharedMapping;
+use multiproc_process::{Process, StartMethod};
+use multiproc_queue::{
+    Bytes, GetError, JoinableQueue, PutError, Queue, SimpleQueue, TaskDoneError,
+};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -91,15 +93,16 @@ fn items_with_descriptors_are_refused_and_wrong_types_reported() {
     let q: Queue<SharedMapping> = Queue::new().unwrap();
     let map = SharedMapping::memfd("x", 4096).unwrap();
     match q.put(map) {
-        Err(PutError::Encode(back, ipc_core::Error::FdOutsideTransfer)) => {
+        Err(PutError::Encode(back, multiproc_core::Error::FdOutsideTransfer)) => {
             assert_eq!(back.len(), 4096)
         }
         other => panic!("{other:?}"),
     }
     // The same queue seen with another item type: the item does not decode.
     let q: Queue<String> = Queue::new().unwrap();
-    let env = ipc_core::transfer::to_envelope(&q).unwrap();
-    let other: Queue<Vec<u64>> = ipc_core::transfer::from_envelope(&env.bytes, env.fds).unwrap();
+    let env = multiproc_core::transfer::to_envelope(&q).unwrap();
+    let other: Queue<Vec<u64>> =
+        multiproc_core::transfer::from_envelope(&env.bytes, env.fds).unwrap();
     q.put("\u{ffff}".repeat(3)).unwrap();
     assert!(matches!(other.get(), Err(GetError::Decode(_))));
     assert!(other.same_as(&other.clone()));
@@ -189,7 +192,7 @@ fn big_consumer(q: Queue<Bytes>) -> (usize, bool) {
 fn a_64_mib_message_goes_through_a_1_mib_buffer() {
     let q: Queue<Bytes> = Queue::new().unwrap();
     assert_eq!(q.buffer_bytes(), 1 << 20);
-    let h = ipc_process::spawn(big_consumer, q.clone()).unwrap();
+    let h = multiproc_process::spawn(big_consumer, q.clone()).unwrap();
     q.put_timeout(Bytes(pattern(64 << 20)), LIMIT).unwrap();
     assert_eq!(h.join().unwrap(), (64 << 20, true));
     // And the ring is fine afterwards.

@@ -2,14 +2,14 @@
 //! `mul` on the `rpc_server` example (or on Python's server) and lists its methods.
 //!
 //! ```sh
-//! cargo run -p ipc-rpc --example rpc_client -- --url http://127.0.0.1:8000/RPC2
+//! cargo run -p multiproc-rpc --example rpc_client -- --url http://127.0.0.1:8000/RPC2
 //! ```
 //!
 //! Prints `8`, `5`, `10` and the method list.
 
 use std::time::Duration;
 
-use ipc_rpc::Client;
+use multiproc_rpc::Client;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

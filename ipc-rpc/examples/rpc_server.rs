@@ -2,7 +2,7 @@
 //! introspection, `pow`, `add` and an instance's `mul`.
 //!
 //! ```sh
-//! cargo run -p ipc-rpc --example rpc_server -- --addr 127.0.0.1:8000
+//! cargo run -p multiproc-rpc --example rpc_server -- --addr 127.0.0.1:8000
 //! ```
 //!
 //! Prints `listening on http://HOST:PORT/RPC2` once it accepts connections, then serves until
@@ -11,7 +11,7 @@
 
 use std::io::Write;
 
-use ipc_rpc::{Fault, Methods, Server, Value};
+use multiproc_rpc::{Fault, Methods, Server, Value};
 
 /// Python's `pow(x, y)` on integers: an integer for `y >= 0`, a float otherwise.
 fn pow(x: i64, y: i64) -> Result<Value, Fault> {

@@ -19,11 +19,11 @@ use crate::{Error, Fault, MultiCall, Params, Value, from_value, xml};
 /// connection. Give each thread its own client for calls in parallel.
 ///
 /// ```no_run
-/// use ipc_rpc::Client;
+/// use multiproc_rpc::Client;
 /// let client = Client::new("http://user:secret@localhost:8000/RPC2")?;
 /// let sum: i32 = client.call("add", (2, 3))?;
 /// let methods: Vec<String> = client.call("system.listMethods", ())?;
-/// # Ok::<(), ipc_rpc::Error>(())
+/// # Ok::<(), multiproc_rpc::Error>(())
 /// ```
 pub struct Client {
     addr: String,

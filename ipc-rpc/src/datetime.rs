@@ -7,21 +7,21 @@ use crate::Error;
 
 /// The name under which a [`DateTime`] passes through serde, so that [`to_value`](crate::to_value)
 /// turns it back into `dateTime.iso8601` rather than a string.
-pub(crate) const MAGIC: &str = "$ipc_rpc::DateTime";
+pub(crate) const MAGIC: &str = "$multiproc_rpc::DateTime";
 
 /// An XML-RPC `dateTime.iso8601`: a calendar date and time of day with no time zone, as
 /// Python's `xmlrpc.client.DateTime` holds it.
 ///
 /// It prints and parses in the form Python writes, `20240131T23:59:07`; parsing also takes the
 /// extended form `2024-01-31T23:59:07`. Through serde it is a newtype around that string, and
-/// `ipc-rpc` sends it as `dateTime.iso8601`.
+/// `multiproc-rpc` sends it as `dateTime.iso8601`.
 ///
 /// ```
-/// use ipc_rpc::DateTime;
+/// use multiproc_rpc::DateTime;
 /// let t: DateTime = "20240131T23:59:07".parse()?;
 /// assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.second), (2024, 1, 31, 23, 59, 7));
 /// assert_eq!(t.to_string(), "20240131T23:59:07");
-/// # Ok::<(), ipc_rpc::Error>(())
+/// # Ok::<(), multiproc_rpc::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DateTime {

@@ -19,12 +19,12 @@ use crate::{Error, Value};
 /// [`Error::Type`] when the value does not have the shape of `T`.
 ///
 /// ```
-/// use ipc_rpc::{from_value, Value};
+/// use multiproc_rpc::{from_value, Value};
 /// let v = Value::Array(vec![Value::Int(2), Value::from("three")]);
 /// let (a, b): (u8, String) = from_value(v)?;
 /// assert_eq!((a, b.as_str()), (2, "three"));
 /// assert!(from_value::<i32>(Value::from("x")).is_err());
-/// # Ok::<(), ipc_rpc::Error>(())
+/// # Ok::<(), multiproc_rpc::Error>(())
 /// ```
 pub fn from_value<T: DeserializeOwned + 'static>(value: Value) -> Result<T, Error> {
     // A `Value` asked for a `Value`: no round trip through serde (which would turn a DateTime

@@ -46,7 +46,7 @@ impl Fault {
     /// code 1, string `"<class 'exc_type'>:msg"`.
     ///
     /// ```
-    /// let f = ipc_rpc::Fault::python("ValueError", "bad input");
+    /// let f = multiproc_rpc::Fault::python("ValueError", "bad input");
     /// assert_eq!((f.code, f.string.as_str()), (1, "<class 'ValueError'>:bad input"));
     /// ```
     pub fn python(exc_type: &str, msg: impl fmt::Display) -> Self {

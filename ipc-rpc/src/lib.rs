@@ -8,7 +8,7 @@
 //! A server with one function, and a client calling it over a real socket:
 //!
 //! ```
-//! use ipc_rpc::{Client, Server};
+//! use multiproc_rpc::{Client, Server};
 //!
 //! let mut server = Server::bind("127.0.0.1:0")?; // port 0: any free port
 //! server.register_function("hello", |name: String| format!("Hello, {name}!"));
@@ -18,7 +18,7 @@
 //! let greeting: String = client.call("hello", ("world",))?;
 //! assert_eq!(greeting, "Hello, world!");
 //! running.shutdown();
-//! # Ok::<(), ipc_rpc::Error>(())
+//! # Ok::<(), multiproc_rpc::Error>(())
 //! ```
 //!
 //! Python on the other side needs nothing special:
@@ -33,7 +33,7 @@
 //! Python's server gives; an unknown method becomes `method "x" is not supported`.
 //!
 //! ```
-//! use ipc_rpc::{Fault, Methods, Server, Value};
+//! use multiproc_rpc::{Fault, Methods, Server, Value};
 //!
 //! #[derive(serde::Serialize, serde::Deserialize)]
 //! struct Point { x: f64, y: f64 }
@@ -55,7 +55,7 @@
 //!     server.dispatch("mul", vec![Value::Int(5)]).unwrap_err().string,
 //!     "<class 'TypeError'>:mul() argument 2 is missing or None: invalid type: unit value, expected i64",
 //! );
-//! # Ok::<(), ipc_rpc::Error>(())
+//! # Ok::<(), multiproc_rpc::Error>(())
 //! ```
 //!
 //! # Values
@@ -74,7 +74,7 @@
 //!
 //! # Comparison with Python's `xmlrpc`
 //!
-//! | Python | `ipc-rpc` | note |
+//! | Python | `multiproc-rpc` | note |
 //! |---|---|---|
 //! | `SimpleXMLRPCServer(("localhost", 8000))` | [`Server::bind`] | port 0 allowed; [`Server::new`] binds loopback |
 //! | `requestHandler.rpc_paths = ('/RPC2',)` | [`Server::rpc_paths`] | default `/` and `/RPC2` |

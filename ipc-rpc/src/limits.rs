@@ -7,7 +7,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
-/// let limits = ipc_rpc::Limits {
+/// let limits = multiproc_rpc::Limits {
 ///     max_body: 1 << 20,
 ///     read_timeout: Duration::from_secs(2),
 ///     ..Default::default()

@@ -12,7 +12,7 @@ type Boxed<T> = Box<dyn Fn(&T, &str, Vec<Value>) -> Result<Value, Fault> + Send 
 /// XML-RPC method.
 ///
 /// ```
-/// use ipc_rpc::{Instance, Methods, Value};
+/// use multiproc_rpc::{Instance, Methods, Value};
 ///
 /// struct MyFuncs { factor: i64 }
 /// let inst = Methods::new(MyFuncs { factor: 1 })

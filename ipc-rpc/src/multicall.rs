@@ -6,10 +6,10 @@ use crate::{Error, Params, Value};
 /// `xmlrpc.client.MultiCall`; run it with [`Client::multicall`](crate::Client::multicall).
 ///
 /// ```
-/// let mut batch = ipc_rpc::MultiCall::new();
+/// let mut batch = multiproc_rpc::MultiCall::new();
 /// batch.add("add", (2, 3))?.add("pow", (2, 10))?;
 /// assert_eq!(batch.len(), 2);
-/// # Ok::<(), ipc_rpc::Error>(())
+/// # Ok::<(), multiproc_rpc::Error>(())
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct MultiCall {

@@ -8,11 +8,11 @@ use crate::{Error, Value, to_value};
 /// ready-made `Vec<Value>`.
 ///
 /// ```
-/// use ipc_rpc::{Params, Value};
+/// use multiproc_rpc::{Params, Value};
 /// assert_eq!((2, "x").into_params()?, vec![Value::Int(2), Value::from("x")]);
 /// // One argument is a one-element tuple: note the comma.
 /// assert_eq!((vec![1, 2],).into_params()?.len(), 1);
-/// # Ok::<(), ipc_rpc::Error>(())
+/// # Ok::<(), multiproc_rpc::Error>(())
 /// ```
 pub trait Params {
     /// Converts the arguments into XML-RPC values.

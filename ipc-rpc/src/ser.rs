@@ -23,9 +23,9 @@ use crate::{Error, Value};
 /// ```
 /// #[derive(serde::Serialize)]
 /// struct Point { x: i32, y: f64 }
-/// let v = ipc_rpc::to_value(&Point { x: 1, y: 2.5 })?;
+/// let v = multiproc_rpc::to_value(&Point { x: 1, y: 2.5 })?;
 /// assert_eq!(v.to_string(), r#"{"x": 1, "y": 2.5}"#);
-/// # Ok::<(), ipc_rpc::Error>(())
+/// # Ok::<(), multiproc_rpc::Error>(())
 /// ```
 pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, Error> {
     value.serialize(ValueSerializer)

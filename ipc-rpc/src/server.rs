@@ -21,7 +21,7 @@ use crate::{Fault, Instance, Limits, ServerHandle, Value, xml};
 /// and never delays the others.
 ///
 /// ```
-/// use ipc_rpc::{Client, Server};
+/// use multiproc_rpc::{Client, Server};
 ///
 /// let mut server = Server::bind("127.0.0.1:0")?;
 /// server.register_function("add", |x: i32, y: i32| x + y);
@@ -30,7 +30,7 @@ use crate::{Fault, Instance, Limits, ServerHandle, Value, xml};
 /// let client = Client::new(&handle.url())?;
 /// assert_eq!(client.call::<i32>("add", (2, 3))?, 5);
 /// handle.shutdown();
-/// # Ok::<(), ipc_rpc::Error>(())
+/// # Ok::<(), multiproc_rpc::Error>(())
 /// ```
 pub struct Server {
     listener: TcpListener,

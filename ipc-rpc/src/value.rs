@@ -28,7 +28,7 @@ use crate::DateTime;
 /// for you. `Value` is for when the shape is not known in advance.
 ///
 /// ```
-/// use ipc_rpc::Value;
+/// use multiproc_rpc::Value;
 /// let v = Value::from(vec![Value::from(1), Value::from("two"), Value::Nil]);
 /// assert_eq!(v.to_string(), r#"[1, "two", None]"#);
 /// assert_eq!(v.as_array().unwrap()[0].as_i64(), Some(1));

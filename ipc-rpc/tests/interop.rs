@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use ipc_rpc::{Client, DateTime, Error, Fault, Methods, MultiCall, Server, Value};
+use multiproc_rpc::{Client, DateTime, Error, Fault, Methods, MultiCall, Server, Value};
 
 /// Kills and reaps the child however the test ends.
 struct Guard(Child);
@@ -84,7 +84,7 @@ fn every_type() -> Value {
     Value::Struct(m)
 }
 
-fn our_server() -> ipc_rpc::ServerHandle {
+fn our_server() -> multiproc_rpc::ServerHandle {
     let mut s = Server::new().unwrap();
     s.allow_none(true)
         .register_introspection_functions()

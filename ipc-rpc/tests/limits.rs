@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use ipc_rpc::{Client, Error, Limits, Server, ServerHandle, Value};
+use multiproc_rpc::{Client, Error, Limits, Server, ServerHandle, Value};
 
 fn server(limits: Limits) -> ServerHandle {
     let mut s = Server::new().unwrap();

@@ -29,12 +29,12 @@
 //! ```
 //!
 //! ```text
-//! cargo run -p ipc-shm --example sharedctypes
+//! cargo run -p multiproc-shm --example sharedctypes
 //! ```
 
-use ipc_process::Process;
-use ipc_shm::{Array, RawValue, Shareable, Value};
-use ipc_sync::Lock;
+use multiproc_process::Process;
+use multiproc_shm::{Array, RawValue, Shareable, Value};
+use multiproc_sync::Lock;
 
 /// `class Point(Structure): _fields_ = [('x', c_double), ('y', c_double)]`
 #[derive(Clone, Copy, Debug)]

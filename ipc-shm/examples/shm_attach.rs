@@ -3,15 +3,15 @@
 //! a reply and wakes the creator. See `shm_create` for how to run the pair.
 //!
 //! ```text
-//! cargo run -p ipc-shm --example shm_attach -- NAME
+//! cargo run -p multiproc-shm --example shm_attach -- NAME
 //! ```
 //!
 //! Without a name it shows the error for a name that does not exist.
 
 use std::sync::atomic::Ordering;
 
-use ipc_core::futex;
-use ipc_shm::SharedMemory;
+use multiproc_core::futex;
+use multiproc_shm::SharedMemory;
 
 const GREETING: usize = 64;
 const REPLY: usize = 1024;

@@ -4,10 +4,10 @@
 //! size and a missing name. Python's `shared_memory.SharedMemory(name, create=True, size=...)`.
 //!
 //! ```text
-//! cargo build -p ipc-shm --examples
-//! cargo run -p ipc-shm --example shm_create                    # starts shm_attach itself
-//! cargo run -p ipc-shm --example shm_create -- --manual NAME   # waits for you to run, elsewhere:
-//! cargo run -p ipc-shm --example shm_attach -- NAME
+//! cargo build -p multiproc-shm --examples
+//! cargo run -p multiproc-shm --example shm_create                    # starts shm_attach itself
+//! cargo run -p multiproc-shm --example shm_create -- --manual NAME   # waits for you to run, elsewhere:
+//! cargo run -p multiproc-shm --example shm_attach -- NAME
 //! ```
 //!
 //! The block's layout: a `u32` state word at 0 (1 once the reply is there: a futex word), the
@@ -17,14 +17,14 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ipc_core::futex;
-use ipc_shm::SharedMemory;
+use multiproc_core::futex;
+use multiproc_shm::SharedMemory;
 
 const SIZE: usize = 4096;
 const GREETING: usize = 64;
 const REPLY: usize = 1024;
 
-fn text_at(block: &SharedMemory, offset: usize) -> Result<String, ipc_shm::Error> {
+fn text_at(block: &SharedMemory, offset: usize) -> Result<String, multiproc_shm::Error> {
     let mut buf = vec![0; 256];
     block.read(offset, &mut buf)?;
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
@@ -60,7 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let state = block.mapping().atomic_u32(0);
     let mut attach = None;
     if manual {
-        println!("waiting (60 s) for: cargo run -p ipc-shm --example shm_attach -- {name}");
+        println!("waiting (60 s) for: cargo run -p multiproc-shm --example shm_attach -- {name}");
     } else {
         // A separate program, told nothing but the name.
         let exe = std::env::current_exe()?.with_file_name("shm_attach");
@@ -80,7 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     drop(block); // the creator's handle: removes the name
     match SharedMemory::open(&name) {
-        Err(ipc_shm::Error::NotFound { .. }) => println!("unlinked: the name is gone"),
+        Err(multiproc_shm::Error::NotFound { .. }) => println!("unlinked: the name is gone"),
         other => return Err(format!("still there after drop: {other:?}").into()),
     }
     Ok(())

@@ -22,13 +22,13 @@
 //! ```
 //!
 //! ```text
-//! cargo run -p ipc-shm --example square_sum
+//! cargo run -p multiproc-shm --example square_sum
 //! ```
 
 use std::io::Write;
 
-use ipc_process::Process;
-use ipc_shm::{Array, Value};
+use multiproc_process::Process;
+use multiproc_shm::{Array, Value};
 
 fn square_list((mylist, result, square_sum): (Vec<i32>, Array<i32>, Value<i32>)) {
     for (idx, num) in mylist.iter().enumerate() {

@@ -19,11 +19,11 @@
 //! ```
 //!
 //! ```text
-//! cargo run -p ipc-shm --example value_array
+//! cargo run -p multiproc-shm --example value_array
 //! ```
 
-use ipc_process::Process;
-use ipc_shm::{Array, Value};
+use multiproc_process::Process;
+use multiproc_shm::{Array, Value};
 
 // The seed's number (what it prints), not an attempt at π.
 #[allow(clippy::approx_constant)]

@@ -3,11 +3,11 @@
 
 use std::fmt;
 
-use ipc_sync::{Lock, LockGuard, LockResult, OwnerDied, RLock, RLockGuard};
+use multiproc_sync::{Lock, LockGuard, LockResult, OwnerDied, RLock, RLockGuard};
 use serde::{Deserialize, Serialize};
 
 /// The lock of a synchronised [`Value`](crate::Value) or [`Array`](crate::Array): an
-/// [`RLock`] (the default, as in Python) or a [`Lock`] from `ipc-sync`. Python's `lock=`
+/// [`RLock`] (the default, as in Python) or a [`Lock`] from `multiproc-sync`. Python's `lock=`
 /// argument: pass one to [`Value::with_lock`](crate::Value::with_lock) /
 /// [`Array::with_lock`](crate::Array::with_lock) — several values and arrays may share it.
 ///
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 /// operations:
 ///
 /// ```
-/// use ipc_shm::{Array, Value};
+/// use multiproc_shm::{Array, Value};
 ///
 /// let n = Value::new(1u32)?;
 /// let a = Array::with_lock(&[0u32; 4], n.get_lock().clone())?; // one lock for both
@@ -113,7 +113,7 @@ impl AnyLock {
         }
     }
 
-    /// The lock's identity across processes (see `ipc_sync::Lock::identity`).
+    /// The lock's identity across processes (see `multiproc_sync::Lock::identity`).
     pub(crate) fn identity(&self) -> (u64, u64) {
         match self {
             AnyLock::RLock(l) => l.identity(),

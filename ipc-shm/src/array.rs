@@ -3,7 +3,7 @@
 use std::fmt;
 use std::ops::RangeBounds;
 
-use ipc_sync::{LockResult, OwnerDied};
+use multiproc_sync::{LockResult, OwnerDied};
 use serde::{Deserialize, Serialize};
 
 use crate::Shareable;
@@ -29,10 +29,10 @@ const CHUNK_BYTES: usize = 4096;
 /// [`set_value`](Self::set_value) read and write it as a NUL-terminated byte string.
 ///
 /// A handle like [`Value`](crate::Value): clone it, inherit it by `fork`, or pass it to an
-/// `ipc-process` child under any start method.
+/// `multiproc-process` child under any start method.
 ///
 /// ```
-/// use ipc_shm::Array;
+/// use multiproc_shm::Array;
 ///
 /// let arr = Array::new(&(0..5).collect::<Vec<i32>>())?; // Array('i', range(5))
 /// arr.set(0, 10)?;
@@ -68,9 +68,9 @@ impl<T: Shareable> TryFrom<ArrayWire<T>> for Array<T> {
     fn try_from(w: ArrayWire<T>) -> Result<Self, String> {
         if !w.region.bound_to(w.lock.identity()) {
             let why = "the shared memory and the lock of this handle do not belong together";
-            // Record the typed reason for `ipc_core::transfer` (postcard keeps only "custom").
+            // Record the typed reason for `multiproc_core::transfer` (postcard keeps only "custom").
             let _: serde::de::value::Error =
-                ipc_core::transfer::fail_de(ipc_core::Error::FrameCorrupt(why.into()));
+                multiproc_core::transfer::fail_de(multiproc_core::Error::FrameCorrupt(why.into()));
             return Err(why.into());
         }
         Ok(Array {
@@ -100,7 +100,7 @@ impl<T: Shareable + Copy + fmt::Debug> fmt::Debug for Array<T> {
 
 impl<T: Shareable + Copy> Array<T> {
     /// A new array holding a copy of `values`, guarded by a new
-    /// [`RLock`](ipc_sync::RLock) (Python's `Array(t, initializer)`).
+    /// [`RLock`](multiproc_sync::RLock) (Python's `Array(t, initializer)`).
     pub fn new(values: &[T]) -> std::io::Result<Array<T>> {
         Self::with_lock(values, AnyLock::new()?)
     }

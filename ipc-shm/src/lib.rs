@@ -7,7 +7,7 @@
 //! A child squares a shared number and fills a shared array; the parent sees both.
 //!
 //! ```
-//! use ipc_shm::{Array, Value};
+//! use multiproc_shm::{Array, Value};
 //!
 //! fn child((n, greeting): (Value<i32>, Array<u8>)) {
 //!     n.update(|v| *v *= *v);
@@ -16,7 +16,7 @@
 //!
 //! let n = Value::new(7)?;
 //! let greeting = Array::<u8>::zeroed(32)?;
-//! ipc_process::spawn(child, (n.clone(), greeting.clone()))?.join()?;
+//! multiproc_process::spawn(child, (n.clone(), greeting.clone()))?.join()?;
 //! assert_eq!(n.get(), 49);
 //! assert_eq!(greeting.value(), b"Hello, world!");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -34,7 +34,7 @@
 //!
 //! | | lock | access | types |
 //! |---|---|---|---|
-//! | [`Value`], [`Array`] | an [`RLock`](ipc_sync::RLock) (default), or any [`AnyLock`] shared with others | copies in and out under the lock; guards for several steps | any [`Shareable`] + `Copy` |
+//! | [`Value`], [`Array`] | an [`RLock`](multiproc_sync::RLock) (default), or any [`AnyLock`] shared with others | copies in and out under the lock; guards for several steps | any [`Shareable`] + `Copy` |
 //! | [`RawValue`], [`RawArray`] | none | one relaxed atomic load or store per element | [`AtomicElement`]: integers, floats, `bool` |
 //! | [`SharedMemory`] | none (bring your own) | per-byte atomics; word atomics and futexes through its mapping | bytes |
 //!
@@ -42,13 +42,13 @@
 //!
 //! Each handle is a memfd mapping (plus, for `Value` and `Array`, the lock's memfd page):
 //! a `fork`ed child inherits it, and under `spawn` and `forkserver` it travels as an
-//! `ipc-process` argument (serde), its descriptors passed out of band. A rebuilt handle checks
+//! `multiproc-process` argument (serde), its descriptors passed out of band. A rebuilt handle checks
 //! the header of its region (kind, element size, alignment and type name) and refuses another
 //! kind or type. A [`SharedMemory`] also travels, or is simply opened by name.
 //!
 //! # Comparison with Python multiprocessing
 //!
-//! | Python | `ipc-shm` | note |
+//! | Python | `multiproc-shm` | note |
 //! |---|---|---|
 //! | `Value('i', 7)` | [`Value::new(7i32)`](Value::new) | an `RLock` per value, as in Python |
 //! | `Value('i')` | [`Value::<i32>::zeroed()`](Value::zeroed) | |
@@ -79,11 +79,11 @@
 //!   calling thread holds the lock, with no user code between the check and the copy. The lock
 //!   is process-shared, so while this thread holds it no thread of any process touches the
 //!   elements (every handle of a region carries the same lock). Copy-in/copy-out is what makes
-//!   a re-entrant [`RLock`](ipc_sync::RLock) safe: two guards of one thread can never hold
+//!   a re-entrant [`RLock`](multiproc_sync::RLock) safe: two guards of one thread can never hold
 //!   aliasing `&mut`, because there are none; a closure passed to `update` gets a `&mut` to a
 //!   private copy. The check catches the remaining ways to lose the lock while a guard lives —
 //!   an unbalanced `release()` on the lock, or a guard copied into a child by
-//!   `ipc_process::fork` — and panics instead of touching unguarded memory.
+//!   `multiproc_process::fork` — and panics instead of touching unguarded memory.
 //! - **Without a lock** ([`RawValue`], [`RawArray`]), only [`AtomicElement`] types are
 //!   accessible in safe code, each element through the `std` atomic of its size with relaxed
 //!   ordering: concurrent readers and writers never race, and cost nothing over plain moves on
@@ -94,18 +94,18 @@
 //!   is per-byte atomics.
 //!
 //! What a dead process leaves is still valid data ([`Shareable`] rule 4): a guard reports it as
-//! [`OwnerDied`](ipc_sync::OwnerDied); the conveniences (`get`, `set`, …) carry on.
+//! [`OwnerDied`](multiproc_sync::OwnerDied); the conveniences (`get`, `set`, …) carry on.
 //!
 //! # Implementation notes
 //!
 //! `unsafe` is confined to: the copies described above, the region view (a pointer into a
 //! mapping the handle keeps alive, past a 64-byte header, checked for size and alignment), and
 //! the atomic accessors (`AtomicU64::from_ptr` and its kin on elements whose size and alignment
-//! `static_assertions` check). Shared memory, locks and futexes come from `ipc-core` and
-//! `ipc-sync`; this crate makes no system call of its own (so it has no `sys.rs`).
+//! `static_assertions` check). Shared memory, locks and futexes come from `multiproc-core` and
+//! `multiproc-sync`; this crate makes no system call of its own (so it has no `sys.rs`).
 //!
 //! A handle rebuilt from bytes crafted by hand (not from a real handle) could pair a region
-//! with another lock, or view it as a bare [`SharedMapping`](ipc_core::SharedMapping); the
+//! with another lock, or view it as a bare [`SharedMapping`](multiproc_core::SharedMapping); the
 //! header check refuses wrong kinds and types, but not that pairing. Only serialise handles
 //! you got from this crate.
 

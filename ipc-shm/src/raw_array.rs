@@ -20,7 +20,7 @@ use crate::{AtomicElement, Shareable};
 /// structs, use an [`Array`](crate::Array) (or the `unsafe` [`as_ptr`](Self::as_ptr)).
 ///
 /// ```
-/// let a = ipc_shm::RawArray::<f64>::zeroed(4)?; // RawArray('d', 4)
+/// let a = multiproc_shm::RawArray::<f64>::zeroed(4)?; // RawArray('d', 4)
 /// a.set(1, 2.5)?;
 /// assert_eq!(a.to_vec(), [0.0, 2.5, 0.0, 0.0]);
 /// assert!(a.set(4, 1.0).is_err());

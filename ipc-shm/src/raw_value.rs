@@ -22,7 +22,7 @@ use crate::{AtomicElement, Shareable};
 /// could stop another process from writing half of it while this one reads.
 ///
 /// ```
-/// let b = ipc_shm::RawValue::new(false)?; // Value(c_bool, False, lock=False)
+/// let b = multiproc_shm::RawValue::new(false)?; // Value(c_bool, False, lock=False)
 /// b.set(true);
 /// assert!(b.get());
 /// # Ok::<(), std::io::Error>(())

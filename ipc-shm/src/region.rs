@@ -19,7 +19,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use ipc_core::SharedMapping;
+use multiproc_core::SharedMapping;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::Shareable;

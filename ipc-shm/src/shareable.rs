@@ -54,9 +54,9 @@ static_assertions::assert_eq_size!(u8, std::ffi::c_char);
 /// }
 ///
 /// // SAFETY: #[repr(C)], two f64 fields: no pointers, any bytes (zero included) are a Point.
-/// unsafe impl ipc_shm::Shareable for Point {}
+/// unsafe impl multiproc_shm::Shareable for Point {}
 ///
-/// let a = ipc_shm::Array::new(&[Point { x: 1.5, y: 2.0 }])?;
+/// let a = multiproc_shm::Array::new(&[Point { x: 1.5, y: 2.0 }])?;
 /// assert_eq!(a.get(0)?, Point { x: 1.5, y: 2.0 });
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use ipc_core::SharedMapping;
+use multiproc_core::SharedMapping;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, check_range};
@@ -23,7 +23,7 @@ use crate::error::{Error, check_range};
 /// (atomics and futexes); a plain `&[u8]` is `unsafe` ([`as_slice`](Self::as_slice)).
 ///
 /// ```
-/// use ipc_shm::{Error, SharedMemory};
+/// use multiproc_shm::{Error, SharedMemory};
 ///
 /// # let name = format!("ipc-doc-{}", std::process::id());
 /// let block = SharedMemory::create(&name, 4096)?;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use ipc_sync::{LockResult, OwnerDied};
+use multiproc_sync::{LockResult, OwnerDied};
 use serde::{Deserialize, Serialize};
 
 use crate::Shareable;
@@ -13,18 +13,18 @@ use crate::region::{Kind, Region, wire};
 /// `multiprocessing.Value(typecode, value)`.
 ///
 /// Synchronised like Python's: every [`get`](Self::get), [`set`](Self::set) and
-/// [`update`](Self::update) takes the lock (an [`RLock`](ipc_sync::RLock) unless you give
+/// [`update`](Self::update) takes the lock (an [`RLock`](multiproc_sync::RLock) unless you give
 /// another with [`with_lock`](Self::with_lock)); [`lock`](Self::lock) holds it across several
 /// steps, as Python's `with v.get_lock():` does. Values are copied in and out; no reference to
 /// the shared memory is ever handed out (see the crate docs, "Soundness"). For Python's
 /// `lock=False`, use [`RawValue`](crate::RawValue).
 ///
 /// A handle: [`Clone`] shares it within a process; a child gets it by `fork`, or as a serde
-/// argument of `ipc-process` under `spawn` and `forkserver` (its memfd and its lock travel out
+/// argument of `multiproc-process` under `spawn` and `forkserver` (its memfd and its lock travel out
 /// of band).
 ///
 /// ```
-/// let n = ipc_shm::Value::new(7i32)?;
+/// let n = multiproc_shm::Value::new(7i32)?;
 /// n.update(|v| *v *= *v); // Python: n.value **= 2
 /// assert_eq!(n.get(), 49);
 /// let mut g = n.lock().unwrap(); // with n.get_lock(): ...
@@ -55,9 +55,9 @@ impl<T: Shareable> TryFrom<ValueWire<T>> for Value<T> {
     fn try_from(w: ValueWire<T>) -> Result<Self, String> {
         if !w.region.bound_to(w.lock.identity()) {
             let why = "the shared memory and the lock of this handle do not belong together";
-            // Record the typed reason for `ipc_core::transfer` (postcard keeps only "custom").
+            // Record the typed reason for `multiproc_core::transfer` (postcard keeps only "custom").
             let _: serde::de::value::Error =
-                ipc_core::transfer::fail_de(ipc_core::Error::FrameCorrupt(why.into()));
+                multiproc_core::transfer::fail_de(multiproc_core::Error::FrameCorrupt(why.into()));
             return Err(why.into());
         }
         Ok(Value {
@@ -86,7 +86,7 @@ impl<T: Shareable + Copy + fmt::Debug> fmt::Debug for Value<T> {
 }
 
 impl<T: Shareable + Copy> Value<T> {
-    /// A new value, guarded by a new [`RLock`](ipc_sync::RLock) (Python's `Value(t, v)`).
+    /// A new value, guarded by a new [`RLock`](multiproc_sync::RLock) (Python's `Value(t, v)`).
     pub fn new(value: T) -> std::io::Result<Value<T>> {
         Self::with_lock(value, AnyLock::new()?)
     }
@@ -172,7 +172,7 @@ impl<T: Shareable + Copy> Value<T> {
 /// The lock of a [`Value`], held: [`get`](Self::get), [`set`](Self::set) and
 /// [`update`](Self::update) without taking it again. Not `Send`.
 ///
-/// Copies in and out only: two guards of one [`RLock`](ipc_sync::RLock) in one thread (it is
+/// Copies in and out only: two guards of one [`RLock`](multiproc_sync::RLock) in one thread (it is
 /// re-entrant) can never hand out aliasing references, because none are handed out. Each access
 /// first checks that this thread still holds the lock.
 #[must_use = "the lock is released as soon as the guard is dropped"]

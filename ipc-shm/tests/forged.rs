@@ -3,9 +3,9 @@
 
 use std::sync::atomic::Ordering;
 
-use ipc_core::SharedMapping;
-use ipc_core::transfer::{from_envelope, to_envelope};
-use ipc_shm::{AnyLock, Array, Value};
+use multiproc_core::SharedMapping;
+use multiproc_core::transfer::{from_envelope, to_envelope};
+use multiproc_shm::{AnyLock, Array, Value};
 
 /// Splits a `Value`/`Array` into what it is made of on the wire: its memory and its lock.
 fn parts<T: serde::Serialize>(handle: &T) -> (SharedMapping, AnyLock) {

@@ -3,8 +3,8 @@
 
 use std::panic::AssertUnwindSafe;
 
-use ipc_process::{Fork, Process, StartMethod, get_context};
-use ipc_shm::{Array, RawArray, RawValue, SharedMemory, Value};
+use multiproc_process::{Fork, Process, StartMethod, get_context};
+use multiproc_shm::{Array, RawArray, RawValue, SharedMemory, Value};
 
 fn child_writes((v, a, rv, ra): (Value<f64>, Array<i32>, RawValue<bool>, RawArray<u64>)) {
     v.set(2.75);
@@ -30,7 +30,7 @@ fn handles_by_fork() {
     assert_eq!(ra.to_vec(), [u64::MAX, 0]);
 
     // A closure captures handles as they are: inherited, not serialised.
-    let name = ipc_testkit::unique_name("fork");
+    let name = multiproc_testkit::unique_name("fork");
     let shm = SharedMemory::create(&name, 64).unwrap();
     let (v2, shm2) = (v.clone(), shm.try_clone().unwrap());
     let p = Process::from_closure(move || {
@@ -51,14 +51,14 @@ fn handles_by_fork() {
 fn a_guard_copied_by_fork_is_refused() {
     let v = Value::new(1u32).unwrap();
     let g = v.lock().unwrap();
-    match ipc_process::fork().unwrap() {
+    match multiproc_process::fork().unwrap() {
         Fork::Child => {
             let r = std::panic::catch_unwind(AssertUnwindSafe(|| g.get()));
             std::mem::forget(g);
             std::process::exit(if r.is_err() { 0 } else { 1 });
         }
         Fork::Parent { child } => {
-            assert_eq!(ipc_process::waitpid(child).unwrap(), 0);
+            assert_eq!(multiproc_process::waitpid(child).unwrap(), 0);
             assert_eq!(g.get(), 1); // still ours in the parent
         }
     }

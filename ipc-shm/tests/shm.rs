@@ -5,11 +5,11 @@
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use ipc_core::transfer::Channel;
-use ipc_process::{StartMethod, get_context};
-use ipc_shm::{Array, Error, RawArray, RawValue, Shareable, SharedMemory, Value};
-use ipc_sync::{Lock, RLock};
-use ipc_testkit::{ChildGuard, child_command, role, unique_name};
+use multiproc_core::transfer::Channel;
+use multiproc_process::{StartMethod, get_context};
+use multiproc_shm::{Array, Error, RawArray, RawValue, Shareable, SharedMemory, Value};
+use multiproc_sync::{Lock, RLock};
+use multiproc_testkit::{ChildGuard, child_command, role, unique_name};
 
 const LIMIT: Duration = Duration::from_secs(20);
 

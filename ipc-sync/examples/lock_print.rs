@@ -14,7 +14,7 @@
 //! ```
 //!
 //! ```text
-//! cargo run -p ipc-sync --example lock_print
+//! cargo run -p multiproc-sync --example lock_print
 //! ```
 //!
 //! The lock reaches each child as an argument, like any handle (default start method:
@@ -22,8 +22,8 @@
 
 use std::io::Write;
 
-use ipc_process::Process;
-use ipc_sync::Lock;
+use multiproc_process::Process;
+use multiproc_sync::Lock;
 
 fn f((lock, i): (Lock, u32)) {
     // A holder that died would be reported; the lock is ours either way.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use ipc_core::futex::{self, WaitResult};
+use multiproc_core::futex::{self, WaitResult};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::BrokenBarrier;
@@ -66,11 +66,11 @@ type Action = Arc<dyn Fn() + Send + Sync>;
 /// (as for a lock's owner) and the barrier breaks.
 ///
 /// The action is a closure of this handle, not of the shared state: a handle that reaches
-/// another process through [`ipc_core::transfer`] arrives without one (set one there with
+/// another process through [`multiproc_core::transfer`] arrives without one (set one there with
 /// [`set_action`](Self::set_action)); a `fork`ed child keeps its copy.
 ///
 /// ```
-/// let b = ipc_sync::Barrier::new(1, None)?;
+/// let b = multiproc_sync::Barrier::new(1, None)?;
 /// assert_eq!(b.wait(), Ok(0));
 /// b.abort();
 /// assert!(b.broken() && b.wait().is_err());

@@ -26,7 +26,7 @@ unsafe impl SharedState for BoundedState {
 /// [`Error::BoundExceeded`] (Python's `ValueError`), and changes nothing.
 ///
 /// ```
-/// use ipc_sync::{BoundedSemaphore, Error};
+/// use multiproc_sync::{BoundedSemaphore, Error};
 /// let sem = BoundedSemaphore::new(1)?;
 /// assert!(sem.try_acquire());
 /// sem.release().unwrap();

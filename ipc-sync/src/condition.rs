@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use ipc_core::futex::{self, WaitResult};
+use multiproc_core::futex::{self, WaitResult};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LockResult, OwnerDied, TryLockError};
@@ -73,7 +73,7 @@ unsafe impl SharedState for ConditionState {
 /// a sleeper: the kernel drops it from the futex queue, so it absorbs no notification.
 ///
 /// ```
-/// let cond = ipc_sync::Condition::new()?;
+/// let cond = multiproc_sync::Condition::new()?;
 /// let mut g = cond.lock().unwrap();
 /// // Nobody notifies: the wait times out, holding the lock again.
 /// assert_eq!(g.wait(Some(std::time::Duration::from_millis(2))).unwrap(), false);

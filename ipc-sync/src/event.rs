@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use ipc_core::futex;
+use multiproc_core::futex;
 use serde::{Deserialize, Serialize};
 
 use crate::raw_lock::{SPIN, Wait};
@@ -31,7 +31,7 @@ unsafe impl SharedState for EventState {
 ///
 /// ```
 /// use std::time::Duration;
-/// let ev = ipc_sync::Event::new()?;
+/// let ev = multiproc_sync::Event::new()?;
 /// assert!(!ev.wait(Some(Duration::from_millis(1))));
 /// ev.set();
 /// assert!(ev.is_set() && ev.wait(None));

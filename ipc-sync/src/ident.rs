@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::sync::Once;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ipc_core::task::{self, TaskState};
+use multiproc_core::task::{self, TaskState};
 
 use crate::sys;
 

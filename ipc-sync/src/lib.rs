@@ -9,8 +9,8 @@
 //! for the child's [`Event`].
 //!
 //! ```
-//! use ipc_sync::{Event, Lock};
-//! use ipc_core::SharedMapping;
+//! use multiproc_sync::{Event, Lock};
+//! use multiproc_core::SharedMapping;
 //! use std::sync::atomic::Ordering;
 //! use std::time::Duration;
 //!
@@ -46,8 +46,8 @@
 //! ```
 //!
 //! Every primitive is a handle over a small memfd page: [`Clone`] shares it within a process,
-//! `fork` inherits it, and it travels to any other process through [`ipc_core::transfer`]
-//! (serde; the memfd goes out of band), which is how `ipc-process` hands it to a `spawn` or
+//! `fork` inherits it, and it travels to any other process through [`multiproc_core::transfer`]
+//! (serde; the memfd goes out of band), which is how `multiproc-process` hands it to a `spawn` or
 //! `forkserver` child. The `lock_print` example starts ten processes that print under one lock.
 //!
 //! # Waiting
@@ -69,7 +69,7 @@
 //! start time (from `/proc/<tid>/stat`, read once per thread and cached; the cache is refreshed
 //! after `fork` by a `pthread_atfork` hook). An acquirer that finds the lock held sleeps on the
 //! futex with a bounded timeout; when a whole interval passes with the same owner, it asks
-//! [`ipc_core::task::task_state`] whether that TID still lives. If the TID is gone, a zombie, or
+//! [`multiproc_core::task::task_state`] whether that TID still lives. If the TID is gone, a zombie, or
 //! now belongs to a thread that started at another time (the TID was reused), the owner is dead,
 //! and one compare-exchange of the word from the dead owner to the acquirer takes the lock over
 //! (exactly one acquirer wins).
@@ -97,7 +97,7 @@
 //!
 //! # Comparison with Python multiprocessing
 //!
-//! | Python | `ipc-sync` | note |
+//! | Python | `multiproc-sync` | note |
 //! |---|---|---|
 //! | `Lock()` | [`Lock::new`] | only the holder may release ([`Error::NotOwner`]) |
 //! | `with lock:` | [`Lock::lock`] → [`LockGuard`] | `#[must_use]` guard, released on drop |
@@ -123,7 +123,7 @@
 //! apart from the handle that views it (lock_api's and iceoryx2's split). `unsafe` is confined
 //! to that view (a pointer into a mapping the handle keeps alive, checked for size and
 //! alignment, and a kind tag checked when a handle is rebuilt from the wire) and to the one
-//! `pthread_atfork` call in `sys.rs`; futexes, mappings and `/proc` come from `ipc-core`.
+//! `pthread_atfork` call in `sys.rs`; futexes, mappings and `/proc` come from `multiproc-core`.
 //! Guards are not `Send`: a lock belongs to the thread that took it.
 
 mod barrier;

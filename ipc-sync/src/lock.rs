@@ -36,10 +36,10 @@ unsafe impl SharedState for LockState {
 /// docs for how fast that is noticed).
 ///
 /// A handle: [`Clone`] shares it within a process; across `fork` it is inherited, and it
-/// travels to any process through [`ipc_core::transfer`] (serde; its memfd goes out of band).
+/// travels to any process through [`multiproc_core::transfer`] (serde; its memfd goes out of band).
 ///
 /// ```
-/// let lock = ipc_sync::Lock::new()?;
+/// let lock = multiproc_sync::Lock::new()?;
 /// {
 ///     let _guard = lock.lock().unwrap();
 ///     assert!(lock.try_lock().is_err());
@@ -185,10 +185,10 @@ impl Lock {
     /// Whether the calling thread holds it (a few nanoseconds: one atomic load and a cached
     /// thread id). A forked child never holds what its parent held, even with a copied guard;
     /// code that guards data with this lock checks this right before touching the data
-    /// (`ipc-shm` does).
+    /// (`multiproc-shm` does).
     ///
     /// ```
-    /// let lock = ipc_sync::Lock::new()?;
+    /// let lock = multiproc_sync::Lock::new()?;
     /// assert!(!lock.is_held_by_current_thread());
     /// let g = lock.lock().unwrap();
     /// assert!(lock.is_held_by_current_thread());

@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use ipc_core::futex::{self, WaitResult};
+use multiproc_core::futex::{self, WaitResult};
 
 use crate::ident::{self, Me};
 
@@ -29,8 +29,8 @@ pub(crate) const CHECK_MAX: Duration = Duration::from_millis(8);
 /// re-checks its condition and sleeps again).
 pub(crate) const LONG_SLEEP: Duration = Duration::from_secs(3600);
 
-/// How long to wait (the deadline type of `ipc-core`).
-pub(crate) use ipc_core::futex::Deadline as Wait;
+/// How long to wait (the deadline type of `multiproc-core`).
+pub(crate) use multiproc_core::futex::Deadline as Wait;
 
 /// How an acquire ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

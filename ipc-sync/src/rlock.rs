@@ -30,10 +30,10 @@ unsafe impl SharedState for RLockState {
 /// with the lock held once, whatever depth the dead owner had reached.
 ///
 /// A handle: clone it within a process; it is inherited by `fork` and travels through
-/// [`ipc_core::transfer`].
+/// [`multiproc_core::transfer`].
 ///
 /// ```
-/// let lock = ipc_sync::RLock::new()?;
+/// let lock = multiproc_sync::RLock::new()?;
 /// let outer = lock.lock().unwrap();
 /// let inner = lock.lock().unwrap(); // the same thread: no deadlock
 /// assert_eq!(lock.depth(), 2);

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use ipc_core::futex;
+use multiproc_core::futex;
 use serde::{Deserialize, Serialize};
 
 use crate::raw_lock::{SPIN, Wait};
@@ -127,7 +127,7 @@ unsafe impl SharedState for SemaphoreState {
 /// [`Lock`](crate::Lock) where that must be noticed.
 ///
 /// ```
-/// let sem = ipc_sync::Semaphore::new(2)?;
+/// let sem = multiproc_sync::Semaphore::new(2)?;
 /// assert!(sem.try_acquire());
 /// assert!(sem.try_acquire());
 /// assert!(!sem.try_acquire());

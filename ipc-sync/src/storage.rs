@@ -7,7 +7,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use ipc_core::SharedMapping;
+use multiproc_core::SharedMapping;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Bytes before the state: a kind tag at offset 0, then padding to a cache line.

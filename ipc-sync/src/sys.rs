@@ -1,5 +1,5 @@
-//! Every OS call of `ipc-sync` that `ipc-core` does not already wrap: one, the `fork` hook.
-//! (Futexes, shared memory, thread ids and liveness come from `ipc-core`.)
+//! Every OS call of `multiproc-sync` that `multiproc-core` does not already wrap: one, the `fork` hook.
+//! (Futexes, shared memory, thread ids and liveness come from `multiproc-core`.)
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

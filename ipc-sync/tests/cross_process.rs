@@ -1,18 +1,18 @@
-//! `ipc-sync` across real processes: children started by `exec` that receive the primitives
-//! through `ipc_core::transfer`, and forked children that do only async-signal-safe work
+//! `multiproc-sync` across real processes: children started by `exec` that receive the primitives
+//! through `multiproc_core::transfer`, and forked children that do only async-signal-safe work
 //! (atomics, futex, taking a lock, `_exit`).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use ipc_core::SharedMapping;
-use ipc_core::futex;
-use ipc_core::transfer::{Channel, inherited_channel, spawn_with_channel};
-use ipc_sync::{
+use multiproc_core::SharedMapping;
+use multiproc_core::futex;
+use multiproc_core::transfer::{Channel, inherited_channel, spawn_with_channel};
+use multiproc_sync::{
     Barrier, BoundedSemaphore, BrokenBarrier, Condition, Error, Event, Lock, RLock, Semaphore,
     TryLockError,
 };
-use ipc_testkit::{child_command, role, wait_timeout};
+use multiproc_testkit::{child_command, role, wait_timeout};
 
 const LIMIT: Duration = Duration::from_secs(20);
 const N: u32 = 20_000;

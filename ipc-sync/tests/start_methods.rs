@@ -1,13 +1,13 @@
-//! Every primitive reaches children by every `ipc-process` start method and works there.
+//! Every primitive reaches children by every `multiproc-process` start method and works there.
 //! (`fork` is covered by the fork-based tests in `cross_process.rs`; the test harness runs tests
-//! on threads, where `ipc-process` refuses `fork`.)
+//! on threads, where `multiproc-process` refuses `fork`.)
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use ipc_core::SharedMapping;
-use ipc_process::{StartMethod, get_context};
-use ipc_sync::{Barrier, Condition, Event, Lock, RLock, Semaphore};
+use multiproc_core::SharedMapping;
+use multiproc_process::{StartMethod, get_context};
+use multiproc_sync::{Barrier, Condition, Event, Lock, RLock, Semaphore};
 
 const N: u32 = 2_000;
 

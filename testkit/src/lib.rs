@@ -1,4 +1,4 @@
-//! Helpers for tests that cross process boundaries, shared by every `ipc` crate.
+//! Helpers for tests that cross process boundaries, shared by every `multiproc` crate.
 //!
 //! The pattern (STYLE.md, "test across real processes by re-running the test binary"): a test
 //! starts `current_exe()` with its own name, `--exact`, and a role in [`ROLE_ENV`]; the same

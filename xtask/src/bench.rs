@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: runs each registered workload in Rust (`ipc-bench`) and the same
+//! `cargo xtask bench`: runs each registered workload in Rust (`multiproc-bench`) and the same
 //! workload with Python's `multiprocessing` (`bench/python/bench.py`) in the same run, beside
 //! the bare kernel limits, and prints one table; writes it to `target/bench/bench.md` and
 //! `target/bench/bench.json`. Records the machine's load before and during the run.
@@ -15,7 +15,7 @@ use crate::util::{self, run_captured};
 
 /// One line of the comparison table.
 struct Row {
-    /// The id `ipc-bench` emits.
+    /// The id `multiproc-bench` emits.
     rust: &'static str,
     /// The id `bench.py` emits for the same work, if Python has one.
     python: Option<&'static str>,
@@ -407,7 +407,7 @@ fn base((value, unit): &(f64, String)) -> f64 {
     }
 }
 
-/// How many times better `ipc` is than `other` (>1: `ipc` wins); both in base units.
+/// How many times better `multiproc` is than `other` (>1: `multiproc` wins); both in base units.
 fn advantage(ipc: f64, other: f64, unit: &str) -> f64 {
     if higher_is_better(unit) {
         ipc / other
@@ -430,7 +430,14 @@ fn python_filter(filter: &str) -> String {
 /// The workload ids `ipc-bench --list` and `bench.py --list` print.
 pub fn listed_ids() -> Result<(Vec<String>, Vec<String>), String> {
     let out = util::cargo()
-        .args(["run", "--quiet", "--package", "ipc-bench", "--", "--list"])
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "multiproc-bench",
+            "--",
+            "--list",
+        ])
         .output()
         .map_err(|e| e.to_string())?;
     if !out.status.success() {
@@ -504,7 +511,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "--quiet",
         "--release",
         "--package",
-        "ipc-bench",
+        "multiproc-bench",
     ]))?;
 
     // Background load: what the machine does before we start.
@@ -530,7 +537,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     let during_a = cpu_times();
     println!("==> Rust workloads and bare limits");
-    let mut cmd = std::process::Command::new(util::target_dir().join("release").join("ipc-bench"));
+    let mut cmd =
+        std::process::Command::new(util::target_dir().join("release").join("multiproc-bench"));
     // The rows the filter selects, and the limits they are held against.
     let mut wanted: Vec<String> = Vec::new();
     if !filter.is_empty() {

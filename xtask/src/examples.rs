@@ -25,7 +25,7 @@ pub struct Example {
 /// The table. Every example in the workspace has a row (checked by `check_table_is_complete`).
 pub const EXAMPLES: &[Example] = &[
     Example {
-        package: "ipc",
+        package: "multiproc",
         name: "tour",
         args: &[],
         expect: &[
@@ -46,7 +46,7 @@ pub const EXAMPLES: &[Example] = &[
         any_order: false,
     },
     Example {
-        package: "ipc-core",
+        package: "multiproc-core",
         name: "handoff",
         args: &[],
         expect: &[
@@ -59,7 +59,7 @@ pub const EXAMPLES: &[Example] = &[
         any_order: false,
     },
     Example {
-        package: "ipc-sync",
+        package: "multiproc-sync",
         name: "lock_print",
         args: &[],
         expect: &[
@@ -77,14 +77,14 @@ pub const EXAMPLES: &[Example] = &[
         any_order: true,
     },
     Example {
-        package: "ipc-queue",
+        package: "multiproc-queue",
         name: "queue_hello",
         args: &[],
         expect: &["[42, None, \"hello\"]"],
         any_order: false,
     },
     Example {
-        package: "ipc-queue",
+        package: "multiproc-queue",
         name: "write_read",
         args: &[],
         expect: &[
@@ -98,14 +98,14 @@ pub const EXAMPLES: &[Example] = &[
         any_order: false,
     },
     Example {
-        package: "ipc-queue",
+        package: "multiproc-queue",
         name: "square_list",
         args: &[],
         expect: &["1", "4", "9", "16"],
         any_order: false,
     },
     Example {
-        package: "ipc-queue",
+        package: "multiproc-queue",
         name: "full_empty",
         args: &[],
         expect: &[
@@ -117,7 +117,7 @@ pub const EXAMPLES: &[Example] = &[
         any_order: false,
     },
     Example {
-        package: "ipc-queue",
+        package: "multiproc-queue",
         name: "producer_consumer",
         args: &[],
         // The number of tasks is the draws' (each result is twice a draw in [0, 1)).
@@ -125,7 +125,7 @@ pub const EXAMPLES: &[Example] = &[
         any_order: false,
     },
     Example {
-        package: "ipc-process",
+        package: "multiproc-process",
         name: "fork",
         args: &[],
         any_order: false,
@@ -136,7 +136,7 @@ pub const EXAMPLES: &[Example] = &[
         ],
     },
     Example {
-        package: "ipc-process",
+        package: "multiproc-process",
         name: "run_proc",
         args: &[],
         any_order: false,
@@ -148,7 +148,7 @@ pub const EXAMPLES: &[Example] = &[
         ],
     },
     Example {
-        package: "ipc-process",
+        package: "multiproc-process",
         name: "start_methods",
         args: &[],
         any_order: false,
@@ -171,7 +171,7 @@ pub const EXAMPLES: &[Example] = &[
         ],
     },
     Example {
-        package: "ipc-process",
+        package: "multiproc-process",
         name: "attributes",
         args: &[],
         any_order: false,
@@ -201,14 +201,14 @@ pub const EXAMPLES: &[Example] = &[
         ],
     },
     Example {
-        package: "ipc-pipe",
+        package: "multiproc-pipe",
         name: "pipe_hello",
         args: &[],
         any_order: false,
         expect: &["[\"hello\"]", "[42, None, \"hello\"]"],
     },
     Example {
-        package: "ipc-pipe",
+        package: "multiproc-pipe",
         name: "messages_until_end",
         args: &[],
         any_order: true,
@@ -223,7 +223,7 @@ pub const EXAMPLES: &[Example] = &[
         ],
     },
     Example {
-        package: "ipc-shm",
+        package: "multiproc-shm",
         name: "sharedctypes",
         args: &[],
         expect: &[
@@ -236,14 +236,14 @@ pub const EXAMPLES: &[Example] = &[
         any_order: false,
     },
     Example {
-        package: "ipc-shm",
+        package: "multiproc-shm",
         name: "value_array",
         args: &[],
         expect: &["3.1415927", "[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]"],
         any_order: false,
     },
     Example {
-        package: "ipc-shm",
+        package: "multiproc-shm",
         name: "square_sum",
         args: &[],
         expect: &[
@@ -255,7 +255,7 @@ pub const EXAMPLES: &[Example] = &[
         any_order: false,
     },
     Example {
-        package: "ipc-shm",
+        package: "multiproc-shm",
         name: "shm_create",
         args: &[],
         expect: &[
@@ -271,7 +271,7 @@ pub const EXAMPLES: &[Example] = &[
         any_order: false,
     },
     Example {
-        package: "ipc-shm",
+        package: "multiproc-shm",
         name: "shm_attach",
         args: &[],
         expect: &[
@@ -280,14 +280,14 @@ pub const EXAMPLES: &[Example] = &[
         any_order: false,
     },
     Example {
-        package: "ipc-pool",
+        package: "multiproc-pool",
         name: "fib_speedup",
         args: &[],
         any_order: false,
         expect: &["COST: *", "COST: *", "COST: *"],
     },
     Example {
-        package: "ipc-pool",
+        package: "multiproc-pool",
         name: "long_time_task",
         args: &[],
         any_order: false,
@@ -302,7 +302,7 @@ pub const EXAMPLES: &[Example] = &[
         ],
     },
     Example {
-        package: "ipc-pool",
+        package: "multiproc-pool",
         name: "callback",
         args: &[],
         any_order: true,
@@ -315,7 +315,7 @@ pub const EXAMPLES: &[Example] = &[
         ],
     },
     Example {
-        package: "ipc-pool",
+        package: "multiproc-pool",
         name: "prefork_server",
         args: &[],
         any_order: false,
@@ -351,7 +351,7 @@ pub struct Duo {
 
 /// The two-program scenarios of the `Duo` kind.
 pub const DUOS: &[Duo] = &[Duo {
-    package: "ipc-fifo",
+    package: "multiproc-fifo",
     a: ("fifo_p1", &["P1 hear P2: I'm fine, thank you! And you?"]),
     b: (
         "fifo_p2",
@@ -425,7 +425,7 @@ pub struct Pair {
 
 /// The two-program scenarios. Their examples count as having a row.
 pub const PAIRS: &[Pair] = &[Pair {
-    package: "ipc-rpc",
+    package: "multiproc-rpc",
     server: "rpc_server",
     client: "rpc_client",
     expect: &[
@@ -540,7 +540,7 @@ pub fn check_output<'a>(expect: &[&'a str], output: &str) -> Result<(), &'a str>
 fn check_table_is_complete() -> Result<(), String> {
     let root = util::root();
     let mut missing = Vec::new();
-    let mut dirs = vec![(String::from("ipc"), root.join("examples"))];
+    let mut dirs = vec![(String::from("multiproc"), root.join("examples"))];
     for entry in std::fs::read_dir(&root).map_err(|e| e.to_string())? {
         let p = entry.map_err(|e| e.to_string())?.path();
         if p.join("Cargo.toml").exists() && p.join("examples").is_dir() {

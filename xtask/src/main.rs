@@ -1,4 +1,4 @@
-//! Project automation for the `ipc` workspace (`cargo xtask <task>`).
+//! Project automation for the `multiproc` workspace (`cargo xtask <task>`).
 //!
 //! - `cargo xtask test-all`: format check, clippy, tests, doctests, docs, and every example run
 //!   with its output checked — one pipeline that stops at the first failure.

@@ -77,7 +77,7 @@ fn run_examples() -> Result<String, String> {
 }
 
 /// The bench's two sides agree: `bench.py` parses, and every table row names a Rust workload
-/// `ipc-bench` has and a Python workload `bench.py` has (running the bench itself is
+/// `multiproc-bench` has and a Python workload `bench.py` has (running the bench itself is
 /// `cargo xtask bench`, not part of the test pipeline).
 fn bench_check() -> Result<String, String> {
     let (rust, python) = crate::bench::listed_ids()?;

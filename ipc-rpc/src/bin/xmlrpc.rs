@@ -13,7 +13,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ipc_rpc::{Client, Error, Value};
+use multiproc_rpc::{Client, Error, Value};
 
 const USAGE: &str =
     "usage: xmlrpc [--timeout SECS] [--allow-none] URL METHOD [ARG...]\n       xmlrpc --list URL";
