@@ -9,6 +9,7 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use multiproc::Deadline;
 use multiproc::transfer::{PortableFd, inherited_channel, spawn_with_channel};
 use multiproc::{SharedMapping, frame, futex};
 
@@ -37,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ch.send(&(&page, PortableFd::new(w)))?;
     let word = page.atomic_u32(0);
     while word.load(Ordering::Acquire) == 0 {
-        futex::wait(word, 0, Some(Duration::from_secs(10)))?;
+        futex::wait(word, 0, Deadline::after(Duration::from_secs(10)));
     }
     println!(
         "[core] child {} woke us through a futex in a shared memfd page after {:?}",

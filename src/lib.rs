@@ -60,7 +60,7 @@ pub use multiproc_rpc as rpc;
 
 #[cfg(feature = "core")]
 #[doc(inline)]
-pub use multiproc_core::{Error as CoreError, SharedMapping, frame, futex, transfer};
+pub use multiproc_core::{Deadline, Error as CoreError, SharedMapping, frame, futex, transfer};
 
 #[cfg(feature = "process")]
 #[doc(inline)]

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use multiproc_core::futex::{self, WaitResult};
 use multiproc_core::transfer::Channel;
-use multiproc_core::{SharedMapping, frame};
+use multiproc_core::{Deadline, SharedMapping, frame};
 
 use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
 
@@ -17,7 +17,7 @@ fn wait_for(word: &std::sync::atomic::AtomicU32, want: u32) {
         if cur == want {
             return;
         }
-        let r = futex::wait(word, cur, Some(TIMEOUT)).expect("futex wait");
+        let r = futex::wait(word, cur, Deadline::after(TIMEOUT));
         assert_ne!(r, WaitResult::TimedOut, "peer never answered");
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use multiproc_core::Deadline;
 use multiproc_core::{SharedMapping, futex};
 use multiproc_shm::{Array, RawArray, RawValue, Value};
 
@@ -16,7 +17,7 @@ fn wait_for(word: &AtomicU32, value: u32) {
     while word.load(Ordering::Acquire) != value {
         let seen = word.load(Ordering::Acquire);
         if seen != value {
-            futex::wait(word, seen, Some(TIMEOUT)).expect("futex wait");
+            futex::wait(word, seen, Deadline::after(TIMEOUT));
         }
     }
 }

@@ -62,6 +62,9 @@ pub enum Error {
     /// The value cannot travel to another process this way (for example an anonymous mapping,
     /// which reaches a child only by `fork`).
     NotTransferable(&'static str),
+    /// A handle to a shared-heap object or typed page was refused on arrival: it names
+    /// something of another kind or layout, or an object that is gone.
+    Refused(crate::heap::Refusal),
 }
 
 /// `Result<T, multiproc_core::Error>`.
@@ -94,6 +97,7 @@ impl fmt::Display for Error {
                 "a handle owning file descriptors can only be serialised by multiproc_core::transfer",
             ),
             Error::NotTransferable(why) => write!(f, "cannot send this handle: {why}"),
+            Error::Refused(why) => write!(f, "handle refused: {why}"),
         }
     }
 }
@@ -128,6 +132,7 @@ impl From<Error> for io::Error {
                 io::ErrorKind::InvalidInput
             }
             Error::BadFd(_) => io::ErrorKind::InvalidInput,
+            Error::Refused(_) => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, e)
     }

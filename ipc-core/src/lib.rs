@@ -11,7 +11,7 @@
 //! greeting into the page, then wakes the parent, which sleeps on the word until it changes.
 //!
 //! ```
-//! use multiproc_core::{futex, SharedMapping};
+//! use multiproc_core::{futex, Deadline, SharedMapping};
 //! use std::sync::atomic::Ordering;
 //! use std::time::Duration;
 //!
@@ -31,7 +31,7 @@
 //!     }
 //!     child => {
 //!         while ready.load(Ordering::Acquire) == 0 {
-//!             futex::wait(ready, 0, Some(Duration::from_secs(10)))?;
+//!             futex::wait(ready, 0, Deadline::after(Duration::from_secs(10)));
 //!         }
 //!         let got: Vec<u8> = text.iter().map(|c| c.load(Ordering::Relaxed)).collect();
 //!         assert_eq!(got, b"Hello, world!");
@@ -80,6 +80,7 @@ pub mod error;
 pub mod fd;
 pub mod frame;
 pub mod futex;
+pub mod heap;
 mod mapping;
 pub mod stream;
 mod sys;
@@ -87,4 +88,5 @@ pub mod task;
 pub mod transfer;
 
 pub use error::{Error, Result};
+pub use futex::Deadline;
 pub use mapping::SharedMapping;

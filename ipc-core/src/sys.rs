@@ -531,3 +531,36 @@ pub(crate) fn posix_spawn_keep_fd(
         Ok(pid as u32)
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Randomness and fork hooks
+// ---------------------------------------------------------------------------------------------
+
+/// `getrandom(8 bytes)`—A random 64-bit number from the kernel's source.
+pub(crate) fn random_u64() -> io::Result<u64> {
+    let mut b = [0u8; 8];
+    let mut filled = 0;
+    while filled < b.len() {
+        filled += retry(|| {
+            rustix::rand::getrandom(&mut b[filled..], rustix::rand::GetRandomFlags::empty())
+        })?;
+    }
+    Ok(u64::from_ne_bytes(b))
+}
+
+/// `pthread_atfork(prepare, parent, child)`—Runs `prepare` in the forking thread before every
+/// `fork()` of this process, then `parent` in the parent and `child` in the child after it.
+pub(crate) fn register_atfork(
+    prepare: unsafe extern "C" fn(),
+    parent: unsafe extern "C" fn(),
+    child: unsafe extern "C" fn(),
+) -> io::Result<()> {
+    // SAFETY: the three are `extern "C"` functions that live for the whole program; glibc calls
+    // them around `fork()` as documented.
+    let r = unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(r))
+    }
+}

@@ -49,6 +49,9 @@ use crate::sys;
 thread_local! {
     /// Descriptors set aside by the serialisation running on this thread (`None`: none is).
     static OUTGOING: RefCell<Option<Vec<OwnedFd>>> = const { RefCell::new(None) };
+    /// For each descriptor set aside through a [`SharedFdRef`]: the number it has in this
+    /// process and its index in `OUTGOING`, so that it goes once per message.
+    static SHARED_OUT: RefCell<Vec<(RawFd, u32)>> = const { RefCell::new(Vec::new()) };
     /// Descriptors received with the message being deserialised on this thread.
     static INCOMING: RefCell<Option<Vec<Option<OwnedFd>>>> = const { RefCell::new(None) };
     /// The typed error behind the last serde `custom` error raised by this module.
@@ -127,6 +130,77 @@ pub struct FdRef<'a>(pub BorrowedFd<'a>);
 #[derive(Serialize, Deserialize)]
 #[serde(rename = "PortableFd")]
 struct FdIndex(u32);
+
+/// A borrowed descriptor that many values of one message may name (the arena of the shared
+/// heap behind a thousand locks): it is sent once per message, however many values serialise it.
+/// Deserialise the same position as a [`ReceivedFd`].
+#[derive(Debug, Clone, Copy)]
+pub struct SharedFdRef<'a>(pub BorrowedFd<'a>);
+
+impl Serialize for SharedFdRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let raw = self.0.as_raw_fd();
+        let known =
+            SHARED_OUT.with(|m| m.borrow().iter().find(|(r, _)| *r == raw).map(|&(_, i)| i));
+        if let Some(i) = known {
+            return FdIndex(i).serialize(s);
+        }
+        let index = OUTGOING.with(|out| -> std::result::Result<u32, Error> {
+            let mut out = out.borrow_mut();
+            let set = out.as_mut().ok_or(Error::FdOutsideTransfer)?;
+            set.push(sys::dup_cloexec(self.0)?);
+            Ok((set.len() - 1) as u32)
+        });
+        match index {
+            Ok(i) => {
+                SHARED_OUT.with(|m| m.borrow_mut().push((raw, i)));
+                FdIndex(i).serialize(s)
+            }
+            Err(e) => Err(fail(e)),
+        }
+    }
+}
+
+/// A descriptor position in the message being deserialised that several values may share (the
+/// counterpart of [`SharedFdRef`]): deserialising it takes nothing; [`duplicate`](Self::duplicate)
+/// gives a descriptor of one's own. Use it only while the message is being deserialised.
+#[derive(Debug)]
+pub struct ReceivedFd(u32);
+
+impl ReceivedFd {
+    fn with<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> io::Result<R>) -> Result<R> {
+        INCOMING.with(|inc| {
+            let inc = inc.borrow();
+            let set = inc.as_ref().ok_or(Error::FdOutsideTransfer)?;
+            let fd = set
+                .get(self.0 as usize)
+                .and_then(Option::as_ref)
+                .ok_or(Error::MissingFd {
+                    index: self.0,
+                    received: set.len(),
+                })?;
+            Ok(f(fd.as_fd())?)
+        })
+    }
+
+    /// The descriptor's file identity (device, inode): tells whether this process has the same
+    /// file open already.
+    pub fn identity(&self) -> Result<(u64, u64)> {
+        self.with(sys::file_identity)
+    }
+
+    /// A descriptor of this process's own for the same open file (`dup`).
+    pub fn duplicate(&self) -> Result<OwnedFd> {
+        self.with(sys::dup_cloexec)
+    }
+}
+
+impl<'de> Deserialize<'de> for ReceivedFd {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let FdIndex(index) = FdIndex::deserialize(d)?;
+        Ok(ReceivedFd(index))
+    }
+}
 
 impl Serialize for FdRef<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -209,7 +283,9 @@ pub fn serialize_into<T: Serialize + ?Sized>(
     bytes: &mut Vec<u8>,
 ) -> Result<Vec<OwnedFd>> {
     let guard = install(&OUTGOING, Vec::new());
+    let shared = SHARED_OUT.with(|m| std::mem::take(&mut *m.borrow_mut()));
     let r = frame::encode_payload(value, bytes);
+    SHARED_OUT.with(|m| *m.borrow_mut() = shared);
     let fds = OUTGOING.with(|o| o.borrow_mut().take()).unwrap_or_default();
     drop(guard);
     r.map(|()| fds)

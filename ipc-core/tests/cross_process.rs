@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use multiproc_core::futex::{self, WaitResult};
 use multiproc_core::transfer::{self, Channel, PortableFd, inherited_channel, spawn_with_channel};
-use multiproc_core::{Error, SharedMapping, fd, frame};
+use multiproc_core::{Deadline, Error, SharedMapping, fd, frame};
 use multiproc_testkit::{child_command, role, unique_name, wait_timeout};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -84,7 +84,7 @@ fn futex_wakes_a_sleeper_in_another_process() {
         futex::wake(asleep, 1);
         let deadline = Instant::now() + LIMIT;
         while go.load(Ordering::Acquire) == 0 {
-            let r = futex::wait_until(go, 0, Some(deadline)).unwrap();
+            let r = futex::wait(go, 0, Deadline::Until(deadline));
             assert_ne!(r, WaitResult::TimedOut, "never woken");
         }
         seen.store(go.load(Ordering::Acquire), Ordering::Release);
@@ -102,7 +102,7 @@ fn futex_wakes_a_sleeper_in_another_process() {
     let deadline = Instant::now() + LIMIT;
     while asleep.load(Ordering::Acquire) == 0 {
         assert_ne!(
-            futex::wait_until(asleep, 0, Some(deadline)).unwrap(),
+            futex::wait(asleep, 0, Deadline::Until(deadline)),
             WaitResult::TimedOut
         );
     }
@@ -125,7 +125,7 @@ fn anonymous_mapping_and_futex_with_a_forked_child() {
     if pid == 0 {
         // Wait for the parent's 1, answer 2.
         while word.load(Ordering::Acquire) != 1 {
-            let _ = futex::wait(word, 0, Some(Duration::from_secs(10)));
+            let _ = futex::wait(word, 0, Deadline::after(Duration::from_secs(10)));
         }
         word.store(2, Ordering::Release);
         futex::wake(word, 1);
@@ -137,7 +137,7 @@ fn anonymous_mapping_and_futex_with_a_forked_child() {
     let deadline = Instant::now() + LIMIT;
     while word.load(Ordering::Acquire) != 2 {
         assert_ne!(
-            futex::wait_until(word, 1, Some(deadline)).unwrap(),
+            futex::wait(word, 1, Deadline::Until(deadline)),
             WaitResult::TimedOut
         );
     }
@@ -153,7 +153,11 @@ fn futex_timeout_is_close_to_what_was_asked() {
     let map = SharedMapping::anonymous(4096).unwrap();
     for ms in [10u64, 50] {
         let t = Instant::now();
-        let r = futex::wait(map.atomic_u32(0), 0, Some(Duration::from_millis(ms))).unwrap();
+        let r = futex::wait(
+            map.atomic_u32(0),
+            0,
+            Deadline::after(Duration::from_millis(ms)),
+        );
         let took = t.elapsed();
         assert_eq!(r, WaitResult::TimedOut);
         assert!(took >= Duration::from_millis(ms), "{took:?} < {ms} ms");

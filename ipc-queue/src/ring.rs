@@ -321,7 +321,7 @@ impl Ring {
                 };
                 left = Some(left.map_or(to_stop, |l| l.min(to_stop)));
             }
-            let _ = futex::wait(word, seen, left);
+            let _ = futex::wait(word, seen, left.map_or(Wait::Forever, Wait::after));
             sleeping.store(0, Ordering::Relaxed);
             if ready() {
                 return true;
@@ -761,7 +761,7 @@ impl Ring {
             let left = left.map_or(Duration::from_millis(100), |l| {
                 l.min(Duration::from_millis(100))
             });
-            let _ = futex::wait(&h.join_word, seen, Some(left));
+            let _ = futex::wait(&h.join_word, seen, Wait::after(left));
             h.join_waiters.fetch_sub(1, Ordering::SeqCst);
         }
     }

@@ -17,6 +17,7 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use multiproc_core::Deadline;
 use multiproc_core::futex;
 use multiproc_shm::SharedMemory;
 
@@ -71,7 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let left = deadline
             .checked_duration_since(Instant::now())
             .ok_or("no reply within 60 s")?;
-        futex::wait(state, 0, Some(left))?;
+        futex::wait(state, 0, Deadline::after(left));
     }
     println!("reply: {}", text_at(&block, REPLY)?);
     if let Some(mut child) = attach {

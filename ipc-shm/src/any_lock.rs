@@ -113,11 +113,11 @@ impl AnyLock {
         }
     }
 
-    /// The lock's identity across processes (see `multiproc_sync::Lock::identity`).
-    pub(crate) fn identity(&self) -> (u64, u64) {
+    /// Which lock this is, in every process (see `multiproc_sync::Lock::id`).
+    pub(crate) fn id(&self) -> multiproc_core::heap::ObjectId {
         match self {
-            AnyLock::RLock(l) => l.identity(),
-            AnyLock::Lock(l) => l.identity(),
+            AnyLock::RLock(l) => l.id(),
+            AnyLock::Lock(l) => l.id(),
         }
     }
 

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::Shareable;
 use crate::any_lock::{AnyLock, AnyLockGuard};
 use crate::error::{Error, check_index, check_range};
+use multiproc_core::heap::Refusal;
+
 use crate::region::{Kind, Region, wire};
 
 /// Elements copied per step of an [`Iter`]: 4 KiB, small enough to stay in the L1 cache.
@@ -64,14 +66,11 @@ struct ArrayWire<T: Shareable> {
 }
 
 impl<T: Shareable> TryFrom<ArrayWire<T>> for Array<T> {
-    type Error = String;
-    fn try_from(w: ArrayWire<T>) -> Result<Self, String> {
-        if !w.region.bound_to(w.lock.identity()) {
-            let why = "the shared memory and the lock of this handle do not belong together";
-            // Record the typed reason for `multiproc_core::transfer` (postcard keeps only "custom").
-            let _: serde::de::value::Error =
-                multiproc_core::transfer::fail_de(multiproc_core::Error::FrameCorrupt(why.into()));
-            return Err(why.into());
+    type Error = serde::de::value::Error;
+    fn try_from(w: ArrayWire<T>) -> Result<Self, Self::Error> {
+        if !w.region.guarded_by(w.lock.id()) {
+            let why = multiproc_core::Error::Refused(Refusal::WrongGuard);
+            return Err(multiproc_core::transfer::fail_de(why));
         }
         Ok(Array {
             region: w.region,
@@ -113,22 +112,20 @@ impl<T: Shareable + Copy> Array<T> {
     /// A new array holding a copy of `values`, guarded by `lock`, which other values and
     /// arrays may share (Python's `Array(t, initializer, lock=lock)`).
     pub fn with_lock(values: &[T], lock: impl Into<AnyLock>) -> std::io::Result<Array<T>> {
-        let region = Region::<T>::create(Kind::Array, values.len())?;
+        let lock = lock.into();
+        let region = Region::<T>::create(Kind::Array, values.len(), Some(lock.id()))?;
         // SAFETY: the region was just made for `values.len()` elements and no other handle to
-        // it exists yet; a fresh mapping never overlaps `values`.
+        // it exists yet; fresh shared memory never overlaps `values`.
         unsafe {
             std::ptr::copy_nonoverlapping(values.as_ptr(), region.ptr(), values.len());
         }
-        let lock = lock.into();
-        region.bind(lock.identity());
         Ok(Array { region, lock })
     }
 
     /// A new array of `len` zeros guarded by `lock`.
     pub fn zeroed_with_lock(len: usize, lock: impl Into<AnyLock>) -> std::io::Result<Array<T>> {
-        let region = Region::create(Kind::Array, len)?;
         let lock = lock.into();
-        region.bind(lock.identity());
+        let region = Region::create(Kind::Array, len, Some(lock.id()))?;
         Ok(Array { region, lock })
     }
 

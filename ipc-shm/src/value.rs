@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Shareable;
 use crate::any_lock::{AnyLock, AnyLockGuard};
+use multiproc_core::heap::Refusal;
+
 use crate::region::{Kind, Region, wire};
 
 /// One `T` in shared memory, guarded by a process-shared lock: Python's
@@ -51,14 +53,11 @@ struct ValueWire<T: Shareable> {
 }
 
 impl<T: Shareable> TryFrom<ValueWire<T>> for Value<T> {
-    type Error = String;
-    fn try_from(w: ValueWire<T>) -> Result<Self, String> {
-        if !w.region.bound_to(w.lock.identity()) {
-            let why = "the shared memory and the lock of this handle do not belong together";
-            // Record the typed reason for `multiproc_core::transfer` (postcard keeps only "custom").
-            let _: serde::de::value::Error =
-                multiproc_core::transfer::fail_de(multiproc_core::Error::FrameCorrupt(why.into()));
-            return Err(why.into());
+    type Error = serde::de::value::Error;
+    fn try_from(w: ValueWire<T>) -> Result<Self, Self::Error> {
+        if !w.region.guarded_by(w.lock.id()) {
+            let why = multiproc_core::Error::Refused(Refusal::WrongGuard);
+            return Err(multiproc_core::transfer::fail_de(why));
         }
         Ok(Value {
             region: w.region,
@@ -93,21 +92,19 @@ impl<T: Shareable + Copy> Value<T> {
 
     /// A new zero value (Python's `Value('i')`).
     pub fn zeroed() -> std::io::Result<Value<T>> {
-        let region = Region::create(Kind::Value, 1)?;
         let lock = AnyLock::new()?;
-        region.bind(lock.identity());
+        let region = Region::create(Kind::Value, 1, Some(lock.id()))?;
         Ok(Value { region, lock })
     }
 
     /// A new value guarded by `lock`, which other values and arrays may share (Python's
     /// `Value(t, v, lock=lock)`).
     pub fn with_lock(value: T, lock: impl Into<AnyLock>) -> std::io::Result<Value<T>> {
-        let region = Region::<T>::create(Kind::Value, 1)?;
+        let lock = lock.into();
+        let region = Region::<T>::create(Kind::Value, 1, Some(lock.id()))?;
         // SAFETY: the region was just made and no other handle to it exists yet; it holds one
         // aligned `T`.
         unsafe { region.ptr().write(value) };
-        let lock = lock.into();
-        region.bind(lock.identity());
         Ok(Value { region, lock })
     }
 

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use multiproc_core::futex::{self, WaitResult};
+use multiproc_core::futex::{Spin, WaitWord};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::BrokenBarrier;
 use crate::ident;
-use crate::raw_lock::{CHECK_FIRST, CHECK_MAX, LONG_SLEEP, Wait};
-use crate::storage::{Shared, SharedState};
+use crate::raw_lock::{CHECK_FIRST, CHECK_MAX, Deadline};
+use multiproc_core::heap::{Kind, Shared, SharedState};
 
 // The state word: generation (bits 17..32) | last generation ended broken (bit 16) |
 // broken (bit 15) | arrivals in this generation (bits 0..15).
@@ -33,7 +33,7 @@ fn next_generation(s: u32, last_broken: bool) -> u32 {
 
 #[repr(C)]
 pub(crate) struct BarrierState {
-    /// See the constants above; the futex word.
+    /// See the constants above.
     state: AtomicU32,
     parties: AtomicU32,
     /// A generation ended by reset or break (for a waiter that wakes two generations late).
@@ -43,12 +43,13 @@ pub(crate) struct BarrierState {
     timeout_ns: AtomicU64,
     /// The stamp of the party running the action (its liveness is checked by the others).
     runner: AtomicU64,
+    /// Where parties sleep until `state` changes.
+    wake: WaitWord,
 }
 
-// SAFETY: `#[repr(C)]`, atomics only, 32 bytes, alignment 8.
+// SAFETY: `#[repr(C)]`, atomics only, 40 bytes, alignment 8.
 unsafe impl SharedState for BarrierState {
-    const KIND: u32 = u32::from_le_bytes(*b"Barr");
-    const LABEL: &'static str = "ipc-sync-barrier";
+    const KIND: Kind = Kind::new(*b"Barr");
 }
 
 type Action = Arc<dyn Fn() + Send + Sync>;
@@ -202,26 +203,35 @@ impl Barrier {
     /// # Errors
     /// [`BrokenBarrier`] when the barrier is or becomes broken (this wait timing out breaks it).
     pub fn wait_timeout(&self, timeout: Option<Duration>) -> Result<u32, BrokenBarrier> {
-        let wait = Wait::from_timeout(timeout);
+        let wait = Deadline::from_timeout(timeout);
+        let (mine, index) = self.arrive(wait)?;
+        if index + 1 == self.parties() {
+            self.trip(mine, index)
+        } else {
+            self.await_trip(mine, index, wait)
+        }
+    }
+
+    /// Counts this party in; returns the state it made and its arrival index. Waits while the
+    /// previous round's last party runs the action (this party belongs to the next round).
+    fn arrive(&self, wait: Deadline) -> Result<(u32, u32), BrokenBarrier> {
         let st = self.s();
         let parties = self.parties();
-        // Arrive.
-        let (mine, index) = loop {
+        loop {
             let s = st.state.load(Ordering::Acquire);
             if s & BROKEN != 0 {
                 return Err(BrokenBarrier);
             }
             let count = s & COUNT_MASK;
             if count >= parties {
-                // The last arrival is running the action: this party belongs to the next round.
-                match wait.next_sleep(CHECK_MAX) {
-                    Some(t) => {
-                        futex::wait(&st.state, s, Some(t)).expect("futex wait");
-                    }
-                    None => {
-                        self.break_gen(s);
-                        return Err(BrokenBarrier);
-                    }
+                let changed = || st.state.load(Ordering::Acquire) != s;
+                if !st
+                    .wake
+                    .wait_until(changed, wait.capped(CHECK_MAX), Spin::Never)
+                    && wait.is_over()
+                {
+                    self.break_gen(s);
+                    return Err(BrokenBarrier);
                 }
                 continue;
             }
@@ -230,74 +240,85 @@ impl Barrier {
                 .compare_exchange(s, s + 1, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
-                break (s + 1, count);
+                return Ok((s + 1, count));
             }
-        };
-        if index + 1 == parties {
-            if let Some(action) = &self.action {
-                st.runner.store(ident::me().stamp, Ordering::Release);
-                // Let the sleepers see that the action runs, so they watch the runner's life.
-                futex::wake_all(&st.state);
-                let mut guard = BreakOnUnwind(self, false);
-                action();
-                guard.1 = true;
-            }
-            // Trip: the next generation, everyone released.
-            let tripped = st
-                .state
-                .compare_exchange(
-                    mine,
-                    next_generation(mine, false),
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                )
-                .is_ok();
-            futex::wake_all(&st.state);
-            return if tripped {
-                Ok(index)
-            } else {
-                Err(BrokenBarrier)
-            };
         }
-        // Wait for the trip (or a break).
+    }
+
+    /// The last party: runs the action, then starts the next generation, releasing everyone.
+    fn trip(&self, mine: u32, index: u32) -> Result<u32, BrokenBarrier> {
+        let st = self.s();
+        if let Some(action) = &self.action {
+            st.runner.store(ident::me().stamp, Ordering::Release);
+            // Let the sleepers see that the action runs, so they watch the runner's life.
+            st.wake.notify_all();
+            let mut guard = BreakOnUnwind(self, false);
+            action();
+            guard.1 = true;
+        }
+        let tripped = st
+            .state
+            .compare_exchange(
+                mine,
+                next_generation(mine, false),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok();
+        st.wake.notify_all();
+        if tripped {
+            Ok(index)
+        } else {
+            Err(BrokenBarrier)
+        }
+    }
+
+    /// Every other party: waits for the trip or a break, watching the life of the party that
+    /// runs the action.
+    fn await_trip(&self, mine: u32, index: u32, wait: Deadline) -> Result<u32, BrokenBarrier> {
+        let st = self.s();
+        let parties = self.parties();
         let my_gen = generation(mine);
         let mut interval = CHECK_FIRST;
         loop {
             let s = st.state.load(Ordering::Acquire);
             if generation(s) != my_gen {
-                let broken = if generation(s) == (my_gen + 1) & ((1 << (32 - GEN_SHIFT)) - 1) {
-                    s & LAST_BROKEN != 0
-                } else {
-                    st.broken_gen.load(Ordering::Acquire) == my_gen
-                };
-                return if broken {
-                    Err(BrokenBarrier)
-                } else {
-                    Ok(index)
-                };
+                return self.outcome(s, my_gen, index);
             }
             if s & BROKEN != 0 {
                 return Err(BrokenBarrier);
             }
-            let cap = if s & COUNT_MASK >= parties {
-                interval
-            } else {
-                LONG_SLEEP
-            };
-            let Some(sleep) = wait.next_sleep(cap) else {
+            if wait.is_over() {
                 self.break_gen(s);
                 return Err(BrokenBarrier);
-            };
-            let r = futex::wait(&st.state, s, Some(sleep)).expect("futex wait");
-            if r == WaitResult::TimedOut && sleep == interval && s & COUNT_MASK >= parties {
-                // The action has run for a while: does the party running it still live?
-                let stamp = st.runner.load(Ordering::Acquire);
-                if stamp != 0 && ident::owner_is_dead((stamp >> 32) as u32, &st.runner) {
-                    self.break_gen(s);
-                    return Err(BrokenBarrier);
-                }
-                interval = (interval * 2).min(CHECK_MAX);
             }
+            let running = s & COUNT_MASK >= parties;
+            let nap = if running { wait.capped(interval) } else { wait };
+            let changed = || st.state.load(Ordering::Acquire) != s;
+            if st.wake.wait_until(changed, nap, Spin::Never) || !running || wait.is_over() {
+                continue;
+            }
+            // The action has run for a while: does the party running it still live?
+            let stamp = st.runner.load(Ordering::Acquire);
+            if stamp != 0 && ident::owner_is_dead((stamp >> 32) as u32, &st.runner) {
+                self.break_gen(s);
+                return Err(BrokenBarrier);
+            }
+            interval = (interval * 2).min(CHECK_MAX);
+        }
+    }
+
+    /// How the generation `my_gen` ended, seen from state `s` of a later one.
+    fn outcome(&self, s: u32, my_gen: u32, index: u32) -> Result<u32, BrokenBarrier> {
+        let broken = if generation(s) == (my_gen + 1) & ((1 << (32 - GEN_SHIFT)) - 1) {
+            s & LAST_BROKEN != 0
+        } else {
+            self.s().broken_gen.load(Ordering::Acquire) == my_gen
+        };
+        if broken {
+            Err(BrokenBarrier)
+        } else {
+            Ok(index)
         }
     }
 
@@ -314,7 +335,7 @@ impl Barrier {
                 Err(now) => s = now,
             }
         }
-        futex::wake_all(&st.state);
+        st.wake.notify_all();
     }
 
     /// Breaks the barrier: every waiter, and every later [`wait`](Self::wait) until
@@ -349,6 +370,6 @@ impl Barrier {
                 Err(now) => s = now,
             }
         }
-        futex::wake_all(&st.state);
+        st.wake.notify_all();
     }
 }

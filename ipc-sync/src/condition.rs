@@ -5,15 +5,15 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use multiproc_core::futex::{self, WaitResult};
+use multiproc_core::futex::{Spin, WaitWord};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LockResult, OwnerDied, TryLockError};
 use crate::ident::{self, Me};
 use crate::lock::Lock;
-use crate::raw_lock::{Acquired, RawLock, Wait};
+use crate::raw_lock::{Acquired, Deadline, RawLock};
 use crate::rlock::RLock;
-use crate::storage::{Shared, SharedState};
+use multiproc_core::heap::{Kind, Shared, SharedState};
 
 mod sealed {
     use crate::raw_lock::RawLock;
@@ -46,16 +46,16 @@ impl ConditionLock for RLock {}
 
 #[repr(C)]
 pub(crate) struct ConditionState {
-    /// Bumped by every notify; the futex word waiters sleep on.
+    /// Bumped by every notify: a waiter is notified once it changed.
     seq: AtomicU32,
-    /// How many may sleep on `seq` (a dead waiter leaves it too high: only a spare syscall).
-    sleepers: AtomicU32,
+    _pad: AtomicU32,
+    /// Where waiters sleep until `seq` changes.
+    wake: WaitWord,
 }
 
-// SAFETY: `#[repr(C)]`, two `AtomicU32`s.
+// SAFETY: `#[repr(C)]`, atomics only (a `WaitWord` is two `AtomicU32`s).
 unsafe impl SharedState for ConditionState {
-    const KIND: u32 = u32::from_le_bytes(*b"Cond");
-    const LABEL: &'static str = "ipc-sync-condition";
+    const KIND: Kind = Kind::new(*b"Cond");
 }
 
 /// A condition variable shared between processes: Python's `multiprocessing.Condition`.
@@ -127,7 +127,7 @@ fn release_level<L: ConditionLock>(raw: &RawLock, me: Me) {
     raw.unlock(me.tid);
 }
 
-fn acquire_level<L: ConditionLock>(raw: &RawLock, me: Me, wait: Wait) -> Acquired {
+fn acquire_level<L: ConditionLock>(raw: &RawLock, me: Me, wait: Deadline) -> Acquired {
     if L::REENTRANT && raw.owner() == me.tid {
         raw.set_count(raw.count() + 1);
         return Acquired::Yes;
@@ -172,7 +172,7 @@ impl<L: ConditionLock> Condition<L> {
     /// # Errors
     /// [`OwnerDied`] (with the guard) when the previous holder died holding it.
     pub fn lock(&self) -> LockResult<ConditionGuard<'_, L>> {
-        match acquire_level::<L>(self.lock.raw_lock(), ident::me(), Wait::Forever) {
+        match acquire_level::<L>(self.lock.raw_lock(), ident::me(), Deadline::Forever) {
             Acquired::Yes => Ok(self.guard()),
             _ => Err(OwnerDied(self.guard())),
         }
@@ -189,7 +189,7 @@ impl<L: ConditionLock> Condition<L> {
         match acquire_level::<L>(
             self.lock.raw_lock(),
             ident::me(),
-            Wait::from_timeout(Some(timeout)),
+            Deadline::from_timeout(Some(timeout)),
         ) {
             Acquired::Yes => Ok(self.guard()),
             Acquired::OwnerDied => Err(TryLockError::OwnerDied(self.guard())),
@@ -207,32 +207,21 @@ impl<L: ConditionLock> ConditionGuard<'_, L> {
     /// `OwnerDied(notified)` when, taking the lock back, it found that its holder had died
     /// holding it; the lock is held again all the same.
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<bool, OwnerDied<bool>> {
-        let wait = Wait::from_timeout(timeout);
+        let wait = Deadline::from_timeout(timeout);
         let me = ident::me();
         let s = self.cond.state.get();
         let raw = self.cond.lock.raw_lock();
         let seen = s.seq.load(Ordering::SeqCst);
-        s.sleepers.fetch_add(1, Ordering::SeqCst);
         // Release fully (every level of an RLock), remembering the depth.
         let depth = if L::REENTRANT { raw.count() } else { 1 };
         if L::REENTRANT {
             raw.set_count(0);
         }
         raw.unlock(me.tid);
-        let notified = loop {
-            if s.seq.load(Ordering::SeqCst) != seen {
-                break true;
-            }
-            let Some(sleep) = wait.next_sleep(crate::raw_lock::LONG_SLEEP) else {
-                break false;
-            };
-            match futex::wait(&s.seq, seen, Some(sleep)).expect("futex wait") {
-                WaitResult::Woken | WaitResult::ValueChanged | WaitResult::Interrupted => {}
-                WaitResult::TimedOut => {}
-            }
-        };
-        s.sleepers.fetch_sub(1, Ordering::SeqCst);
-        let a = raw.lock(me, Wait::Forever);
+        // No spin: a notifier holds the lock and this waiter cannot run before it lets go.
+        let changed = || s.seq.load(Ordering::Acquire) != seen;
+        let notified = s.wake.wait_until(changed, wait, Spin::Never);
+        let a = raw.lock(me, Deadline::Forever);
         if L::REENTRANT {
             raw.set_count(depth);
         }
@@ -253,16 +242,16 @@ impl<L: ConditionLock> ConditionGuard<'_, L> {
         mut predicate: impl FnMut() -> bool,
         timeout: Option<Duration>,
     ) -> Result<bool, OwnerDied<bool>> {
-        let wait = Wait::from_timeout(timeout);
+        let wait = Deadline::from_timeout(timeout);
         let mut died = false;
         let ok = loop {
             if predicate() {
                 break true;
             }
             let left = match wait {
-                Wait::Forever => None,
-                Wait::No => break false,
-                Wait::Until(d) => match d.checked_duration_since(std::time::Instant::now()) {
+                Deadline::Forever => None,
+                Deadline::No => break false,
+                Deadline::Until(d) => match d.checked_duration_since(std::time::Instant::now()) {
                     Some(l) if !l.is_zero() => Some(l),
                     _ => break predicate(),
                 },
@@ -278,8 +267,8 @@ impl<L: ConditionLock> ConditionGuard<'_, L> {
     pub fn notify(&self, n: u32) {
         let s = self.cond.state.get();
         s.seq.fetch_add(1, Ordering::SeqCst);
-        if n > 0 && s.sleepers.load(Ordering::SeqCst) > 0 {
-            futex::wake(&s.seq, n);
+        if n > 0 {
+            s.wake.notify(n);
         }
     }
 

@@ -4,24 +4,25 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use multiproc_core::futex;
+use multiproc_core::Deadline;
+use multiproc_core::futex::WaitWord;
 use serde::{Deserialize, Serialize};
 
-use crate::raw_lock::{SPIN, Wait};
-use crate::storage::{Shared, SharedState};
+use crate::raw_lock::SPIN;
+use multiproc_core::heap::{Kind, Shared, SharedState};
 
 #[repr(C)]
 pub(crate) struct EventState {
-    /// 0 clear, 1 set; the futex word.
+    /// 0 clear, 1 set.
     flag: AtomicU32,
-    /// How many may sleep on `flag`.
-    sleepers: AtomicU32,
+    _pad: AtomicU32,
+    /// Where waiters sleep until `flag` is 1.
+    wake: WaitWord,
 }
 
-// SAFETY: `#[repr(C)]`, two `AtomicU32`s.
+// SAFETY: `#[repr(C)]`, atomics only (a `WaitWord` is two `AtomicU32`s).
 unsafe impl SharedState for EventState {
-    const KIND: u32 = u32::from_le_bytes(*b"Evnt");
-    const LABEL: &'static str = "ipc-sync-event";
+    const KIND: Kind = Kind::new(*b"Evnt");
 }
 
 /// A flag that processes wait for: Python's `multiprocessing.Event`.
@@ -65,8 +66,8 @@ impl Event {
     #[inline]
     pub fn set(&self) {
         let s = self.state.get();
-        if s.flag.swap(1, Ordering::SeqCst) == 0 && s.sleepers.load(Ordering::SeqCst) > 0 {
-            futex::wake_all(&s.flag);
+        if s.flag.swap(1, Ordering::SeqCst) == 0 {
+            s.wake.notify_all();
         }
     }
 
@@ -89,31 +90,13 @@ impl Event {
         if self.is_set() {
             return true;
         }
-        self.wait_slow(Wait::from_timeout(timeout))
+        self.wait_slow(Deadline::from_timeout(timeout))
     }
 
     #[cold]
-    fn wait_slow(&self, wait: Wait) -> bool {
+    fn wait_slow(&self, deadline: Deadline) -> bool {
         let s = self.state.get();
-        if !matches!(wait, Wait::No) {
-            for _ in 0..SPIN {
-                std::hint::spin_loop();
-                if self.is_set() {
-                    return true;
-                }
-            }
-        }
-        s.sleepers.fetch_add(1, Ordering::SeqCst);
-        let set = loop {
-            if s.flag.load(Ordering::SeqCst) == 1 {
-                break true;
-            }
-            let Some(sleep) = wait.next_sleep(crate::raw_lock::LONG_SLEEP) else {
-                break false;
-            };
-            futex::wait(&s.flag, 0, Some(sleep)).expect("futex wait");
-        };
-        s.sleepers.fetch_sub(1, Ordering::SeqCst);
-        set
+        s.wake
+            .wait_until(|| s.flag.load(Ordering::Acquire) == 1, deadline, SPIN)
     }
 }

@@ -136,7 +136,6 @@ mod lock;
 mod raw_lock;
 mod rlock;
 mod semaphore;
-mod storage;
 mod sys;
 
 pub use barrier::{Barrier, MAX_PARTIES};

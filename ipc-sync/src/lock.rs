@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, LockResult, OwnerDied, TryLockError};
 use crate::ident;
-use crate::raw_lock::{Acquired, RawLock, Wait};
-use crate::storage::{Shared, SharedState};
+use crate::raw_lock::{Acquired, Deadline, RawLock};
+use multiproc_core::heap::{Kind, ObjectId, Shared, SharedState};
 
 #[repr(C)]
 pub(crate) struct LockState {
@@ -18,8 +18,7 @@ pub(crate) struct LockState {
 
 // SAFETY: `#[repr(C)]`, atomics only (`RawLock`), 16 bytes, alignment 8.
 unsafe impl SharedState for LockState {
-    const KIND: u32 = u32::from_le_bytes(*b"Lock");
-    const LABEL: &'static str = "ipc-sync-lock";
+    const KIND: Kind = Kind::new(*b"Lock");
 }
 
 /// A lock shared between processes: Python's `multiprocessing.Lock`.
@@ -119,7 +118,7 @@ impl Lock {
     /// [`OwnerDied`] (with the guard) when the previous holder died holding it.
     #[inline]
     pub fn lock(&self) -> LockResult<LockGuard<'_>> {
-        match self.raw().lock(ident::me(), Wait::Forever) {
+        match self.raw().lock(ident::me(), Deadline::Forever) {
             Acquired::Yes => Ok(self.guard()),
             _ => Err(OwnerDied(self.guard())),
         }
@@ -132,7 +131,7 @@ impl Lock {
     /// here, as a non-blocking attempt does not check the holder's liveness.
     #[inline]
     pub fn try_lock(&self) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
-        self.outcome(self.raw().lock(ident::me(), Wait::No))
+        self.outcome(self.raw().lock(ident::me(), Deadline::No))
     }
 
     /// Acquires, waiting at most `timeout` (Python's `acquire(timeout=...)`).
@@ -146,7 +145,7 @@ impl Lock {
     ) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
         self.outcome(
             self.raw()
-                .lock(ident::me(), Wait::from_timeout(Some(timeout))),
+                .lock(ident::me(), Deadline::from_timeout(Some(timeout))),
         )
     }
 
@@ -157,7 +156,10 @@ impl Lock {
     /// As [`lock_timeout`](Self::lock_timeout); `Err(TryLockError::OwnerDied(()))` means
     /// acquired.
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<(), TryLockError<()>> {
-        match self.raw().lock(ident::me(), Wait::from_timeout(timeout)) {
+        match self
+            .raw()
+            .lock(ident::me(), Deadline::from_timeout(timeout))
+        {
             Acquired::Yes => Ok(()),
             Acquired::OwnerDied => Err(TryLockError::OwnerDied(())),
             Acquired::TimedOut => Err(TryLockError::Timeout),
@@ -206,9 +208,9 @@ impl Lock {
         self.state.same(&other.state)
     }
 
-    /// The lock's identity, equal in every process that holds a handle to it (the device and
-    /// inode of its shared memory): for data that must stay paired with its lock.
-    pub fn identity(&self) -> (u64, u64) {
-        self.state.identity()
+    /// Which lock this is, the same in every process that holds a handle to it: for data that
+    /// must stay paired with its lock (recorded as a guard in the data's header).
+    pub fn id(&self) -> ObjectId {
+        self.state.id()
     }
 }

@@ -9,28 +9,25 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use multiproc_core::futex::{self, WaitResult};
+use multiproc_core::futex::{self, Spin, WaitResult};
 
 use crate::ident::{self, Me};
 
 pub(crate) const WAITERS: u32 = 1 << 31;
 pub(crate) const TID_MASK: u32 = (1 << 30) - 1;
 
-/// Spins (each a `pause`) before an `Event` or `Semaphore` waiter sleeps: a hand-over between
-/// two running processes then costs no syscall on either side.
-pub(crate) const SPIN: u32 = 100;
+/// How an `Event` or `Semaphore` waiter spins before it sleeps: a hand-over between two running
+/// processes then costs no syscall on either side. (The lock itself never spins: see
+/// `lock_slow`.)
+pub(crate) const SPIN: Spin = Spin::Checks(100);
 /// A sleeping acquirer looks at the owner's liveness after this much time asleep, then at
 /// doubling intervals up to [`CHECK_MAX`].
 pub(crate) const CHECK_FIRST: Duration = Duration::from_millis(1);
 /// The longest a blocked acquirer sleeps without checking that the owner lives.
 pub(crate) const CHECK_MAX: Duration = Duration::from_millis(8);
 
-/// The longest single sleep of a waiter with no deadline that has nothing to check (it
-/// re-checks its condition and sleeps again).
-pub(crate) const LONG_SLEEP: Duration = Duration::from_secs(3600);
-
 /// How long to wait (the deadline type of `multiproc-core`).
-pub(crate) use multiproc_core::futex::Deadline as Wait;
+pub(crate) use multiproc_core::Deadline;
 
 /// How an acquire ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,7 +80,7 @@ impl RawLock {
 
     /// Acquires, waiting as `wait` says.
     #[inline]
-    pub(crate) fn lock(&self, me: Me, wait: Wait) -> Acquired {
+    pub(crate) fn lock(&self, me: Me, wait: Deadline) -> Acquired {
         if self.try_fast(me) {
             return Acquired::Yes;
         }
@@ -91,7 +88,7 @@ impl RawLock {
     }
 
     #[cold]
-    fn lock_slow(&self, me: Me, wait: Wait) -> Acquired {
+    fn lock_slow(&self, me: Me, wait: Deadline) -> Acquired {
         // No spin before sleeping: measured under two-process contention, a spinning acquirer
         // keeps pulling the lock's cache line from the holder and doubles the cost per
         // hand-over; sleeping at once, as Drepper's mutex3 does, matches mutex3.
@@ -111,9 +108,10 @@ impl RawLock {
                 }
                 continue;
             }
-            let Some(sleep) = wait.next_sleep(interval) else {
+            if wait.is_over() {
                 return Acquired::TimedOut;
-            };
+            }
+            let sleep = wait.capped(interval);
             if c & WAITERS == 0
                 && self
                     .word
@@ -122,8 +120,8 @@ impl RawLock {
             {
                 continue;
             }
-            let r = futex::wait(&self.word, c | WAITERS, Some(sleep)).expect("futex wait");
-            if r == WaitResult::TimedOut && sleep == interval {
+            let r = futex::wait(&self.word, c | WAITERS, sleep);
+            if r == WaitResult::TimedOut && !wait.is_over() {
                 // Asleep for a whole check interval with the same owner: does it still live?
                 if ident::owner_is_dead(owner, &self.stamp)
                     && self

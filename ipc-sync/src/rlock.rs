@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, LockResult, OwnerDied, TryLockError};
 use crate::ident::{self, Me};
-use crate::raw_lock::{Acquired, RawLock, Wait};
-use crate::storage::{Shared, SharedState};
+use crate::raw_lock::{Acquired, Deadline, RawLock};
+use multiproc_core::heap::{Kind, ObjectId, Shared, SharedState};
 
 #[repr(C)]
 pub(crate) struct RLockState {
@@ -18,8 +18,7 @@ pub(crate) struct RLockState {
 
 // SAFETY: `#[repr(C)]`, atomics only (`RawLock`), 16 bytes, alignment 8.
 unsafe impl SharedState for RLockState {
-    const KIND: u32 = u32::from_le_bytes(*b"RLck");
-    const LABEL: &'static str = "ipc-sync-rlock";
+    const KIND: Kind = Kind::new(*b"RLck");
 }
 
 /// A re-entrant lock shared between processes: Python's `multiprocessing.RLock`.
@@ -91,7 +90,7 @@ impl RLock {
     }
 
     #[inline]
-    fn acquire_as(&self, me: Me, wait: Wait) -> Acquired {
+    fn acquire_as(&self, me: Me, wait: Deadline) -> Acquired {
         let raw = self.raw();
         if raw.owner() == me.tid {
             let n = raw.count();
@@ -146,7 +145,7 @@ impl RLock {
     /// [`OwnerDied`] (with the guard) when the previous owner died holding it.
     #[inline]
     pub fn lock(&self) -> LockResult<RLockGuard<'_>> {
-        match self.acquire_as(ident::me(), Wait::Forever) {
+        match self.acquire_as(ident::me(), Deadline::Forever) {
             Acquired::Yes => Ok(self.guard()),
             _ => Err(OwnerDied(self.guard())),
         }
@@ -158,7 +157,7 @@ impl RLock {
     /// [`TryLockError::Timeout`] when another thread holds it.
     #[inline]
     pub fn try_lock(&self) -> Result<RLockGuard<'_>, TryLockError<RLockGuard<'_>>> {
-        self.outcome(self.acquire_as(ident::me(), Wait::No))
+        self.outcome(self.acquire_as(ident::me(), Deadline::No))
     }
 
     /// Acquires, waiting at most `timeout`.
@@ -169,7 +168,7 @@ impl RLock {
         &self,
         timeout: Duration,
     ) -> Result<RLockGuard<'_>, TryLockError<RLockGuard<'_>>> {
-        self.outcome(self.acquire_as(ident::me(), Wait::from_timeout(Some(timeout))))
+        self.outcome(self.acquire_as(ident::me(), Deadline::from_timeout(Some(timeout))))
     }
 
     /// Acquires one level without a guard: `None` waits forever, `Some(Duration::ZERO)` does
@@ -179,7 +178,7 @@ impl RLock {
     /// As [`lock_timeout`](Self::lock_timeout); `Err(TryLockError::OwnerDied(()))` means
     /// acquired.
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<(), TryLockError<()>> {
-        match self.acquire_as(ident::me(), Wait::from_timeout(timeout)) {
+        match self.acquire_as(ident::me(), Deadline::from_timeout(timeout)) {
             Acquired::Yes => Ok(()),
             Acquired::OwnerDied => Err(TryLockError::OwnerDied(())),
             Acquired::TimedOut => Err(TryLockError::Timeout),
@@ -221,9 +220,9 @@ impl RLock {
         self.state.same(&other.state)
     }
 
-    /// The lock's identity, equal in every process that holds a handle to it (the device and
-    /// inode of its shared memory): for data that must stay paired with its lock.
-    pub fn identity(&self) -> (u64, u64) {
-        self.state.identity()
+    /// Which lock this is, the same in every process that holds a handle to it: for data that
+    /// must stay paired with its lock (recorded as a guard in the data's header).
+    pub fn id(&self) -> ObjectId {
+        self.state.id()
     }
 }

@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use multiproc_core::Deadline;
 use multiproc_core::SharedMapping;
 use multiproc_core::futex;
 use multiproc_core::transfer::{Channel, inherited_channel, spawn_with_channel};
@@ -33,7 +34,7 @@ fn wait_eq(word: &AtomicU32, want: u32) {
             return;
         }
         assert!(Instant::now() < deadline, "word stayed {v}, wanted {want}");
-        let _ = futex::wait_until(word, v, Some(deadline));
+        let _ = futex::wait(word, v, Deadline::Until(deadline));
     }
 }
 
@@ -226,7 +227,7 @@ fn lock_and_rlock_owner_died() {
         std::mem::forget(rlock.lock());
         std::mem::forget(rlock.lock());
         put(holding, 1);
-        let _ = futex::wait(holding, 1, Some(LIMIT));
+        let _ = futex::wait(holding, 1, Deadline::after(LIMIT));
         0
     });
     wait_eq(holding, 1);
@@ -259,7 +260,7 @@ fn sleeping_acquirer_notices_death() {
     let pid = fork_child(|| {
         std::mem::forget(lock.lock());
         put(holding, 1);
-        let _ = futex::wait(holding, 1, Some(Duration::from_millis(50)));
+        let _ = futex::wait(holding, 1, Deadline::after(Duration::from_millis(50)));
         // Dies holding the lock, while the parent sleeps in `lock()`.
         // SAFETY: raising SIGKILL on ourselves.
         unsafe { libc::raise(libc::SIGKILL) };
@@ -325,7 +326,7 @@ fn timeouts_are_close_to_what_was_asked() {
         let g = lock.lock();
         let r = rlock.lock();
         put(holding, 1);
-        let _ = futex::wait(release, 0, Some(LIMIT));
+        let _ = futex::wait(release, 0, Deadline::after(LIMIT));
         drop((g, r));
         0
     });
@@ -413,7 +414,7 @@ fn condition_waiter_death_and_owner_death() {
     let c = fork_child(|| {
         std::mem::forget(cond.lock());
         put(holding, 1);
-        let _ = futex::wait(holding, 1, Some(LIMIT));
+        let _ = futex::wait(holding, 1, Deadline::after(LIMIT));
         0
     });
     wait_eq(holding, 1);
@@ -461,7 +462,7 @@ fn barrier_with_dead_parties() {
         let in_action = m2.atomic_u32(4);
         in_action.store(1, Ordering::Release);
         futex::wake_all(in_action);
-        let _ = futex::wait(in_action, 1, Some(LIMIT));
+        let _ = futex::wait(in_action, 1, Deadline::after(LIMIT));
     });
     let waiter = b2.clone();
     let t = std::thread::spawn(move || waiter.wait_timeout(Some(LIMIT)));
