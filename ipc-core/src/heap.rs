@@ -42,7 +42,9 @@
 //! under a `pthread_atfork` hook, before the child exists), and a process releases what it still
 //! holds when it exits normally (an `atexit` hook) or calls [`release_process_references`] before
 //! `_exit` (as `multiproc-process` does in its children). A process killed outright leaks the
-//! references it held: the objects then live until their arena goes, never shorter.
+//! references it held, and so does a `fork` followed by `exec` (`std::process::Command` with a
+//! `pre_exec` hook forks): the objects then live until their arena goes — longer, never
+//! shorter.
 //!
 //! # Transfer
 //!
@@ -677,6 +679,7 @@ impl SlotRef {
 
     /// Wraps a reference this process now owns (a fresh slot, or one adopted from a message).
     fn adopt(arena: Arc<Arena>, offset: u32, generation: u32, class: u8, start: u32) -> Arc<Self> {
+        install_hooks();
         let r = Arc::new(SlotRef {
             arena,
             offset,
@@ -711,7 +714,6 @@ impl Drop for SlotRef {
 
 /// Finds a slot of `class` in an arena this process maps, or in a new one.
 fn alloc_slot(class: u8) -> io::Result<(Arc<Arena>, u32)> {
-    install_hooks();
     let found = HEAP.with(|h| {
         if let Some(a) = &h.current
             && let Some(off) = a.alloc(class)
