@@ -125,13 +125,29 @@ impl Conn {
         read_timeout: Option<Duration>,
         max_head: usize,
     ) -> Result<Head, ReadError> {
+        self.wait_first_byte(idle)?;
+        let deadline = read_timeout.map(|t| Instant::now() + t);
+        self.read_head_by(deadline, max_head)
+    }
+
+    /// Waits up to `idle` for the first byte of a message; `Closed` on a clean EOF,
+    /// `TimedOut` if none came. Returns at once if bytes are already buffered.
+    pub(crate) fn wait_first_byte(&mut self, idle: Option<Duration>) -> Result<(), ReadError> {
         if self.pending().is_empty() {
             self.set_timeout(idle)?;
             if self.fill(None)? == 0 {
                 return Err(ReadError::Closed);
             }
         }
-        let deadline = read_timeout.map(|t| Instant::now() + t);
+        Ok(())
+    }
+
+    /// Reads a whole head (request or status line and headers) by `deadline`.
+    pub(crate) fn read_head_by(
+        &mut self,
+        deadline: Option<Instant>,
+        max_head: usize,
+    ) -> Result<Head, ReadError> {
         let end = loop {
             if let Some(i) = find(self.pending(), b"\r\n\r\n") {
                 break i;
@@ -288,6 +304,12 @@ fn parse_head(bytes: &[u8]) -> Result<Head, ReadError> {
         } else if name.eq_ignore_ascii_case("expect") {
             h.expect_continue |= value.eq_ignore_ascii_case("100-continue");
         }
+    }
+    // RFC 9112 section 6.1: a message with both is a smuggling attempt or a broken peer.
+    if h.content_length.is_some() && (h.chunked || h.other_transfer_encoding) {
+        return Err(ReadError::Malformed(
+            "both Transfer-Encoding and Content-Length".into(),
+        ));
     }
     Ok(h)
 }

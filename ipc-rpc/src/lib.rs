@@ -69,8 +69,11 @@
 //! The server reads a request only within [`Limits`]: the body size is checked against the
 //! `Content-Length` before a byte of it is read; XML nesting is bounded; a DTD is refused and
 //! no entity beyond the five predefined ones is expanded; a client must send its request
-//! within a read timeout and may idle only so long; connections are capped. Each connection
-//! has its own thread, so a stalled client delays nobody else.
+//! within a read timeout and may idle only so long, and a new connection has a short time of
+//! its own for its first request; a request with both `Transfer-Encoding` and
+//! `Content-Length` is refused. Connections are capped, and a full table drops the connection
+//! idle the longest rather than turn a new client away. Each connection has its own thread, so
+//! a stalled client delays nobody else.
 //!
 //! # Comparison with Python's `xmlrpc`
 //!
@@ -101,6 +104,7 @@
 //! are refused with 501; Python's client does not send them unless asked to.
 
 mod client;
+mod conns;
 mod datetime;
 mod de;
 mod error;

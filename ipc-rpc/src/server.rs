@@ -1,12 +1,12 @@
 //! [`Server`]: Python's `SimpleXMLRPCServer`, over HTTP/1.1 with keep-alive and limits.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::conns::{Admit, ConnTable};
 use crate::handler::Handler;
 use crate::http::{Conn, ReadError, reason, response_bytes};
 use crate::registry::{Entry, Registry};
@@ -47,10 +47,8 @@ pub(crate) struct Shared {
     rpc_paths: Vec<String>,
     allow_none: bool,
     pub(crate) stopping: AtomicBool,
-    next_id: AtomicU64,
-    /// Open connections (a clone of each socket, to wake them at shutdown).
-    pub(crate) conns: Mutex<HashMap<u64, TcpStream>>,
-    pub(crate) conns_changed: Condvar,
+    /// Open connections.
+    pub(crate) conns: ConnTable,
 }
 
 impl Server {
@@ -184,9 +182,7 @@ impl Server {
             rpc_paths: self.rpc_paths,
             allow_none: self.allow_none,
             stopping: AtomicBool::new(false),
-            next_id: AtomicU64::new(0),
-            conns: Mutex::new(HashMap::new()),
-            conns_changed: Condvar::new(),
+            conns: ConnTable::default(),
         });
         (self.listener, shared)
     }
@@ -251,32 +247,26 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) -> io::Result<()> {
         if shared.stopping.load(Ordering::Acquire) {
             return Ok(());
         }
-        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-        {
-            let mut conns = shared.conns.lock().unwrap_or_else(|p| p.into_inner());
-            if conns.len() >= shared.limits.max_connections {
-                drop(conns);
+        let id = match shared.conns.admit(&stream, shared.limits.max_connections) {
+            Ok(Admit::Yes(id)) => id,
+            Ok(Admit::Full) => {
                 refuse(stream, 503);
                 continue;
             }
-            match stream.try_clone() {
-                Ok(clone) => conns.insert(id, clone),
-                Err(_) => continue,
-            };
-        }
+            Err(_) => continue,
+        };
         let s = Arc::clone(shared);
+        let refused = stream.try_clone();
         let spawned = std::thread::Builder::new()
             .name("ipc-rpc conn".into())
             .spawn(move || {
-                serve_connection(&s, stream);
-                let mut conns = s.conns.lock().unwrap_or_else(|p| p.into_inner());
-                conns.remove(&id);
-                s.conns_changed.notify_all();
+                serve_connection(&s, stream, id);
+                s.conns.remove(id);
             });
         if spawned.is_err() {
-            let mut conns = shared.conns.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(s) = conns.remove(&id) {
-                refuse(s, 503);
+            shared.conns.remove(id);
+            if let Ok(stream) = refused {
+                refuse(stream, 503);
             }
         }
     }
@@ -295,33 +285,40 @@ fn error_page(conn: &mut Conn, status: u16, msg: &str) {
     let _ = conn.write_all(&response_bytes(status, "text/plain", body.as_bytes(), true));
 }
 
-fn serve_connection(shared: &Shared, stream: TcpStream) {
+fn serve_connection(shared: &Shared, stream: TcpStream, id: u64) {
     let limits = &shared.limits;
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(limits.write_timeout));
     let mut conn = Conn::new(stream);
+    // Until its first request has arrived whole, a connection has a short time of its own.
+    let mut first_by = Some(Instant::now() + limits.first_request_timeout);
     loop {
         if shared.stopping.load(Ordering::Acquire) {
             return;
         }
-        let started = Instant::now();
-        let head = match conn.read_head(
-            Some(limits.idle_timeout),
-            Some(limits.read_timeout),
-            limits.max_head,
-        ) {
+        shared.conns.mark_idle(id);
+        let idle = match first_by {
+            Some(by) => by.saturating_duration_since(Instant::now()),
+            None => limits.idle_timeout,
+        };
+        // Idle too long (or never a byte): just close.
+        if conn.wait_first_byte(Some(idle)).is_err() {
+            return;
+        }
+        let mut head_by = Instant::now() + limits.read_timeout;
+        if let Some(by) = first_by.take() {
+            head_by = head_by.min(by);
+        }
+        let head = match conn.read_head_by(Some(head_by), limits.max_head) {
             Ok(h) => h,
             Err(ReadError::Closed | ReadError::Io(_)) => return,
             Err(ReadError::TimedOut) => {
-                // Idle too long between requests: just close. Stalled inside a request: 408.
-                if started.elapsed() < limits.idle_timeout {
-                    error_page(&mut conn, 408, "the request did not arrive in time");
-                }
-                return;
+                return error_page(&mut conn, 408, "the request did not arrive in time");
             }
             Err(ReadError::TooLarge) => return error_page(&mut conn, 431, "head too large"),
             Err(ReadError::Malformed(m)) => return error_page(&mut conn, 400, &m),
         };
+        shared.conns.mark_busy(id);
         let deadline = Some(Instant::now() + limits.read_timeout);
         let close = head.close
             || (head.c == "HTTP/1.0" && !head.keep_alive)
