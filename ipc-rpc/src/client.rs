@@ -272,50 +272,78 @@ impl Client {
                 _ => Failed(e.into()),
             });
         }
-        let head = match conn.read_head(self.timeout, self.timeout, 64 << 10) {
-            Ok(h) => h,
-            Err(ReadError::Closed) => return Err(Stale),
-            Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::ConnectionReset => {
-                return Err(Stale);
-            }
-            Err(e) => return Err(Failed(read_error(e))),
-        };
-        let deadline = self.timeout.map(|t| Instant::now() + t);
-        let status: u16 = head
-            .b
-            .parse()
-            .map_err(|_| Failed(Error::Protocol(format!("bad status {:?}", head.b))))?;
-        let http11 = head.a == "HTTP/1.1";
-        let mut keep = !head.close && (http11 || head.keep_alive);
-        let body = if head.chunked {
-            conn.read_chunked(self.max_body, deadline)
-        } else if let Some(n) = head.content_length {
-            if n > self.max_body {
-                return Err(Failed(Error::Protocol(format!(
-                    "answer of {n} bytes is over the limit"
-                ))));
-            }
-            conn.read_body(n, deadline)
-        } else {
-            keep = false;
-            conn.read_to_end(self.max_body, deadline)
+        let r = read_response(conn, self.timeout, self.max_body)?;
+        if r.status != 200 {
+            let e = Error::Http {
+                status: r.status,
+                reason: r.reason,
+            };
+            return Ok((Err(e), r.keep_alive));
         }
-        .map_err(|e| Failed(read_error(e)))?;
-        if status != 200 {
-            return Ok((
-                Err(Error::Http {
-                    status,
-                    reason: head.c,
-                }),
-                keep,
-            ));
-        }
-        Ok((Ok(body), keep))
+        Ok((Ok(r.body), r.keep_alive))
     }
 }
 
-enum Exchange {
+/// An answer read whole.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) reason: String,
+    pub(crate) body: Vec<u8>,
+    /// Whether the connection may carry another request.
+    pub(crate) keep_alive: bool,
+}
+
+/// Reads an answer: its head within `timeout` of its first byte (which may take `timeout`
+/// too), its body within `timeout` of the head, at most `max_body` bytes.
+pub(crate) fn read_response(
+    conn: &mut Conn,
+    timeout: Option<Duration>,
+    max_body: usize,
+) -> Result<Response, Exchange> {
+    let head = match conn.read_head(timeout, timeout, 64 << 10) {
+        Ok(h) => h,
+        Err(ReadError::Closed) => return Err(Stale),
+        Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::ConnectionReset => {
+            return Err(Stale);
+        }
+        Err(e) => return Err(Failed(read_error(e))),
+    };
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let status: u16 = head
+        .b
+        .parse()
+        .map_err(|_| Failed(Error::Protocol(format!("bad status {:?}", head.b))))?;
+    let http11 = head.a == "HTTP/1.1";
+    let mut keep_alive = !head.close && (http11 || head.keep_alive);
+    let body = if head.chunked {
+        conn.read_chunked(max_body, deadline)
+    } else if let Some(n) = head.content_length {
+        if n > max_body {
+            return Err(Failed(Error::Protocol(format!(
+                "answer of {n} bytes is over the limit"
+            ))));
+        }
+        conn.read_body(n, deadline)
+    } else {
+        keep_alive = false;
+        conn.read_to_end(max_body, deadline)
+    }
+    .map_err(|e| Failed(read_error(e)))?;
+    Ok(Response {
+        status,
+        reason: head.c,
+        body,
+        keep_alive,
+    })
+}
+
+/// How one exchange failed.
+#[derive(Debug)]
+pub(crate) enum Exchange {
+    /// A kept-alive connection the server had closed: worth one more try on a new one.
     Stale,
+    /// Anything else.
     Failed(Error),
 }
 use Exchange::{Failed, Stale};

@@ -1,16 +1,31 @@
-//! A small HTTP/1.1 layer over `std::net::TcpStream`: just what XML-RPC needs (POST with a
-//! `Content-Length` body, keep-alive), with every read bounded in size and time.
+//! A small HTTP/1.1 layer over a byte stream (a TCP socket, or TLS over one): just what
+//! XML-RPC needs (POST with a `Content-Length` or chunked body, keep-alive), with every read
+//! bounded in size and time.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+/// What a [`Conn`] reads from and writes to: a byte stream whose reads can time out.
+pub(crate) trait Transport: Read + Write + Send {
+    /// Sets how long one read may wait (`None`: for ever).
+    fn set_read_timeout(&mut self, t: Option<Duration>) -> io::Result<()>;
+}
+
+impl Transport for TcpStream {
+    fn set_read_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, t)
+    }
+}
+
 /// A connection with its own read buffer, so that the socket's timeout can be changed between
 /// reads without losing buffered bytes.
 pub(crate) struct Conn {
-    pub(crate) stream: TcpStream,
+    stream: Box<dyn Transport>,
+    /// Read bytes are `buf[pos..end]`; the rest of `buf` is room for more.
     buf: Vec<u8>,
     pos: usize,
+    end: usize,
     timeout: Option<Duration>,
 }
 
@@ -58,11 +73,12 @@ impl From<io::Error> for ReadError {
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream) -> Self {
+    pub(crate) fn new(stream: impl Transport + 'static) -> Self {
         Conn {
-            stream,
-            buf: Vec::with_capacity(8192),
+            stream: Box::new(stream),
+            buf: Vec::new(),
             pos: 0,
+            end: 0,
             timeout: None,
         }
     }
@@ -78,7 +94,7 @@ impl Conn {
 
     /// Buffered bytes not yet consumed.
     fn pending(&self) -> &[u8] {
-        &self.buf[self.pos..]
+        &self.buf[self.pos..self.end]
     }
 
     /// Reads more bytes, waiting at most until `deadline`. Returns how many (0 at EOF).
@@ -90,30 +106,26 @@ impl Conn {
             }
             self.set_timeout(Some(left))?;
         }
-        if self.pos > 0 && self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
-        } else if self.pos > 0 && self.buf.capacity() - self.buf.len() < 4096 {
-            self.buf.drain(..self.pos);
-            self.pos = 0;
+        if self.pos == self.end {
+            (self.pos, self.end) = (0, 0);
         }
-        let old = self.buf.len();
-        let want = (old + 16384).max(self.buf.capacity());
-        self.buf.resize(want, 0);
-        let r = loop {
-            match self.stream.read(&mut self.buf[old..]) {
+        if self.end == self.buf.len() {
+            // Full: move the unread bytes to the front, or grow if they fill it.
+            if self.pos > 0 {
+                self.buf.copy_within(self.pos..self.end, 0);
+                (self.pos, self.end) = (0, self.end - self.pos);
+            } else {
+                let len = (self.buf.len() * 2).max(16384);
+                self.buf.resize(len, 0);
+            }
+        }
+        let n = loop {
+            match self.stream.read(&mut self.buf[self.end..]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                r => break r,
+                r => break r?,
             }
         };
-        let n = match r {
-            Ok(n) => n,
-            Err(e) => {
-                self.buf.truncate(old);
-                return Err(e.into());
-            }
-        };
-        self.buf.truncate(old + n);
+        self.end += n;
         Ok(n)
     }
 
@@ -199,18 +211,22 @@ impl Conn {
         loop {
             let line = self.read_line(deadline)?;
             let size_text = line.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size_text, 16)
-                .map_err(|_| ReadError::Malformed(format!("bad chunk size {size_text:?}")))?;
+            let size = parse_chunk_size(size_text)
+                .ok_or_else(|| ReadError::Malformed(format!("bad chunk size {size_text:?}")))?;
             if size == 0 {
                 // Trailers, up to the empty line.
                 while !self.read_line(deadline)?.is_empty() {}
                 return Ok(out);
             }
-            if out.len() + size > max {
+            if size > max - out.len() {
                 return Err(ReadError::TooLarge);
             }
             out.extend(self.read_body(size, deadline)?);
-            self.read_line(deadline)?;
+            if !self.read_line(deadline)?.is_empty() {
+                return Err(ReadError::Malformed(
+                    "chunk longer than its declared size".into(),
+                ));
+            }
         }
     }
 
@@ -242,7 +258,7 @@ impl Conn {
             }
             if self.fill(deadline)? == 0 {
                 let out = self.pending().to_vec();
-                self.pos = self.buf.len();
+                self.pos = self.end;
                 return Ok(out);
             }
         }
@@ -250,12 +266,29 @@ impl Conn {
 
     /// Writes all of `bytes`.
     pub(crate) fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.stream.write_all(bytes)
+        self.stream.write_all(bytes)?;
+        self.stream.flush()
     }
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `1*DIGIT` (RFC 9110 section 8.6): no sign, no space inside, no list.
+fn parse_content_length(text: &str) -> Option<usize> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// `1*HEXDIG` (RFC 9112 section 7.1): no sign, no `0x`.
+fn parse_chunk_size(text: &str) -> Option<usize> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    usize::from_str_radix(text, 16).ok()
 }
 
 fn parse_head(bytes: &[u8]) -> Result<Head, ReadError> {
@@ -280,9 +313,8 @@ fn parse_head(bytes: &[u8]) -> Result<Head, ReadError> {
         let value = value.trim();
         let name = name.trim();
         if name.eq_ignore_ascii_case("content-length") {
-            let n = value
-                .parse()
-                .map_err(|_| ReadError::Malformed(format!("bad Content-Length {value:?}")))?;
+            let n = parse_content_length(value)
+                .ok_or_else(|| ReadError::Malformed(format!("bad Content-Length {value:?}")))?;
             if h.content_length.is_some_and(|m| m != n) {
                 return Err(ReadError::Malformed("conflicting Content-Length".into()));
             }

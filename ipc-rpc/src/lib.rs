@@ -108,6 +108,8 @@ mod conns;
 mod datetime;
 mod de;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod handler;
 mod http;
 mod instance;
@@ -117,6 +119,7 @@ mod multicall;
 mod params;
 mod registry;
 mod ser;
+mod serve;
 mod server;
 mod server_handle;
 mod value;

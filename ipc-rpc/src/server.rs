@@ -4,13 +4,14 @@ use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::conns::{Admit, ConnTable};
 use crate::handler::Handler;
-use crate::http::{Conn, ReadError, reason, response_bytes};
+use crate::http::{reason, response_bytes};
 use crate::registry::{Entry, Registry};
-use crate::{Fault, Instance, Limits, ServerHandle, Value, xml};
+use crate::serve::serve_connection;
+use crate::{Fault, Instance, Limits, ServerHandle, Value};
 
 /// An XML-RPC server, like Python's `SimpleXMLRPCServer`: bind, register functions (or an
 /// object's methods), then [`serve_forever`](Self::serve_forever) or [`spawn`](Self::spawn).
@@ -42,10 +43,10 @@ pub struct Server {
 
 /// What the accept loop and the connection threads share.
 pub(crate) struct Shared {
-    registry: Registry,
-    limits: Limits,
-    rpc_paths: Vec<String>,
-    allow_none: bool,
+    pub(crate) registry: Registry,
+    pub(crate) limits: Limits,
+    pub(crate) rpc_paths: Vec<String>,
+    pub(crate) allow_none: bool,
     pub(crate) stopping: AtomicBool,
     /// Open connections.
     pub(crate) conns: ConnTable,
@@ -278,111 +279,4 @@ fn refuse(mut stream: TcpStream, status: u16) {
     let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
     let body = format!("{status} {}\n", reason(status));
     let _ = stream.write_all(&response_bytes(status, "text/plain", body.as_bytes(), true));
-}
-
-fn error_page(conn: &mut Conn, status: u16, msg: &str) {
-    let body = format!("{status} {}: {msg}\n", reason(status));
-    let _ = conn.write_all(&response_bytes(status, "text/plain", body.as_bytes(), true));
-}
-
-fn serve_connection(shared: &Shared, stream: TcpStream, id: u64) {
-    let limits = &shared.limits;
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(limits.write_timeout));
-    let mut conn = Conn::new(stream);
-    // Until its first request has arrived whole, a connection has a short time of its own.
-    let mut first_by = Some(Instant::now() + limits.first_request_timeout);
-    loop {
-        if shared.stopping.load(Ordering::Acquire) {
-            return;
-        }
-        shared.conns.mark_idle(id);
-        let idle = match first_by {
-            Some(by) => by.saturating_duration_since(Instant::now()),
-            None => limits.idle_timeout,
-        };
-        // Idle too long (or never a byte): just close.
-        if conn.wait_first_byte(Some(idle)).is_err() {
-            return;
-        }
-        let mut head_by = Instant::now() + limits.read_timeout;
-        if let Some(by) = first_by.take() {
-            head_by = head_by.min(by);
-        }
-        let head = match conn.read_head_by(Some(head_by), limits.max_head) {
-            Ok(h) => h,
-            Err(ReadError::Closed | ReadError::Io(_)) => return,
-            Err(ReadError::TimedOut) => {
-                return error_page(&mut conn, 408, "the request did not arrive in time");
-            }
-            Err(ReadError::TooLarge) => return error_page(&mut conn, 431, "head too large"),
-            Err(ReadError::Malformed(m)) => return error_page(&mut conn, 400, &m),
-        };
-        shared.conns.mark_busy(id);
-        let deadline = Some(Instant::now() + limits.read_timeout);
-        let close = head.close
-            || (head.c == "HTTP/1.0" && !head.keep_alive)
-            || shared.stopping.load(Ordering::Acquire);
-        if head.a != "POST" {
-            return error_page(
-                &mut conn,
-                501,
-                &format!("Unsupported method ({:?})", head.a),
-            );
-        }
-        if !shared.rpc_paths.is_empty() && !shared.rpc_paths.contains(&head.b) {
-            return error_page(&mut conn, 404, "No such page");
-        }
-        if head.other_transfer_encoding {
-            return error_page(&mut conn, 501, "transfer encoding not supported");
-        }
-        if head.encoded {
-            return error_page(&mut conn, 501, "content encoding not supported");
-        }
-        if let Some(n) = head.content_length
-            && n > limits.max_body
-        {
-            return error_page(&mut conn, 413, "request body too large");
-        }
-        if head.content_length.is_none() && !head.chunked {
-            return error_page(&mut conn, 411, "Content-Length required");
-        }
-        if head.expect_continue && conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
-            return;
-        }
-        let body = match head.content_length {
-            Some(n) if !head.chunked => conn.read_body(n, deadline),
-            _ => conn.read_chunked(limits.max_body, deadline),
-        };
-        let body = match body {
-            Ok(b) => b,
-            Err(ReadError::TimedOut) => {
-                return error_page(&mut conn, 408, "the request did not arrive in time");
-            }
-            Err(ReadError::TooLarge) => {
-                return error_page(&mut conn, 413, "request body too large");
-            }
-            Err(ReadError::Malformed(m)) => return error_page(&mut conn, 400, &m),
-            Err(ReadError::Closed | ReadError::Io(_)) => return,
-        };
-        let result = match xml::parse_call(&body, limits.max_depth) {
-            Ok((method, params)) => shared.registry.dispatch(&method, params),
-            Err(e) => Err(Fault::python("xml.parsers.expat.ExpatError", e.0)),
-        };
-        let result = match result {
-            Ok(v) if !shared.allow_none && v.contains_nil() => Err(Fault::python(
-                "TypeError",
-                "cannot marshal None unless allow_none is enabled",
-            )),
-            r => r,
-        };
-        let doc = xml::response(&result);
-        if conn
-            .write_all(&response_bytes(200, "text/xml", doc.as_bytes(), close))
-            .is_err()
-            || close
-        {
-            return;
-        }
-    }
 }

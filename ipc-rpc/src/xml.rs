@@ -215,8 +215,9 @@ impl<'a> Parser<'a> {
                 Event::Start(e) => Tok::Start(local(&e)),
                 Event::Empty(e) => Tok::Empty(local(&e)),
                 Event::End(e) => Tok::End(e.local_name().as_ref().to_vec()),
+                // XML 1.0 line ends, as expat reads them: U+0085 and U+2028 stay as they are.
                 Event::Text(t) => Tok::Text(
-                    t.xml_content()
+                    t.xml10_content()
                         .map_err(|e| XmlError(format!("bad text: {e}")))?
                         .into_owned(),
                 ),

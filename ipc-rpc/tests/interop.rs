@@ -64,7 +64,10 @@ fn every_type() -> Value {
     m.insert("int".into(), Value::Int(-7));
     m.insert("i8".into(), Value::I8(1 << 40));
     m.insert("bool".into(), Value::Bool(true));
-    m.insert("string".into(), Value::from("<ünïcödé> & \"q\" \r\n\t"));
+    m.insert(
+        "string".into(),
+        Value::from("<ünïcödé> & \"q\" \r\n\t \u{85}\u{2028}"),
+    );
     m.insert("double".into(), Value::Double(-0.1));
     m.insert(
         "datetime".into(),
@@ -111,7 +114,7 @@ v = p.every_type()
 assert v["int"] == -7 and type(v["int"]) is int
 assert v["i8"] == 2**40
 assert v["bool"] is True
-assert v["string"] == '<ünïcödé> & "q" \r\n\t', repr(v["string"])
+assert v["string"] == '<ünïcödé> & "q" \r\n\t \x85\u2028', repr(v["string"])
 assert v["double"] == -0.1
 assert isinstance(v["datetime"], x.DateTime) and v["datetime"].value == "20240131T23:59:07"
 assert isinstance(v["base64"], x.Binary) and v["base64"].data == bytes(range(256))
@@ -218,7 +221,10 @@ s.serve_forever()
     // too); our side escapes it, so it survives the trip out.
     if let Value::Struct(m) = &mut sent {
         m.remove("i8");
-        m.insert("string".into(), Value::from("<ünïcödé> & \"q\" \n\t"));
+        m.insert(
+            "string".into(),
+            Value::from("<ünïcödé> & \"q\" \n\t \u{85}\u{2028}"),
+        );
     }
     let back = c.call_value("echo", vec![sent.clone()]).unwrap();
     assert_eq!(back, sent);

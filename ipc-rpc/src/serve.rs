@@ -1,0 +1,163 @@
+//! One connection of a [`Server`](crate::Server): read a request, check it, answer it, and
+//! again while the client keeps the connection alive.
+
+use std::net::TcpStream;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crate::Limits;
+use crate::http::{Conn, Head, ReadError, reason, response_bytes};
+use crate::server::Shared;
+use crate::{Fault, xml};
+
+/// Why a connection ends before a request was answered.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// Close without a word: the peer left, or sent nothing in time.
+    Quietly,
+    /// Answer with this status and a short explanation, then close.
+    Refuse(u16, String),
+}
+
+impl Stop {
+    fn refuse(status: u16, msg: impl Into<String>) -> Self {
+        Stop::Refuse(status, msg.into())
+    }
+}
+
+/// A request read whole: its head and its body.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub(crate) head: Head,
+    pub(crate) body: Vec<u8>,
+}
+
+/// Serves requests on `stream` until the client closes, idles out, breaks the protocol or
+/// asks to close, or the server stops.
+pub(crate) fn serve_connection(shared: &Shared, stream: TcpStream, id: u64) {
+    let limits = &shared.limits;
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(limits.write_timeout));
+    let mut conn = Conn::new(stream);
+    // Until its first request has arrived whole, a connection has a short time of its own.
+    let mut first_by = Some(Instant::now() + limits.first_request_timeout);
+    while !shared.stopping.load(Ordering::Acquire) {
+        shared.conns.mark_idle(id);
+        let read = read_head(&mut conn, limits, &mut first_by).and_then(|head| {
+            shared.conns.mark_busy(id);
+            check_head(&head, limits, &shared.rpc_paths)?;
+            let body = read_body(&mut conn, &head, limits)?;
+            Ok(Request { head, body })
+        });
+        let request = match read {
+            Ok(r) => r,
+            Err(Stop::Quietly) => return,
+            Err(Stop::Refuse(status, msg)) => return error_page(&mut conn, status, &msg),
+        };
+        let close = request.head.close
+            || (request.head.c == "HTTP/1.0" && !request.head.keep_alive)
+            || shared.stopping.load(Ordering::Acquire);
+        let doc = answer(shared, &request.body);
+        let sent = conn.write_all(&response_bytes(200, "text/xml", doc.as_bytes(), close));
+        if sent.is_err() || close {
+            return;
+        }
+    }
+}
+
+/// Answers `status` with a short text page; the connection is closed after it.
+fn error_page(conn: &mut Conn, status: u16, msg: &str) {
+    let body = format!("{status} {}: {msg}\n", reason(status));
+    let _ = conn.write_all(&response_bytes(status, "text/plain", body.as_bytes(), true));
+}
+
+/// Waits for the next request and reads its head: the first request of a connection by
+/// `first_by` (then cleared), a later one after at most [`Limits::idle_timeout`] of silence
+/// and within [`Limits::read_timeout`] of its first byte.
+pub(crate) fn read_head(
+    conn: &mut Conn,
+    limits: &Limits,
+    first_by: &mut Option<Instant>,
+) -> Result<Head, Stop> {
+    let idle = match *first_by {
+        Some(by) => by.saturating_duration_since(Instant::now()),
+        None => limits.idle_timeout,
+    };
+    // Idle too long (or never a byte): just close.
+    conn.wait_first_byte(Some(idle))
+        .map_err(|_| Stop::Quietly)?;
+    let mut head_by = Instant::now() + limits.read_timeout;
+    if let Some(by) = first_by.take() {
+        head_by = head_by.min(by);
+    }
+    conn.read_head_by(Some(head_by), limits.max_head)
+        .map_err(|e| match e {
+            ReadError::Closed | ReadError::Io(_) => Stop::Quietly,
+            ReadError::TimedOut => Stop::refuse(408, "the request did not arrive in time"),
+            ReadError::TooLarge => Stop::refuse(431, "head too large"),
+            ReadError::Malformed(m) => Stop::Refuse(400, m),
+        })
+}
+
+/// Refuses what this server does not serve: other methods, paths, encodings, and bodies
+/// over the limit or of unknown length.
+pub(crate) fn check_head(head: &Head, limits: &Limits, rpc_paths: &[String]) -> Result<(), Stop> {
+    if head.a != "POST" {
+        return Err(Stop::refuse(
+            501,
+            format!("Unsupported method ({:?})", head.a),
+        ));
+    }
+    if !rpc_paths.is_empty() && !rpc_paths.contains(&head.b) {
+        return Err(Stop::refuse(404, "No such page"));
+    }
+    if head.other_transfer_encoding {
+        return Err(Stop::refuse(501, "transfer encoding not supported"));
+    }
+    if head.encoded {
+        return Err(Stop::refuse(501, "content encoding not supported"));
+    }
+    if head.content_length.is_some_and(|n| n > limits.max_body) {
+        return Err(Stop::refuse(413, "request body too large"));
+    }
+    if head.content_length.is_none() && !head.chunked {
+        return Err(Stop::refuse(411, "Content-Length required"));
+    }
+    Ok(())
+}
+
+/// Reads the body of a request whose head passed [`check_head`], within
+/// [`Limits::read_timeout`].
+pub(crate) fn read_body(conn: &mut Conn, head: &Head, limits: &Limits) -> Result<Vec<u8>, Stop> {
+    let deadline = Some(Instant::now() + limits.read_timeout);
+    if head.expect_continue && conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
+        return Err(Stop::Quietly);
+    }
+    let body = match head.content_length {
+        Some(n) => conn.read_body(n, deadline),
+        None => conn.read_chunked(limits.max_body, deadline),
+    };
+    body.map_err(|e| match e {
+        ReadError::TimedOut => Stop::refuse(408, "the request did not arrive in time"),
+        ReadError::TooLarge => Stop::refuse(413, "request body too large"),
+        ReadError::Malformed(m) => Stop::Refuse(400, m),
+        ReadError::Closed | ReadError::Io(_) => Stop::Quietly,
+    })
+}
+
+/// Parses the call, runs it, and writes the `methodResponse` (a fault for a document that is
+/// not a call, and for `nil` in a result without `allow_none`).
+fn answer(shared: &Shared, body: &[u8]) -> String {
+    let result = match xml::parse_call(body, shared.limits.max_depth) {
+        Ok((method, params)) => shared.registry.dispatch(&method, params),
+        Err(e) => Err(Fault::python("xml.parsers.expat.ExpatError", e.0)),
+    };
+    let result = match result {
+        Ok(v) if !shared.allow_none && v.contains_nil() => Err(Fault::python(
+            "TypeError",
+            "cannot marshal None unless allow_none is enabled",
+        )),
+        r => r,
+    };
+    xml::response(&result)
+}
