@@ -61,8 +61,9 @@
 //! # Values
 //!
 //! [`Value`] holds any XML-RPC value; [`to_value`] and [`from_value`] convert serde types.
-//! `Option::None` is `nil`, byte strings are `base64`, [`DateTime`] is `dateTime.iso8601`,
-//! integers that do not fit in 32 bits are `i8`.
+//! `Option::None` is `nil`, [`DateTime`] is `dateTime.iso8601`, integers that do not fit in 32
+//! bits are `i8`, and bytes (`Vec<u8>`, `&[u8]`) are `base64`, which Python reads as `Binary`:
+//! no wrapper type is needed (see [`to_value`] for the exact rule).
 //!
 //! # Limits
 //!
@@ -93,7 +94,7 @@
 //! | `xmlrpc.client.Fault` | [`Error::Fault`]([`Fault`]) | code and string |
 //! | `xmlrpc.client.ProtocolError` | [`Error::Http`] | |
 //! | `MultiCall(proxy)` | [`MultiCall`] + [`Client::multicall`] | |
-//! | `Binary`, `DateTime`, `None` | `Vec<u8>`/[`Value::Base64`], [`DateTime`], `Option` / [`Value::Nil`] | |
+//! | `Binary`, `DateTime`, `None` | `Vec<u8>` or `&[u8]` / [`Value::Base64`], [`DateTime`], `Option` / [`Value::Nil`] | bytes need no wrapper |
 //! | `python -m xmlrpc.client` | the `xmlrpc` binary of this crate | `xmlrpc URL METHOD ARGS...`, `xmlrpc --list URL` |
 //!
 //! # Implementation notes

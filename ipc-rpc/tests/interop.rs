@@ -100,6 +100,10 @@ fn our_server() -> multiproc_rpc::ServerHandle {
         })
         .register_function("none", || None::<i32>)
         .register_function("bytes_len", |b: Vec<u8>| b.len())
+        .register_function("reversed", |mut b: Vec<u8>| {
+            b.reverse();
+            b
+        })
         .register_instance(Methods::new(10).method("scale", |k: &i32, x: i32| k * x));
     s.spawn().unwrap()
 }
@@ -131,6 +135,11 @@ for s in sent:
 assert p.add(2, 3) == 5
 assert p.scale(4) == 40
 assert p.bytes_len(x.Binary(b"abc")) == 3
+# Vec<u8> travels as base64 both ways, and still takes a list of small integers.
+r = p.reversed(b"\x00\x01\xff")
+assert isinstance(r, x.Binary) and r.data == b"\xff\x01\x00", repr(r)
+assert p.bytes_len([1, 2, 255]) == 3
+assert x.ServerProxy(sys.argv[1], use_builtin_types=True).reversed(b"ab") == b"ba"
 assert p.none() is None
 try:
     p.fail(); assert False
@@ -157,7 +166,7 @@ for i in (1, 3):
         r[i]; assert False
     except x.Fault as f:
         assert f.faultCode in (42, 1)
-assert p.system.listMethods() == ["add", "bytes_len", "echo", "every_type", "fail", "none", "scale",
+assert p.system.listMethods() == ["add", "bytes_len", "echo", "every_type", "fail", "none", "reversed", "scale",
     "system.listMethods", "system.methodHelp", "system.methodSignature", "system.multicall"]
 assert p.system.methodSignature("add") == "signatures not supported"
 assert "multiple XML-RPC calls" in p.system.methodHelp("system.multicall")
@@ -179,6 +188,8 @@ s.register_multicall_functions()
 s.register_function(lambda v: v, "echo")
 s.register_function(lambda x, y: x + y, "add")
 s.register_function(lambda v: v == 2**40, "is_big")
+import xmlrpc.client
+s.register_function(lambda v: isinstance(v, xmlrpc.client.Binary) and v.data, "binary_data")
 def fail():
     raise ValueError("bad value")
 s.register_function(fail)
@@ -229,6 +240,17 @@ s.serve_forever()
     let back = c.call_value("echo", vec![sent.clone()]).unwrap();
     assert_eq!(back, sent);
     assert!(c.call::<bool>("is_big", (1i64 << 40,)).unwrap());
+    // `Vec<u8>` and `&[u8]` arrive as Python's `Binary`, and come back as bytes.
+    let bytes: Vec<u8> = vec![0, 1, 255];
+    assert_eq!(c.call::<Vec<u8>>("binary_data", (&bytes,)).unwrap(), bytes);
+    assert_eq!(
+        c.call::<Vec<u8>>("binary_data", (&b"xyz"[..],)).unwrap(),
+        b"xyz"
+    );
+    assert_eq!(
+        c.call::<Value>("echo", (vec![7u8; 3],)).unwrap(),
+        Value::Base64(vec![7; 3])
+    );
     assert_eq!(c.call::<i32>("add", (2, 3)).unwrap(), 5);
     assert_eq!(c.call::<String>("add", ("a", "b")).unwrap(), "ab");
     assert_eq!(c.call::<Option<i32>>("echo", (None::<i32>,)).unwrap(), None);
