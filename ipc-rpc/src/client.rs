@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde::de::DeserializeOwned;
 
-use crate::http::{Conn, ReadError};
+use crate::gzip::GzipError;
+use crate::http::{Coding, Conn, ReadError};
 use crate::{Error, Fault, MultiCall, Params, Value, from_value, xml};
 
 /// An XML-RPC client, like Python's `xmlrpc.client.ServerProxy`: one URL, typed calls,
@@ -32,6 +33,8 @@ pub struct Client {
     auth: Option<String>,
     timeout: Option<Duration>,
     allow_none: bool,
+    accept_gzip: bool,
+    encode_threshold: Option<usize>,
     max_depth: usize,
     max_body: usize,
     conn: Mutex<Option<Conn>>,
@@ -104,6 +107,8 @@ impl Client {
             auth,
             timeout: None,
             allow_none: false,
+            accept_gzip: true,
+            encode_threshold: None,
             max_depth: 256,
             max_body: 256 << 20,
             conn: Mutex::new(None),
@@ -124,6 +129,33 @@ impl Client {
     pub fn allow_none(mut self, allow: bool) -> Self {
         self.allow_none = allow;
         self
+    }
+
+    /// Whether to ask for gzipped answers (`Accept-Encoding: gzip`; Python's
+    /// `accept_gzip_encoding`, default `true`). A gzipped answer is inflated within the same
+    /// limit as a plain one, so a gzip bomb fails the call instead of filling memory.
+    pub fn accept_gzip_encoding(mut self, accept: bool) -> Self {
+        self.accept_gzip = accept;
+        self
+    }
+
+    /// Gzips a request larger than `threshold` bytes (Python's `encode_threshold`; default
+    /// `None`, never, as in Python). Python's server and this crate's accept gzipped requests.
+    pub fn encode_threshold(mut self, threshold: Option<usize>) -> Self {
+        self.encode_threshold = threshold;
+        self
+    }
+
+    /// The largest answer this client accepts, in bytes, gzipped answers counted once
+    /// inflated (default 256 MiB).
+    pub fn max_message(&self) -> usize {
+        self.max_body
+    }
+
+    /// Sets the largest answer this client accepts; a larger one fails the call before it is
+    /// read whole (or inflated past the limit).
+    pub fn set_max_message(&mut self, bytes: usize) {
+        self.max_body = bytes;
     }
 
     /// Calls `method` with `args` (a tuple, see [`Params`]) and converts the answer into `R`.
@@ -215,24 +247,39 @@ impl Client {
         Ok(Conn::new(stream))
     }
 
+    /// The whole request for `body`: head and body (gzipped above the threshold).
+    fn request_bytes(&self, body: &[u8]) -> Vec<u8> {
+        use std::fmt::Write as _;
+        let gzipped = match self.encode_threshold {
+            Some(t) if body.len() > t => crate::gzip::encode(body),
+            _ => None,
+        };
+        let mut head = format!(
+            "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: multiproc-rpc/{}\r\nContent-Type: text/xml\r\n",
+            self.path,
+            self.host_header,
+            env!("CARGO_PKG_VERSION"),
+        );
+        if self.accept_gzip {
+            head.push_str("Accept-Encoding: gzip\r\n");
+        }
+        if gzipped.is_some() {
+            head.push_str("Content-Encoding: gzip\r\n");
+        }
+        if let Some(a) = &self.auth {
+            let _ = write!(head, "Authorization: {a}\r\n");
+        }
+        let body = gzipped.as_deref().unwrap_or(body);
+        let _ = write!(head, "Content-Length: {}\r\n\r\n", body.len());
+        let mut req = Vec::with_capacity(head.len() + body.len());
+        req.extend_from_slice(head.as_bytes());
+        req.extend_from_slice(body);
+        req
+    }
+
     /// Sends one POST and returns the 200 answer's body.
     fn post(&self, body: &[u8]) -> Result<Vec<u8>, Error> {
-        let mut req = Vec::with_capacity(body.len() + 256);
-        req.extend_from_slice(
-            format!(
-                "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: ipc-rpc/{}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n",
-                self.path,
-                self.host_header,
-                env!("CARGO_PKG_VERSION"),
-                body.len()
-            )
-            .as_bytes(),
-        );
-        if let Some(a) = &self.auth {
-            req.extend_from_slice(format!("Authorization: {a}\r\n").as_bytes());
-        }
-        req.extend_from_slice(b"\r\n");
-        req.extend_from_slice(body);
+        let req = self.request_bytes(body);
 
         let mut slot = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let mut retried = false;
@@ -330,6 +377,20 @@ pub(crate) fn read_response(
         conn.read_to_end(max_body, deadline)
     }
     .map_err(|e| Failed(read_error(e)))?;
+    let body = match head.content_encoding {
+        Coding::Identity => body,
+        Coding::Gzip => crate::gzip::decode(&body, max_body).map_err(|e| {
+            Failed(match e {
+                GzipError::TooLarge => Error::Protocol("answer too large once decoded".into()),
+                GzipError::Corrupt(e) => Error::Protocol(format!("bad gzip answer: {e}")),
+            })
+        })?,
+        Coding::Other(name) => {
+            return Err(Failed(Error::Protocol(format!(
+                "answer in unsupported encoding {name:?}"
+            ))));
+        }
+    };
     Ok(Response {
         status,
         reason: head.c,
@@ -366,6 +427,9 @@ impl std::fmt::Debug for Client {
             .field("auth", &self.auth.as_ref().map(|_| "<hidden>"))
             .field("timeout", &self.timeout)
             .field("allow_none", &self.allow_none)
+            .field("accept_gzip_encoding", &self.accept_gzip)
+            .field("encode_threshold", &self.encode_threshold)
+            .field("max_message", &self.max_body)
             .finish_non_exhaustive()
     }
 }

@@ -362,9 +362,10 @@ fn fuzz_limits() -> Limits {
 }
 
 /// What reading a request or response may hold at once: its input, the read buffer
-/// (16 KiB at a time), a body up to the limit, each with room to grow.
+/// (16 KiB at a time), a body up to the limit, each with room to grow, and for a gzipped body
+/// the inflater's state (about 80 KiB) and the inflated body, up to the limit too.
 fn http_bound(input: usize) -> usize {
-    64 * 1024 + 4 * (input + MAX_BODY)
+    192 * 1024 + 4 * (input + MAX_BODY)
 }
 
 fn requests() -> Vec<Vec<u8>> {
@@ -646,4 +647,50 @@ fn datetimes_from_random_text() {
         ]
     };
     check(3000, text, case);
+}
+
+// ------------------------------------------------------------------------------------------
+// gzip
+// ------------------------------------------------------------------------------------------
+
+fn gzipped() -> Vec<Vec<u8>> {
+    let docs = documents();
+    let mut out: Vec<Vec<u8>> = docs
+        .iter()
+        .map(|d| crate::gzip::encode(d).expect("gzip"))
+        .collect();
+    // Two members, and a small bomb (64 KiB of zeros).
+    out.push([out[0].clone(), out[1].clone()].concat());
+    out.push(crate::gzip::encode(&[0; 64 << 10]).expect("gzip"));
+    out
+}
+
+fn gzip_case(input: Vec<u8>) -> Result<(), TestCaseError> {
+    let len = input.len();
+    let (r, peak) = peak_of(|| crate::gzip::decode(&input, MAX_BODY));
+    if let Ok(out) = r {
+        prop_assert!(out.len() <= MAX_BODY);
+    }
+    // The inflater's own state (its 32 KiB window and input buffer) is about 80 KiB.
+    prop_assert!(
+        peak <= 3 * MAX_BODY + 128 * 1024 + 2 * len,
+        "{peak} bytes for {len}"
+    );
+    Ok(())
+}
+
+#[test]
+fn gzip_bodies_from_random_and_mutated_bytes() {
+    check(3000, || mutated(gzipped()), gzip_case);
+}
+
+/// 64 MiB of zeros in 64 KiB of gzip: refused at a 1 MiB limit, having held little more.
+#[test]
+fn a_gzip_bomb_is_refused_at_the_limit() {
+    let bomb = crate::gzip::encode(&vec![0; 1 << 20])
+        .expect("gzip")
+        .repeat(64);
+    let (r, peak) = peak_of(|| crate::gzip::decode(&bomb, 1 << 20));
+    assert!(matches!(r, Err(crate::gzip::GzipError::TooLarge)), "{r:?}");
+    assert!(peak <= 3 << 20, "{peak}");
 }

@@ -41,12 +41,56 @@ pub(crate) struct Head {
     pub content_length: Option<usize>,
     pub chunked: bool,
     pub other_transfer_encoding: bool,
-    pub encoded: bool,
+    /// `Content-Encoding`.
+    pub content_encoding: Coding,
+    /// `Accept-Encoding` names `gzip` with a quality above zero.
+    pub accepts_gzip: bool,
     /// `Connection: close` seen.
     pub close: bool,
     /// `Connection: keep-alive` seen.
     pub keep_alive: bool,
     pub expect_continue: bool,
+}
+
+/// A `Content-Encoding`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) enum Coding {
+    #[default]
+    Identity,
+    Gzip,
+    /// Any other, by its name.
+    Other(String),
+}
+
+impl Coding {
+    fn parse(value: &str) -> Coding {
+        let v = value.trim();
+        if v.is_empty() || v.eq_ignore_ascii_case("identity") {
+            Coding::Identity
+        } else if v.eq_ignore_ascii_case("gzip") || v.eq_ignore_ascii_case("x-gzip") {
+            Coding::Gzip
+        } else {
+            Coding::Other(v.chars().take(40).collect())
+        }
+    }
+}
+
+/// Whether an `Accept-Encoding` value accepts gzip: `gzip` is named with no quality, or with
+/// a quality other than zero (as Python's server reads it; `*` does not count).
+fn accepts_gzip(value: &str) -> bool {
+    value.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        if !coding.eq_ignore_ascii_case("gzip") {
+            return false;
+        }
+        parts.all(|p| {
+            let Some((k, q)) = p.split_once('=') else {
+                return true;
+            };
+            !k.trim().eq_ignore_ascii_case("q") || q.trim().parse::<f32>().is_ok_and(|q| q > 0.0)
+        })
+    })
 }
 
 /// Why reading a head or body failed.
@@ -326,7 +370,9 @@ fn parse_head(bytes: &[u8]) -> Result<Head, ReadError> {
                 h.other_transfer_encoding = true;
             }
         } else if name.eq_ignore_ascii_case("content-encoding") {
-            h.encoded |= !value.eq_ignore_ascii_case("identity");
+            h.content_encoding = Coding::parse(value);
+        } else if name.eq_ignore_ascii_case("accept-encoding") {
+            h.accepts_gzip |= accepts_gzip(value);
         } else if name.eq_ignore_ascii_case("connection") {
             for token in value.split(',') {
                 let t = token.trim();
@@ -364,19 +410,21 @@ pub(crate) fn reason(status: u16) -> &'static str {
     }
 }
 
-/// A whole response, head and body, in one buffer (one `write` on the socket).
-pub(crate) fn response_bytes(status: u16, content_type: &str, body: &[u8], close: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + 160);
-    out.extend_from_slice(
-        format!(
-            "HTTP/1.1 {status} {}\r\nServer: ipc-rpc/{}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{}\r\n",
-            reason(status),
-            env!("CARGO_PKG_VERSION"),
-            body.len(),
-            if close { "Connection: close\r\n" } else { "" },
-        )
-        .as_bytes(),
+/// A whole response, head and body, in one buffer (one `write` on the socket): the status
+/// line, `Server`, `headers`, `Content-Length`, then `body`.
+pub(crate) fn response_bytes(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    use std::fmt::Write as _;
+    let mut head = format!(
+        "HTTP/1.1 {status} {}\r\nServer: multiproc-rpc/{}\r\n",
+        reason(status),
+        env!("CARGO_PKG_VERSION"),
     );
+    for (name, value) in headers {
+        let _ = write!(head, "{name}: {value}\r\n");
+    }
+    let _ = write!(head, "Content-Length: {}\r\n\r\n", body.len());
+    let mut out = Vec::with_capacity(head.len() + body.len());
+    out.extend_from_slice(head.as_bytes());
     out.extend_from_slice(body);
     out
 }

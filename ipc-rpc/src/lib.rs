@@ -86,6 +86,7 @@
 //! | `register_instance(obj)` | [`Server::register_instance`] with [`Methods`] or your own [`Instance`] | no dotted-name traversal |
 //! | `register_introspection_functions()` | [`Server::register_introspection_functions`] | `methodSignature` says "signatures not supported", as Python's |
 //! | `register_multicall_functions()` | [`Server::register_multicall_functions`] | |
+//! | gzip: `encode_threshold`, `accept_gzip_encoding`, `gzip_decode(max_decode=20 MiB)` | [`Server::encode_threshold`] (1400), [`Client::encode_threshold`] (off), [`Client::accept_gzip_encoding`] (on) | inflated within the body limit: [`Limits::max_body`], [`Client::set_max_message`] |
 //! | `allow_none=True` | [`Server::allow_none`], [`Client::allow_none`] | off by default in both, as in Python |
 //! | `serve_forever()` / `shutdown()` | [`Server::serve_forever`] / [`Server::spawn`] + [`ServerHandle::shutdown`] | graceful: calls in progress finish |
 //! | single-threaded, HTTP/1.0, one connection per request | thread per connection, HTTP/1.1 keep-alive | plus [`Limits`] |
@@ -101,8 +102,8 @@
 //!
 //! No `unsafe` and no async runtime: blocking `std::net` sockets, a thread per connection, a
 //! small hand-written HTTP/1.1 layer (`POST` with `Content-Length` or chunked bodies,
-//! keep-alive, `Expect: 100-continue`), and `quick-xml` for parsing. Compressed bodies (gzip)
-//! are refused with 501; Python's client does not send them unless asked to.
+//! keep-alive, `Expect: 100-continue`, gzip bodies through `flate2`), and `quick-xml` for
+//! parsing.
 
 mod client;
 mod conns;
@@ -111,6 +112,7 @@ mod de;
 mod error;
 #[cfg(test)]
 mod fuzz;
+mod gzip;
 mod handler;
 mod http;
 mod instance;

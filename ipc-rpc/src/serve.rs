@@ -6,7 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::Limits;
-use crate::http::{Conn, Head, ReadError, reason, response_bytes};
+use crate::gzip::{self, GzipError};
+use crate::http::{Coding, Conn, Head, ReadError, reason, response_bytes};
 use crate::server::Shared;
 use crate::{Fault, xml};
 
@@ -58,17 +59,38 @@ pub(crate) fn serve_connection(shared: &Shared, stream: TcpStream, id: u64) {
             || (request.head.c == "HTTP/1.0" && !request.head.keep_alive)
             || shared.stopping.load(Ordering::Acquire);
         let doc = answer(shared, &request.body);
-        let sent = conn.write_all(&response_bytes(200, "text/xml", doc.as_bytes(), close));
-        if sent.is_err() || close {
+        let response = encode_response(shared, &request.head, doc.as_bytes(), close);
+        if conn.write_all(&response).is_err() || close {
             return;
         }
+    }
+}
+
+/// The 200 response carrying `doc`: gzipped, as Python's server does, when the client
+/// accepts gzip and `doc` is larger than the server's `encode_threshold`.
+fn encode_response(shared: &Shared, head: &Head, doc: &[u8], close: bool) -> Vec<u8> {
+    let mut headers = vec![("Content-Type", "text/xml")];
+    if close {
+        headers.push(("Connection", "close"));
+    }
+    let gzipped = match shared.encode_threshold {
+        Some(t) if head.accepts_gzip && doc.len() > t => gzip::encode(doc),
+        _ => None,
+    };
+    match gzipped {
+        Some(body) => {
+            headers.push(("Content-Encoding", "gzip"));
+            response_bytes(200, &headers, &body)
+        }
+        None => response_bytes(200, &headers, doc),
     }
 }
 
 /// Answers `status` with a short text page; the connection is closed after it.
 fn error_page(conn: &mut Conn, status: u16, msg: &str) {
     let body = format!("{status} {}: {msg}\n", reason(status));
-    let _ = conn.write_all(&response_bytes(status, "text/plain", body.as_bytes(), true));
+    let headers = [("Content-Type", "text/plain"), ("Connection", "close")];
+    let _ = conn.write_all(&response_bytes(status, &headers, body.as_bytes()));
 }
 
 /// Waits for the next request and reads its head: the first request of a connection by
@@ -114,8 +136,11 @@ pub(crate) fn check_head(head: &Head, limits: &Limits, rpc_paths: &[String]) -> 
     if head.other_transfer_encoding {
         return Err(Stop::refuse(501, "transfer encoding not supported"));
     }
-    if head.encoded {
-        return Err(Stop::refuse(501, "content encoding not supported"));
+    if let Coding::Other(name) = &head.content_encoding {
+        return Err(Stop::refuse(
+            501,
+            format!("encoding {name:?} not supported"),
+        ));
     }
     if head.content_length.is_some_and(|n| n > limits.max_body) {
         return Err(Stop::refuse(413, "request body too large"));
@@ -127,7 +152,8 @@ pub(crate) fn check_head(head: &Head, limits: &Limits, rpc_paths: &[String]) -> 
 }
 
 /// Reads the body of a request whose head passed [`check_head`], within
-/// [`Limits::read_timeout`].
+/// [`Limits::read_timeout`], and inflates it if it is gzipped: to at most
+/// [`Limits::max_body`], the same limit as a plain body.
 pub(crate) fn read_body(conn: &mut Conn, head: &Head, limits: &Limits) -> Result<Vec<u8>, Stop> {
     let deadline = Some(Instant::now() + limits.read_timeout);
     if head.expect_continue && conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
@@ -137,11 +163,18 @@ pub(crate) fn read_body(conn: &mut Conn, head: &Head, limits: &Limits) -> Result
         Some(n) => conn.read_body(n, deadline),
         None => conn.read_chunked(limits.max_body, deadline),
     };
-    body.map_err(|e| match e {
+    let body = body.map_err(|e| match e {
         ReadError::TimedOut => Stop::refuse(408, "the request did not arrive in time"),
         ReadError::TooLarge => Stop::refuse(413, "request body too large"),
         ReadError::Malformed(m) => Stop::Refuse(400, m),
         ReadError::Closed | ReadError::Io(_) => Stop::Quietly,
+    })?;
+    if head.content_encoding != Coding::Gzip {
+        return Ok(body);
+    }
+    gzip::decode(&body, limits.max_body).map_err(|e| match e {
+        GzipError::TooLarge => Stop::refuse(413, "request body too large once decoded"),
+        GzipError::Corrupt(_) => Stop::refuse(400, "error decoding gzip content"),
     })
 }
 

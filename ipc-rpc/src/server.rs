@@ -39,6 +39,7 @@ pub struct Server {
     limits: Limits,
     rpc_paths: Vec<String>,
     allow_none: bool,
+    encode_threshold: Option<usize>,
 }
 
 /// What the accept loop and the connection threads share.
@@ -47,6 +48,7 @@ pub(crate) struct Shared {
     pub(crate) limits: Limits,
     pub(crate) rpc_paths: Vec<String>,
     pub(crate) allow_none: bool,
+    pub(crate) encode_threshold: Option<usize>,
     pub(crate) stopping: AtomicBool,
     /// Open connections.
     pub(crate) conns: ConnTable,
@@ -77,6 +79,7 @@ impl Server {
             limits: Limits::default(),
             rpc_paths: vec!["/".into(), "/RPC2".into()],
             allow_none: false,
+            encode_threshold: Some(1400),
         })
     }
 
@@ -107,6 +110,14 @@ impl Server {
     /// enabled"). `nil` in a request is always accepted, as Python accepts it.
     pub fn allow_none(&mut self, allow: bool) -> &mut Self {
         self.allow_none = allow;
+        self
+    }
+
+    /// Gzips a response larger than `threshold` bytes when the client accepts gzip (Python's
+    /// `encode_threshold`: 1400 by default, as Python's server; `None` never compresses).
+    /// Gzipped requests are always accepted, and inflated within [`Limits::max_body`].
+    pub fn encode_threshold(&mut self, threshold: Option<usize>) -> &mut Self {
+        self.encode_threshold = threshold;
         self
     }
 
@@ -182,6 +193,7 @@ impl Server {
             limits: self.limits,
             rpc_paths: self.rpc_paths,
             allow_none: self.allow_none,
+            encode_threshold: self.encode_threshold,
             stopping: AtomicBool::new(false),
             conns: ConnTable::default(),
         });
@@ -278,5 +290,6 @@ fn refuse(mut stream: TcpStream, status: u16) {
     use std::io::Write;
     let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
     let body = format!("{status} {}\n", reason(status));
-    let _ = stream.write_all(&response_bytes(status, "text/plain", body.as_bytes(), true));
+    let headers = [("Content-Type", "text/plain"), ("Connection", "close")];
+    let _ = stream.write_all(&response_bytes(status, &headers, body.as_bytes()));
 }

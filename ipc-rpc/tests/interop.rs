@@ -140,6 +140,19 @@ r = p.reversed(b"\x00\x01\xff")
 assert isinstance(r, x.Binary) and r.data == b"\xff\x01\x00", repr(r)
 assert p.bytes_len([1, 2, 255]) == 3
 assert x.ServerProxy(sys.argv[1], use_builtin_types=True).reversed(b"ab") == b"ba"
+# gzip both ways: Python's client gzips requests above its encode_threshold, and takes
+# gzipped answers (it asks for them by default).
+t = x.Transport(); t.encode_threshold = 0
+big = "z" * 20000
+assert x.ServerProxy(sys.argv[1], transport=t).echo(big) == big
+import gzip, http.client, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+c.request("POST", u.path, gzip.compress(x.dumps((big,), "echo").encode()),
+          {"Content-Type": "text/xml", "Content-Encoding": "gzip", "Accept-Encoding": "gzip"})
+r = c.getresponse()
+assert r.status == 200 and r.getheader("Content-Encoding") == "gzip", r.getheaders()
+assert x.loads(gzip.decompress(r.read()))[0][0] == big
 assert p.none() is None
 try:
     p.fail(); assert False
@@ -182,7 +195,14 @@ fn our_client_against_python_server() {
     let script = r#"
 import sys
 from xmlrpc.server import SimpleXMLRPCServer
-s = SimpleXMLRPCServer(("127.0.0.1", 0), logRequests=False, allow_none=True)
+from xmlrpc.server import SimpleXMLRPCRequestHandler
+seen = []
+class Handler(SimpleXMLRPCRequestHandler):
+    def decode_request_content(self, data):
+        seen.append([self.headers.get("Content-Encoding", ""), self.headers.get("Accept-Encoding", "")])
+        return super().decode_request_content(data)
+s = SimpleXMLRPCServer(("127.0.0.1", 0), Handler, logRequests=False, allow_none=True)
+s.register_function(lambda: seen[-2], "seen_encodings")
 s.register_introspection_functions()
 s.register_multicall_functions()
 s.register_function(lambda v: v, "echo")
@@ -315,6 +335,18 @@ s.serve_forever()
         "<class 'ValueError'>:bad value"
     );
     assert_eq!(r[2], Ok(Value::Nil));
+    // gzip both ways: Python inflates our gzipped request and gzips its answer (above its
+    // threshold of 1400 bytes), which we inflate.
+    let gz = Client::new(&format!("http://127.0.0.1:{port}/RPC2"))
+        .unwrap()
+        .timeout(Duration::from_secs(10))
+        .encode_threshold(Some(100));
+    let big = "w".repeat(30_000);
+    assert_eq!(gz.call::<String>("echo", (&big,)).unwrap(), big);
+    assert_eq!(
+        gz.call::<Vec<String>>("seen_encodings", ()).unwrap(),
+        ["gzip", "gzip"]
+    );
     let methods: Vec<String> = c.call("system.listMethods", ()).unwrap();
     assert!(methods.contains(&"system.multicall".to_string()));
     // Python's server speaks HTTP/1.0 and closes after each answer: our client reconnects.
