@@ -28,6 +28,14 @@ use crate::{Error, Fault, MultiCall, Params, Value, from_value, xml};
 /// ```
 pub struct Client {
     addr: String,
+    /// The host alone (no port, no brackets), for the certificate check.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    host: String,
+    /// `https://`: TLS over the connection.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    https: bool,
+    #[cfg(feature = "tls")]
+    tls_config: Option<std::sync::Arc<rustls::ClientConfig>>,
     host_header: String,
     path: String,
     auth: Option<String>,
@@ -68,11 +76,25 @@ impl Client {
     ///
     /// [`Error::Url`] for a URL that is not `http://` (`https` is not supported).
     pub fn new(url: &str) -> Result<Client, Error> {
-        let rest = url
-            .get(..7)
-            .filter(|p| p.eq_ignore_ascii_case("http://"))
-            .map(|_| &url[7..])
-            .ok_or_else(|| Error::Url(format!("{url:?}: only http:// URLs are supported")))?;
+        let scheme = |prefix: &str| {
+            url.get(..prefix.len())
+                .filter(|p| p.eq_ignore_ascii_case(prefix))
+                .map(|_| &url[prefix.len()..])
+        };
+        let (https, rest) = match (scheme("http://"), scheme("https://")) {
+            (Some(rest), _) => (false, rest),
+            (_, Some(rest)) => (true, rest),
+            _ => {
+                return Err(Error::Url(format!(
+                    "{url:?}: only http:// and https:// URLs are supported"
+                )));
+            }
+        };
+        if https && cfg!(not(feature = "tls")) {
+            return Err(Error::Url(format!(
+                "{url:?}: https needs the `tls` feature of multiproc-rpc"
+            )));
+        }
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
@@ -88,11 +110,19 @@ impl Client {
             Some(i) => !hostport[i..].contains(']'),
             None => false,
         };
-        let addr = if has_port {
-            hostport.to_string()
+        let (host, addr) = if has_port {
+            let i = hostport.rfind(':').unwrap_or(hostport.len());
+            (&hostport[..i], hostport.to_string())
         } else {
-            format!("{hostport}:80")
+            (
+                hostport,
+                format!("{hostport}:{}", if https { 443 } else { 80 }),
+            )
         };
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let auth = userinfo.map(|u| {
             let plain = percent_decode(u);
             format!(
@@ -102,6 +132,10 @@ impl Client {
         });
         Ok(Client {
             addr,
+            host,
+            https,
+            #[cfg(feature = "tls")]
+            tls_config: None,
             host_header: hostport.to_string(),
             path: if path.is_empty() { "/RPC2" } else { path }.to_string(),
             auth,
@@ -113,6 +147,32 @@ impl Client {
             max_body: 256 << 20,
             conn: Mutex::new(None),
         })
+    }
+
+    /// The TLS configuration for an `https://` URL (Python's `ServerProxy(url,
+    /// context=...)`), for instance to trust a private certificate authority or to present
+    /// a client certificate. Without it the client trusts the roots the system trusts, as
+    /// Python's default context does. Only with the `tls` feature.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use multiproc_rpc::{Client, rustls};
+    ///
+    /// let mut roots = rustls::RootCertStore::empty();
+    /// # let my_ca: rustls::pki_types::CertificateDer<'static> = unimplemented!();
+    /// roots.add(my_ca)?;
+    /// let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// let config = rustls::ClientConfig::builder_with_provider(provider)
+    ///     .with_safe_default_protocol_versions()?
+    ///     .with_root_certificates(roots)
+    ///     .with_no_client_auth();
+    /// let client = Client::new("https://rpc.internal:8443/RPC2")?.tls_config(Arc::new(config));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        self.tls_config = Some(config);
+        self
     }
 
     /// Gives up on connecting, sending or waiting for an answer after `timeout` (Python's
@@ -244,6 +304,10 @@ impl Client {
         };
         stream.set_nodelay(true)?;
         stream.set_write_timeout(self.timeout)?;
+        #[cfg(feature = "tls")]
+        if self.https {
+            return crate::tls::connect(stream, &self.host, self.tls_config.as_ref());
+        }
         Ok(Conn::new(stream))
     }
 
@@ -351,7 +415,13 @@ pub(crate) fn read_response(
     let head = match conn.read_head(timeout, timeout, 64 << 10) {
         Ok(h) => h,
         Err(ReadError::Closed) => return Err(Stale),
-        Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::ConnectionReset => {
+        // Closed under us (over TLS, maybe without a close_notify).
+        Err(ReadError::Io(e))
+            if matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
+            ) =>
+        {
             return Err(Stale);
         }
         Err(e) => return Err(Failed(read_error(e))),
@@ -423,6 +493,7 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("addr", &self.addr)
+            .field("https", &self.https)
             .field("path", &self.path)
             .field("auth", &self.auth.as_ref().map(|_| "<hidden>"))
             .field("timeout", &self.timeout)

@@ -51,6 +51,13 @@ impl ConnTable {
                 return Ok(Admit::Full);
             };
             if let Some(evicted) = slots.remove(&id) {
+                log::debug!(
+                    "connection table full: closing the connection idle the longest ({})",
+                    evicted
+                        .stream
+                        .peer_addr()
+                        .map_or_else(|_| "-".to_string(), |a| a.to_string())
+                );
                 let _ = evicted.stream.shutdown(Shutdown::Both);
             }
         }

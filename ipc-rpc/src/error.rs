@@ -84,6 +84,10 @@ pub enum Error {
     Url(String),
     /// The socket failed; a timeout is an `io::ErrorKind::TimedOut`.
     Io(io::Error),
+    /// The TLS layer of an `https://` call failed: a certificate that is not trusted or not
+    /// for this host, a failed handshake, ... (only with the `tls` feature).
+    #[cfg(feature = "tls")]
+    Tls(rustls::Error),
 }
 
 impl fmt::Display for Error {
@@ -95,6 +99,8 @@ impl fmt::Display for Error {
             Error::Type(m) => write!(f, "type error: {m}"),
             Error::Url(m) => write!(f, "bad url: {m}"),
             Error::Io(e) => write!(f, "i/o error: {e}"),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => write!(f, "tls error: {e}"),
         }
     }
 }
@@ -104,6 +110,8 @@ impl std::error::Error for Error {
         match self {
             Error::Fault(f) => Some(f),
             Error::Io(e) => Some(e),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => Some(e),
             _ => None,
         }
     }
@@ -111,11 +119,23 @@ impl std::error::Error for Error {
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
+        // rustls reports through the stream's `io::Error`s: give its error its own variant.
+        #[cfg(feature = "tls")]
+        if let Some(t) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            return Error::Tls(t.clone());
+        }
         // A socket read timeout surfaces as WouldBlock on Linux; name it for what it is.
         if e.kind() == io::ErrorKind::WouldBlock {
             return Error::Io(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
         }
         Error::Io(e)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl From<rustls::Error> for Error {
+    fn from(e: rustls::Error) -> Self {
+        Error::Tls(e)
     }
 }
 

@@ -76,6 +76,23 @@
 //! idle the longest rather than turn a new client away. Each connection has its own thread, so
 //! a stalled client delays nobody else.
 //!
+//! # https
+//!
+//! With the `tls` feature, [`Client`] takes `https://` URLs: TLS through `rustls`, checked
+//! against the roots the system trusts (as Python's default context), or against your own
+//! with `Client::tls_config`. The server speaks plain HTTP; put it behind a TLS proxy to
+//! serve https.
+//!
+//! # Logging
+//!
+//! The server logs through the [`log`](https://docs.rs/log) facade, under targets that start
+//! with `multiproc_rpc`; install any logger (`env_logger`, ...) to see them. Every answer is
+//! one `info` record, as Python's server writes a line per request:
+//! `127.0.0.1:50312 "POST /RPC2 HTTP/1.1" 200 add 0.12 ms` (the peer, the request line,
+//! the status, the method or the reason for a refusal, the time it took). A method that
+//! panicked and a failing `accept` are `warn`; a connection closed, or dropped for a new one
+//! when the table is full, is `debug`. Nothing is written to stderr.
+//!
 //! # Comparison with Python's `xmlrpc`
 //!
 //! | Python | `multiproc-rpc` | note |
@@ -83,14 +100,17 @@
 //! | `SimpleXMLRPCServer(("localhost", 8000))` | [`Server::bind`] | port 0 allowed; [`Server::new`] binds loopback |
 //! | `requestHandler.rpc_paths = ('/RPC2',)` | [`Server::rpc_paths`] | default `/` and `/RPC2` |
 //! | `register_function(f, name)` | [`Server::register_function`] | arguments and result converted by serde |
-//! | `register_instance(obj)` | [`Server::register_instance`] with [`Methods`] or your own [`Instance`] | no dotted-name traversal |
+//! | `register_instance(obj)` | [`Server::register_instance`] with [`Methods`] or your own [`Instance`] | |
+//! | `register_instance(obj, allow_dotted_names=True)` | [`Server::allow_dotted_names`] + [`Methods::member`] | only members you hand out are reachable; `listMethods` lists them as `member.method` |
 //! | `register_introspection_functions()` | [`Server::register_introspection_functions`] | `methodSignature` says "signatures not supported", as Python's |
 //! | `register_multicall_functions()` | [`Server::register_multicall_functions`] | |
 //! | gzip: `encode_threshold`, `accept_gzip_encoding`, `gzip_decode(max_decode=20 MiB)` | [`Server::encode_threshold`] (1400), [`Client::encode_threshold`] (off), [`Client::accept_gzip_encoding`] (on) | inflated within the body limit: [`Limits::max_body`], [`Client::set_max_message`] |
 //! | `allow_none=True` | [`Server::allow_none`], [`Client::allow_none`] | off by default in both, as in Python |
 //! | `serve_forever()` / `shutdown()` | [`Server::serve_forever`] / [`Server::spawn`] + [`ServerHandle::shutdown`] | graceful: calls in progress finish |
 //! | single-threaded, HTTP/1.0, one connection per request | thread per connection, HTTP/1.1 keep-alive | plus [`Limits`] |
-//! | `ServerProxy("http://user:pw@host:port/RPC2")` | [`Client::new`] | basic auth from the URL; `https` not supported |
+//! | `logRequests=True` (a line on stderr per request) | a `log` record at `info` per answer | see [Logging](#logging) |
+//! | `ServerProxy("http://user:pw@host:port/RPC2")` | [`Client::new`] | basic auth from the URL |
+//! | `ServerProxy("https://...", context=ctx)` | [`Client::new`] + `Client::tls_config` | feature `tls` (rustls); the system's roots by default |
 //! | `proxy.add(2, 3)` | `client.call::<i32>("add", (2, 3))` | typed result |
 //! | `xmlrpc.client.Fault` | [`Error::Fault`]([`Fault`]) | code and string |
 //! | `xmlrpc.client.ProtocolError` | [`Error::Http`] | |
@@ -125,6 +145,8 @@ mod ser;
 mod serve;
 mod server;
 mod server_handle;
+#[cfg(feature = "tls")]
+mod tls;
 mod value;
 mod xml;
 
@@ -142,3 +164,8 @@ pub use ser::to_value;
 pub use server::Server;
 pub use server_handle::ServerHandle;
 pub use value::Value;
+
+/// The TLS crate behind `https://` URLs, for [`Client::tls_config`] (only with the `tls`
+/// feature).
+#[cfg(feature = "tls")]
+pub use rustls;

@@ -113,6 +113,17 @@ impl Server {
         self
     }
 
+    /// Whether a dotted method name `a.b.c` is method `c` of the instance's member `a.b`
+    /// (Python's `register_instance(obj, allow_dotted_names=True)`; default `false`, when the
+    /// name goes to the instance whole). See [`Instance`] for the rules; only members an
+    /// instance hands out through [`Instance::member`] are reachable, so this does not open
+    /// what Python's warning is about. `system.listMethods` then lists members' methods as
+    /// `member.method` too.
+    pub fn allow_dotted_names(&mut self, allow: bool) -> &mut Self {
+        self.registry.allow_dotted_names = allow;
+        self
+    }
+
     /// Gzips a response larger than `threshold` bytes when the client accepts gzip (Python's
     /// `encode_threshold`: 1400 by default, as Python's server; `None` never compresses).
     /// Gzipped requests are always accepted, and inflated within [`Limits::max_body`].
@@ -158,7 +169,8 @@ impl Server {
 
     /// Publishes an object's methods (Python's `register_instance`): a method that is not a
     /// registered function is looked up here. Only one instance is kept; registering another
-    /// replaces it. Dotted names are not traversed.
+    /// replaces it. Dotted names are traversed only with
+    /// [`allow_dotted_names`](Self::allow_dotted_names).
     pub fn register_instance(&mut self, instance: impl Instance) -> &mut Self {
         self.registry.instance = Some(Box::new(instance));
         self
@@ -251,6 +263,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) -> io::Result<()> {
                 | io::ErrorKind::ConnectionReset
                 | io::ErrorKind::Interrupted => continue,
                 _ if e.raw_os_error() == Some(24) || e.raw_os_error() == Some(23) => {
+                    log::warn!("accept: {e}; retrying in 10 ms");
                     std::thread::sleep(Duration::from_millis(10));
                     continue;
                 }

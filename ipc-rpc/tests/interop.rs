@@ -88,8 +88,15 @@ fn every_type() -> Value {
 }
 
 fn our_server() -> multiproc_rpc::ServerHandle {
+    let math = Methods::new(())
+        .method("add", |_: &(), x: i32, y: i32| x + y)
+        .member(
+            "deep",
+            Methods::new(()).method_with_help("neg", "Negates x.", |_: &(), x: i32| -x),
+        );
     let mut s = Server::new().unwrap();
     s.allow_none(true)
+        .allow_dotted_names(true)
         .register_introspection_functions()
         .register_multicall_functions()
         .register_function("echo", |v: Value| v)
@@ -104,7 +111,12 @@ fn our_server() -> multiproc_rpc::ServerHandle {
             b.reverse();
             b
         })
-        .register_instance(Methods::new(10).method("scale", |k: &i32, x: i32| k * x));
+        .register_instance(
+            Methods::new(10)
+                .method("scale", |k: &i32, x: i32| k * x)
+                .member("math", math)
+                .member("_hidden", Methods::new(()).method("x", |_: &()| 1)),
+        );
     s.spawn().unwrap()
 }
 
@@ -179,8 +191,17 @@ for i in (1, 3):
         r[i]; assert False
     except x.Fault as f:
         assert f.faultCode in (42, 1)
-assert p.system.listMethods() == ["add", "bytes_len", "echo", "every_type", "fail", "none", "reversed", "scale",
+assert p.system.listMethods() == ["add", "bytes_len", "echo", "every_type", "fail", "math.add",
+    "math.deep.neg", "none", "reversed", "scale",
     "system.listMethods", "system.methodHelp", "system.methodSignature", "system.multicall"]
+# Dotted names reach members (allow_dotted_names), never a private one.
+assert p.math.add(2, 3) == 5 and p.math.deep.neg(4) == -4
+assert p.system.methodHelp("math.deep.neg") == "Negates x."
+for name in ("_hidden.x", "math.nope", "nope.add"):
+    try:
+        getattr(p, name)(); assert False, name
+    except x.Fault as f:
+        assert f.faultString == '<class \'Exception\'>:method "%s" is not supported' % name, f
 assert p.system.methodSignature("add") == "signatures not supported"
 assert "multiple XML-RPC calls" in p.system.methodHelp("system.multicall")
 # Without allow_none on our side, None in a result is Python's TypeError fault.

@@ -324,3 +324,12 @@ fn basic_auth_from_the_url() {
     );
     assert!(req.starts_with("POST /RPC2 HTTP/1.1\r\n"), "{req}");
 }
+
+#[cfg(not(feature = "tls"))]
+#[test]
+fn https_needs_the_tls_feature() {
+    match Client::new("https://localhost/RPC2") {
+        Err(Error::Url(m)) => assert!(m.contains("`tls` feature"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
