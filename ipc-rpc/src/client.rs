@@ -10,7 +10,9 @@ use serde::de::DeserializeOwned;
 
 use crate::gzip::GzipError;
 use crate::http::{Coding, Conn, ReadError};
-use crate::{Error, Fault, MultiCall, Params, Value, from_value, xml};
+use crate::{
+    CorruptReason, Error, Fault, MalformedHttp, MultiCall, Params, Value, from_value, xml,
+};
 
 /// An XML-RPC client, like Python's `xmlrpc.client.ServerProxy`: one URL, typed calls,
 /// faults as [`Error::Fault`], a timeout, and one kept-alive connection that is reused from
@@ -74,7 +76,8 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`Error::Url`] for a URL that is not `http://` (`https` is not supported).
+    /// [`Error::Url`] for a URL that is not `http://` or `https://` (`https://` only with the
+    /// `tls` feature), or has no host.
     pub fn new(url: &str) -> Result<Client, Error> {
         let scheme = |prefix: &str| {
             url.get(..prefix.len())
@@ -85,15 +88,17 @@ impl Client {
             (Some(rest), _) => (false, rest),
             (_, Some(rest)) => (true, rest),
             _ => {
-                return Err(Error::Url(format!(
-                    "{url:?}: only http:// and https:// URLs are supported"
-                )));
+                return Err(url_error(
+                    url,
+                    "only http:// and https:// URLs are supported",
+                ));
             }
         };
         if https && cfg!(not(feature = "tls")) {
-            return Err(Error::Url(format!(
-                "{url:?}: https needs the `tls` feature of multiproc-rpc"
-            )));
+            return Err(url_error(
+                url,
+                "https needs the `tls` feature of multiproc-rpc",
+            ));
         }
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -104,7 +109,7 @@ impl Client {
             None => (None, authority),
         };
         if hostport.is_empty() {
-            return Err(Error::Url(format!("{url:?}: no host")));
+            return Err(url_error(url, "no host"));
         }
         let has_port = match hostport.rfind(':') {
             Some(i) => !hostport[i..].contains(']'),
@@ -176,7 +181,7 @@ impl Client {
     }
 
     /// Gives up on connecting, sending or waiting for an answer after `timeout` (Python's
-    /// socket timeout); the call then fails with a timeout ([`Error::is_timeout`]). Without
+    /// socket timeout); the call then fails with [`Error::Timeout`]. Without
     /// it a call waits as long as the server takes.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -184,7 +189,7 @@ impl Client {
     }
 
     /// Whether `Nil` may be sent (Python's `allow_none`; default `false`, when a call with
-    /// `None` among its arguments fails with [`Error::Type`] before anything is sent).
+    /// `None` among its arguments fails with [`Error::NilNotAllowed`] before anything is sent).
     /// `nil` in an answer is always accepted.
     pub fn allow_none(mut self, allow: bool) -> Self {
         self.allow_none = allow;
@@ -223,8 +228,10 @@ impl Client {
     /// # Errors
     ///
     /// [`Error::Fault`] if the server answered with a fault; [`Error::Type`] if an argument
-    /// cannot be sent or the answer is not an `R`; [`Error::Http`], [`Error::Protocol`] or
-    /// [`Error::Io`] if the exchange itself failed.
+    /// cannot be sent or the answer is not an `R`, [`Error::NilNotAllowed`] for `nil` without
+    /// `allow_none`; [`Error::Http`], [`Error::Corrupt`], [`Error::TooLarge`],
+    /// [`Error::Timeout`], [`Error::Disconnected`], [`Error::Io`] (or `Error::Tls`) if the
+    /// exchange itself failed.
     pub fn call<R: DeserializeOwned + 'static>(
         &self,
         method: &str,
@@ -240,16 +247,14 @@ impl Client {
     /// As [`call`](Self::call).
     pub fn call_value(&self, method: &str, params: Vec<Value>) -> Result<Value, Error> {
         if !self.allow_none && params.iter().any(Value::contains_nil) {
-            return Err(Error::Type(
-                "cannot marshal None unless allow_none is enabled".into(),
-            ));
+            return Err(Error::NilNotAllowed);
         }
         let body = xml::call(method, &params);
         let answer = self.post(body.as_bytes())?;
         match xml::parse_response(&answer, self.max_depth) {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(f)) => Err(Error::Fault(f)),
-            Err(e) => Err(Error::Protocol(e.0)),
+            Err(e) => Err(CorruptReason::Xml(e).into()),
         }
     }
 
@@ -258,7 +263,7 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// As [`call`](Self::call), for the request as a whole; [`Error::Protocol`] if the answer
+    /// As [`call`](Self::call), for the request as a whole; [`Error::Corrupt`] if the answer
     /// does not have the shape `system.multicall` gives.
     pub fn multicall(&self, calls: &MultiCall) -> Result<Vec<Result<Value, Fault>>, Error> {
         let answer = self.call_value(
@@ -266,9 +271,7 @@ impl Client {
             vec![Value::Array(calls.calls().to_vec())],
         )?;
         let Value::Array(items) = answer else {
-            return Err(Error::Protocol(
-                "system.multicall did not answer an array".into(),
-            ));
+            return Err(CorruptReason::MultiCall.into());
         };
         items
             .into_iter()
@@ -276,9 +279,7 @@ impl Client {
                 Value::Array(mut one) if one.len() == 1 => Ok(Ok(one.pop().expect("one"))),
                 other => match xml::value_fault(&other) {
                     Some(f) => Ok(Err(f)),
-                    None => Err(Error::Protocol(format!(
-                        "unexpected multicall result {other}"
-                    ))),
+                    None => Err(CorruptReason::MultiCall.into()),
                 },
             })
             .collect()
@@ -362,11 +363,7 @@ impl Client {
                 // A kept-alive connection the server has closed meanwhile: try once anew.
                 Err(Stale) if reused && !retried => retried = true,
                 Err(Failed(e)) => return Err(e),
-                Err(Stale) => {
-                    return Err(Error::Protocol(
-                        "the server closed the connection without answering".into(),
-                    ));
-                }
+                Err(Stale) => return Err(Error::Disconnected),
             }
         }
     }
@@ -424,42 +421,42 @@ pub(crate) fn read_response(
         {
             return Err(Stale);
         }
-        Err(e) => return Err(Failed(read_error(e))),
+        Err(e) => return Err(Failed(read_error(e, 64 << 10))),
     };
     let deadline = timeout.map(|t| Instant::now() + t);
     let status: u16 = head
         .b
         .parse()
-        .map_err(|_| Failed(Error::Protocol(format!("bad status {:?}", head.b))))?;
+        .map_err(|_| Failed(corrupt(MalformedHttp::Status)))?;
     let http11 = head.a == "HTTP/1.1";
     let mut keep_alive = !head.close && (http11 || head.keep_alive);
     let body = if head.chunked {
         conn.read_chunked(max_body, deadline)
     } else if let Some(n) = head.content_length {
         if n > max_body {
-            return Err(Failed(Error::Protocol(format!(
-                "answer of {n} bytes is over the limit"
-            ))));
+            return Err(Failed(Error::TooLarge {
+                len: n,
+                max: max_body,
+            }));
         }
         conn.read_body(n, deadline)
     } else {
         keep_alive = false;
         conn.read_to_end(max_body, deadline)
     }
-    .map_err(|e| Failed(read_error(e)))?;
+    .map_err(|e| Failed(read_error(e, max_body)))?;
     let body = match head.content_encoding {
         Coding::Identity => body,
         Coding::Gzip => crate::gzip::decode(&body, max_body).map_err(|e| {
             Failed(match e {
-                GzipError::TooLarge => Error::Protocol("answer too large once decoded".into()),
-                GzipError::Corrupt(e) => Error::Protocol(format!("bad gzip answer: {e}")),
+                GzipError::TooLarge => Error::TooLarge {
+                    len: max_body + 1,
+                    max: max_body,
+                },
+                GzipError::Corrupt(e) => CorruptReason::Gzip(e).into(),
             })
         })?,
-        Coding::Other(name) => {
-            return Err(Failed(Error::Protocol(format!(
-                "answer in unsupported encoding {name:?}"
-            ))));
-        }
+        Coding::Other(_) => return Err(Failed(corrupt(MalformedHttp::Encoding))),
     };
     Ok(Response {
         status,
@@ -479,13 +476,25 @@ pub(crate) enum Exchange {
 }
 use Exchange::{Failed, Stale};
 
-fn read_error(e: ReadError) -> Error {
+/// A failed read of an answer as the caller sees it; `max` is the limit that applied.
+fn read_error(e: ReadError, max: usize) -> Error {
     match e {
-        ReadError::TimedOut => Error::Io(io::Error::new(io::ErrorKind::TimedOut, "timed out")),
+        ReadError::TimedOut => Error::Timeout,
         ReadError::Io(e) => e.into(),
-        ReadError::Closed => Error::Protocol("connection closed".into()),
-        ReadError::TooLarge => Error::Protocol("answer too large".into()),
-        ReadError::Malformed(m) => Error::Protocol(m),
+        ReadError::Closed => Error::Disconnected,
+        ReadError::TooLarge => Error::TooLarge { len: max + 1, max },
+        ReadError::Malformed(m) => corrupt(m),
+    }
+}
+
+fn corrupt(m: MalformedHttp) -> Error {
+    CorruptReason::Http(m).into()
+}
+
+fn url_error(url: &str, reason: &'static str) -> Error {
+    Error::Url {
+        url: url.to_string(),
+        reason,
     }
 }
 

@@ -546,18 +546,20 @@ fn xml_values_round_trip() {
         (name, params, code, string): (String, Vec<Value>, i32, String),
     ) -> Result<(), TestCaseError> {
         let doc = xml::call(&name, &params);
-        let (n, p) = xml::parse_call(doc.as_bytes(), 64).map_err(|e| TestCaseError::fail(e.0))?;
+        let (n, p) =
+            xml::parse_call(doc.as_bytes(), 64).map_err(|e| TestCaseError::fail(e.full()))?;
         prop_assert_eq!(n, name);
         prop_assert_eq!(&p, &params);
         for v in params {
             let doc = xml::response(&Ok(v.clone()));
-            let back =
-                xml::parse_response(doc.as_bytes(), 64).map_err(|e| TestCaseError::fail(e.0))?;
+            let back = xml::parse_response(doc.as_bytes(), 64)
+                .map_err(|e| TestCaseError::fail(e.full()))?;
             prop_assert_eq!(back, Ok(v));
         }
         let f = Fault::new(code, string);
         let doc = xml::response(&Err(f.clone()));
-        let back = xml::parse_response(doc.as_bytes(), 64).map_err(|e| TestCaseError::fail(e.0))?;
+        let back =
+            xml::parse_response(doc.as_bytes(), 64).map_err(|e| TestCaseError::fail(e.full()))?;
         prop_assert_eq!(back, Err(f));
         Ok(())
     }

@@ -6,6 +6,8 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use crate::MalformedHttp;
+
 /// What a [`Conn`] reads from and writes to: a byte stream whose reads can time out.
 pub(crate) trait Transport: Read + Write + Send {
     /// Sets how long one read may wait (`None`: for ever).
@@ -103,7 +105,7 @@ pub(crate) enum ReadError {
     /// The head is larger than allowed.
     TooLarge,
     /// Not HTTP.
-    Malformed(String),
+    Malformed(MalformedHttp),
     Io(io::Error),
 }
 
@@ -212,9 +214,7 @@ impl Conn {
                 return Err(ReadError::TooLarge);
             }
             if self.fill(deadline)? == 0 {
-                return Err(ReadError::Malformed(
-                    "connection closed inside the head".into(),
-                ));
+                return Err(ReadError::Malformed(MalformedHttp::Truncated));
             }
         };
         if end > max_head {
@@ -234,9 +234,7 @@ impl Conn {
         let mut out = Vec::with_capacity(n.min(1 << 20));
         while out.len() < n {
             if self.pending().is_empty() && self.fill(deadline)? == 0 {
-                return Err(ReadError::Malformed(
-                    "connection closed inside the body".into(),
-                ));
+                return Err(ReadError::Malformed(MalformedHttp::Truncated));
             }
             let take = (n - out.len()).min(self.pending().len());
             out.extend_from_slice(&self.pending()[..take]);
@@ -255,8 +253,8 @@ impl Conn {
         loop {
             let line = self.read_line(deadline)?;
             let size_text = line.split(';').next().unwrap_or("").trim();
-            let size = parse_chunk_size(size_text)
-                .ok_or_else(|| ReadError::Malformed(format!("bad chunk size {size_text:?}")))?;
+            let size =
+                parse_chunk_size(size_text).ok_or(ReadError::Malformed(MalformedHttp::Chunk))?;
             if size == 0 {
                 // Trailers, up to the empty line.
                 while !self.read_line(deadline)?.is_empty() {}
@@ -267,9 +265,7 @@ impl Conn {
             }
             out.extend(self.read_body(size, deadline)?);
             if !self.read_line(deadline)?.is_empty() {
-                return Err(ReadError::Malformed(
-                    "chunk longer than its declared size".into(),
-                ));
+                return Err(ReadError::Malformed(MalformedHttp::Chunk));
             }
         }
     }
@@ -285,7 +281,7 @@ impl Conn {
                 return Err(ReadError::TooLarge);
             }
             if self.fill(deadline)? == 0 {
-                return Err(ReadError::Malformed("connection closed".into()));
+                return Err(ReadError::Malformed(MalformedHttp::Truncated));
             }
         }
     }
@@ -337,7 +333,7 @@ fn parse_chunk_size(text: &str) -> Option<usize> {
 
 fn parse_head(bytes: &[u8]) -> Result<Head, ReadError> {
     let text =
-        std::str::from_utf8(bytes).map_err(|_| ReadError::Malformed("head is not UTF-8".into()))?;
+        std::str::from_utf8(bytes).map_err(|_| ReadError::Malformed(MalformedHttp::NotUtf8))?;
     let mut lines = text.split("\r\n");
     let first = lines.next().unwrap_or("");
     let mut parts = first.splitn(3, ' ');
@@ -348,19 +344,19 @@ fn parse_head(bytes: &[u8]) -> Result<Head, ReadError> {
         ..Head::default()
     };
     if h.a.is_empty() || h.b.is_empty() {
-        return Err(ReadError::Malformed(format!("bad first line {first:?}")));
+        return Err(ReadError::Malformed(MalformedHttp::StartLine));
     }
     for line in lines {
         let (name, value) = line
             .split_once(':')
-            .ok_or_else(|| ReadError::Malformed(format!("bad header line {line:?}")))?;
+            .ok_or(ReadError::Malformed(MalformedHttp::HeaderLine))?;
         let value = value.trim();
         let name = name.trim();
         if name.eq_ignore_ascii_case("content-length") {
             let n = parse_content_length(value)
-                .ok_or_else(|| ReadError::Malformed(format!("bad Content-Length {value:?}")))?;
+                .ok_or(ReadError::Malformed(MalformedHttp::ContentLength))?;
             if h.content_length.is_some_and(|m| m != n) {
-                return Err(ReadError::Malformed("conflicting Content-Length".into()));
+                return Err(ReadError::Malformed(MalformedHttp::ContentLength));
             }
             h.content_length = Some(n);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
@@ -386,7 +382,7 @@ fn parse_head(bytes: &[u8]) -> Result<Head, ReadError> {
     // RFC 9112 section 6.1: a message with both is a smuggling attempt or a broken peer.
     if h.content_length.is_some() && (h.chunked || h.other_transfer_encoding) {
         return Err(ReadError::Malformed(
-            "both Transfer-Encoding and Content-Length".into(),
+            MalformedHttp::LengthAndTransferEncoding,
         ));
     }
     Ok(h)

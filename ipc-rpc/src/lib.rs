@@ -114,6 +114,8 @@
 //! | `proxy.add(2, 3)` | `client.call::<i32>("add", (2, 3))` | typed result |
 //! | `xmlrpc.client.Fault` | [`Error::Fault`]([`Fault`]) | code and string |
 //! | `xmlrpc.client.ProtocolError` | [`Error::Http`] | |
+//! | `ResponseError`, `ExpatError` | [`Error::Corrupt`] with a [`CorruptReason`] | typed: [`MalformedHttp`], [`XmlError`], gzip |
+//! | `socket.timeout` | [`Error::Timeout`] | |
 //! | `MultiCall(proxy)` | [`MultiCall`] + [`Client::multicall`] | |
 //! | `Binary`, `DateTime`, `None` | `Vec<u8>` or `&[u8]` / [`Value::Base64`], [`DateTime`], `Option` / [`Value::Nil`] | bytes need no wrapper |
 //! | `python -m xmlrpc.client` | the `xmlrpc` binary of this crate | `xmlrpc URL METHOD ARGS...`, `xmlrpc --list URL` |
@@ -153,7 +155,7 @@ mod xml;
 pub use client::Client;
 pub use datetime::DateTime;
 pub use de::from_value;
-pub use error::{Error, Fault};
+pub use error::{CorruptReason, Error, Fault, MalformedHttp, XmlError};
 pub use handler::{Handler, MethodHandler, Reply};
 pub use instance::Instance;
 pub use limits::Limits;

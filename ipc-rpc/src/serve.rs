@@ -26,6 +26,13 @@ impl Stop {
     }
 }
 
+/// What becomes of a connection after an answer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum After {
+    KeepAlive,
+    Close,
+}
+
 /// Serves requests on `stream` until the client closes, idles out, breaks the protocol or
 /// asks to close, or the server stops. Each answer is logged (see [`log_answer`]).
 pub(crate) fn serve_connection(shared: &Shared, stream: TcpStream, id: u64) {
@@ -53,11 +60,16 @@ pub(crate) fn serve_connection(shared: &Shared, stream: TcpStream, id: u64) {
             Ok(b) => b,
             Err(stop) => return refuse(&mut conn, &peer, Some(&head), stop, started),
         };
-        let close = head.close
+        let after = if head.close
             || (head.c == "HTTP/1.0" && !head.keep_alive)
-            || shared.stopping.load(Ordering::Acquire);
+            || shared.stopping.load(Ordering::Acquire)
+        {
+            After::Close
+        } else {
+            After::KeepAlive
+        };
         let (doc, method) = answer(shared, &body);
-        let response = encode_response(shared, &head, doc.as_bytes(), close);
+        let response = encode_response(shared, &head, doc.as_bytes(), after);
         let sent = conn.write_all(&response);
         log_answer(
             &peer,
@@ -66,7 +78,7 @@ pub(crate) fn serve_connection(shared: &Shared, stream: TcpStream, id: u64) {
             method.as_deref().unwrap_or("-"),
             started,
         );
-        if sent.is_err() || close {
+        if sent.is_err() || after == After::Close {
             return;
         }
     }
@@ -103,9 +115,9 @@ fn log_answer(peer: &str, head: Option<&Head>, status: u16, what: &str, started:
 
 /// The 200 response carrying `doc`: gzipped, as Python's server does, when the client
 /// accepts gzip and `doc` is larger than the server's `encode_threshold`.
-fn encode_response(shared: &Shared, head: &Head, doc: &[u8], close: bool) -> Vec<u8> {
+fn encode_response(shared: &Shared, head: &Head, doc: &[u8], after: After) -> Vec<u8> {
     let mut headers = vec![("Content-Type", "text/xml")];
-    if close {
+    if after == After::Close {
         headers.push(("Connection", "close"));
     }
     let gzipped = match shared.encode_threshold {
@@ -152,7 +164,7 @@ pub(crate) fn read_head(
             ReadError::Closed | ReadError::Io(_) => Stop::Quietly,
             ReadError::TimedOut => Stop::refuse(408, "the request did not arrive in time"),
             ReadError::TooLarge => Stop::refuse(431, "head too large"),
-            ReadError::Malformed(m) => Stop::Refuse(400, m),
+            ReadError::Malformed(m) => Stop::refuse(400, m.to_string()),
         })
 }
 
@@ -201,7 +213,7 @@ pub(crate) fn read_body(conn: &mut Conn, head: &Head, limits: &Limits) -> Result
     let body = body.map_err(|e| match e {
         ReadError::TimedOut => Stop::refuse(408, "the request did not arrive in time"),
         ReadError::TooLarge => Stop::refuse(413, "request body too large"),
-        ReadError::Malformed(m) => Stop::Refuse(400, m),
+        ReadError::Malformed(m) => Stop::refuse(400, m.to_string()),
         ReadError::Closed | ReadError::Io(_) => Stop::Quietly,
     })?;
     if head.content_encoding != Coding::Gzip {
@@ -220,7 +232,7 @@ fn answer(shared: &Shared, body: &[u8]) -> (String, Option<String>) {
     let (result, method) = match xml::parse_call(body, shared.limits.max_depth) {
         Ok((method, params)) => (shared.registry.dispatch(&method, params), Some(method)),
         Err(e) => (
-            Err(Fault::python("xml.parsers.expat.ExpatError", e.0)),
+            Err(Fault::python("xml.parsers.expat.ExpatError", e.full())),
             None,
         ),
     };

@@ -233,7 +233,7 @@ impl Server {
         let (listener, shared) = self.into_shared();
         let s = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
-            .name("ipc-rpc accept".into())
+            .name("rpc accept".into())
             .spawn(move || {
                 let _ = accept_loop(&listener, &s);
             })?;
@@ -284,7 +284,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) -> io::Result<()> {
         let s = Arc::clone(shared);
         let refused = stream.try_clone();
         let spawned = std::thread::Builder::new()
-            .name("ipc-rpc conn".into())
+            .name("rpc conn".into())
             .spawn(move || {
                 serve_connection(&s, stream, id);
                 s.conns.remove(id);

@@ -54,8 +54,10 @@ pub(crate) fn connect(
         Some(c) => Arc::clone(c),
         None => default_config()?,
     };
-    let name = ServerName::try_from(host.to_string())
-        .map_err(|_| Error::Url(format!("{host:?} is not a valid server name for tls")))?;
+    let name = ServerName::try_from(host.to_string()).map_err(|_| Error::Url {
+        url: host.to_string(),
+        reason: "the host is not a valid server name for tls",
+    })?;
     let tls = ClientConnection::new(config, name)?;
     Ok(Conn::new(StreamOwned::new(tls, stream)))
 }

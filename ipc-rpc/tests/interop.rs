@@ -123,7 +123,248 @@ fn our_server() -> multiproc_rpc::ServerHandle {
 #[test]
 fn python_client_against_our_server() {
     let server = our_server();
-    let script = r#"
+    let script = PYTHON_CLIENT;
+    assert_eq!(python(script, &[&server.url()]).trim(), "ok");
+    server.shutdown();
+}
+
+/// Python's `SimpleXMLRPCServer`, with a handler that notes the encodings of each request.
+const PYTHON_SERVER: &str = r#"
+import sys
+from xmlrpc.server import SimpleXMLRPCServer
+from xmlrpc.server import SimpleXMLRPCRequestHandler
+seen = []
+class Handler(SimpleXMLRPCRequestHandler):
+    def decode_request_content(self, data):
+        seen.append([self.headers.get("Content-Encoding", ""), self.headers.get("Accept-Encoding", "")])
+        return super().decode_request_content(data)
+s = SimpleXMLRPCServer(("127.0.0.1", 0), Handler, logRequests=False, allow_none=True)
+s.register_function(lambda: seen[-2], "seen_encodings")
+s.register_introspection_functions()
+s.register_multicall_functions()
+s.register_function(lambda v: v, "echo")
+s.register_function(lambda x, y: x + y, "add")
+s.register_function(lambda v: v == 2**40, "is_big")
+import xmlrpc.client
+s.register_function(lambda v: isinstance(v, xmlrpc.client.Binary) and v.data, "binary_data")
+def fail():
+    raise ValueError("bad value")
+s.register_function(fail)
+def types():
+    import xmlrpc.client as x, datetime
+    return {"int": 1, "bool": False, "str": "s", "float": 2.5, "none": None,
+            "dt": datetime.datetime(2024, 1, 31, 23, 59, 7), "bin": b"\x00\x01", "list": [1, [2]],
+            "dict": {"k": "v"}}
+s.register_function(types)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+
+/// Starts [`PYTHON_SERVER`]; its URL, and the guard that kills it.
+fn python_server() -> (String, Guard) {
+    let mut child = Command::new("python3")
+        .args(["-c", PYTHON_SERVER])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let out = child.stdout.take().unwrap();
+    let guard = Guard(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(out).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let port = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("python server started");
+    (format!("http://127.0.0.1:{}/RPC2", port.trim()), guard)
+}
+
+#[test]
+fn our_client_against_python_server() {
+    let (url, _guard) = python_server();
+    let c = Client::new(&url)
+        .unwrap()
+        .timeout(Duration::from_secs(10))
+        .allow_none(true);
+    values_both_ways(&c);
+    typed_answers(&c);
+    faults_and_multicall(&c);
+    gzip_both_ways(&url);
+    let methods: Vec<String> = c.call("system.listMethods", ()).unwrap();
+    assert!(methods.contains(&"system.multicall".to_string()));
+    // Python's server speaks HTTP/1.0 and closes after each answer: our client reconnects.
+    for i in 0..5 {
+        assert_eq!(c.call::<i32>("add", (i, 1)).unwrap(), i + 1);
+    }
+}
+
+fn values_both_ways(c: &Client) {
+    // Every value type there and back (Python cannot send i8 back, but reads it).
+    let mut sent = every_type();
+    // Python writes a CR back raw, and XML reads a raw CR as LF (Python to Python loses it
+    // too); our side escapes it, so it survives the trip out.
+    if let Value::Struct(m) = &mut sent {
+        m.remove("i8");
+        m.insert(
+            "string".into(),
+            Value::from("<ünïcödé> & \"q\" \n\t \u{85}\u{2028}"),
+        );
+    }
+    let back = c.call_value("echo", vec![sent.clone()]).unwrap();
+    assert_eq!(back, sent);
+    assert!(c.call::<bool>("is_big", (1i64 << 40,)).unwrap());
+    // `Vec<u8>` and `&[u8]` arrive as Python's `Binary`, and come back as bytes.
+    let bytes: Vec<u8> = vec![0, 1, 255];
+    assert_eq!(c.call::<Vec<u8>>("binary_data", (&bytes,)).unwrap(), bytes);
+    assert_eq!(
+        c.call::<Vec<u8>>("binary_data", (&b"xyz"[..],)).unwrap(),
+        b"xyz"
+    );
+    assert_eq!(
+        c.call::<Value>("echo", (vec![7u8; 3],)).unwrap(),
+        Value::Base64(vec![7; 3])
+    );
+    assert_eq!(c.call::<i32>("add", (2, 3)).unwrap(), 5);
+    assert_eq!(c.call::<String>("add", ("a", "b")).unwrap(), "ab");
+    assert_eq!(c.call::<Option<i32>>("echo", (None::<i32>,)).unwrap(), None);
+}
+
+fn typed_answers(c: &Client) {
+    #[derive(serde::Deserialize, Debug)]
+    struct Types {
+        int: i64,
+        bool: bool,
+        str: String,
+        float: f64,
+        none: Option<String>,
+        dt: DateTime,
+        #[serde(with = "bytes")]
+        bin: Vec<u8>,
+        list: (i32, Vec<i32>),
+        dict: BTreeMap<String, String>,
+    }
+    mod bytes {
+        pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+            serde::Deserialize::deserialize(d)
+        }
+    }
+    let t: Types = c.call("types", ()).unwrap();
+    assert_eq!(
+        (t.int, t.bool, t.str.as_str(), t.float),
+        (1, false, "s", 2.5)
+    );
+    assert_eq!(t.none, None);
+    assert_eq!(t.dt.to_string(), "20240131T23:59:07");
+    assert_eq!(t.bin, vec![0, 1]);
+    assert_eq!(t.list, (1, vec![2]));
+    assert_eq!(t.dict["k"], "v");
+}
+
+fn faults_and_multicall(c: &Client) {
+    match c.call::<i32>("fail", ()) {
+        Err(Error::Fault(f)) => {
+            assert_eq!(f.code, 1);
+            assert_eq!(f.string, "<class 'ValueError'>:bad value");
+        }
+        other => panic!("expected a fault, got {other:?}"),
+    }
+    match c.call::<i32>("nope", ()) {
+        Err(Error::Fault(f)) => {
+            assert_eq!(
+                f.string,
+                "<class 'Exception'>:method \"nope\" is not supported"
+            )
+        }
+        other => panic!("expected a fault, got {other:?}"),
+    }
+    let mut batch = MultiCall::new();
+    batch
+        .add("add", (2, 3))
+        .unwrap()
+        .add("fail", ())
+        .unwrap()
+        .add("echo", (Value::Nil,))
+        .unwrap();
+    let r = c.multicall(&batch).unwrap();
+    assert_eq!(r[0], Ok(Value::Int(5)));
+    assert_eq!(
+        r[1].as_ref().unwrap_err().string,
+        "<class 'ValueError'>:bad value"
+    );
+    assert_eq!(r[2], Ok(Value::Nil));
+}
+
+fn gzip_both_ways(url: &str) {
+    // gzip both ways: Python inflates our gzipped request and gzips its answer (above its
+    // threshold of 1400 bytes), which we inflate.
+    let gz = Client::new(url)
+        .unwrap()
+        .timeout(Duration::from_secs(10))
+        .encode_threshold(Some(100));
+    let big = "w".repeat(30_000);
+    assert_eq!(gz.call::<String>("echo", (&big,)).unwrap(), big);
+    assert_eq!(
+        gz.call::<Vec<String>>("seen_encodings", ()).unwrap(),
+        ["gzip", "gzip"]
+    );
+}
+
+#[test]
+fn allow_none_is_off_by_default_like_python() {
+    let mut s = Server::new().unwrap();
+    s.register_function("none", || None::<i32>);
+    let h = s.spawn().unwrap();
+    let c = Client::new(&h.url()).unwrap();
+    match c.call::<Value>("none", ()) {
+        Err(Error::Fault(f)) => assert_eq!(
+            f.string,
+            "<class 'TypeError'>:cannot marshal None unless allow_none is enabled"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        c.call::<Value>("none", (None::<i32>,)),
+        Err(Error::NilNotAllowed)
+    ));
+}
+
+#[test]
+fn command_line_client() {
+    let server = our_server();
+    let exe = env!("CARGO_BIN_EXE_xmlrpc");
+    let run = |args: &[&str]| {
+        let out = Command::new(exe).args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let url = server.url();
+    assert_eq!(
+        run(&[&url, "add", "2", "3"]),
+        (true, "5\n".into(), String::new())
+    );
+    let (ok, out, _) = run(&[
+        &url,
+        "echo",
+        r#"{"a": [1, 2.5, "x", null]}"#,
+        "--allow-none",
+    ]);
+    assert!(ok);
+    assert_eq!(out, "{\"a\": [1, 2.5, \"x\", None]}\n");
+    let (ok, out, _) = run(&["--list", &url]);
+    assert!(ok && out.lines().any(|l| l == "system.multicall"), "{out}");
+    let (ok, _, err) = run(&[&url, "fail"]);
+    assert!(!ok && err.contains("fault 42: no luck"), "{err}");
+}
+
+/// Python's `ServerProxy` against [`our_server`], whose URL is `sys.argv[1]`: every value
+/// type, bytes, gzip, dotted names, faults, multicall, introspection. Prints `ok`.
+const PYTHON_CLIENT: &str = r#"
 import sys, xmlrpc.client as x
 p = x.ServerProxy(sys.argv[1], allow_none=True)
 v = p.every_type()
@@ -207,222 +448,3 @@ assert "multiple XML-RPC calls" in p.system.methodHelp("system.multicall")
 # Without allow_none on our side, None in a result is Python's TypeError fault.
 print("ok")
 "#;
-    assert_eq!(python(script, &[&server.url()]).trim(), "ok");
-    server.shutdown();
-}
-
-#[test]
-fn our_client_against_python_server() {
-    let script = r#"
-import sys
-from xmlrpc.server import SimpleXMLRPCServer
-from xmlrpc.server import SimpleXMLRPCRequestHandler
-seen = []
-class Handler(SimpleXMLRPCRequestHandler):
-    def decode_request_content(self, data):
-        seen.append([self.headers.get("Content-Encoding", ""), self.headers.get("Accept-Encoding", "")])
-        return super().decode_request_content(data)
-s = SimpleXMLRPCServer(("127.0.0.1", 0), Handler, logRequests=False, allow_none=True)
-s.register_function(lambda: seen[-2], "seen_encodings")
-s.register_introspection_functions()
-s.register_multicall_functions()
-s.register_function(lambda v: v, "echo")
-s.register_function(lambda x, y: x + y, "add")
-s.register_function(lambda v: v == 2**40, "is_big")
-import xmlrpc.client
-s.register_function(lambda v: isinstance(v, xmlrpc.client.Binary) and v.data, "binary_data")
-def fail():
-    raise ValueError("bad value")
-s.register_function(fail)
-def types():
-    import xmlrpc.client as x, datetime
-    return {"int": 1, "bool": False, "str": "s", "float": 2.5, "none": None,
-            "dt": datetime.datetime(2024, 1, 31, 23, 59, 7), "bin": b"\x00\x01", "list": [1, [2]],
-            "dict": {"k": "v"}}
-s.register_function(types)
-print(s.server_address[1], flush=True)
-s.serve_forever()
-"#;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    let out = child.stdout.take().unwrap();
-    let guard = Guard(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(out).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let port = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("python server started")
-        .trim()
-        .to_string();
-    let c = Client::new(&format!("http://127.0.0.1:{port}/RPC2"))
-        .unwrap()
-        .timeout(Duration::from_secs(10))
-        .allow_none(true);
-
-    // Every value type there and back (Python cannot send i8 back, but reads it).
-    let mut sent = every_type();
-    // Python writes a CR back raw, and XML reads a raw CR as LF (Python to Python loses it
-    // too); our side escapes it, so it survives the trip out.
-    if let Value::Struct(m) = &mut sent {
-        m.remove("i8");
-        m.insert(
-            "string".into(),
-            Value::from("<ünïcödé> & \"q\" \n\t \u{85}\u{2028}"),
-        );
-    }
-    let back = c.call_value("echo", vec![sent.clone()]).unwrap();
-    assert_eq!(back, sent);
-    assert!(c.call::<bool>("is_big", (1i64 << 40,)).unwrap());
-    // `Vec<u8>` and `&[u8]` arrive as Python's `Binary`, and come back as bytes.
-    let bytes: Vec<u8> = vec![0, 1, 255];
-    assert_eq!(c.call::<Vec<u8>>("binary_data", (&bytes,)).unwrap(), bytes);
-    assert_eq!(
-        c.call::<Vec<u8>>("binary_data", (&b"xyz"[..],)).unwrap(),
-        b"xyz"
-    );
-    assert_eq!(
-        c.call::<Value>("echo", (vec![7u8; 3],)).unwrap(),
-        Value::Base64(vec![7; 3])
-    );
-    assert_eq!(c.call::<i32>("add", (2, 3)).unwrap(), 5);
-    assert_eq!(c.call::<String>("add", ("a", "b")).unwrap(), "ab");
-    assert_eq!(c.call::<Option<i32>>("echo", (None::<i32>,)).unwrap(), None);
-
-    #[derive(serde::Deserialize, Debug)]
-    struct Types {
-        int: i64,
-        bool: bool,
-        str: String,
-        float: f64,
-        none: Option<String>,
-        dt: DateTime,
-        #[serde(with = "bytes")]
-        bin: Vec<u8>,
-        list: (i32, Vec<i32>),
-        dict: BTreeMap<String, String>,
-    }
-    mod bytes {
-        pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-            serde::Deserialize::deserialize(d)
-        }
-    }
-    let t: Types = c.call("types", ()).unwrap();
-    assert_eq!(
-        (t.int, t.bool, t.str.as_str(), t.float),
-        (1, false, "s", 2.5)
-    );
-    assert_eq!(t.none, None);
-    assert_eq!(t.dt.to_string(), "20240131T23:59:07");
-    assert_eq!(t.bin, vec![0, 1]);
-    assert_eq!(t.list, (1, vec![2]));
-    assert_eq!(t.dict["k"], "v");
-
-    match c.call::<i32>("fail", ()) {
-        Err(Error::Fault(f)) => {
-            assert_eq!(f.code, 1);
-            assert_eq!(f.string, "<class 'ValueError'>:bad value");
-        }
-        other => panic!("expected a fault, got {other:?}"),
-    }
-    match c.call::<i32>("nope", ()) {
-        Err(Error::Fault(f)) => {
-            assert_eq!(
-                f.string,
-                "<class 'Exception'>:method \"nope\" is not supported"
-            )
-        }
-        other => panic!("expected a fault, got {other:?}"),
-    }
-    let mut batch = MultiCall::new();
-    batch
-        .add("add", (2, 3))
-        .unwrap()
-        .add("fail", ())
-        .unwrap()
-        .add("echo", (Value::Nil,))
-        .unwrap();
-    let r = c.multicall(&batch).unwrap();
-    assert_eq!(r[0], Ok(Value::Int(5)));
-    assert_eq!(
-        r[1].as_ref().unwrap_err().string,
-        "<class 'ValueError'>:bad value"
-    );
-    assert_eq!(r[2], Ok(Value::Nil));
-    // gzip both ways: Python inflates our gzipped request and gzips its answer (above its
-    // threshold of 1400 bytes), which we inflate.
-    let gz = Client::new(&format!("http://127.0.0.1:{port}/RPC2"))
-        .unwrap()
-        .timeout(Duration::from_secs(10))
-        .encode_threshold(Some(100));
-    let big = "w".repeat(30_000);
-    assert_eq!(gz.call::<String>("echo", (&big,)).unwrap(), big);
-    assert_eq!(
-        gz.call::<Vec<String>>("seen_encodings", ()).unwrap(),
-        ["gzip", "gzip"]
-    );
-    let methods: Vec<String> = c.call("system.listMethods", ()).unwrap();
-    assert!(methods.contains(&"system.multicall".to_string()));
-    // Python's server speaks HTTP/1.0 and closes after each answer: our client reconnects.
-    for i in 0..5 {
-        assert_eq!(c.call::<i32>("add", (i, 1)).unwrap(), i + 1);
-    }
-    drop(guard);
-}
-
-#[test]
-fn allow_none_is_off_by_default_like_python() {
-    let mut s = Server::new().unwrap();
-    s.register_function("none", || None::<i32>);
-    let h = s.spawn().unwrap();
-    let c = Client::new(&h.url()).unwrap();
-    match c.call::<Value>("none", ()) {
-        Err(Error::Fault(f)) => assert_eq!(
-            f.string,
-            "<class 'TypeError'>:cannot marshal None unless allow_none is enabled"
-        ),
-        other => panic!("{other:?}"),
-    }
-    assert!(matches!(
-        c.call::<Value>("none", (None::<i32>,)),
-        Err(Error::Type(_))
-    ));
-}
-
-#[test]
-fn command_line_client() {
-    let server = our_server();
-    let exe = env!("CARGO_BIN_EXE_xmlrpc");
-    let run = |args: &[&str]| {
-        let out = Command::new(exe).args(args).output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    let url = server.url();
-    assert_eq!(
-        run(&[&url, "add", "2", "3"]),
-        (true, "5\n".into(), String::new())
-    );
-    let (ok, out, _) = run(&[
-        &url,
-        "echo",
-        r#"{"a": [1, 2.5, "x", null]}"#,
-        "--allow-none",
-    ]);
-    assert!(ok);
-    assert_eq!(out, "{\"a\": [1, 2.5, \"x\", None]}\n");
-    let (ok, out, _) = run(&["--list", &url]);
-    assert!(ok && out.lines().any(|l| l == "system.multicall"), "{out}");
-    let (ok, _, err) = run(&[&url, "fail"]);
-    assert!(!ok && err.contains("fault 42: no luck"), "{err}");
-}

@@ -272,7 +272,7 @@ fn client_timeout_and_refused_connection() {
         .timeout(Duration::from_millis(100));
     let t = Instant::now();
     let e = c.call::<u64>("sleep", (400,)).unwrap_err();
-    assert!(e.is_timeout(), "{e}");
+    assert!(matches!(e, Error::Timeout), "{e}");
     assert!(t.elapsed() < Duration::from_millis(350));
     // The timed-out connection was dropped; the next call works on a fresh one.
     assert_eq!(c.call::<u64>("sleep", (1,)).unwrap(), 1);
@@ -329,7 +329,86 @@ fn basic_auth_from_the_url() {
 #[test]
 fn https_needs_the_tls_feature() {
     match Client::new("https://localhost/RPC2") {
-        Err(Error::Url(m)) => assert!(m.contains("`tls` feature"), "{m}"),
+        Err(Error::Url { reason, .. }) => assert!(reason.contains("`tls` feature"), "{reason}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// A server that reads one request and answers `answer` (nothing, if empty), then closes.
+fn answer_once(answer: &'static [u8]) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = s.read(&mut [0; 4096]);
+        let _ = s.write_all(answer);
+    });
+    addr
+}
+
+fn call_at(addr: SocketAddr) -> Error {
+    Client::new(&format!("http://{addr}/RPC2"))
+        .unwrap()
+        .timeout(Duration::from_secs(5))
+        .call::<Value>("m", ())
+        .unwrap_err()
+}
+
+/// Each failure has its own variant with a typed reason; `Display` is a short phrase that
+/// does not repeat the `source()`, and the conversion to `io::Error` keeps the kind.
+#[test]
+fn errors_carry_typed_reasons() {
+    use multiproc_rpc::{CorruptReason, MalformedHttp};
+    use std::error::Error as _;
+
+    let e = call_at(answer_once(b"garbage\r\n\r\n"));
+    assert!(
+        matches!(
+            &e,
+            Error::Corrupt {
+                reason: CorruptReason::Http(MalformedHttp::StartLine)
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(e.to_string(), "corrupt message from the peer");
+    assert_eq!(e.source().unwrap().to_string(), "bad first line");
+    assert_eq!(
+        std::io::Error::from(e).kind(),
+        std::io::ErrorKind::InvalidData
+    );
+
+    let e = call_at(answer_once(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n<methodResponse><x/>",
+    ));
+    let Error::Corrupt {
+        reason: CorruptReason::Xml(x),
+    } = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert!(x.to_string().contains("<x/>"), "{x}");
+
+    let e = call_at(answer_once(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ));
+    assert!(matches!(
+        e,
+        Error::Corrupt {
+            reason: CorruptReason::Http(MalformedHttp::LengthAndTransferEncoding)
+        }
+    ));
+
+    assert!(matches!(call_at(answer_once(b"")), Error::Disconnected));
+
+    let refused = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let e = call_at(refused);
+    let Error::Io(io) = &e else { panic!("{e:?}") };
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+    assert_eq!(e.to_string(), "i/o error");
+    assert_eq!(e.source().unwrap().to_string(), io.to_string());
 }

@@ -43,10 +43,9 @@ print(s.server_address[1], flush=True)
 s.serve_forever()
 "#;
 
-#[test]
-fn https_against_python() {
-    // A certificate for "localhost" only.
-    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+/// Starts Python's server with `key`'s certificate; its port, and the guards that stop it and
+/// remove the certificate's files.
+fn python_tls_server(key: &rcgen::CertifiedKey<rcgen::KeyPair>) -> (String, Reap, TempDir) {
     let dir = TempDir(std::env::temp_dir().join(format!(
         "multiproc-rpc-tls-{}-{:?}",
         std::process::id(),
@@ -67,7 +66,7 @@ fn https_against_python() {
         .spawn()
         .expect("python3 runs");
     let out = child.stdout.take().unwrap();
-    let _server = Reap(child);
+    let server = Reap(child);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut line = String::new();
@@ -76,20 +75,30 @@ fn https_against_python() {
     });
     let port = rx
         .recv_timeout(Duration::from_secs(30))
-        .expect("python server started")
-        .trim()
-        .to_string();
+        .expect("python server started");
+    (port.trim().to_string(), server, dir)
+}
 
+/// A client configuration that trusts `cert` alone.
+fn trusting(cert: &rcgen::Certificate) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(key.cert.der().clone()).unwrap();
+    roots.add(cert.der().clone()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = Arc::new(
+    Arc::new(
         rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth(),
-    );
+    )
+}
+
+#[test]
+fn https_against_python() {
+    // A certificate for "localhost" only.
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (port, _server, _dir) = python_tls_server(&key);
+    let config = trusting(&key.cert);
 
     // Trusted, and for this name: calls go through, each on a new connection (Python's
     // server closes after every answer).
