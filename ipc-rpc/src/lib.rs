@@ -25,6 +25,24 @@
 //! `xmlrpc.client.ServerProxy("http://127.0.0.1:8000").hello("world")` calls the server above,
 //! and [`Client`] calls a `SimpleXMLRPCServer` the same way.
 //!
+//! # Using it
+//!
+//! ```toml
+//! [dependencies]
+//! multiproc-rpc = "0.1"
+//! ```
+//!
+//! The example above needs nothing else. To pass your own structs as arguments and results,
+//! derive serde's traits on them (`serde = { version = "1", features = ["derive"] }`), as the
+//! next example does. Features:
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `tls` | off | `https://` URLs on the [`Client`], through `rustls` (`multiproc-rpc = { version = "0.1", features = ["tls"] }`) |
+//!
+//! The whole workspace is also available as one crate, `multiproc`, whose `rpc` module is this
+//! crate.
+//!
 //! # Functions are plain Rust functions
 //!
 //! Any `Fn(A, B, ...) -> R` is a method: each XML-RPC parameter is converted into the
@@ -126,6 +144,11 @@
 //! small hand-written HTTP/1.1 layer (`POST` with `Content-Length` or chunked bodies,
 //! keep-alive, `Expect: 100-continue`, gzip bodies through `flate2`), and `quick-xml` for
 //! parsing.
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
 
 mod client;
 mod conns;
