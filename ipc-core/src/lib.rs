@@ -81,6 +81,7 @@ pub mod fd;
 pub mod frame;
 pub mod futex;
 mod mapping;
+mod mapping_copy;
 pub mod stream;
 mod sys;
 pub mod task;
