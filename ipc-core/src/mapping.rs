@@ -1,17 +1,18 @@
 //! Shared memory mappings: anonymous, memfd-backed, and named (`shm_open`).
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::Error;
-use crate::sys;
 use crate::transfer::{self, FdRef, PortableFd};
+use crate::{sys, tracker};
 
 static_assertions::const_assert_eq!(std::mem::align_of::<AtomicU32>(), 4);
 static_assertions::const_assert_eq!(std::mem::align_of::<AtomicU64>(), 8);
@@ -199,7 +200,8 @@ impl SharedMapping {
     ///
     /// `name` is one path component, with or without a leading `/` (it appears as
     /// `/dev/shm/<name>`). The object is removed (`shm_unlink`) when this mapping is dropped,
-    /// unless [`persist`](Self::persist) is called.
+    /// unless [`persist`](Self::persist) is called; the name is registered with the
+    /// [`tracker`](crate::tracker), which removes it if this process dies first.
     ///
     /// The safe accessors panic on the result until
     /// [`assume_fixed_size`](Self::assume_fixed_size) (see [above](Self#named-mappings-and-sigbus)).
@@ -218,16 +220,20 @@ impl SharedMapping {
         let ready = sys::ftruncate(fd.as_fd(), len as u64)
             .and_then(|()| sys::map_shared(Some(fd.as_fd()), len));
         match ready {
-            Ok(ptr) => Ok(SharedMapping {
-                ptr,
-                len,
-                backing: Backing::Named {
-                    fd,
-                    name: cname,
-                    unlink_on_drop: true,
-                    fixed: false,
-                },
-            }),
+            Ok(ptr) => {
+                let name = OsStr::from_bytes(cname.to_bytes());
+                tracker::register(tracker::Kind::SharedMemory, name, Some(fd.as_fd()));
+                Ok(SharedMapping {
+                    ptr,
+                    len,
+                    backing: Backing::Named {
+                        fd,
+                        name: cname,
+                        unlink_on_drop: true,
+                        fixed: false,
+                    },
+                })
+            }
             Err(e) => {
                 let _ = sys::shm_unlink(&cname);
                 Err(e)
@@ -269,7 +275,15 @@ impl SharedMapping {
     /// `shm_unlink(name)`—Removes a named shared memory object. Mappings of it stay valid.
     #[doc(alias = "shm_unlink")]
     pub fn unlink_named(name: &str) -> io::Result<()> {
-        sys::shm_unlink(&shm_name(name)?)
+        let cname = shm_name(name)?;
+        let r = sys::shm_unlink(&cname);
+        if r.is_ok() {
+            tracker::unregister(
+                tracker::Kind::SharedMemory,
+                OsStr::from_bytes(cname.to_bytes()),
+            );
+        }
+        r
     }
 
     /// A second mapping of the same memory (memfd or named), at another address in this
@@ -339,10 +353,22 @@ impl SharedMapping {
         unsafe { sys::populate(p, end - start) }
     }
 
-    /// Keeps a named object after this mapping is dropped (it no longer unlinks on drop).
+    /// Keeps a named object after this mapping is dropped (it no longer unlinks on drop, and
+    /// the [`tracker`](crate::tracker) no longer removes it when this process dies).
     /// Has no effect on other kinds.
     pub fn persist(&mut self) {
-        if let Backing::Named { unlink_on_drop, .. } = &mut self.backing {
+        if let Backing::Named {
+            unlink_on_drop,
+            name,
+            ..
+        } = &mut self.backing
+        {
+            if *unlink_on_drop {
+                tracker::unregister(
+                    tracker::Kind::SharedMemory,
+                    OsStr::from_bytes(name.to_bytes()),
+                );
+            }
             *unlink_on_drop = false;
         }
     }
@@ -524,6 +550,10 @@ impl Drop for SharedMapping {
         } = &self.backing
         {
             let _ = sys::shm_unlink(name);
+            tracker::unregister(
+                tracker::Kind::SharedMemory,
+                OsStr::from_bytes(name.to_bytes()),
+            );
         }
     }
 }
