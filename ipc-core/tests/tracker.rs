@@ -3,7 +3,7 @@
 //! share their parent's tracker, and a tracker that is off or unreachable never stops a
 //! creation.
 
-use std::io::Read;
+use std::io::BufRead;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::mpsc;
@@ -100,8 +100,8 @@ fn persist_keeps_the_name_of_a_killed_creator() {
 }
 
 #[test]
-fn a_clean_exit_leaves_no_tracker_and_holds_no_pipe() {
-    const TEST: &str = "a_clean_exit_leaves_no_tracker_and_holds_no_pipe";
+fn a_clean_exit_leaves_no_tracker() {
+    const TEST: &str = "a_clean_exit_leaves_no_tracker";
     if role().as_deref() == Some("creator") {
         let name = unique_name("clean");
         let map = SharedMapping::create_named(&name, 64).expect("create");
@@ -110,27 +110,90 @@ fn a_clean_exit_leaves_no_tracker_and_holds_no_pipe() {
         return;
     }
     let mut child = start(TEST, "creator", &[]);
-    // The whole output, to end of file: nothing may keep the pipe open once the child exits.
-    let mut out = child.0.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        let _ = tx.send(s);
-    });
-    let out = rx
-        .recv_timeout(LIMIT)
-        .expect("the child's stdout reached end of file");
+    let pid: u32 = child_line(&mut child.0, "tracker:", LIMIT).parse().unwrap();
     assert!(child.wait(LIMIT).success());
-    let pid: u32 = out
-        .lines()
-        .find_map(|l| l.strip_prefix("tracker:"))
-        .expect("the child printed its tracker's pid")
-        .parse()
-        .unwrap();
     assert!(
         pid_gone_within(pid, Duration::from_secs(2)),
         "tracker {pid} still runs after its program exited"
+    );
+}
+
+/// `child`'s standard output line by line (`None` at end of file), from a thread.
+fn lines_of(child: &mut std::process::Child) -> mpsc::Receiver<Option<String>> {
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(Some(line));
+        }
+        let _ = tx.send(None);
+    });
+    rx
+}
+
+/// Kills a process that is not our child (it is the grandchild of the test).
+fn kill(pid: u32) {
+    let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
+    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+}
+
+#[test]
+fn a_tracker_outliving_its_starter_holds_none_of_its_pipes() {
+    const TEST: &str = "a_tracker_outliving_its_starter_holds_none_of_its_pipes";
+    match role().as_deref() {
+        Some("starter") => {
+            // Starts the tracker, then leaves it to a second process of the program (which
+            // holds nothing of ours: its output goes to us, not to the test).
+            let pid = tracker::ensure_running().expect("a tracker");
+            let (k, v) = tracker::child_env().unwrap();
+            let mut keeper = start(TEST, "keeper", &[(k, v)]);
+            child_line(&mut keeper.0, "connected:", LIMIT);
+            println!("tracker:{pid}");
+            println!("keeper:{}", keeper.0.id());
+            std::mem::forget(keeper); // keeps running after we exit
+            return;
+        }
+        Some("keeper") => {
+            tracker::ensure_running().expect("a tracker");
+            println!("connected:");
+            hang();
+        }
+        _ => {}
+    }
+    let mut starter = start(TEST, "starter", &[]);
+    let lines = lines_of(&mut starter.0);
+    let (mut tracker, mut keeper) = (None, None);
+    // End of file as soon as the starter exits, although the tracker it started lives on.
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(Some(l)) => {
+                let num = |p| l.strip_prefix(p).and_then(|v: &str| v.parse::<u32>().ok());
+                tracker = tracker.or(num("tracker:"));
+                keeper = keeper.or(num("keeper:"));
+            }
+            Ok(None) => break,
+            Err(_) => {
+                if let Some(k) = keeper {
+                    kill(k);
+                }
+                panic!("no end of file on the starter's stdout within {LIMIT:?}");
+            }
+        }
+    }
+    assert!(starter.wait(LIMIT).success());
+    let (tracker, keeper) = (tracker.unwrap(), keeper.unwrap());
+    if pid_gone_within(tracker, Duration::from_millis(200)) {
+        kill(keeper);
+        panic!("the tracker exited while a process still used it");
+    }
+    kill(keeper);
+    assert!(pid_gone_within(keeper, LIMIT));
+    assert!(
+        pid_gone_within(tracker, Duration::from_secs(2)),
+        "tracker {tracker} still runs after its last client died"
     );
 }
 
