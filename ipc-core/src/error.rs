@@ -65,6 +65,10 @@ pub enum Error {
     /// A handle to a shared-heap object or typed page was refused on arrival: it names
     /// something of another kind or layout, or an object that is gone.
     Refused(crate::heap::Refusal),
+    /// A memory descriptor received from another process is not sealed against shrinking
+    /// (`F_SEAL_SHRINK`), so its sender could cut the memory from under the mapping, and every
+    /// access past the new end would kill this process with `SIGBUS`.
+    NotSealed,
 }
 
 /// `Result<T, multiproc_core::Error>`.
@@ -98,6 +102,9 @@ impl fmt::Display for Error {
             ),
             Error::NotTransferable(why) => write!(f, "cannot send this handle: {why}"),
             Error::Refused(why) => write!(f, "handle refused: {why}"),
+            Error::NotSealed => {
+                f.write_str("shared memory descriptor is not sealed against shrinking")
+            }
         }
     }
 }
@@ -133,6 +140,7 @@ impl From<Error> for io::Error {
             }
             Error::BadFd(_) => io::ErrorKind::InvalidInput,
             Error::Refused(_) => io::ErrorKind::InvalidData,
+            Error::NotSealed => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, e)
     }

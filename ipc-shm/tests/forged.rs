@@ -4,9 +4,13 @@
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::FileExt;
+
 use multiproc_core::heap::{Kind, Refusal, Spec, Storage, StorageSeed};
-use multiproc_core::transfer::{from_envelope, to_envelope};
-use multiproc_shm::{AnyLock, Array, Value};
+use multiproc_core::transfer::{FdRef, from_envelope, to_envelope};
+use multiproc_shm::{AnyLock, Array, SharedMemory, Value};
+use multiproc_sync::Lock;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
@@ -114,5 +118,68 @@ fn a_region_paired_with_another_lock_is_refused() {
     assert!(
         matches!(err, multiproc_core::Error::Refused(Refusal::WrongGuard)),
         "{err}"
+    );
+}
+
+/// A memfd with no seal (what a careless or hostile sender may attach to a handle).
+fn unsealed_memfd() -> std::fs::File {
+    // SAFETY: a NUL-terminated name and valid flags; the result is checked before use.
+    let raw = unsafe { libc::memfd_create(c"forged".as_ptr(), libc::MFD_CLOEXEC) };
+    assert!(
+        raw >= 0,
+        "memfd_create: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: `raw` was just returned by memfd_create and is owned by nothing else.
+    std::fs::File::from(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+#[test]
+fn a_lock_whose_memfd_is_not_sealed_is_refused_on_receipt() {
+    // A real lock's arena, copied into an unsealed memfd: the same bytes (headers included),
+    // but memory its sender can still shrink.
+    let real = Lock::new().unwrap();
+    let env = to_envelope(&real).unwrap();
+    // The wire form of a `Lock` is that of its slot: (arena descriptor, arena id, offset,
+    // generation).
+    let (_, uid, offset, generation): (u32, u64, u32, u32) = postcard::from_bytes(&env.bytes).unwrap();
+    let arena = std::fs::File::from(env.fds.into_iter().next().unwrap());
+    let mut bytes = vec![0u8; arena.metadata().unwrap().len() as usize];
+    arena.read_exact_at(&mut bytes, 0).unwrap();
+    let memfd = unsealed_memfd();
+    memfd.write_all_at(&bytes, 0).unwrap();
+    let forged = to_envelope(&(FdRef(memfd.as_fd()), uid, offset, generation)).unwrap();
+    let received = from_envelope::<Lock>(&forged.bytes, forged.fds);
+    // The sender now cuts the memory: a lock that had been accepted would die of SIGBUS on
+    // its first use.
+    memfd.set_len(0).unwrap();
+    let err = match received {
+        // (Not `expect_err`: printing the lock would read its cut page.)
+        Ok(_) => panic!("a lock over unsealed memory was accepted"),
+        Err(e) => e,
+    };
+    assert!(matches!(err, multiproc_core::Error::NotSealed), "{err:?}");
+    // Its own page, sealed, is accepted.
+    let env = to_envelope(&real).unwrap();
+    let lock: Lock = from_envelope(&env.bytes, env.fds).unwrap();
+    drop(lock.lock());
+}
+
+#[test]
+fn a_named_block_may_arrive_unsealed_but_not_as_a_lock() {
+    let block = SharedMemory::create(&multiproc_testkit::unique_name("forged"), 128).unwrap();
+    let env = to_envelope(&block).unwrap();
+    let got: SharedMemory = from_envelope(&env.bytes, env.fds).unwrap();
+    assert_eq!(got.name(), block.name());
+    // The same descriptor passed off as the page of a lock (or of any handle built on a plain
+    // mapping) is refused: a named object cannot be sealed.
+    let env = to_envelope(&block).unwrap();
+    let r = from_envelope::<Lock>(&env.bytes, env.fds);
+    assert!(
+        matches!(
+            r,
+            Err(multiproc_core::Error::NotSealed | multiproc_core::Error::Refused(_))
+        ),
+        "{r:?}"
     );
 }
