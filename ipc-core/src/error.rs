@@ -119,7 +119,15 @@ impl std::error::Error for Error {
 }
 
 impl From<io::Error> for Error {
+    /// Wraps an OS error; an [`io::Error`] that carries one of ours (made by
+    /// `From<Error> for io::Error`) gives that back.
     fn from(e: io::Error) -> Self {
+        if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            if let Some(Ok(ours)) = e.into_inner().map(|b| b.downcast::<Error>()) {
+                return *ours;
+            }
+            unreachable!("checked just above");
+        }
         Error::Io(e)
     }
 }
