@@ -1,5 +1,12 @@
-//! Framed messages over a byte stream (a Unix socket, a pipe, a fifo), buffered for speed and
-//! careful with bad input.
+//! Framed messages over a byte stream (a Unix socket, a pipe, a fifo, a TCP socket), buffered for
+//! speed and careful with bad input.
+//!
+//! How a message is laid out is a [`Framing`], given to the reader ([`MessageReader::with_framing`])
+//! and to the sender ([`send_framed`]): this workspace's own ([`Framing::Native`], below), which
+//! carries descriptors, or Python's `multiprocessing.connection` ([`Framing::Python`]), which
+//! a Python peer reads and writes.
+//!
+//! # The native framing
 //!
 //! Every message is an 8-byte header — payload length and descriptor count, both `u32`
 //! little-endian — then the payload. On a Unix socket the descriptors ride along as
@@ -29,6 +36,18 @@
 //! poisoned (every later receive is [`Error::FrameCorrupt`]), since its sender cannot be
 //! trusted to be in step any more. A peer can therefore neither make the receiver keep
 //! descriptors nor slip a stale one into a later message.
+//!
+//! # Python's framing
+//!
+//! A 4-byte big-endian signed length, then the payload; a payload above 2 GiB − 1 has the
+//! length −1 followed by an 8-byte big-endian length. No descriptors: a sender refuses them,
+//! and descriptors a peer attaches anyway are closed.
+//!
+//! ```text
+//! +----------------+------------------+        +-----------+----------------+---------+
+//! | len: i32 (BE)  | payload: len B   |   or   | -1 (BE)   | len: u64 (BE)  | payload |
+//! +----------------+------------------+        +-----------+----------------+---------+
+//! ```
 //!
 //! # Reading
 //!
@@ -64,6 +83,97 @@ const MORE_FDS: u32 = 1 << 31;
 
 /// How far [`MessageReader`] reads ahead.
 const CHUNK: usize = 64 * 1024;
+
+/// How messages are laid out on a stream: a parameter of [`MessageReader`] and [`send_framed`]
+/// (as tokio-util's `LengthDelimitedCodec` is configured by its builder).
+///
+/// Pick [`Python`](Framing::Python) for a connection that may face a Python program
+/// (`multiprocessing.connection.Client` / `Listener`); pick [`Native`](Framing::Native) where
+/// handles (values that own descriptors) travel between Rust peers on a Unix socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Framing {
+    /// This workspace's: payload length and descriptor count, `u32` little-endian each, and the
+    /// descriptors as `SCM_RIGHTS` (see the [module docs](self)).
+    #[default]
+    Native,
+    /// Python's `multiprocessing.connection`: a 4-byte big-endian signed length (−1 then an
+    /// 8-byte length above 2 GiB − 1); no descriptors.
+    Python,
+}
+
+impl Framing {
+    /// Whether messages in this framing can carry descriptors (on a Unix socket).
+    pub fn carries_fds(self) -> bool {
+        self == Framing::Native
+    }
+
+    /// The header bytes needed to know a header's full length, given the bytes `b` so far.
+    fn header_need(self, b: &[u8]) -> usize {
+        match self {
+            Framing::Native => HEADER_LEN,
+            Framing::Python if b.len() >= 4 && b[..4] == [0xff; 4] => 12,
+            Framing::Python => 4,
+        }
+    }
+
+    /// Parses the header at the start of `b` (at least [`header_need`](Self::header_need)
+    /// bytes).
+    fn parse(self, b: &[u8], max: usize) -> Result<Head> {
+        match self {
+            Framing::Native => parse_header(b, max),
+            Framing::Python => parse_python_header(b, max),
+        }
+    }
+
+    /// The header for a payload of `len` bytes: its bytes in a 12-byte array, and how many.
+    fn encode(self, len: usize, nfds: usize) -> Result<([u8; 12], usize)> {
+        let mut out = [0u8; 12];
+        match self {
+            Framing::Native => {
+                out[..HEADER_LEN].copy_from_slice(&header(len, nfds)?);
+                Ok((out, HEADER_LEN))
+            }
+            Framing::Python if nfds > 0 => Err(Error::NotTransferable(
+                "Python's framing carries no file descriptors",
+            )),
+            Framing::Python => match i32::try_from(len) {
+                Ok(l) => {
+                    out[..4].copy_from_slice(&l.to_be_bytes());
+                    Ok((out, 4))
+                }
+                Err(_) => {
+                    out[..4].copy_from_slice(&(-1i32).to_be_bytes());
+                    out[4..].copy_from_slice(&(len as u64).to_be_bytes());
+                    Ok((out, 12))
+                }
+            },
+        }
+    }
+}
+
+fn parse_python_header(h: &[u8], max: usize) -> Result<Head> {
+    let short = i32::from_be_bytes(h[..4].try_into().expect("4 bytes"));
+    let (len, hlen) = match short {
+        -1 => (
+            u64::from_be_bytes(h[4..12].try_into().expect("8 bytes")),
+            12,
+        ),
+        n if n < 0 => {
+            return Err(Error::FrameCorrupt(format!("negative message length {n}")));
+        }
+        n => (n as u64, 4),
+    };
+    if len > max as u64 {
+        return Err(Error::FrameTooLarge { len, max });
+    }
+    Ok(Head {
+        hlen,
+        len: len as usize,
+        nfds: 0,
+        more: false,
+    })
+}
 
 /// What kind of descriptor a stream is: only sockets carry descriptors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,10 +285,10 @@ fn write_all(
     Ok(())
 }
 
-/// Sends one message: `header` + `payload` in one system call where the kernel takes it all,
-/// with `fds` on a socket (more than [`MAX_FDS_PER_FRAME`] go in descriptor frames before it,
-/// see the [module docs](self)). Loops over partial writes. A reader that is gone is
-/// `Err(Error::Io)` with `BrokenPipe`, never a `SIGPIPE`.
+/// Sends one message in the native framing: `header` + `payload` in one system call where the
+/// kernel takes it all, with `fds` on a socket (more than [`MAX_FDS_PER_FRAME`] go in
+/// descriptor frames before it, see the [module docs](self)). Loops over partial writes. A
+/// reader that is gone is `Err(Error::Io)` with `BrokenPipe`, never a `SIGPIPE`.
 ///
 /// # Errors
 /// [`Error::NotTransferable`] for descriptors on a pipe, or more than [`MAX_MESSAGE_FDS`];
@@ -186,6 +296,18 @@ fn write_all(
 pub fn send_message(
     fd: BorrowedFd<'_>,
     kind: StreamKind,
+    payload: &[u8],
+    fds: &[BorrowedFd<'_>],
+) -> Result<()> {
+    send_framed(fd, kind, Framing::Native, payload, fds)
+}
+
+/// [`send_message`] in any [`Framing`]. Python's framing carries no descriptors
+/// ([`Error::NotTransferable`] when `fds` is not empty) and no payload limit but memory's.
+pub fn send_framed(
+    fd: BorrowedFd<'_>,
+    kind: StreamKind,
+    framing: Framing,
     payload: &[u8],
     fds: &[BorrowedFd<'_>],
 ) -> Result<()> {
@@ -201,12 +323,12 @@ pub fn send_message(
     }
     // Full descriptor frames first; the message frame carries the last 1..=253.
     let split = fds.len().saturating_sub(1) / MAX_FDS_PER_FRAME * MAX_FDS_PER_FRAME;
-    let head = header(payload.len(), fds.len() - split)?;
+    let (head, hlen) = framing.encode(payload.len(), fds.len() - split)?;
     for chunk in fds[..split].chunks(MAX_FDS_PER_FRAME) {
         let more = raw_header(0, chunk.len() as u32 | MORE_FDS);
         write_all(fd, kind, &[&more], chunk)?;
     }
-    write_all(fd, kind, &[&head, payload], &fds[split..])
+    write_all(fd, kind, &[&head[..hlen], payload], &fds[split..])
 }
 
 /// Descriptors that arrived with one `recvmsg`, and the stream range that call returned.
@@ -246,6 +368,7 @@ pub struct MessageReader {
     /// The message being received, once its header was consumed.
     current: Option<Current>,
     max: usize,
+    framing: Framing,
     /// Why the stream can no longer be read: it lost its place (a timeout inside a large
     /// message), or its peer broke the rules (descriptors, corrupt header).
     poisoned: Option<&'static str>,
@@ -269,9 +392,15 @@ fn left(deadline: Option<Instant>) -> Result<Option<Duration>> {
 }
 
 impl MessageReader {
-    /// A reader that accepts payloads up to `max` bytes.
+    /// A reader of the native framing that accepts payloads up to `max` bytes.
     pub fn new(max: usize) -> Self {
+        Self::with_framing(Framing::Native, max)
+    }
+
+    /// A reader of `framing` that accepts payloads up to `max` bytes.
+    pub fn with_framing(framing: Framing, max: usize) -> Self {
         MessageReader {
+            framing,
             // Allocated on the first read: many channels only ever send.
             buf: Box::default(),
             start: 0,
@@ -299,6 +428,11 @@ impl MessageReader {
         self.carry.clear();
         self.current = None;
         e
+    }
+
+    /// The framing this reader reads.
+    pub fn framing(&self) -> Framing {
+        self.framing
     }
 
     /// The payload limit.
@@ -339,10 +473,10 @@ impl MessageReader {
             return b.len() >= c.len;
         }
         loop {
-            if b.len() < HEADER_LEN {
+            if b.len() < self.framing.header_need(b) {
                 return false;
             }
-            match parse_header(b, usize::MAX) {
+            match self.framing.parse(b, usize::MAX) {
                 Err(_) => return true,
                 Ok(h) if h.more => b = &b[h.hlen..],
                 Ok(h) => return b.len() - h.hlen >= h.len,
@@ -494,9 +628,14 @@ impl MessageReader {
             if let Some(c) = &self.current {
                 return Ok(c.len);
             }
-            self.fill(fd, kind, HEADER_LEN, deadline)?;
+            self.fill(fd, kind, self.framing.header_need(&[]), deadline)?;
+            let need = self.framing.header_need(&self.buf[self.start..self.end]);
+            self.fill(fd, kind, need, deadline)?;
             let at = self.offset();
-            let head = match parse_header(&self.buf[self.start..self.end], self.max) {
+            let head = match self
+                .framing
+                .parse(&self.buf[self.start..self.end], self.max)
+            {
                 Ok(h) => h,
                 // The header stays: the caller may raise the limit and try again.
                 Err(e @ Error::FrameTooLarge { .. }) => return Err(e),
@@ -669,6 +808,7 @@ impl MessageReader {
         out.extend_from_slice(&self.buf[self.start..self.start + have]);
         self.start += have;
         let mut got = have;
+        let hlen = self.current.as_ref().map_or(0, |c| c.hlen);
         while got < len {
             let step = (len - got).min(1 << 20);
             out.resize(base + got + step, 0);
@@ -678,7 +818,7 @@ impl MessageReader {
                     out.truncate(base);
                     return Err(match e {
                         Error::FrameTruncated { got, .. } => Error::FrameTruncated {
-                            expected: HEADER_LEN + len,
+                            expected: hlen + len,
                             got,
                         },
                         e => e,

@@ -269,3 +269,82 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(config(2000))]
+
+    /// Python's framing: any bytes give messages or typed errors, descriptors attached anyway
+    /// are closed, and nothing past the limit is allocated.
+    #[test]
+    fn python_framing_random(chunks in prop::collection::vec(
+        (prop_oneof![
+            prop::collection::vec(any::<u8>(), 1..64),
+            (prop_oneof![Just(-1i32), -3i32..70, any::<i32>()], any::<u64>(), prop::collection::vec(any::<u8>(), 0..40))
+                .prop_map(|(l, l8, p)| {
+                    let mut v = l.to_be_bytes().to_vec();
+                    if l == -1 { v.extend_from_slice(&(l8 % 2048).to_be_bytes()); }
+                    v.extend_from_slice(&p);
+                    v
+                }),
+        ], 0usize..3).prop_map(|(bytes, fds)| Chunk { bytes, fds }),
+        0..8,
+    )) {
+        let (a, b) = fd::socketpair().unwrap();
+        let (r, _w) = fd::pipe().unwrap();
+        let attached = send_chunks(a.as_fd(), &chunks, r.as_fd());
+        drop(a);
+        let mut reader = MessageReader::with_framing(stream::Framing::Python, MAX);
+        let deadline = Some(Instant::now() + Duration::from_secs(10));
+        for _ in 0..10_000 {
+            let mut out = Vec::new();
+            let mut fds = Vec::new();
+            match reader.recv_into_vec(b.as_fd(), StreamKind::Socket, deadline, &mut out, &mut fds) {
+                Ok(n) => prop_assert!(n <= MAX && fds.is_empty() && out.capacity() <= 64 * 1024),
+                Err(Error::Closed) => {
+                    prop_assert_eq!(reader.held_fds(), 0);
+                    break;
+                }
+                Err(Error::Timeout) => panic!("hung"),
+                Err(Error::FrameTooLarge { .. } | Error::FrameTruncated { .. } | Error::FrameCorrupt(_)) => {
+                    prop_assert!(reader.held_fds() <= attached);
+                    break;
+                }
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+    }
+
+}
+
+proptest! {
+    #![proptest_config(config(200))]
+
+    /// Honest Python-framed messages, in both header forms, come back as sent.
+    #[test]
+    fn python_framing_round_trip(msgs in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..3000), 1..6)) {
+        let (a, b) = fd::socketpair().unwrap();
+        for m in &msgs {
+            stream::send_framed(a.as_fd(), StreamKind::Socket, stream::Framing::Python, m, &[]).unwrap();
+        }
+        // The long form, as Python writes it above 2 GiB, for a small payload.
+        let mut long = (-1i32).to_be_bytes().to_vec();
+        long.extend_from_slice(&3u64.to_be_bytes());
+        long.extend_from_slice(b"abc");
+        transfer::send_fds(&a, &long, &[]).unwrap();
+        drop(a);
+        let mut reader = MessageReader::with_framing(stream::Framing::Python, 1 << 20);
+        for m in &msgs {
+            let mut out = Vec::new();
+            reader.recv_into_vec(b.as_fd(), StreamKind::Socket, None, &mut out, &mut Vec::new()).unwrap();
+            prop_assert_eq!(&out, m);
+        }
+        let mut out = Vec::new();
+        reader.recv_into_vec(b.as_fd(), StreamKind::Socket, None, &mut out, &mut Vec::new()).unwrap();
+        prop_assert_eq!(&out[..], b"abc");
+        let (p, _q) = fd::pipe().unwrap();
+        prop_assert!(matches!(
+            stream::send_framed(b.as_fd(), StreamKind::Socket, stream::Framing::Python, b"x", &[p.as_fd()]),
+            Err(Error::NotTransferable(_))
+        ));
+    }
+}
