@@ -339,17 +339,40 @@ struct Batch {
     fds: Vec<OwnedFd>,
 }
 
-/// The message whose header has been consumed and whose payload is being received.
+/// The message whose header has been consumed and whose payload is being received (its
+/// descriptors are in `MessageReader::carry`).
 #[derive(Debug)]
 struct Current {
-    /// Header bytes (for error reports).
-    hlen: usize,
     /// Payload bytes.
     len: usize,
     /// Stream offset just past the payload.
     end: u64,
-    /// The message's descriptors, in order (descriptor frames' first).
-    fds: Vec<OwnedFd>,
+    /// Header bytes (for error reports).
+    hlen: u8,
+}
+
+/// Why a stream can no longer be read.
+#[derive(Debug, Clone, Copy)]
+enum Poison {
+    LostPlace,
+    FdsDropped,
+    CorruptHeader,
+    ForeignFds,
+    TooManyFds,
+}
+
+impl Poison {
+    fn why(self) -> &'static str {
+        match self {
+            Poison::LostPlace => {
+                "the stream lost its place: a timeout struck inside a message larger than 64 KiB"
+            }
+            Poison::FdsDropped => "the stream lost its place: descriptors were dropped",
+            Poison::CorruptHeader => "the stream lost its place: a corrupt header",
+            Poison::ForeignFds => "the peer sent a frame whose descriptors did not come with it",
+            Poison::TooManyFds => "the peer sent too many descriptors",
+        }
+    }
 }
 
 /// The receiving half of a framed stream: a read-ahead buffer and the descriptors that came
@@ -363,7 +386,8 @@ pub struct MessageReader {
     pos: u64,
     /// Descriptor batches not yet claimed, oldest first.
     batches: VecDeque<Batch>,
-    /// Descriptors of the descriptor frames of a message whose last frame has not come yet.
+    /// Descriptors of the message being received: those of its descriptor frames, then (once
+    /// its header is consumed) those of its message frame.
     carry: Vec<OwnedFd>,
     /// The message being received, once its header was consumed.
     current: Option<Current>,
@@ -371,7 +395,7 @@ pub struct MessageReader {
     framing: Framing,
     /// Why the stream can no longer be read: it lost its place (a timeout inside a large
     /// message), or its peer broke the rules (descriptors, corrupt header).
-    poisoned: Option<&'static str>,
+    poisoned: Option<Poison>,
 }
 
 impl Default for MessageReader {
@@ -416,13 +440,13 @@ impl MessageReader {
 
     fn check_poisoned(&self) -> Result<()> {
         match self.poisoned {
-            Some(why) => Err(Error::FrameCorrupt(why.into())),
+            Some(why) => Err(Error::FrameCorrupt(why.why().into())),
             None => Ok(()),
         }
     }
 
     /// Marks the stream unusable, closes every descriptor it holds, and returns `e`.
-    fn poison(&mut self, why: &'static str, e: Error) -> Error {
+    fn poison(&mut self, why: Poison, e: Error) -> Error {
         self.poisoned = Some(why);
         self.batches.clear();
         self.carry.clear();
@@ -453,9 +477,7 @@ impl MessageReader {
     /// Descriptors received and not yet handed out with a message (a test aid: a well-behaved
     /// stream holds only those of a message that is still arriving).
     pub fn held_fds(&self) -> usize {
-        self.batches.iter().map(|b| b.fds.len()).sum::<usize>()
-            + self.carry.len()
-            + self.current.as_ref().map_or(0, |c| c.fds.len())
+        self.batches.iter().map(|b| b.fds.len()).sum::<usize>() + self.carry.len()
     }
 
     /// The stream offset of `buf[start]`.
@@ -545,7 +567,7 @@ impl MessageReader {
         self.pos += n as u64;
         if truncated {
             let e = Error::Io(sys::ctrunc_error());
-            return Err(self.poison("the stream lost its place: descriptors were dropped", e));
+            return Err(self.poison(Poison::FdsDropped, e));
         }
         Ok(n)
     }
@@ -598,7 +620,7 @@ impl MessageReader {
     /// messages; otherwise the partial message can never complete, so it is dropped and the
     /// next call reports `Closed`.
     fn truncated(&mut self, want: usize, got: usize) -> Error {
-        let hlen = self.current.as_ref().map(|c| c.hlen);
+        let hlen = self.current.as_ref().map(|c| usize::from(c.hlen));
         if got == 0 && hlen.is_none() && self.carry.is_empty() {
             self.batches.clear();
             return Error::Closed;
@@ -639,33 +661,27 @@ impl MessageReader {
                 Ok(h) => h,
                 // The header stays: the caller may raise the limit and try again.
                 Err(e @ Error::FrameTooLarge { .. }) => return Err(e),
-                Err(e) => return Err(self.poison("the stream lost its place: a corrupt header", e)),
+                Err(e) => return Err(self.poison(Poison::CorruptHeader, e)),
             };
             let fds = match self.claim(at, head.nfds) {
                 Ok(f) => f,
                 Err(e) => {
-                    return Err(self.poison(
-                        "the peer sent a frame whose descriptors did not come with it",
-                        e,
-                    ));
+                    return Err(self.poison(Poison::ForeignFds, e));
                 }
             };
             if self.carry.len() + fds.len() > MAX_MESSAGE_FDS {
                 let e = Error::FrameCorrupt("more than 65,536 descriptors in one message".into());
-                return Err(self.poison("the peer sent too many descriptors", e));
+                return Err(self.poison(Poison::TooManyFds, e));
             }
             self.start += head.hlen;
+            self.carry.extend(fds);
             if head.more {
-                self.carry.extend(fds);
                 continue;
             }
-            let mut all = std::mem::take(&mut self.carry);
-            all.extend(fds);
             self.current = Some(Current {
-                hlen: head.hlen,
+                hlen: head.hlen as u8,
                 len: head.len,
                 end: self.offset() + head.len as u64,
-                fds: all,
             });
         }
     }
@@ -673,7 +689,8 @@ impl MessageReader {
     /// The current message has been consumed: its descriptors, and the batches no header can
     /// claim any more are closed.
     fn finish(&mut self) -> Vec<OwnedFd> {
-        let fds = self.current.take().map(|c| c.fds).unwrap_or_default();
+        self.current = None;
+        let fds = std::mem::take(&mut self.carry);
         self.sweep(self.offset());
         fds
     }
@@ -776,10 +793,7 @@ impl MessageReader {
                 let ready = left(deadline).and_then(|l| Ok(sys::poll_readable(fd, l)?));
                 if !matches!(ready, Ok(true)) {
                     let e = ready.err().unwrap_or(Error::Timeout);
-                    return Err(self.poison(
-                        "the stream lost its place: a timeout struck inside a message larger than 64 KiB",
-                        e,
-                    ));
+                    return Err(self.poison(Poison::LostPlace, e));
                 }
             }
             let n = self.read_into(fd, kind, &mut out[got..])?;
@@ -808,7 +822,7 @@ impl MessageReader {
         out.extend_from_slice(&self.buf[self.start..self.start + have]);
         self.start += have;
         let mut got = have;
-        let hlen = self.current.as_ref().map_or(0, |c| c.hlen);
+        let hlen = self.current.as_ref().map_or(0, |c| usize::from(c.hlen));
         while got < len {
             let step = (len - got).min(1 << 20);
             out.resize(base + got + step, 0);
