@@ -89,7 +89,7 @@ proptest! {
     #[test]
     fn handshake_halves_on_a_pipe(bytes in handshake_bytes(Framing::Native), deliver in any::<bool>()) {
         let (mut ours, theirs) = pipe(true).unwrap();
-        let mut raw = UnixStream::from(OwnedFd::from(theirs_fd(theirs)));
+        let mut raw = UnixStream::from(theirs_fd(theirs));
         let _ = raw.write_all(&bytes);
         drop(raw);
         let r = if deliver { deliver_challenge(&mut ours, KEY) } else { answer_challenge(&mut ours, KEY) };
