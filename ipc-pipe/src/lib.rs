@@ -33,7 +33,7 @@
 //!
 //! # Messages, bytes, and what can go wrong
 //!
-//! Every message is framed (an 8-byte header, then the payload), so a receive gives exactly
+//! Every message is framed (a header, then the payload: see [`Framing`]), so a receive gives exactly
 //! one whole message: [`Connection::send`]/[`recv`](Connection::recv) for serde values,
 //! [`send_bytes`](Connection::send_bytes)/[`recv_bytes`](Connection::recv_bytes)/
 //! [`recv_bytes_into`](Connection::recv_bytes_into) for bytes, with no copy beyond the
