@@ -78,6 +78,11 @@ fn tcp_carries_values_but_never_handles() {
     let mut c = l.accept_timeout(LIMIT).unwrap();
     assert!(matches!(l.last_accepted(), Some(Address::Tcp(_))));
     assert!(!c.carries_fds());
+    use std::os::fd::AsFd;
+    assert!(
+        rustix::net::sockopt::tcp_nodelay(c.as_fd()).unwrap(),
+        "TCP_NODELAY is set"
+    );
     c.send(&21u64).unwrap();
     assert_eq!(c.recv_timeout::<u64>(LIMIT).unwrap(), 42);
     assert_eq!(c.recv_timeout::<String>(LIMIT).unwrap(), "still in step");
@@ -133,6 +138,22 @@ fn wrong_keys_fail_on_both_sides_and_touch_nothing_else() {
             Some(Error::AuthenticationError(AuthFailure::Rejected))
         ));
         right.unwrap().unwrap();
+        // No key on the client: its first message is taken for an answer, and refused.
+        let address = l.address().clone();
+        let t = std::thread::spawn(move || {
+            let mut c = Client::connect_timeout(&address, framing, None, LIMIT).unwrap();
+            c.send_bytes(b"data, not an answer").unwrap();
+            let challenge = c.recv_bytes_timeout(LIMIT).unwrap();
+            let verdict = c.recv_bytes_timeout(LIMIT).unwrap();
+            (challenge, verdict)
+        });
+        assert!(matches!(
+            l.accept_timeout(LIMIT),
+            Err(Error::AuthenticationError(AuthFailure::UnsupportedDigest))
+        ));
+        let (challenge, verdict) = t.join().unwrap();
+        assert!(challenge.starts_with(b"#CHALLENGE#{sha256}"));
+        assert_eq!(verdict, b"#FAILURE#");
     }
 }
 
