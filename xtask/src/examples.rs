@@ -223,6 +223,23 @@ pub const EXAMPLES: &[Example] = &[
         ],
     },
     Example {
+        package: "multiproc-pipe",
+        name: "python_peer",
+        args: &[],
+        any_order: false,
+        expect: &[
+            "rust: listening on 127.0.0.1:*",
+            "python: connected with the authkey",
+            "rust got: {\"name\": \"python\", \"numbers\": [1, 2, 3], \"pi\": 3.14}",
+            "python got: (6, 'PYTHON')",
+            "python: listening on 127.0.0.1:*",
+            "rust: connected to python's listener",
+            "rust got: [\"ping\", 1, 2.5, None, True, b[98, 121, 116, 101, 115]]",
+            "python got: ['ping', 1, 2.5, None, True, b'bytes', 'pong from rust']",
+            "python exited: true",
+        ],
+    },
+    Example {
         package: "multiproc-shm",
         name: "sharedctypes",
         args: &[],
@@ -410,38 +427,86 @@ fn run_duo(dir: &std::path::Path, duo: &Duo, a_first: bool) -> Result<(), String
     Ok(())
 }
 
-/// A two-program scenario: a server example that prints `listening on URL` as its first line,
-/// and a client example run against it with `--url URL`.
+/// A two-program scenario: a server example that prints `listening on ADDR` as its first line,
+/// and a client example run against it with `<client_flag> ADDR`.
 pub struct Pair {
     /// The package that owns both.
     pub package: &'static str,
-    /// The server example; it is started with `--addr 127.0.0.1:0` (a free port).
+    /// The server example.
     pub server: &'static str,
-    /// The client example; it is run with `--url URL`.
+    /// The server's arguments (a free port: `127.0.0.1:0`).
+    pub server_args: &'static [&'static str],
+    /// The client example.
     pub client: &'static str,
+    /// The flag that gives the client the server's address (`--url`, `--address`).
+    pub client_flag: &'static str,
+    /// The client's other arguments.
+    pub client_args: &'static [&'static str],
     /// The lines the client must print, in order.
     pub expect: &'static [&'static str],
 }
 
 /// The two-program scenarios. Their examples count as having a row.
-pub const PAIRS: &[Pair] = &[Pair {
-    package: "multiproc-rpc",
-    server: "rpc_server",
-    client: "rpc_client",
-    expect: &[
-        "8",
-        "5",
-        "10",
-        "[\"add\", \"mul\", \"pow\", \"system.listMethods\", \"system.methodHelp\", \"system.methodSignature\"]",
-    ],
-}];
+pub const PAIRS: &[Pair] = &[
+    Pair {
+        package: "multiproc-rpc",
+        server: "rpc_server",
+        server_args: &["--addr", "127.0.0.1:0"],
+        client: "rpc_client",
+        client_flag: "--url",
+        client_args: &[],
+        expect: &[
+            "8",
+            "5",
+            "10",
+            "[\"add\", \"mul\", \"pow\", \"system.listMethods\", \"system.methodHelp\", \"system.methodSignature\"]",
+        ],
+    },
+    Pair {
+        package: "multiproc-pipe",
+        server: "listener_echo",
+        server_args: &["--address", "127.0.0.1:0", "--authkey", "example key"],
+        client: "client_echo",
+        client_flag: "--address",
+        client_args: &["--authkey", "example key"],
+        expect: &[
+            "connected twice to 127.0.0.1:*",
+            "echo: \"hello\"",
+            "echo: \"\"",
+            "echo: \"second client\"",
+            "echo: 1048576 bytes, intact: true",
+            "wrong key: authentication failed: digest sent was rejected",
+        ],
+    },
+    Pair {
+        package: "multiproc-pipe",
+        server: "listener_echo",
+        server_args: &[
+            "--address",
+            "127.0.0.1:0",
+            "--authkey",
+            "example key",
+            "--pickle",
+        ],
+        client: "client_echo",
+        client_flag: "--address",
+        client_args: &["--authkey", "example key", "--pickle"],
+        expect: &[
+            "connected twice to 127.0.0.1:*",
+            "echo: (\"second client\", 2)",
+            "echo: [1, \"two\", 3.5, None, True, (5, 6), {\"seven\": 7}]",
+            "same value: true",
+            "wrong key: authentication failed: digest sent was rejected",
+        ],
+    },
+];
 
-/// Starts `pair.server`, waits (up to 30 s) for its `listening on URL` line, runs the client
-/// with `--url URL`, checks its output, then kills the server and waits for it to exit.
+/// Starts `pair.server`, waits (up to 30 s) for its `listening on ADDR` line, runs the client
+/// with `<client_flag> ADDR`, checks its output, then kills the server and waits for it to exit.
 fn run_pair(dir: &std::path::Path, pair: &Pair) -> Result<(), String> {
     use std::io::BufRead;
     let mut server = std::process::Command::new(dir.join(pair.server))
-        .args(["--addr", "127.0.0.1:0"])
+        .args(pair.server_args)
         .current_dir(util::root())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -471,14 +536,15 @@ fn run_pair(dir: &std::path::Path, pair: &Pair) -> Result<(), String> {
         .strip_prefix("listening on ")
         .ok_or_else(|| {
             format!(
-                "{}'s first line is {first:?}, not `listening on URL`",
+                "{}'s first line is {first:?}, not `listening on ADDR`",
                 pair.server
             )
         })?
         .to_string();
     let out = run_captured(
         std::process::Command::new(dir.join(pair.client))
-            .args(["--url", &url])
+            .args([pair.client_flag, &url])
+            .args(pair.client_args)
             .current_dir(util::root()),
         Duration::from_secs(60),
     )?;
