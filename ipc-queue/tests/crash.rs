@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use multiproc_core::SharedMapping;
 use multiproc_process::Process;
-use multiproc_queue::{Bytes, GetError, Queue};
+use multiproc_queue::{Bytes, GetError, PutError, Queue};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -394,4 +394,67 @@ fn short_gets_beside_a_stop_and_go_producer_lose_and_tear_nothing() {
         "{n} items in {:?}, {empties} gets ran out of time",
         start.elapsed()
     );
+}
+
+fn put_forever(q: Queue<u64>) {
+    for i in 0.. {
+        q.put(i).unwrap();
+    }
+}
+
+/// Polls `attempt` until it gives `Some`; fails after 500 ms (the design: about a millisecond
+/// after the death; generous here).
+fn poll_until<R>(what: &str, mut attempt: impl FnMut() -> Option<R>) -> R {
+    let start = Instant::now();
+    loop {
+        if let Some(r) = attempt() {
+            eprintln!("{what}: after {:?}", start.elapsed());
+            return r;
+        }
+        assert!(
+            start.elapsed() < Duration::from_millis(500),
+            "{what}: nothing after {:?}",
+            start.elapsed()
+        );
+    }
+}
+
+/// `put_nowait` and `get_nowait` in a loop, on a queue whose producer (consumer) was SIGKILLed
+/// holding the put (get) lock: the poll takes the lock over within milliseconds. Both used to
+/// fail for ever (`Full`, `Empty`): a failed try never checked the holder's liveness.
+#[test]
+fn nowait_polling_takes_the_locks_over_from_killed_holders() {
+    // A producer blocked for room (maxsize 4) holds the put lock.
+    let q: Queue<u64> = Queue::with_capacity(4, 4096).unwrap();
+    let p = Process::new(put_forever, q.clone()).with_daemon(true);
+    p.start().unwrap();
+    wait_until("4 items put", || q.qsize() == 4);
+    std::thread::sleep(Duration::from_millis(50));
+    p.kill().unwrap();
+    assert!(p.join_timeout(LIMIT).unwrap());
+    assert_eq!(q.get_nowait().unwrap(), 0);
+    poll_until("put_nowait", || match q.put_nowait(99) {
+        Ok(()) => Some(()),
+        Err(PutError::Full(_)) => None,
+        Err(e) => panic!("{e}"),
+    });
+    for want in [1, 2, 3, 99] {
+        assert_eq!(q.get_nowait().unwrap(), want);
+    }
+    assert_eq!(q.qsize(), 0);
+
+    // A consumer asleep in `get` holds the get lock.
+    let q: Queue<u32> = Queue::new().unwrap();
+    let c = Process::new(blocked_consumer, q.clone()).with_daemon(true);
+    c.start().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    c.kill().unwrap();
+    assert!(c.join_timeout(LIMIT).unwrap());
+    q.put(5).unwrap();
+    let got = poll_until("get_nowait", || match q.get_nowait() {
+        Ok(v) => Some(v),
+        Err(GetError::Empty) => None,
+        Err(e) => panic!("{e}"),
+    });
+    assert_eq!(got, 5);
 }
