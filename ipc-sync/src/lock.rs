@@ -16,7 +16,7 @@ pub(crate) struct LockState {
     pub(crate) raw: RawLock,
 }
 
-// SAFETY: `#[repr(C)]`, atomics only (`RawLock`), 16 bytes, alignment 8.
+// SAFETY: `#[repr(C)]`, atomics only (`RawLock`), 24 bytes, alignment 8.
 unsafe impl SharedState for LockState {
     const KIND: u32 = u32::from_le_bytes(*b"Lock");
     const LABEL: &'static str = "ipc-sync-lock";
@@ -127,9 +127,14 @@ impl Lock {
 
     /// Acquires only if nobody holds it now (Python's `acquire(block=False)`).
     ///
+    /// When the lock is held, the attempt also checks whether the holder still lives (at most
+    /// once per millisecond per lock, whoever polls), so a loop of `try_lock` learns of a dead
+    /// holder about a millisecond after its death; the check costs nothing when the lock is
+    /// free.
+    ///
     /// # Errors
-    /// [`TryLockError::Timeout`] when held; [`TryLockError::OwnerDied`] (acquired) never happens
-    /// here, as a non-blocking attempt does not check the holder's liveness.
+    /// [`TryLockError::Timeout`] when held; [`TryLockError::OwnerDied`] (acquired) when the
+    /// holder died holding it.
     #[inline]
     pub fn try_lock(&self) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
         self.outcome(self.raw().lock(ident::me(), Wait::No))
@@ -137,16 +142,20 @@ impl Lock {
 
     /// Acquires, waiting at most `timeout` (Python's `acquire(timeout=...)`).
     ///
+    /// A holder's death is noticed while waiting, and once more when the time runs out (as
+    /// for [`try_lock`](Self::try_lock)), so polling with short timeouts sees it too.
+    ///
     /// # Errors
     /// [`TryLockError::Timeout`] when still held after `timeout`; [`TryLockError::OwnerDied`]
     /// (with the guard) when the previous holder died holding it.
+    #[inline]
     pub fn lock_timeout(
         &self,
         timeout: Duration,
     ) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
         self.outcome(
             self.raw()
-                .lock(ident::me(), Wait::from_timeout(Some(timeout))),
+                .lock_with(ident::me(), || Wait::from_timeout(Some(timeout))),
         )
     }
 
@@ -157,7 +166,10 @@ impl Lock {
     /// As [`lock_timeout`](Self::lock_timeout); `Err(TryLockError::OwnerDied(()))` means
     /// acquired.
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<(), TryLockError<()>> {
-        match self.raw().lock(ident::me(), Wait::from_timeout(timeout)) {
+        match self
+            .raw()
+            .lock_with(ident::me(), || Wait::from_timeout(timeout))
+        {
             Acquired::Yes => Ok(()),
             Acquired::OwnerDied => Err(TryLockError::OwnerDied(())),
             Acquired::TimedOut => Err(TryLockError::Timeout),
