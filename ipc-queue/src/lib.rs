@@ -48,7 +48,8 @@
 //! | producer, half-way through a chunked (> ¼ buffer) item | the consumer waiting for the rest notices within ~10 ms and drops the partial item |
 //! | consumer, before freeing the record it read | the item stays; the next consumer takes the lock over and gets it |
 //! | consumer, asleep in `get` | it holds the consumer lock: the next consumer takes it over within ~8 ms |
-//! | consumer, half-way through a chunked item | that item is lost with it; the next consumer skips its remaining chunks |
+//! | consumer, half-way through a chunked item | an item still whole in the buffer (up to ~¾ of it) goes to the next consumer; a larger one is lost with it, the next consumer skipping its remaining chunks |
+//! | producer, stopped (SIGSTOP) half-way through a chunked item | a `get` still returns by its deadline; the item arrives whole once the producer runs again |
 //!
 //! The `Process` tests SIGKILL producers in the middle of a stream of puts and count what
 //! arrives: every item whose `put` returned arrives once, in order, intact.

@@ -59,6 +59,14 @@ thread_local! {
 /// (tests send 64 MiB through a 1 MiB buffer). The timeout of `put` applies until the first
 /// chunk is in; from then the producer waits for consumers to take the rest.
 ///
+/// Every `get` returns by its deadline, even in the middle of such an item whose producer is
+/// slow or stopped, and the item is not lost: an item of up to about three quarters of the
+/// buffer stays in the buffer until it is whole, for the next `get`; a larger one, whose front
+/// the consumer had to take out to make room, is handed back to its producer, which sends it
+/// again from its start. So an item larger than the buffer reaches only a `get` whose timeout
+/// covers its whole transfer (never a `get_nowait`): make the buffer larger than the largest
+/// item if consumers poll with short timeouts.
+///
 /// # Closing
 ///
 /// [`close`](Self::close) closes the queue for putting, for every process: later puts give
@@ -77,8 +85,9 @@ thread_local! {
 /// already. A consumer that dies asleep in `get` holds the consumer lock; the next consumer
 /// takes it over within ~10 ms. A dead producer in the middle of a chunked (larger than a
 /// quarter of the buffer) item: the consumer waiting for the rest notices within ~10 ms and
-/// drops the partial item. A dead consumer in the middle of a chunked item: the rest of that
-/// item is skipped by the next consumer (the item is lost with the consumer).
+/// drops the partial item. A dead consumer in the middle of a chunked item: if the item was
+/// still whole in the buffer, the next consumer gets it; otherwise the rest of that item is
+/// skipped by the next consumer (the item is lost with the consumer).
 pub struct Queue<T> {
     ring: Arc<Ring>,
     _items: PhantomData<fn(T) -> T>,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{LockResult, OwnerDied, TryLockError};
 use crate::ident::{self, Me};
 use crate::lock::Lock;
-use crate::raw_lock::{Acquired, Deadline, RawLock};
+use crate::raw_lock::{Acquired, RawLock, Deadline};
 use crate::rlock::RLock;
 use multiproc_core::heap::{Kind, Shared, SharedState};
 
@@ -127,12 +127,13 @@ fn release_level<L: ConditionLock>(raw: &RawLock, me: Me) {
     raw.unlock(me.tid);
 }
 
-fn acquire_level<L: ConditionLock>(raw: &RawLock, me: Me, wait: Deadline) -> Acquired {
+/// Acquires one level, waiting as `wait()` says (called only when another thread holds it).
+fn acquire_level<L: ConditionLock>(raw: &RawLock, me: Me, wait: impl FnOnce() -> Deadline) -> Acquired {
     if L::REENTRANT && raw.owner() == me.tid {
         raw.set_count(raw.count() + 1);
         return Acquired::Yes;
     }
-    let a = raw.lock(me, wait);
+    let a = raw.lock_with(me, wait);
     if L::REENTRANT && a != Acquired::TimedOut {
         raw.set_count(1);
     }
@@ -172,7 +173,7 @@ impl<L: ConditionLock> Condition<L> {
     /// # Errors
     /// [`OwnerDied`] (with the guard) when the previous holder died holding it.
     pub fn lock(&self) -> LockResult<ConditionGuard<'_, L>> {
-        match acquire_level::<L>(self.lock.raw_lock(), ident::me(), Deadline::Forever) {
+        match acquire_level::<L>(self.lock.raw_lock(), ident::me(), || Deadline::Forever) {
             Acquired::Yes => Ok(self.guard()),
             _ => Err(OwnerDied(self.guard())),
         }
@@ -180,17 +181,19 @@ impl<L: ConditionLock> Condition<L> {
 
     /// Acquires the lock, waiting at most `timeout` (`Duration::ZERO`: not at all).
     ///
+    /// A holder's death is noticed as by [`Lock::lock_timeout`]: while waiting, and once more
+    /// when the time runs out (at most once per millisecond per lock), so polling with
+    /// `Duration::ZERO` sees it too.
+    ///
     /// # Errors
     /// [`TryLockError::Timeout`]; [`TryLockError::OwnerDied`] (acquired).
     pub fn lock_timeout(
         &self,
         timeout: Duration,
     ) -> Result<ConditionGuard<'_, L>, TryLockError<ConditionGuard<'_, L>>> {
-        match acquire_level::<L>(
-            self.lock.raw_lock(),
-            ident::me(),
-            Deadline::from_timeout(Some(timeout)),
-        ) {
+        match acquire_level::<L>(self.lock.raw_lock(), ident::me(), || {
+            Deadline::from_timeout(Some(timeout))
+        }) {
             Acquired::Yes => Ok(self.guard()),
             Acquired::OwnerDied => Err(TryLockError::OwnerDied(self.guard())),
             Acquired::TimedOut => Err(TryLockError::Timeout),

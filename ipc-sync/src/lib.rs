@@ -76,7 +76,11 @@
 //!
 //! **How fast.** The first check comes after 1 ms of sleep, then at doubling intervals up to
 //! 8 ms: an acquirer notices a death at most ~8 ms after it happened (about 1 ms when it
-//! arrives after the death); the tests see a few milliseconds. Why not instantly: the kernel
+//! arrives after the death); the tests see a few milliseconds. An acquire that gives up — a
+//! failed [`Lock::try_lock`], a [`Lock::lock_timeout`] that ran out, however short — checks
+//! too, at most once per millisecond per lock (the lock records when it was last checked, for
+//! every process that polls it): a program that polls learns of the death about a millisecond
+//! after it, and a tight polling loop still makes almost no syscalls. Why not instantly: the kernel
 //! tells nobody when a thread dies except through its robust-futex list, which glibc owns for
 //! its own `pthread_mutex`es (registering ours would clobber it), and a pidfd cannot be waited
 //! on together with a futex. Why not less often: a check is one read of a small `/proc` file

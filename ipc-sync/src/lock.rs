@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, LockResult, OwnerDied, TryLockError};
 use crate::ident;
-use crate::raw_lock::{Acquired, Deadline, RawLock};
+use crate::raw_lock::{Acquired, RawLock, Deadline};
 use multiproc_core::heap::{Kind, ObjectId, Shared, SharedState};
 
 #[repr(C)]
@@ -16,7 +16,7 @@ pub(crate) struct LockState {
     pub(crate) raw: RawLock,
 }
 
-// SAFETY: `#[repr(C)]`, atomics only (`RawLock`), 16 bytes, alignment 8.
+// SAFETY: `#[repr(C)]`, atomics only (`RawLock`), 24 bytes, alignment 8.
 unsafe impl SharedState for LockState {
     const KIND: Kind = Kind::new(*b"Lock");
 }
@@ -126,9 +126,14 @@ impl Lock {
 
     /// Acquires only if nobody holds it now (Python's `acquire(block=False)`).
     ///
+    /// When the lock is held, the attempt also checks whether the holder still lives (at most
+    /// once per millisecond per lock, whoever polls), so a loop of `try_lock` learns of a dead
+    /// holder about a millisecond after its death; the check costs nothing when the lock is
+    /// free.
+    ///
     /// # Errors
-    /// [`TryLockError::Timeout`] when held; [`TryLockError::OwnerDied`] (acquired) never happens
-    /// here, as a non-blocking attempt does not check the holder's liveness.
+    /// [`TryLockError::Timeout`] when held; [`TryLockError::OwnerDied`] (acquired) when the
+    /// holder died holding it.
     #[inline]
     pub fn try_lock(&self) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
         self.outcome(self.raw().lock(ident::me(), Deadline::No))
@@ -136,16 +141,20 @@ impl Lock {
 
     /// Acquires, waiting at most `timeout` (Python's `acquire(timeout=...)`).
     ///
+    /// A holder's death is noticed while waiting, and once more when the time runs out (as
+    /// for [`try_lock`](Self::try_lock)), so polling with short timeouts sees it too.
+    ///
     /// # Errors
     /// [`TryLockError::Timeout`] when still held after `timeout`; [`TryLockError::OwnerDied`]
     /// (with the guard) when the previous holder died holding it.
+    #[inline]
     pub fn lock_timeout(
         &self,
         timeout: Duration,
     ) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
         self.outcome(
             self.raw()
-                .lock(ident::me(), Deadline::from_timeout(Some(timeout))),
+                .lock_with(ident::me(), || Deadline::from_timeout(Some(timeout))),
         )
     }
 
@@ -158,7 +167,7 @@ impl Lock {
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<(), TryLockError<()>> {
         match self
             .raw()
-            .lock(ident::me(), Deadline::from_timeout(timeout))
+            .lock_with(ident::me(), || Deadline::from_timeout(timeout))
         {
             Acquired::Yes => Ok(()),
             Acquired::OwnerDied => Err(TryLockError::OwnerDied(())),

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, LockResult, OwnerDied, TryLockError};
 use crate::ident::{self, Me};
-use crate::raw_lock::{Acquired, Deadline, RawLock};
+use crate::raw_lock::{Acquired, RawLock, Deadline};
 use multiproc_core::heap::{Kind, ObjectId, Shared, SharedState};
 
 #[repr(C)]
@@ -16,7 +16,7 @@ pub(crate) struct RLockState {
     pub(crate) raw: RawLock,
 }
 
-// SAFETY: `#[repr(C)]`, atomics only (`RawLock`), 16 bytes, alignment 8.
+// SAFETY: `#[repr(C)]`, atomics only (`RawLock`), 24 bytes, alignment 8.
 unsafe impl SharedState for RLockState {
     const KIND: Kind = Kind::new(*b"RLck");
 }
@@ -89,8 +89,10 @@ impl RLock {
         &self.state.get().raw
     }
 
+    /// Acquires one level, waiting as `wait()` says (called only when the lock is held by
+    /// another thread).
     #[inline]
-    fn acquire_as(&self, me: Me, wait: Deadline) -> Acquired {
+    fn acquire_as(&self, me: Me, wait: impl FnOnce() -> Deadline) -> Acquired {
         let raw = self.raw();
         if raw.owner() == me.tid {
             let n = raw.count();
@@ -98,7 +100,7 @@ impl RLock {
             raw.set_count(n + 1);
             return Acquired::Yes;
         }
-        let a = raw.lock(me, wait);
+        let a = raw.lock_with(me, wait);
         if a != Acquired::TimedOut {
             raw.set_count(1);
         }
@@ -145,7 +147,7 @@ impl RLock {
     /// [`OwnerDied`] (with the guard) when the previous owner died holding it.
     #[inline]
     pub fn lock(&self) -> LockResult<RLockGuard<'_>> {
-        match self.acquire_as(ident::me(), Deadline::Forever) {
+        match self.acquire_as(ident::me(), || Deadline::Forever) {
             Acquired::Yes => Ok(self.guard()),
             _ => Err(OwnerDied(self.guard())),
         }
@@ -153,14 +155,20 @@ impl RLock {
 
     /// Acquires only if free or already held by this thread.
     ///
+    /// When another thread holds it, the attempt also checks whether that holder still lives
+    /// (at most once per millisecond per lock), as [`Lock::try_lock`](crate::Lock::try_lock)
+    /// does.
+    ///
     /// # Errors
-    /// [`TryLockError::Timeout`] when another thread holds it.
+    /// [`TryLockError::Timeout`] when another thread holds it; [`TryLockError::OwnerDied`]
+    /// (acquired once) when the holder died holding it.
     #[inline]
     pub fn try_lock(&self) -> Result<RLockGuard<'_>, TryLockError<RLockGuard<'_>>> {
-        self.outcome(self.acquire_as(ident::me(), Deadline::No))
+        self.outcome(self.acquire_as(ident::me(), || Deadline::No))
     }
 
-    /// Acquires, waiting at most `timeout`.
+    /// Acquires, waiting at most `timeout`; a dead holder is noticed as by
+    /// [`Lock::lock_timeout`](crate::Lock::lock_timeout).
     ///
     /// # Errors
     /// [`TryLockError::Timeout`]; [`TryLockError::OwnerDied`] (acquired).
@@ -168,7 +176,7 @@ impl RLock {
         &self,
         timeout: Duration,
     ) -> Result<RLockGuard<'_>, TryLockError<RLockGuard<'_>>> {
-        self.outcome(self.acquire_as(ident::me(), Deadline::from_timeout(Some(timeout))))
+        self.outcome(self.acquire_as(ident::me(), || Deadline::from_timeout(Some(timeout))))
     }
 
     /// Acquires one level without a guard: `None` waits forever, `Some(Duration::ZERO)` does
@@ -178,7 +186,7 @@ impl RLock {
     /// As [`lock_timeout`](Self::lock_timeout); `Err(TryLockError::OwnerDied(()))` means
     /// acquired.
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<(), TryLockError<()>> {
-        match self.acquire_as(ident::me(), Deadline::from_timeout(timeout)) {
+        match self.acquire_as(ident::me(), || Deadline::from_timeout(timeout)) {
             Acquired::Yes => Ok(()),
             Acquired::OwnerDied => Err(TryLockError::OwnerDied(())),
             Acquired::TimedOut => Err(TryLockError::Timeout),
