@@ -303,7 +303,8 @@ impl WaitWord {
         if ready() {
             return true;
         }
-        if deadline == Deadline::No {
+        // A deadline already past (or none at all) does not spin.
+        if deadline.is_over() {
             return false;
         }
         if spin.run(&mut ready) {

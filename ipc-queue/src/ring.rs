@@ -68,24 +68,31 @@
 //! `pending_items` before `items_put` and `head`, so whoever takes over from a dead producer can
 //! tell whether its last commit was published (`head >= pending_head`) and put `items_put` right.
 //!
-//! Waiting: only the holder of the put (get) lock ever sleeps for space (data), on `space_word`
-//! (`data_word`), after a bounded spin, having raised `space_sleeping` (`data_sleeping`); the
-//! other side bumps the word and wakes only when that flag is up. A consumer waiting for the
+//! Waiting: only the holder of the put (get) lock ever sleeps for space (data), on the
+//! `space` (`data`) [`WaitWord`] of the header, after a bounded spin; the other side notifies it,
+//! which costs a fence and a load unless someone sleeps. A consumer waiting for the
 //! rest of a chunked message sleeps in slices, to check its producer between them.
 
 use std::io;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
 
-use multiproc_core::SharedMapping;
-use multiproc_core::futex;
+use multiproc_core::futex::{Spin, WaitWord};
+use multiproc_core::heap::{Kind, Refusal, Spec, TypedMapping, TypedMappingSeed};
+use multiproc_core::transfer;
 use multiproc_sync::{Lock, LockGuard, TryLockError};
-use serde::de::Error as _;
+use serde::de::{Error as _, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Marks a page as a queue ring (and its layout and protocol version: 2 added the hand-back
 /// mark of `head`).
-const MAGIC: u32 = 0x5155_4532; // "QUE2"
+/// What the mapping holds, in its typed header (version 3: the waits are `WaitWord`s, the locks
+/// are guards recorded in the header).
+const KIND: Kind = Kind::new(*b"QRng");
+const VERSION: u16 = 3;
+/// Where the typed header puts the payload (the `Header` below): after its own 40 bytes and
+/// two guards, at 64-byte alignment.
+const PAYLOAD_START: usize = 128;
 /// Bytes before the ring: the header page.
 const DATA: usize = 4096;
 /// Record header bytes.
@@ -118,7 +125,7 @@ const HANDED_BACK: u64 = 1 << 63;
 /// The shared state, at offset 0 of the mapping. Each group sits on a cache line of its own.
 #[repr(C, align(64))]
 struct Header {
-    magic: AtomicU32,
+    _reserved: AtomicU32,
     closed: AtomicU32,
     cap: AtomicU64,
     maxsize: AtomicU64,
@@ -134,23 +141,23 @@ struct Header {
     tail: AtomicU64,
     items_got: AtomicU64,
     _pad2: [u64; 6],
-    data_word: AtomicU32,
-    data_sleeping: AtomicU32,
+    /// Where the get-lock holder sleeps for data.
+    data: WaitWord,
     _pad3: [u32; 14],
-    space_word: AtomicU32,
-    space_sleeping: AtomicU32,
+    /// Where the put-lock holder sleeps for space.
+    space: WaitWord,
     _pad4: [u32; 14],
     // JoinableQueue.
     tasks_done: AtomicU64,
-    join_word: AtomicU32,
-    join_waiters: AtomicU32,
+    /// Where joiners sleep until every item is done.
+    joined: WaitWord,
 }
 
-static_assertions::const_assert!(std::mem::size_of::<Header>() <= DATA);
+static_assertions::const_assert!(std::mem::size_of::<Header>() <= DATA - PAYLOAD_START);
 static_assertions::const_assert_eq!(std::mem::align_of::<Header>(), 64);
 
-/// How long an operation may wait (the deadline type of `multiproc-core`).
-pub(crate) use multiproc_core::futex::Deadline as Wait;
+/// How long an operation may wait.
+pub(crate) use multiproc_core::Deadline as Wait;
 
 /// Why a put did not happen.
 #[derive(Debug, PartialEq, Eq)]
@@ -198,61 +205,74 @@ enum Rest {
 
 /// The ring: the mapping and its two locks.
 pub(crate) struct Ring {
-    map: SharedMapping,
+    map: TypedMapping,
     put_lock: Lock,
     get_lock: Lock,
     cap: u64,
 }
 
-/// A ring on the wire: the mapping (its memfd out of band) and the two locks.
-#[derive(Deserialize)]
-struct Wire {
-    map: SharedMapping,
-    put_lock: Lock,
-    get_lock: Lock,
+/// The typed header's spec for a ring of `cap` bytes: the `Header` page, then the ring.
+fn spec(cap: u64) -> Option<Spec> {
+    let size = usize::try_from(cap)
+        .ok()?
+        .checked_add(DATA - PAYLOAD_START)?;
+    Some(Spec {
+        kind: KIND,
+        version: VERSION,
+        size,
+        align: 64,
+        layout: multiproc_core::heap::type_tag::<Header>(),
+    })
 }
 
+/// A ring on the wire: its size, the mapping (its memfd out of band), and the two locks, which
+/// must be the ones the mapping's header names.
 impl Serialize for Ring {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("Wire", 3)?;
-        st.serialize_field("map", &self.map)?;
-        st.serialize_field("put_lock", &self.put_lock)?;
-        st.serialize_field("get_lock", &self.get_lock)?;
-        st.end()
+        (self.cap, &self.map, &self.put_lock, &self.get_lock).serialize(s)
     }
 }
 
 impl<'de> Deserialize<'de> for Ring {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let w = Wire::deserialize(d)?;
-        Ring::from_wire(w).map_err(D::Error::custom)
-    }
-}
-
-impl Ring {
-    fn from_wire(w: Wire) -> Result<Ring, String> {
-        if w.map.len() < DATA + MIN_BUFFER {
-            return Err("queue mapping too small".into());
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Ring;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a queue ring")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Ring, A::Error> {
+                let missing = |i| A::Error::invalid_length(i, &"a ring and its two locks");
+                let cap: u64 = seq.next_element()?.ok_or_else(|| missing(0))?;
+                if !cap.is_power_of_two() || cap < MIN_BUFFER as u64 {
+                    return Err(A::Error::custom(format!("a queue ring of {cap} bytes")));
+                }
+                let spec = spec(cap).ok_or_else(|| A::Error::custom("queue ring too large"))?;
+                let map = seq
+                    .next_element_seed(TypedMappingSeed(&spec))?
+                    .ok_or_else(|| missing(1))?;
+                let put_lock: Lock = seq.next_element()?.ok_or_else(|| missing(2))?;
+                let get_lock: Lock = seq.next_element()?.ok_or_else(|| missing(3))?;
+                if map.guards() != [put_lock.id(), get_lock.id()] {
+                    return Err(transfer::fail_de(multiproc_core::Error::Refused(
+                        Refusal::WrongGuard,
+                    )));
+                }
+                let ring = Ring {
+                    map,
+                    put_lock,
+                    get_lock,
+                    cap,
+                };
+                if ring.hdr().cap.load(Ordering::Relaxed) != cap {
+                    return Err(transfer::fail_de(multiproc_core::Error::Refused(
+                        Refusal::WrongLayout,
+                    )));
+                }
+                Ok(ring)
+            }
         }
-        let ring = Ring {
-            cap: 0,
-            map: w.map,
-            put_lock: w.put_lock,
-            get_lock: w.get_lock,
-        };
-        let h = ring.hdr();
-        if h.magic.load(Ordering::Acquire) != MAGIC {
-            return Err("the mapping is not a queue".into());
-        }
-        let cap = h.cap.load(Ordering::Relaxed);
-        if !cap.is_power_of_two()
-            || cap < MIN_BUFFER as u64
-            || cap as usize + DATA != ring.map.len()
-        {
-            return Err(format!("queue ring of {cap} bytes is inconsistent"));
-        }
-        Ok(Ring { cap, ..ring })
+        d.deserialize_tuple(4, V)
     }
 }
 
@@ -268,33 +288,36 @@ impl Ring {
             .max(MIN_BUFFER)
             .checked_next_power_of_two()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "queue buffer too large"))?;
-        let map = SharedMapping::memfd("multiproc-queue", DATA + cap)?;
+        let too_large = || io::Error::new(io::ErrorKind::InvalidInput, "queue buffer too large");
+        let spec = spec(cap as u64).ok_or_else(too_large)?;
+        let (put_lock, get_lock) = (Lock::new()?, Lock::new()?);
+        let map = TypedMapping::new("multiproc-queue", &spec, &[put_lock.id(), get_lock.id()])?;
         let ring = Ring {
             map,
-            put_lock: Lock::new()?,
-            get_lock: Lock::new()?,
+            put_lock,
+            get_lock,
             cap: cap as u64,
         };
         let h = ring.hdr();
         h.cap.store(cap as u64, Ordering::Relaxed);
-        h.maxsize.store(maxsize as u64, Ordering::Relaxed);
-        h.magic.store(MAGIC, Ordering::Release);
+        h.maxsize.store(maxsize as u64, Ordering::Release);
         Ok(ring)
     }
 
     #[inline]
     fn hdr(&self) -> &Header {
-        // SAFETY: the mapping is page-aligned and at least DATA >= size_of::<Header>() bytes
-        // (checked on construction and deserialisation); `Header` is all atomics (and padding
-        // integers never read), valid for any bytes, and meant for concurrent access; the
-        // mapping lives as long as `self`.
-        unsafe { &*self.map.as_ptr().cast::<Header>() }
+        // SAFETY: the payload starts 64-aligned with `DATA - PAYLOAD_START >= size_of::<Header>()`
+        // bytes before the ring (the spec, checked on construction and deserialisation);
+        // `Header` is all atomics (and padding integers never read), valid for any bytes, and
+        // meant for concurrent access; the mapping lives as long as `self`.
+        unsafe { self.map.payload().cast::<Header>().as_ref() }
     }
 
     #[inline]
     fn data(&self) -> *mut u8 {
-        // SAFETY: DATA is inside the mapping (its length is DATA + cap).
-        unsafe { self.map.as_ptr().add(DATA) }
+        // SAFETY: the ring starts `DATA - PAYLOAD_START` bytes into the payload, whose length is
+        // that plus `cap` (the spec).
+        unsafe { self.map.payload().as_ptr().add(DATA - PAYLOAD_START) }
     }
 
     pub(crate) fn capacity(&self) -> usize {
@@ -340,10 +363,8 @@ impl Ring {
     pub(crate) fn close(&self) {
         let h = self.hdr();
         h.closed.store(1, Ordering::Release);
-        for word in [&h.data_word, &h.space_word] {
-            word.fetch_add(1, Ordering::Release);
-            futex::wake_all(word);
-        }
+        h.data.notify_all();
+        h.space.notify_all();
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -356,72 +377,16 @@ impl Ring {
 
     // ---- waiting ------------------------------------------------------------------------
 
-    /// Waits until `ready()`, spinning first, then sleeping on `word` with `sleeping` raised;
-    /// gives up at `wait`'s deadline (or after `cap`, when given). Returns `ready()`.
+    /// Waits on `word` until `ready()`: spins [`SPIN`], then sleeps; gives up at `wait`'s
+    /// deadline (or after `cap`, when given). Returns `ready()`.
     fn wait_on(
-        word: &AtomicU32,
-        sleeping: &AtomicU32,
-        mut ready: impl FnMut() -> bool,
+        word: &WaitWord,
+        ready: impl FnMut() -> bool,
         wait: Wait,
         cap: Option<Duration>,
     ) -> bool {
-        if ready() {
-            return true;
-        }
-        if wait.left().is_none() {
-            return false;
-        }
-        let start = Instant::now();
-        let mut n = 0u32;
-        loop {
-            for _ in 0..64 {
-                std::hint::spin_loop();
-            }
-            if ready() {
-                return true;
-            }
-            n += 1;
-            if n.is_multiple_of(16) && start.elapsed() >= SPIN {
-                break;
-            }
-        }
-        let stop = cap.map(|c| start + c);
-        loop {
-            let seen = word.load(Ordering::Acquire);
-            sleeping.store(1, Ordering::Relaxed);
-            fence(Ordering::SeqCst);
-            if ready() {
-                sleeping.store(0, Ordering::Relaxed);
-                return true;
-            }
-            let Some(mut left) = wait.left() else {
-                sleeping.store(0, Ordering::Relaxed);
-                return false;
-            };
-            if let Some(stop) = stop {
-                let Some(to_stop) = stop.checked_duration_since(Instant::now()) else {
-                    sleeping.store(0, Ordering::Relaxed);
-                    return false;
-                };
-                left = Some(left.map_or(to_stop, |l| l.min(to_stop)));
-            }
-            let _ = futex::wait(word, seen, left.map_or(Wait::Forever, Wait::after));
-            sleeping.store(0, Ordering::Relaxed);
-            if ready() {
-                return true;
-            }
-        }
-    }
-
-    /// Tells the sleeper on `word`, if there is one, that things changed. Call after the
-    /// store that changed them.
-    #[inline]
-    fn notify(word: &AtomicU32, sleeping: &AtomicU32) {
-        fence(Ordering::SeqCst);
-        if sleeping.load(Ordering::Relaxed) != 0 {
-            word.fetch_add(1, Ordering::Release);
-            futex::wake(word, 1);
-        }
+        let deadline = cap.map_or(wait, |c| wait.capped(c));
+        word.wait_until(ready, deadline, Spin::For(SPIN))
     }
 
     fn lock(lock: &Lock, wait: Wait) -> Option<(LockGuard<'_>, bool)> {
@@ -454,11 +419,9 @@ impl Ring {
             h.items_put.store(n.saturating_sub(1), Ordering::Release);
             h.pending_head.store(head, Ordering::Relaxed);
         }
-        h.space_sleeping.store(0, Ordering::Relaxed);
         if h.in_message.swap(0, Ordering::AcqRel) != 0 {
             // A consumer may wait for the rest of that message: let it see it is abandoned.
-            h.data_word.fetch_add(1, Ordering::Release);
-            futex::wake_all(&h.data_word);
+            h.data.notify_all();
         }
     }
 
@@ -500,13 +463,7 @@ impl Ring {
 
     fn wait_space(&self, rec: u64, new_item: bool, wait: Wait) -> bool {
         let h = self.hdr();
-        Self::wait_on(
-            &h.space_word,
-            &h.space_sleeping,
-            || self.space_ok(rec, new_item),
-            wait,
-            None,
-        )
+        Self::wait_on(&h.space, || self.space_ok(rec, new_item), wait, None)
     }
 
     /// Writes a record at `head` (after a skip record when it would straddle the end);
@@ -552,7 +509,7 @@ impl Ring {
         // A plain store: a hand-back mark it may overwrite was left for a chunked message no
         // longer in flight (the put lock is held, and this is no chunk).
         h.head.store(new_head, Ordering::Release);
-        Self::notify(&h.data_word, &h.data_sleeping);
+        h.data.notify_one();
     }
 
     /// Publishes a chunk written from `old` up to `new`; with `item` (a `LAST`), counts its
@@ -581,7 +538,7 @@ impl Ring {
             h.head.store(old, Ordering::Release);
             return false;
         }
-        Self::notify(&h.data_word, &h.data_sleeping);
+        h.data.notify_one();
         true
     }
 
@@ -685,7 +642,7 @@ impl Ring {
     fn free_to(&self, tail: u64) {
         let h = self.hdr();
         h.tail.store(tail, Ordering::Release);
-        Self::notify(&h.space_word, &h.space_sleeping);
+        h.space.notify_one();
     }
 
     fn took_item(&self) {
@@ -704,9 +661,9 @@ impl Ring {
             return Err(GetFail::Empty);
         };
         let h = self.hdr();
-        if died {
-            h.data_sleeping.store(0, Ordering::Relaxed);
-        }
+        // A dead holder may have left itself counted as a sleeper on `data`: that only costs a
+        // spare wake-up now and then, never a lost one.
+        let _ = died;
         let mut r = Reading {
             pos: h.tail.load(Ordering::Relaxed),
             partial: None,
@@ -726,7 +683,7 @@ impl Ring {
                 }
                 let pos = r.pos;
                 let ready = || self.head() != pos || h.closed.load(Ordering::Acquire) != 0;
-                if !Self::wait_on(&h.data_word, &h.data_sleeping, ready, wait, None) {
+                if !Self::wait_on(&h.data, ready, wait, None) {
                     return Err(GetFail::Empty);
                 }
                 continue;
@@ -872,7 +829,7 @@ impl Ring {
         let mut interval = PRODUCER_CHECK_FIRST;
         loop {
             let ready = || self.head() != pos || h.in_message.load(Ordering::Acquire) == 0;
-            let woke = Self::wait_on(&h.data_word, &h.data_sleeping, ready, wait, Some(interval));
+            let woke = Self::wait_on(&h.data, ready, wait, Some(interval));
             if self.head() != pos {
                 return Rest::More;
             }
@@ -961,11 +918,7 @@ impl Ring {
     /// Wakes the joiners, if any sleep, to look at the counts again.
     fn wake_joiners(&self) {
         let h = self.hdr();
-        fence(Ordering::SeqCst);
-        if h.join_waiters.load(Ordering::Relaxed) != 0 {
-            h.join_word.fetch_add(1, Ordering::Release);
-            futex::wake_all(&h.join_word);
-        }
+        h.joined.notify_all();
     }
 
     /// Items put and not yet marked done.
@@ -978,34 +931,7 @@ impl Ring {
     /// Waits until every item put has been marked done; `false` on timeout.
     pub(crate) fn join(&self, wait: Wait) -> bool {
         let h = self.hdr();
-        if self.unfinished() == 0 {
-            return true;
-        }
-        let start = Instant::now();
-        while start.elapsed() < SPIN {
-            std::hint::spin_loop();
-            if self.unfinished() == 0 {
-                return true;
-            }
-        }
-        loop {
-            let seen = h.join_word.load(Ordering::Acquire);
-            h.join_waiters.fetch_add(1, Ordering::SeqCst);
-            fence(Ordering::SeqCst);
-            if self.unfinished() == 0 {
-                h.join_waiters.fetch_sub(1, Ordering::SeqCst);
-                return true;
-            }
-            let Some(left) = wait.left() else {
-                h.join_waiters.fetch_sub(1, Ordering::SeqCst);
-                return false;
-            };
-            // Bounded sleeps: a joiner that died leaves its count up, which only costs wakes.
-            let left = left.map_or(Duration::from_millis(100), |l| {
-                l.min(Duration::from_millis(100))
-            });
-            let _ = futex::wait(&h.join_word, seen, Wait::after(left));
-            h.join_waiters.fetch_sub(1, Ordering::SeqCst);
-        }
+        h.joined
+            .wait_until(|| self.unfinished() == 0, wait, Spin::For(SPIN))
     }
 }

@@ -142,7 +142,8 @@ fn a_lock_whose_memfd_is_not_sealed_is_refused_on_receipt() {
     let env = to_envelope(&real).unwrap();
     // The wire form of a `Lock` is that of its slot: (arena descriptor, arena id, offset,
     // generation).
-    let (_, uid, offset, generation): (u32, u64, u32, u32) = postcard::from_bytes(&env.bytes).unwrap();
+    let (_, uid, offset, generation): (u32, u64, u32, u32) =
+        postcard::from_bytes(&env.bytes).unwrap();
     let arena = std::fs::File::from(env.fds.into_iter().next().unwrap());
     let mut bytes = vec![0u8; arena.metadata().unwrap().len() as usize];
     arena.read_exact_at(&mut bytes, 0).unwrap();

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{LockResult, OwnerDied, TryLockError};
 use crate::ident::{self, Me};
 use crate::lock::Lock;
-use crate::raw_lock::{Acquired, RawLock, Deadline};
+use crate::raw_lock::{Acquired, Deadline, RawLock};
 use crate::rlock::RLock;
 use multiproc_core::heap::{Kind, Shared, SharedState};
 
@@ -128,7 +128,11 @@ fn release_level<L: ConditionLock>(raw: &RawLock, me: Me) {
 }
 
 /// Acquires one level, waiting as `wait()` says (called only when another thread holds it).
-fn acquire_level<L: ConditionLock>(raw: &RawLock, me: Me, wait: impl FnOnce() -> Deadline) -> Acquired {
+fn acquire_level<L: ConditionLock>(
+    raw: &RawLock,
+    me: Me,
+    wait: impl FnOnce() -> Deadline,
+) -> Acquired {
     if L::REENTRANT && raw.owner() == me.tid {
         raw.set_count(raw.count() + 1);
         return Acquired::Yes;

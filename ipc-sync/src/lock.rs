@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, LockResult, OwnerDied, TryLockError};
 use crate::ident;
-use crate::raw_lock::{Acquired, RawLock, Deadline};
+use crate::raw_lock::{Acquired, Deadline, RawLock};
 use multiproc_core::heap::{Kind, ObjectId, Shared, SharedState};
 
 #[repr(C)]
