@@ -143,7 +143,10 @@ impl<'de> de::Deserializer<'de> for PyValue {
             PyValue::Str(name) => v.visit_enum(name.into_deserializer()),
             PyValue::Dict(mut d) if d.len() == 1 => {
                 let (k, val) = d.pop().unwrap_or((PyValue::None, PyValue::None));
-                v.visit_enum(Enum { name: k, value: val })
+                v.visit_enum(Enum {
+                    name: k,
+                    value: val,
+                })
             }
             other => Err(de::Error::invalid_type(
                 unexpected(&other),
@@ -323,10 +326,7 @@ mod tests {
                     a: Some(None),
                     b: vec![1, 2],
                 },
-                E::Rec {
-                    a: None,
-                    b: vec![],
-                },
+                E::Rec { a: None, b: vec![] },
             ],
             m: [("k".to_string(), (0.5, true))].into(),
             unit: (),
@@ -350,11 +350,8 @@ mod tests {
     fn python_shapes_read_leniently() {
         let f: f64 = from_value(PyValue::Int(3)).unwrap();
         assert_eq!(f, 3.0);
-        let t: (u8, String) = from_value(PyValue::List(vec![
-            PyValue::Int(1),
-            PyValue::str("a"),
-        ]))
-        .unwrap();
+        let t: (u8, String) =
+            from_value(PyValue::List(vec![PyValue::Int(1), PyValue::str("a")])).unwrap();
         assert_eq!(t, (1, "a".into()));
         let e: Result<u8, _> = from_value(PyValue::Int(300));
         assert!(e.is_err());

@@ -192,7 +192,10 @@ impl<'a> Reader<'a> {
     }
 
     fn memo_copy(&mut self, i: usize) -> Result<(PyValue, usize)> {
-        let (v, d, n) = self.memo.get(&i).ok_or(Error::Malformed("memo slot not set"))?;
+        let (v, d, n) = self
+            .memo
+            .get(&i)
+            .ok_or(Error::Malformed("memo slot not set"))?;
         let (v, d, n) = (v.clone(), *d, *n);
         self.charge(n)?;
         Ok((v, d))
@@ -261,7 +264,11 @@ impl<'a> Reader<'a> {
                     map.push((k, v));
                 }
             }
-            _ => return Err(Error::Malformed("append to a value that is not a container")),
+            _ => {
+                return Err(Error::Malformed(
+                    "append to a value that is not a container",
+                ));
+            }
         }
         Ok(())
     }
@@ -389,7 +396,9 @@ impl<'a> Reader<'a> {
                 self.extend_top(items, d)?;
             }
             b'0' => {
-                self.stack.pop().ok_or(Error::Malformed("stack underflow"))?;
+                self.stack
+                    .pop()
+                    .ok_or(Error::Malformed("stack underflow"))?;
             }
             b'1' => {
                 self.pop_mark()?;
@@ -456,7 +465,10 @@ impl<'a> Reader<'a> {
     }
 
     fn memoize(&mut self, i: usize) -> Result<()> {
-        let item = self.stack.pop().ok_or(Error::Malformed("stack underflow"))?;
+        let item = self
+            .stack
+            .pop()
+            .ok_or(Error::Malformed("stack underflow"))?;
         match item {
             Item::Value(v, d) => {
                 let n = nodes(&v);

@@ -465,7 +465,10 @@ impl fmt::Debug for PyValue {
                 }
                 t.finish()
             }
-            V::Dict(d) => f.debug_map().entries(d.iter().map(|(k, v)| (k, v))).finish(),
+            V::Dict(d) => f
+                .debug_map()
+                .entries(d.iter().map(|(k, v)| (k, v)))
+                .finish(),
             V::Set(v) | V::FrozenSet(v) => f.debug_set().entries(v).finish(),
             V::Some(inner) => f.debug_tuple("Some").field(inner).finish(),
             V::Object(o) => o.fmt(f),
@@ -679,7 +682,10 @@ mod tests {
         assert_eq!(PyValue::str("it's").to_string(), "\"it's\"");
         assert_eq!(PyValue::str("a'b\"c").to_string(), "'a\\'b\"c'");
         assert_eq!(PyValue::str("é\n\u{7}").to_string(), "'é\\n\\x07'");
-        assert_eq!(PyValue::Bytes(b"a\x00'".to_vec()).to_string(), "b\"a\\x00'\"");
+        assert_eq!(
+            PyValue::Bytes(b"a\x00'".to_vec()).to_string(),
+            "b\"a\\x00'\""
+        );
         assert_eq!(PyValue::Set(vec![]).to_string(), "set()");
         let e = PyValue::exception(PyClass::KEY_ERROR, "x");
         assert_eq!(e.to_string(), "KeyError('x')");

@@ -289,7 +289,9 @@ impl<'de> Visitor<'de> for ObjSeed {
         let name: String = a.next_element()?.ok_or_else(missing)?;
         let class = PyClass::find(&module, &name)
             .ok_or_else(|| de::Error::custom("class not on the allow-list"))?;
-        let args = a.next_element_seed(ItemsSeed(self.0))?.ok_or_else(missing)?;
+        let args = a
+            .next_element_seed(ItemsSeed(self.0))?
+            .ok_or_else(missing)?;
         let state = a.next_element_seed(OptSeed(self.0))?.ok_or_else(missing)?;
         Ok(PyObject {
             class,
@@ -300,7 +302,10 @@ impl<'de> Visitor<'de> for ObjSeed {
 }
 
 /// Encodes a value for a Rust peer (appending to `out`).
-pub(crate) fn encode<T: Serialize + ?Sized>(v: &T, out: &mut Vec<u8>) -> Result<(), postcard::Error> {
+pub(crate) fn encode<T: Serialize + ?Sized>(
+    v: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), postcard::Error> {
     let bytes = postcard::to_extend(v, std::mem::take(out))?;
     *out = bytes;
     Ok(())

@@ -1,0 +1,3 @@
+//! placeholder
+/// A typed proxy.
+pub trait Proxy {}
