@@ -173,3 +173,60 @@ impl From<Error> for io::Error {
         }
     }
 }
+
+/// Why an `acquire` through a proxy did not simply succeed.
+#[non_exhaustive]
+pub enum AcquireError<G> {
+    /// Acquired — but the previous holder's connection closed while it held the lock (its
+    /// process died): what it protected may be half-changed. Here is what was acquired.
+    OwnerDied(G),
+    /// Not acquired within the time allowed (or at once, for a `try_` call).
+    Timeout,
+    /// The call failed.
+    Failed(Error),
+}
+
+impl<G> AcquireError<G> {
+    /// What was acquired, when the previous holder died.
+    pub fn into_owner_died(self) -> Option<G> {
+        match self {
+            AcquireError::OwnerDied(g) => Some(g),
+            _ => None,
+        }
+    }
+}
+
+impl<G> fmt::Debug for AcquireError<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AcquireError::OwnerDied(_) => f.write_str("OwnerDied(..)"),
+            AcquireError::Timeout => f.write_str("Timeout"),
+            AcquireError::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+        }
+    }
+}
+
+impl<G> fmt::Display for AcquireError<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AcquireError::OwnerDied(_) => f.write_str("the previous owner died holding the lock"),
+            AcquireError::Timeout => f.write_str("timed out"),
+            AcquireError::Failed(_) => f.write_str("acquire failed"),
+        }
+    }
+}
+
+impl<G> std::error::Error for AcquireError<G> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AcquireError::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl<G> From<Error> for AcquireError<G> {
+    fn from(e: Error) -> Self {
+        AcquireError::Failed(e)
+    }
+}

@@ -426,11 +426,19 @@ pub(crate) fn serve_connection(core: &Core, t: &mut dyn Transport) {
     match decode_hello(&first) {
         Some(Ok(Hello::Session { id, pid })) => {
             core.open_session(id, pid);
+            if !send_reply(t, Codec::Postcard, &Reply::Return(PyValue::None)) {
+                core.close_session(id);
+                return;
+            }
             // Nothing travels here: the session lasts as long as the connection.
             while t.recv().is_ok() {}
             core.close_session(id);
         }
-        Some(Ok(Hello::Requests { session })) => serve_requests(core, t, Codec::Postcard, session),
+        Some(Ok(Hello::Requests { session })) => {
+            if send_reply(t, Codec::Postcard, &Reply::Return(PyValue::None)) {
+                serve_requests(core, t, Codec::Postcard, session);
+            }
+        }
         Some(Err(_)) => {}
         None => serve_python(core, t, &first),
     }
