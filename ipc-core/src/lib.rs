@@ -61,7 +61,7 @@
 //!
 //! | Python | `multiproc-core` | note |
 //! |---|---|---|
-//! | `multiprocessing.reduction.send_handle` / `recv_handle` | [`transfer::send_fds`] / [`transfer::recv_fds`] | any number of fds (up to 253) per message |
+//! | `multiprocessing.reduction.send_handle` / `recv_handle` | [`transfer::send_fds`] / [`transfer::recv_fds`] | up to 253 fds per `sendmsg`; a [`Channel`](transfer::Channel) message carries any number (up to 65,536), in several |
 //! | `ForkingPickler` + `resource_sharer` (how a `Connection` or `Lock` reaches a spawned child) | [`transfer::to_envelope`], [`transfer::Channel`] | bytes say which fd is which; fds travel out of band |
 //! | `multiprocessing.heap.Arena` (an mmap of a temp file) | [`SharedMapping::memfd`] | no file on disk |
 //! | `multiprocessing.shared_memory.SharedMemory` | [`SharedMapping::create_named`] / [`open_named`](SharedMapping::open_named) | unlinked by the creator on drop |

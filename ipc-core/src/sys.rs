@@ -212,6 +212,30 @@ pub(crate) fn recv_with_fds(
     fds: &mut Vec<OwnedFd>,
     max_fds: usize,
 ) -> io::Result<usize> {
+    let (n, truncated) = recvmsg_fds(sock, buf, fds, max_fds)?;
+    if truncated {
+        return Err(ctrunc_error());
+    }
+    Ok(n)
+}
+
+/// The error for a `recvmsg` whose descriptors the kernel had to drop.
+pub(crate) fn ctrunc_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "descriptors were dropped by the kernel (control message truncated)",
+    )
+}
+
+/// `recvmsg` into `buf`, appending any descriptors received (close-on-exec) to `fds`; returns
+/// the bytes received and whether the kernel dropped descriptors (`MSG_CTRUNC`: more than
+/// `max_fds`, or none could be installed), in which case the bytes were still consumed.
+pub(crate) fn recvmsg_fds(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+    max_fds: usize,
+) -> io::Result<(usize, bool)> {
     let max_fds = max_fds.min(MAX_FDS_PER_MESSAGE);
     let mut space = vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(max_fds))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
@@ -223,13 +247,7 @@ pub(crate) fn recv_with_fds(
             fds.extend(received);
         }
     }
-    if msg.flags.contains(ReturnFlags::CTRUNC) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "descriptors were dropped by the kernel (control message truncated)",
-        ));
-    }
-    Ok(msg.bytes)
+    Ok((msg.bytes, msg.flags.contains(ReturnFlags::CTRUNC)))
 }
 
 /// Clears `FD_CLOEXEC` on `fd` in a child between `fork` and `exec`.

@@ -135,9 +135,9 @@ impl Serialize for FdRef<'_> {
         let index = OUTGOING.with(|out| -> std::result::Result<u32, Error> {
             let mut out = out.borrow_mut();
             let set = out.as_mut().ok_or(Error::FdOutsideTransfer)?;
-            if set.len() >= sys::MAX_FDS_PER_MESSAGE {
+            if set.len() >= stream::MAX_MESSAGE_FDS {
                 return Err(Error::NotTransferable(
-                    "more than 253 descriptors in one message",
+                    "more than 65,536 descriptors in one message",
                 ));
             }
             set.push(sys::dup_cloexec(self.0)?);

@@ -136,7 +136,10 @@ fn new_session_id() -> Result<u128, Error> {
 
 /// The session of this process with the manager at `address` (opened on first use, and again
 /// in a forked child): which kind of peer it is, and our session id.
-pub(crate) fn session(address: &AddressValue, key: &Authkey) -> Result<(Peer, Option<u128>), Error> {
+pub(crate) fn session(
+    address: &AddressValue,
+    key: &Authkey,
+) -> Result<(Peer, Option<u128>), Error> {
     let me = std::process::id();
     if let Some(s) = with_global(|g| {
         g.sessions
@@ -165,12 +168,17 @@ pub(crate) fn session(address: &AddressValue, key: &Authkey) -> Result<(Peer, Op
             control: None,
         },
         Ok(Reply::Fault(f)) => return Err(Error::Fault(f)),
-        _ => return Err(Error::Fault(crate::Fault::BadRequest("unexpected answer to hello".into()))),
+        _ => {
+            return Err(Error::Fault(crate::Fault::BadRequest(
+                "unexpected answer to hello".into(),
+            )));
+        }
     };
     let out = (state.peer, state.id);
     let old = with_global(|g| g.sessions.insert(address.clone(), state));
     if let Some(SessionState {
-        control: Some(link), ..
+        control: Some(link),
+        ..
     }) = old
     {
         abandon(link);
@@ -211,7 +219,12 @@ fn put_link(address: &AddressValue, link: Link) {
     });
 }
 
-fn open_link(address: &AddressValue, key: &Authkey, peer: Peer, session: Option<u128>) -> Result<Link, Error> {
+fn open_link(
+    address: &AddressValue,
+    key: &Authkey,
+    peer: Peer,
+    session: Option<u128>,
+) -> Result<Link, Error> {
     let mut link = net::dial(address, key)?;
     match peer {
         Peer::Rust => {
@@ -314,7 +327,11 @@ impl Endpoint {
 
     /// A server method on a fresh connection outside any session (`shutdown`, or a reference
     /// that must outlive this process's session).
-    pub(crate) fn server_detached(&self, method: &str, args: Vec<PyValue>) -> Result<PyValue, Error> {
+    pub(crate) fn server_detached(
+        &self,
+        method: &str,
+        args: Vec<PyValue>,
+    ) -> Result<PyValue, Error> {
         let req = Request {
             id: None,
             method: method.into(),
@@ -326,7 +343,11 @@ impl Endpoint {
         match peer {
             Peer::Rust => {
                 link.send(&encode_hello(&Hello::Requests { session: None }))?;
-                into_result(Codec::Postcard.decode_reply(&link.recv()?).map_err(|reason| Error::Corrupt { reason })?)?;
+                into_result(
+                    Codec::Postcard
+                        .decode_reply(&link.recv()?)
+                        .map_err(|reason| Error::Corrupt { reason })?,
+                )?;
                 into_result(exchange(&mut link, Codec::Postcard, &req)?)
             }
             Peer::Python => into_result(exchange(&mut link, Codec::Pickle, &req)?),

@@ -40,8 +40,12 @@ pub enum Error {
     Io(io::Error),
     /// The connection to the server failed for a reason other than those below.
     Connection(multiproc_pipe::Error),
-    /// The authkey is wrong (on either side).
-    AuthenticationError,
+    /// The authkey is wrong (on either side): the handshake's typed reason.
+    AuthenticationError(multiproc_pipe::AuthFailure),
+    /// A proxy that arrived without the manager's key (over a pipe, a queue, another
+    /// connection) in a process that knows no key for that manager: connect a
+    /// [`Manager`](crate::Manager) to it first, as the key's owner.
+    NoAuthkey,
     /// The server went away (it was shut down, or its process died), possibly in the middle
     /// of a call; or it cannot be reached any more.
     Disconnected,
@@ -77,7 +81,8 @@ impl fmt::Display for Error {
         match self {
             Error::Io(_) => f.write_str("os error"),
             Error::Connection(_) => f.write_str("connection to the manager failed"),
-            Error::AuthenticationError => f.write_str("authentication failed: wrong authkey"),
+            Error::AuthenticationError(why) => write!(f, "authentication failed: {why}"),
+            Error::NoAuthkey => f.write_str("no authkey known for this manager"),
             Error::Disconnected => f.write_str("the manager's server went away"),
             Error::Timeout => f.write_str("timed out"),
             Error::Closed => f.write_str("the manager was shut down"),
@@ -149,6 +154,7 @@ impl From<multiproc_pipe::Error> for Error {
         use multiproc_pipe::Error as P;
         match e {
             P::Disconnected => Error::Disconnected,
+            P::AuthenticationError(why) => Error::AuthenticationError(why),
             P::Timeout => Error::Timeout,
             P::Io(io) => match io.kind() {
                 io::ErrorKind::ConnectionRefused
@@ -168,7 +174,9 @@ impl From<Error> for io::Error {
             Error::Io(io) => io,
             Error::Disconnected => io::Error::new(io::ErrorKind::ConnectionAborted, e),
             Error::Timeout => io::Error::new(io::ErrorKind::TimedOut, e),
-            Error::AuthenticationError => io::Error::new(io::ErrorKind::PermissionDenied, e),
+            Error::AuthenticationError(_) | Error::NoAuthkey => {
+                io::Error::new(io::ErrorKind::PermissionDenied, e)
+            }
             other => io::Error::other(other),
         }
     }

@@ -63,10 +63,16 @@ struct ServerArgs {
 
 /// The server process: binds, reports its address (or why not), serves, exits.
 fn server_main<R: Registrar>(mut args: ServerArgs) {
-    let bound = Server::bind(args.address.as_str(), args.authkey.as_slice(), R::registry());
+    let bound = Server::bind(
+        args.address.as_str(),
+        args.authkey.as_slice(),
+        R::registry(),
+    );
     match bound {
         Ok(server) => {
-            let _ = args.report.send(&Ok::<String, String>(server.address().to_string()));
+            let _ = args
+                .report
+                .send(&Ok::<String, String>(server.address().to_string()));
             drop(args.report);
             let _ = server.serve_forever();
         }
@@ -103,7 +109,7 @@ fn shutdown(inner: &Inner) -> Result<(), Error> {
         address: inner.address.clone(),
         authkey: inner.authkey.clone(),
     };
-    let asked = ep.server_detached("shutdown");
+    let asked = ep.server_detached("shutdown", Vec::new());
     client::forget(&inner.address);
     if let Some(p) = lock(&inner.process).take() {
         // As Python's _finalize_manager: ask, wait a second, terminate, kill.
@@ -275,7 +281,7 @@ impl Manager {
                 shut: AtomicBool::new(false),
             }),
         };
-        m.endpoint().server("dummy")?;
+        m.endpoint().server("dummy", Vec::new())?;
         client::remember_key(&m.inner.address, &authkey);
         Ok(m)
     }
@@ -319,7 +325,7 @@ impl Manager {
     /// How many objects the server holds (Python's `_number_of_objects`).
     pub fn number_of_objects(&self) -> Result<usize, Error> {
         self.check_open()?;
-        let v = self.endpoint().server("number_of_objects")?;
+        let v = self.endpoint().server("number_of_objects", Vec::new())?;
         Ok(crate::from_value(v)?)
     }
 
@@ -327,7 +333,7 @@ impl Manager {
     /// `_debug_info`).
     pub fn debug_info(&self) -> Result<String, Error> {
         self.check_open()?;
-        let v = self.endpoint().server("debug_info")?;
+        let v = self.endpoint().server("debug_info", Vec::new())?;
         Ok(crate::from_value(v)?)
     }
 
@@ -348,7 +354,11 @@ impl Manager {
         self.create_as(T::TYPEID, args)
     }
 
-    pub(crate) fn create_raw(&self, typeid: &str, mut args: Vec<PyValue>) -> Result<BaseProxy, Error> {
+    pub(crate) fn create_raw(
+        &self,
+        typeid: &str,
+        mut args: Vec<PyValue>,
+    ) -> Result<BaseProxy, Error> {
         self.check_open()?;
         args.insert(0, PyValue::str(typeid));
         let v = self.endpoint().server("create", args)?;
@@ -366,7 +376,10 @@ impl Manager {
         &self,
         items: impl IntoIterator<Item = T>,
     ) -> Result<crate::ListProxy<T>, Error> {
-        let items: Vec<PyValue> = items.into_iter().map(|x| to_value(&x)).collect::<Result<_, _>>()?;
+        let items: Vec<PyValue> = items
+            .into_iter()
+            .map(|x| to_value(&x))
+            .collect::<Result<_, _>>()?;
         self.create_raw("list", vec![PyValue::List(items)])
             .map(Proxy::from_base)
     }
@@ -380,11 +393,15 @@ impl Manager {
 
     /// A proxy to a new, empty `Namespace`.
     pub fn namespace(&self) -> Result<crate::NamespaceProxy, Error> {
-        self.create_raw("Namespace", Vec::new()).map(Proxy::from_base)
+        self.create_raw("Namespace", Vec::new())
+            .map(Proxy::from_base)
     }
 
     /// A proxy to a new `Queue` holding at most `maxsize` items (0: no limit).
-    pub fn queue<T: Serialize + DeserializeOwned>(&self, maxsize: usize) -> Result<crate::QueueProxy<T>, Error> {
+    pub fn queue<T: Serialize + DeserializeOwned>(
+        &self,
+        maxsize: usize,
+    ) -> Result<crate::QueueProxy<T>, Error> {
         self.create_raw("Queue", vec![PyValue::Int(maxsize as i128)])
             .map(Proxy::from_base)
     }
@@ -422,7 +439,8 @@ impl Manager {
 
     /// A proxy to a new `Condition` (with its own `RLock`).
     pub fn condition(&self) -> Result<crate::ConditionProxy, Error> {
-        self.create_raw("Condition", Vec::new()).map(Proxy::from_base)
+        self.create_raw("Condition", Vec::new())
+            .map(Proxy::from_base)
     }
 
     /// A proxy to a new `Event`.
@@ -431,15 +449,25 @@ impl Manager {
     }
 
     /// A proxy to a new `Barrier` for `parties` callers, with a default timeout for `wait`.
-    pub fn barrier(&self, parties: u32, timeout: Option<Duration>) -> Result<crate::BarrierProxy, Error> {
+    pub fn barrier(
+        &self,
+        parties: u32,
+        timeout: Option<Duration>,
+    ) -> Result<crate::BarrierProxy, Error> {
         let t = timeout.map_or(PyValue::None, |d| PyValue::Float(d.as_secs_f64()));
-        self.create_raw("Barrier", vec![PyValue::Int(parties.into()), PyValue::None, t])
+        self.create_raw(
+            "Barrier",
+            vec![PyValue::Int(parties.into()), PyValue::None, t],
+        )
         .map(Proxy::from_base)
     }
 
     /// A proxy to a new `Value` holding `value` (Python's `manager.Value(typecode, value)`;
     /// the type code is what Python would pick for the value).
-    pub fn value<T: Serialize + DeserializeOwned>(&self, value: T) -> Result<crate::ValueProxy<T>, Error> {
+    pub fn value<T: Serialize + DeserializeOwned>(
+        &self,
+        value: T,
+    ) -> Result<crate::ValueProxy<T>, Error> {
         let v = to_value(&value)?;
         let code = typecode(&v);
         self.create_raw("Value", vec![PyValue::str(code), v])
@@ -452,9 +480,12 @@ impl Manager {
         typecode: &str,
         items: impl IntoIterator<Item = T>,
     ) -> Result<crate::ArrayProxy<T>, Error> {
-        let items: Vec<PyValue> = items.into_iter().map(|x| to_value(&x)).collect::<Result<_, _>>()?;
+        let items: Vec<PyValue> = items
+            .into_iter()
+            .map(|x| to_value(&x))
+            .collect::<Result<_, _>>()?;
         self.create_raw("Array", vec![PyValue::str(typecode), PyValue::List(items)])
-        .map(Proxy::from_base)
+            .map(Proxy::from_base)
     }
 }
 

@@ -48,7 +48,12 @@ pub(crate) fn to_pipe(a: &AddressValue) -> Result<Address, Error> {
                 .to_socket_addrs()?
                 .next()
                 .map(Address::Tcp)
-                .ok_or_else(|| Error::Io(std::io::Error::new(std::io::ErrorKind::NotFound, "host resolves to no address")))
+                .ok_or_else(|| {
+                    Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "host resolves to no address",
+                    ))
+                })
         }
         AddressValue::Unix(p) => Ok(match p.strip_prefix('\0') {
             Some(name) => Address::Abstract(name.as_bytes().to_vec()),

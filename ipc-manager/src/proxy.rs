@@ -39,7 +39,7 @@ impl Inner {
             .authkey
             .clone()
             .or_else(|| client::known_key(&self.token.address))
-            .ok_or(Error::AuthenticationError)?;
+            .ok_or(Error::NoAuthkey)?;
         Ok(Endpoint {
             address: self.token.address.clone(),
             authkey,
@@ -122,8 +122,7 @@ impl BaseProxy {
 
     /// Calls `method` with these arguments and returns the raw reply. Used by the typed proxies
     /// (and the code the [`shared`](crate::shared) attribute writes), not by user code.
-    #[doc(hidden)]
-    pub fn call_raw(
+    pub(crate) fn call_raw(
         &self,
         method: &str,
         args: Vec<PyValue>,
@@ -157,11 +156,13 @@ impl BaseProxy {
                 let key = self.authkey()?;
                 Ok(P::from_base(BaseProxy::adopt(token, exposed, key)))
             }
-            other => Err(client::into_result(other)
-                .err()
-                .unwrap_or(Error::Fault(crate::Fault::Other(
-                    "a value where a proxy was expected".into(),
-                )))),
+            other => {
+                Err(client::into_result(other)
+                    .err()
+                    .unwrap_or(Error::Fault(crate::Fault::Other(
+                        "a value where a proxy was expected".into(),
+                    ))))
+            }
         }
     }
 

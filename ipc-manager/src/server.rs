@@ -50,8 +50,6 @@ pub(crate) struct Core {
     state: Mutex<State>,
     next_conn: AtomicU64,
     stopping: AtomicBool,
-    /// Wakes whoever waits for the server to stop.
-    stop_signal: Mutex<Option<Box<dyn Fn() + Send>>>,
 }
 
 /// What a server method gives back: its value, and whether the server should stop after the
@@ -80,17 +78,7 @@ impl Core {
             state: Mutex::new(State::default()),
             next_conn: AtomicU64::new(1),
             stopping: AtomicBool::new(false),
-            stop_signal: Mutex::new(None),
         })
-    }
-
-    pub(crate) fn address(&self) -> &AddressValue {
-        &self.address
-    }
-
-    /// Runs `f` when the server is asked to stop.
-    pub(crate) fn on_stop(&self, f: Box<dyn Fn() + Send>) {
-        *lock(&self.stop_signal) = Some(f);
     }
 
     pub(crate) fn stopping(&self) -> bool {
@@ -99,9 +87,6 @@ impl Core {
 
     pub(crate) fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
-        if let Some(f) = lock(&self.stop_signal).as_ref() {
-            f();
-        }
     }
 
     /// How many objects have references (Python's `number_of_objects`).

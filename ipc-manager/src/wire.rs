@@ -301,16 +301,6 @@ impl<'de> Visitor<'de> for ObjSeed {
     }
 }
 
-/// Encodes a value for a Rust peer (appending to `out`).
-pub(crate) fn encode<T: Serialize + ?Sized>(
-    v: &T,
-    out: &mut Vec<u8>,
-) -> Result<(), postcard::Error> {
-    let bytes = postcard::to_extend(v, std::mem::take(out))?;
-    *out = bytes;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

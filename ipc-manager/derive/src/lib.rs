@@ -8,8 +8,8 @@ use quote::{format_ident, quote};
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{
-    FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Pat, ReturnType, Token, Type,
-    Visibility, parse_macro_input,
+    FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Pat, ReturnType, Token, Type, Visibility,
+    parse_macro_input,
 };
 
 /// `#[shared]` or `#[shared(typeid = "name", crate = path)]`.
@@ -66,7 +66,7 @@ fn method_of(f: &mut ImplItemFn) -> syn::Result<Option<Method>> {
     for input in &f.sig.inputs {
         match input {
             FnArg::Receiver(r) => {
-                if r.reference.is_none() {
+                if !matches!(r.kind, syn::ReceiverKind::Reference(..)) {
                     return Err(syn::Error::new(
                         r.span(),
                         "a shared method takes `&self` or `&mut self`",
@@ -139,7 +139,10 @@ fn expand(opts: Options, imp: &mut ItemImpl) -> syn::Result<TokenStream2> {
         ));
     }
     let Type::Path(tp) = &*imp.self_ty else {
-        return Err(syn::Error::new(imp.self_ty.span(), "#[shared] needs a named type"));
+        return Err(syn::Error::new(
+            imp.self_ty.span(),
+            "#[shared] needs a named type",
+        ));
     };
     let ty_ident = tp
         .path
@@ -217,7 +220,8 @@ fn expand(opts: Options, imp: &mut ItemImpl) -> syn::Result<TokenStream2> {
             }
         }
     });
-    let proxy_doc = format!("A proxy to a `{ty_ident}` served by a manager (written by `#[shared]`).");
+    let proxy_doc =
+        format!("A proxy to a `{ty_ident}` served by a manager (written by `#[shared]`).");
 
     Ok(quote! {
         impl #krate::SharedObject for #self_ty {

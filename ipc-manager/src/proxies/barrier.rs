@@ -35,16 +35,19 @@ impl BarrierProxy {
 
     /// `b.parties`.
     pub fn parties(&self) -> Result<u32, Error> {
-        self.base.call("__getattribute__", vec![PyValue::str("parties")])
+        self.base
+            .call("__getattribute__", vec![PyValue::str("parties")])
     }
 
     /// `b.n_waiting`.
     pub fn n_waiting(&self) -> Result<u32, Error> {
-        self.base.call("__getattribute__", vec![PyValue::str("n_waiting")])
+        self.base
+            .call("__getattribute__", vec![PyValue::str("n_waiting")])
     }
 
     /// `b.broken`.
     pub fn broken(&self) -> Result<bool, Error> {
-        self.base.call("__getattribute__", vec![PyValue::str("broken")])
+        self.base
+            .call("__getattribute__", vec![PyValue::str("broken")])
     }
 }

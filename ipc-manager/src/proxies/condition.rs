@@ -42,7 +42,9 @@ impl ConditionProxy {
 
     /// `wait()`: lets the lock go, waits for a `notify`, takes the lock back.
     pub fn wait(&self) -> Result<(), Error> {
-        self.base.call("wait", vec![PyValue::None]).map(|_: bool| ())
+        self.base
+            .call("wait", vec![PyValue::None])
+            .map(|_: bool| ())
     }
 
     /// `wait(timeout)`: whether a `notify` came within `timeout`.

@@ -73,7 +73,10 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
 
     /// `l.extend(items)`.
     pub fn extend(&self, items: impl IntoIterator<Item = T>) -> Result<(), Error> {
-        let items: Vec<PyValue> = items.into_iter().map(|x| arg(&x)).collect::<Result<_, _>>()?;
+        let items: Vec<PyValue> = items
+            .into_iter()
+            .map(|x| arg(&x))
+            .collect::<Result<_, _>>()?;
         self.base.call("extend", vec![PyValue::List(items)])
     }
 

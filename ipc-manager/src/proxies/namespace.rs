@@ -42,7 +42,10 @@ impl NamespaceProxy {
 
     /// Removes the attribute `name`; `false` when it was not set.
     pub fn delete(&self, name: &str) -> Result<bool, Error> {
-        match self.base.call::<PyValue>("__delattr__", vec![PyValue::str(name)]) {
+        match self
+            .base
+            .call::<PyValue>("__delattr__", vec![PyValue::str(name)])
+        {
             Ok(_) => Ok(true),
             Err(e) if e.is_exception(PyClass::ATTRIBUTE_ERROR) => Ok(false),
             Err(e) => Err(e),

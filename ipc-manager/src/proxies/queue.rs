@@ -37,13 +37,16 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
 
     /// `q.put(item, timeout=t)`: [`Error::Full`] after `timeout`.
     pub fn put_timeout(&self, item: &T, timeout: Duration) -> Result<(), Error> {
-        self.base
-            .call("put", vec![arg(item)?, PyValue::Bool(true), secs(Some(timeout))])
+        self.base.call(
+            "put",
+            vec![arg(item)?, PyValue::Bool(true), secs(Some(timeout))],
+        )
     }
 
     /// `q.put_nowait(item)`: [`Error::Full`] at once when full.
     pub fn put_nowait(&self, item: &T) -> Result<(), Error> {
-        self.base.call("put", vec![arg(item)?, PyValue::Bool(false)])
+        self.base
+            .call("put", vec![arg(item)?, PyValue::Bool(false)])
     }
 
     /// `q.get()`: waits for an item as long as it takes.
