@@ -1,0 +1,49 @@
+//! The master of a distributed task queue (seed 000's "分布式进程" pattern): serves a task
+//! queue and a result queue over TCP, puts ten tasks, and prints every result a worker on
+//! another process or machine (`task_worker`) sends back.
+use std::time::Duration;
+
+use multiproc_manager::{Manager, QueueProxy, Registrar, Registry, ServerObject};
+
+struct QueueManager;
+
+impl Registrar for QueueManager {
+    fn registry() -> Registry {
+        let mut r = Registry::new();
+        r.register_object("get_task_queue", ServerObject::queue(0));
+        r.register_object("get_result_queue", ServerObject::queue(0));
+        r
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut address = "127.0.0.1:5000".to_string();
+    let mut authkey = "abc".to_string();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--address" => address = args.next().ok_or("--address needs a value")?,
+            "--authkey" => authkey = args.next().ok_or("--authkey needs a value")?,
+            _ => return Err(format!("unknown argument {a}").into()),
+        }
+    }
+    let manager = Manager::builder()
+        .address(address)
+        .authkey(authkey.as_str())
+        .start_with::<QueueManager>()?;
+    println!("listening on {}", manager.address());
+    let task: QueueProxy<i64> = manager.create_as("get_task_queue", ())?;
+    let result: QueueProxy<String> = manager.create_as("get_result_queue", ())?;
+    for n in 1..=10 {
+        println!("Put task {n}...");
+        task.put(&n)?;
+    }
+    println!("Try get results...");
+    for _ in 0..10 {
+        let r = result.get_timeout(Duration::from_secs(30))?;
+        println!("Result: {r}");
+    }
+    manager.shutdown()?;
+    println!("master exit.");
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! A worker of the distributed task queue served by `task_master` (or by the same program in
+//! Python): takes tasks until the queue stays empty for a second, puts each result.
+use std::time::Duration;
+
+use multiproc_manager::{Error, Manager, QueueProxy};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut address = "127.0.0.1:5000".to_string();
+    let mut authkey = "abc".to_string();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--address" => address = args.next().ok_or("--address needs a value")?,
+            "--authkey" => authkey = args.next().ok_or("--authkey needs a value")?,
+            _ => return Err(format!("unknown argument {a}").into()),
+        }
+    }
+    println!("Connect to server {address}...");
+    let m = Manager::connect(address.as_str(), authkey.as_str())?;
+    let task: QueueProxy<i64> = m.create_as("get_task_queue", ())?;
+    let result: QueueProxy<String> = m.create_as("get_result_queue", ())?;
+    loop {
+        match task.get_timeout(Duration::from_secs(1)) {
+            Ok(n) => {
+                println!("run task {n} * {n}...");
+                match result.put(&format!("{n} * {n} = {}", n * n)) {
+                    Ok(()) | Err(Error::Disconnected) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(Error::Empty) => {
+                println!("task queue is empty.");
+                break;
+            }
+            // The master got every result and shut its manager down.
+            Err(Error::Disconnected) => {
+                println!("the master is done.");
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    println!("worker exit.");
+    Ok(())
+}
