@@ -135,3 +135,15 @@ fn pool_is_reexported() {
     assert_eq!(r.get().unwrap(), 2);
     let _ = multiproc::pool::TaskError::Timeout;
 }
+
+#[cfg(feature = "manager")]
+#[test]
+fn manager_is_reexported() {
+    let m: multiproc::Manager = multiproc::manager::Manager::start().unwrap();
+    let l: multiproc::manager::ListProxy<u8> = m.list([1u8, 2]).unwrap();
+    assert_eq!(l.repr().unwrap(), "[1, 2]");
+    let v = multiproc::manager::to_value(&("a", None::<u8>)).unwrap();
+    assert_eq!(v.to_string(), "('a', None)");
+    let _: fn() -> multiproc::manager::Registry = multiproc::manager::Registry::sync;
+    m.shutdown().unwrap();
+}
