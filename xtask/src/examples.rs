@@ -502,7 +502,8 @@ fn run_clients(dir: &std::path::Path, pair: &Pair, address: &str) -> Result<(), 
     let handles: Vec<_> = (0..pair.clients)
         .map(|_| {
             let mut cmd = std::process::Command::new(dir.join(pair.client));
-            cmd.args([pair.client_flag, address]).current_dir(util::root());
+            cmd.args([pair.client_flag, address])
+                .current_dir(util::root());
             std::thread::spawn(move || run_captured(&mut cmd, Duration::from_secs(60)))
         })
         .collect();
