@@ -6,7 +6,9 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use multiproc_core::stream::Framing;
-use multiproc_manager::{AcquireError, AcquirerProxy, Error, Fault, ListProxy, Manager, QueueProxy};
+use multiproc_manager::{
+    AcquireError, AcquirerProxy, Error, Fault, ListProxy, Manager, QueueProxy,
+};
 use multiproc_process::{JoinHandle, Process, StartMethod};
 
 fn status_field(pid: u32, field: &str) -> u64 {
@@ -93,7 +95,10 @@ fn unknown_typeids_and_methods_are_typed_and_the_server_goes_on() {
     );
     // Bad arguments to a constructor.
     let r = m.create_as::<ListProxy<u8>, _>("list", (1, 2, 3));
-    assert!(matches!(r, Err(Error::Fault(Fault::BadArguments(_)))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::Fault(Fault::BadArguments(_)))),
+        "{r:?}"
+    );
     assert_eq!(m.list([7u8]).unwrap().to_vec().unwrap(), [7]);
 }
 
@@ -168,9 +173,11 @@ fn a_client_killed_mid_call_leaves_the_server_serving() {
         p.kill().unwrap();
         p.join().unwrap();
     }
-    eventually("server threads of dead clients ended", Duration::from_secs(10), || {
-        threads(server) <= idle_threads
-    });
+    eventually(
+        "server threads of dead clients ended",
+        Duration::from_secs(10),
+        || threads(server) <= idle_threads,
+    );
     q.put(&5).unwrap();
     assert_eq!(q.get_timeout(Duration::from_secs(1)).unwrap(), 5);
 }
@@ -184,7 +191,11 @@ fn garbage_frames_leave_the_server_serving() {
         panic!("tcp")
     };
     // Before authentication: junk, and a huge announced length.
-    for junk in [&b"\x00\x00\x00\x05hello"[..], b"\x7f\xff\xff\xff", b"GET / HTTP/1.1\r\n\r\n"] {
+    for junk in [
+        &b"\x00\x00\x00\x05hello"[..],
+        b"\x7f\xff\xff\xff",
+        b"GET / HTTP/1.1\r\n\r\n",
+    ] {
         let mut s = std::net::TcpStream::connect(sock).unwrap();
         let _ = s.write_all(junk);
     }
@@ -195,7 +206,8 @@ fn garbage_frames_leave_the_server_serving() {
         b"\x80\x04K\x01.",
         b"\x80\x04\x8c\x02os\x8c\x06system\x93\x8c\x02id\x85R.",
     ] {
-        let mut c = multiproc_pipe::Client::connect(addr.clone(), Framing::Python, Some(&key)).unwrap();
+        let mut c =
+            multiproc_pipe::Client::connect(addr.clone(), Framing::Python, Some(&key)).unwrap();
         c.send_bytes(junk).unwrap();
         let reply = c.recv_bytes().unwrap();
         assert!(reply.windows(10).any(|w| w == b"#TRACEBACK"), "{reply:?}");
@@ -266,7 +278,11 @@ fn make_objects((m_addr, key, keep): (String, Vec<u8>, bool)) -> usize {
 /// to where it started and the server's memory stays within a bound.
 #[test]
 fn rust_clients_that_come_and_go_leave_no_objects_behind() {
-    let m = Manager::builder().address("127.0.0.1:0").authkey("k").start().unwrap();
+    let m = Manager::builder()
+        .address("127.0.0.1:0")
+        .authkey("k")
+        .start()
+        .unwrap();
     let server = m.pid().unwrap();
     let addr = m.address().to_string();
     let start = m.number_of_objects().unwrap();
@@ -279,15 +295,22 @@ fn rust_clients_that_come_and_go_leave_no_objects_behind() {
         }
     };
     round(10);
-    eventually("objects of dead clients freed", Duration::from_secs(10), || {
-        m.number_of_objects().unwrap() == start
-    });
+    eventually(
+        "objects of dead clients freed",
+        Duration::from_secs(10),
+        || m.number_of_objects().unwrap() == start,
+    );
     let before = rss_kib(server);
     round(40);
-    eventually("objects of dead clients freed", Duration::from_secs(10), || {
-        m.number_of_objects().unwrap() == start
-    });
+    eventually(
+        "objects of dead clients freed",
+        Duration::from_secs(10),
+        || m.number_of_objects().unwrap() == start,
+    );
     let after = rss_kib(server);
-    assert!(after <= before + 4096, "server RSS grew from {before} KiB to {after} KiB");
+    assert!(
+        after <= before + 4096,
+        "server RSS grew from {before} KiB to {after} KiB"
+    );
     let _ = JoinHandle::<usize>::start;
 }

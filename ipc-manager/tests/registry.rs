@@ -115,7 +115,10 @@ fn a_registered_type_has_a_typed_proxy() {
     assert_eq!(c.apply(Step::Reset, None).unwrap(), 0);
     assert_eq!(c.history().unwrap(), [2]);
     assert_eq!(c.base_proxy().token().typeid, "Counter");
-    assert_eq!(c.base_proxy().exposed(), ["add", "apply", "history", "boom", "open_account"]);
+    assert_eq!(
+        c.base_proxy().exposed(),
+        ["add", "apply", "history", "boom", "open_account"]
+    );
     let _ = Counter::not_exposed;
 
     // Through a child process.
@@ -130,7 +133,10 @@ fn a_registered_type_has_a_typed_proxy() {
     assert_eq!(acct.base_proxy().token().typeid, "Account");
     assert_eq!(acct.owner().unwrap(), "ann");
     assert_eq!(acct.deposit(5).unwrap(), 105);
-    assert_eq!(acct.withdraw(200).unwrap(), Err("only 105 left".to_string()));
+    assert_eq!(
+        acct.withdraw(200).unwrap(),
+        Err("only 105 left".to_string())
+    );
     assert_eq!(acct.withdraw(5).unwrap(), Ok(100));
 
     // The SyncManager types are there too, and an object the server program keeps.
@@ -153,7 +159,10 @@ fn a_method_that_panics_is_a_typed_error_and_the_server_goes_on() {
     assert_eq!(c.add(1).unwrap(), 2);
     // Wrong arguments to the factory or a method are typed too.
     let r = m.create::<Counter, _>("not a number");
-    assert!(matches!(r, Err(Error::Fault(Fault::BadArguments(_)))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::Fault(Fault::BadArguments(_)))),
+        "{r:?}"
+    );
 }
 
 #[test]
