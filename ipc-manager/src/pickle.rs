@@ -904,3 +904,67 @@ mod tests {
         assert_eq!(loads(&b).unwrap(), v);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = PyValue> {
+        let leaf = prop_oneof![
+            Just(PyValue::None),
+            any::<bool>().prop_map(PyValue::Bool),
+            any::<i128>().prop_map(PyValue::Int),
+            any::<f64>()
+                .prop_filter("NaN is not equal to itself", |f| !f.is_nan())
+                .prop_map(PyValue::Float),
+            ".{0,12}".prop_map(PyValue::Str),
+            proptest::collection::vec(any::<u8>(), 0..300).prop_map(PyValue::Bytes),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(PyValue::List),
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(PyValue::Tuple),
+                proptest::collection::vec((inner.clone(), inner.clone()), 0..4)
+                    .prop_map(PyValue::Dict),
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(PyValue::Set),
+                proptest::collection::vec(inner, 0..4)
+                    .prop_map(|a| { PyValue::Object(PyObject::new(PyClass::KEY_ERROR, a)) }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// What we write, we read back equal.
+        #[test]
+        fn round_trip(v in value()) {
+            let b = dumps(&v).unwrap();
+            prop_assert_eq!(loads(&b).unwrap(), v);
+        }
+
+        /// Random bytes: an error or a value, never a panic, a hang or a blow-up.
+        #[test]
+        fn random_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = loads(&b);
+        }
+
+        /// Bytes that start as a valid pickle and are then cut, flipped or spliced.
+        #[test]
+        fn mutated_pickles_never_panic(
+            v in value(),
+            cut in any::<prop::sample::Index>(),
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+        ) {
+            let mut b = dumps(&v).unwrap();
+            for (at, x) in flips {
+                let i = at.index(b.len());
+                b[i] = x;
+            }
+            let _ = loads(&b);
+            let n = cut.index(b.len() + 1);
+            let _ = loads(&b[..n]);
+        }
+    }
+}

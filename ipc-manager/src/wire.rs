@@ -337,3 +337,32 @@ mod tests {
         assert!(WireSeed { depth: 0 }.deserialize(&mut d).is_err());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// A Rust peer's bytes, random: an error or a value, never a panic.
+        #[test]
+        fn random_postcard_never_panics(b in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut d = postcard::Deserializer::from_bytes(&b);
+            let _ = WireSeed { depth: 0 }.deserialize(&mut d);
+            let _ = crate::protocol::Codec::Postcard.decode_request(&b);
+            let _ = crate::protocol::Codec::Postcard.decode_reply(&b);
+            let _ = crate::protocol::decode_hello(&b);
+        }
+
+        /// Requests in pickle, random: never a panic.
+        #[test]
+        fn random_pickled_requests_never_panic(b in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let mut p = vec![0x80, 4];
+            p.extend_from_slice(&b);
+            let _ = crate::protocol::Codec::Pickle.decode_request(&p);
+            let _ = crate::protocol::Codec::Pickle.decode_reply(&p);
+        }
+    }
+}
