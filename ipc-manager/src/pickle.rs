@@ -40,7 +40,7 @@ pub enum Error {
         /// Its name.
         name: String,
     },
-    /// Values nested more than [`MAX_DEPTH`] levels.
+    /// Values nested more than 128 levels.
     TooDeep,
     /// The value would be larger than the input justifies (memo copies, a huge `range`).
     TooLarge,
@@ -254,7 +254,7 @@ impl<'a> Reader<'a> {
         match top {
             PyValue::List(v) | PyValue::Set(v) => v.extend(items),
             PyValue::Dict(map) => {
-                if items.len() % 2 != 0 {
+                if !items.len().is_multiple_of(2) {
                     return Err(Error::Malformed("odd number of dict items"));
                 }
                 // A key given twice stays twice here; whoever builds a map from the pairs
@@ -635,10 +635,8 @@ fn long_from_le(b: &[u8]) -> Result<i128> {
     let neg = b[b.len() - 1] & 0x80 != 0;
     let fill = if neg { 0xff } else { 0 };
     // Bytes beyond 16 must be pure sign extension.
-    if b.len() > 16 {
-        if b[16..].iter().any(|&x| x != fill) || ((b[15] & 0x80 != 0) != neg) {
-            return Err(Error::IntTooLarge);
-        }
+    if b.len() > 16 && (b[16..].iter().any(|&x| x != fill) || ((b[15] & 0x80 != 0) != neg)) {
+        return Err(Error::IntTooLarge);
     }
     let mut buf = [fill; 16];
     let n = b.len().min(16);
@@ -859,18 +857,14 @@ mod tests {
     #[test]
     fn limits_depth_and_memo_blowup() {
         let mut deep = vec![0x80, 4];
-        for _ in 0..200 {
-            deep.push(b']');
-        }
-        for _ in 0..199 {
-            deep.push(b'a');
-        }
+        deep.extend_from_slice(&[b']'; 200]);
+        deep.extend_from_slice(&[b'a'; 199]);
         deep.push(b'.');
         assert_eq!(loads(&deep), Err(Error::TooDeep));
         // A list of 8 copies of the previous list, 30 times over: 8^30 nodes from ~300 bytes.
         let mut bomb = vec![0x80, 4, b']', 0x94];
         for i in 0..30u8 {
-            bomb.extend_from_slice(&[b'(']);
+            bomb.push(b'(');
             for _ in 0..8 {
                 bomb.extend_from_slice(&[b'h', i]);
             }

@@ -327,7 +327,7 @@ impl Core {
             return Some(Reply::Fault(Fault::UnknownObject(id)));
         };
         let method = req.method;
-        if !exposed.iter().any(|m| *m == method) {
+        if !exposed.contains(&method) {
             // Python's fallbacks, served even when not exposed.
             return Some(match method.as_str() {
                 "__repr__" => Reply::Return(PyValue::Str(obj.repr())),

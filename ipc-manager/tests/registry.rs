@@ -15,9 +15,12 @@ pub struct Counter {
     history: Vec<i64>,
 }
 
+/// A step for `Counter::apply`.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 pub enum Step {
+    /// Adds.
     Add(i64),
+    /// Back to zero.
     Reset,
 }
 
@@ -29,10 +32,12 @@ pub struct Account {
 
 #[shared]
 impl Account {
+    /// Whose it is.
     pub fn owner(&self) -> String {
         self.owner.clone()
     }
 
+    /// Adds money; the new balance.
     pub fn deposit(&mut self, amount: u64) -> u64 {
         self.balance += amount;
         self.balance
@@ -50,12 +55,14 @@ impl Account {
 
 #[shared]
 impl Counter {
+    /// Adds `by`; the new count.
     pub fn add(&mut self, by: i64) -> i64 {
         self.n += by;
         self.history.push(by);
         self.n
     }
 
+    /// Applies `step` `times` times (once by default).
     pub fn apply(&mut self, step: Step, times: Option<u32>) -> i64 {
         for _ in 0..times.unwrap_or(1) {
             match step {
@@ -66,10 +73,12 @@ impl Counter {
         self.n
     }
 
+    /// What was added.
     pub fn history(&self) -> Vec<i64> {
         self.history.clone()
     }
 
+    /// Panics.
     pub fn boom(&self) -> u8 {
         panic!("counter exploded at {}", self.n)
     }

@@ -52,6 +52,8 @@ struct Method {
     output: Type,
     /// `#[proxy]`: the method returns a new shared object; its proxy is returned.
     proxy: bool,
+    /// The method's doc comment, for the proxy's method.
+    docs: Vec<syn::Attribute>,
 }
 
 fn method_of(f: &mut ImplItemFn) -> syn::Result<Option<Method>> {
@@ -104,7 +106,14 @@ fn method_of(f: &mut ImplItemFn) -> syn::Result<Option<Method>> {
         ReturnType::Default => syn::parse_quote!(()),
         ReturnType::Type(_, t) => (**t).clone(),
     };
+    let docs = f
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .cloned()
+        .collect();
     Ok(Some(Method {
+        docs,
         name: f.sig.ident.clone(),
         params,
         output,
@@ -204,16 +213,22 @@ fn expand(opts: Options, imp: &mut ItemImpl) -> syn::Result<TokenStream2> {
         let args = m.params.iter().map(|(p, _)| quote!(#krate::__private::arg(&#p)?));
         let out = &m.output;
         let doc = format!("Calls `{n}` on the shared object.");
+        let docs = if m.docs.is_empty() {
+            quote!(#[doc = #doc])
+        } else {
+            let d = &m.docs;
+            quote!(#(#d)*)
+        };
         if m.proxy {
             quote! {
-                #[doc = #doc]
+                #docs
                 pub fn #name(&self, #(#params),*) -> ::std::result::Result<<#out as #krate::SharedObject>::Proxy, #krate::Error> {
                     self.0.call_proxy(#n, ::std::vec![#(#args),*])
                 }
             }
         } else {
             quote! {
-                #[doc = #doc]
+                #docs
                 pub fn #name(&self, #(#params),*) -> ::std::result::Result<#out, #krate::Error> {
                     self.0.call(#n, ::std::vec![#(#args),*])
                 }

@@ -48,18 +48,6 @@ pub struct CallCtx<'a> {
     pub(crate) peer_gone: &'a dyn Fn() -> bool,
 }
 
-impl CallCtx<'_> {
-    /// A context for calls made inside the server's own process (tests, `serve` callers).
-    #[cfg(test)]
-    pub(crate) fn local(conn: ConnId) -> CallCtx<'static> {
-        CallCtx {
-            conn,
-            codec: Codec::Postcard,
-            peer_gone: &|| false,
-        }
-    }
-}
-
 /// What a method gave back.
 pub enum Outcome {
     /// A value (`#RETURN`).

@@ -24,7 +24,7 @@ proxy_type! {
     /// let m = multiproc_manager::Manager::start()?;
     /// let lock = m.lock()?;
     /// {
-    ///     let _held = lock.lock()?;
+    ///     let _held = lock.lock().map_err(|e| e.to_string())?;
     ///     assert!(lock.try_acquire().is_err()); // held, even by this thread: a plain Lock
     /// }
     /// assert!(lock.try_acquire().is_ok());
