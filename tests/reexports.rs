@@ -72,6 +72,7 @@ fn pipe_is_reexported() {
     assert_eq!(multiproc::wait(&[&b], None).unwrap(), vec![0]);
     assert_eq!(b.recv::<u8>().unwrap(), 7);
     let _ = multiproc::pipe::pipe;
+    let _: Option<(multiproc::pipe::Listener, multiproc::pipe::Client)> = None;
 }
 
 #[cfg(feature = "fifo")]

@@ -944,6 +944,101 @@ def pool_lifecycle():
     emit("py.W6.pool_lifecycle", median(once), "ms")
 
 
+# ---------------------------------------------------------------------------------------------
+# multiprocessing.connection Listener / Client rows
+# ---------------------------------------------------------------------------------------------
+
+LISTENER_KEY = b"bench key, 32 bytes long........"
+
+
+def _listener_address(tcp):
+    return ("127.0.0.1", 0) if tcp else "\0multiproc-bench-py-%d" % time.monotonic_ns()
+
+
+def _echo_server(listener):
+    watchdog(600)
+    while True:
+        try:
+            c = listener.accept()
+        except Exception:
+            continue
+        try:
+            while True:
+                c.send_bytes(c.recv_bytes())
+        except (EOFError, OSError):
+            c.close()
+
+
+def _listener_connect_cycle(id_, tcp):
+    """Client(address, authkey) + 8 B there and back + close, against a Listener in a forked
+    child; us per cycle."""
+    from multiprocessing.connection import Client, Listener
+    # Python's TCP handshake waits on Nagle's algorithm (~44 ms): fewer rounds there.
+    count = n(100) if tcp else n(2_000)
+
+    def once():
+        watchdog(300)
+        listener = Listener(_listener_address(tcp), authkey=LISTENER_KEY)
+        address = listener.address
+        p = ctx.Process(target=_echo_server, args=(listener,), daemon=True)
+        p.start()
+        listener.close()  # the child serves on its copy
+        for _ in range(min(count, 20)):
+            with Client(address, authkey=LISTENER_KEY) as c:
+                c.send_bytes(b"\1" * 8)
+                c.recv_bytes()
+        t = time.perf_counter()
+        for _ in range(count):
+            with Client(address, authkey=LISTENER_KEY) as c:
+                c.send_bytes(b"\1" * 8)
+                c.recv_bytes()
+        d = time.perf_counter() - t
+        p.terminate()
+        p.join(WAIT)
+        watchdog(0)
+        return d / count * 1e6
+
+    emit(id_, median(once), "us")
+
+
+def _rtt_server(listener):
+    watchdog(300)
+    c = listener.accept()
+    try:
+        while True:
+            c.send(c.recv())
+    except EOFError:
+        pass
+
+
+def _listener_rtt(id_, tcp):
+    """send(i) / recv() on an established, authenticated connection; us per round trip."""
+    from multiprocessing.connection import Client, Listener
+    count, warm = n(20_000), 200
+
+    def once():
+        watchdog(300)
+        listener = Listener(_listener_address(tcp), authkey=LISTENER_KEY)
+        p = ctx.Process(target=_rtt_server, args=(listener,))
+        p.start()
+        c = Client(listener.address, authkey=LISTENER_KEY)
+        for i in range(warm):
+            c.send(i)
+            c.recv()
+        t = time.perf_counter()
+        for i in range(count):
+            c.send(i)
+            c.recv()
+        d = time.perf_counter() - t
+        c.close()
+        p.join(WAIT)
+        listener.close()
+        watchdog(0)
+        return d / count * 1e6
+
+    emit(id_, median(once), "us")
+
+
 WORKLOADS = [
     ("py.W1.pipe_rtt_int", pipe_rtt_int, "core pipe"),
     ("py.W1.pipe_rtt_bytes8", pipe_rtt_bytes8, "pipe"),
@@ -981,6 +1076,12 @@ WORKLOADS = [
     ("py.W10.xmlrpc_4clients_threaded", lambda: xmlrpc_4clients(True), "rpc"),
     ("py.W10.xmlrpc_echo10k_single", lambda: xmlrpc_echo10k(False), "rpc"),
     ("py.W10.xmlrpc_echo10k_threaded", lambda: xmlrpc_echo10k(True), "rpc"),
+    ("py.listener_connect_auth_rtt_unix",
+     lambda: _listener_connect_cycle("py.listener_connect_auth_rtt_unix", False), "listener"),
+    ("py.listener_connect_auth_rtt_tcp",
+     lambda: _listener_connect_cycle("py.listener_connect_auth_rtt_tcp", True), "listener"),
+    ("py.listener_rtt_unix", lambda: _listener_rtt("py.listener_rtt_unix", False), "listener"),
+    ("py.listener_rtt_tcp", lambda: _listener_rtt("py.listener_rtt_tcp", True), "listener"),
 ]
 
 if __name__ == "__main__":

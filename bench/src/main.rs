@@ -10,6 +10,7 @@
 mod core;
 mod fifo;
 mod limits;
+mod listener;
 mod pipe;
 mod pool;
 mod process;
@@ -66,9 +67,15 @@ fn workloads() -> Vec<Workload> {
         ("sync.condition_pingpong", "sync", sync::condition_pingpong),
         (
             "L1_unix_stream_pingpong",
-            "core pipe",
+            "core pipe listener",
             limits::unix_stream_pingpong,
         ),
+        (
+            "listener.connect_auth_rtt_unix",
+            "listener",
+            listener::connect_auth_rtt_unix,
+        ),
+        ("listener.rtt_unix", "listener", listener::rtt_unix),
         ("core.channel_rtt", "core", core::channel_rtt),
         ("core.frame_roundtrip", "core", core::frame_roundtrip),
         ("pipe.rtt_int", "pipe", pipe::rtt_int),
@@ -122,9 +129,15 @@ fn workloads() -> Vec<Workload> {
         ("pool.lifecycle", "pool", pool::lifecycle),
         (
             "L10_tcp_loopback_pingpong",
-            "rpc",
+            "rpc listener",
             rpc::tcp_loopback_pingpong,
         ),
+        (
+            "listener.connect_auth_rtt_tcp",
+            "listener",
+            listener::connect_auth_rtt_tcp,
+        ),
+        ("listener.rtt_tcp", "listener", listener::rtt_tcp),
         ("rpc.seq_add", "rpc", rpc::seq_add),
         ("rpc.4clients_add", "rpc", rpc::four_clients),
         ("rpc.echo10k", "rpc", rpc::echo10k),

@@ -54,6 +54,7 @@
 //! | [`SharedMapping`] | shared memory: anonymous (inherited by `fork`), memfd (sendable), named (`shm_open`, unlinked by its creator on drop) |
 //! | [`futex`] | wait / wake on an `AtomicU32` in shared memory, with timeouts |
 //! | [`frame`] | length prefix + postcard; typed errors for corrupt, truncated, oversized frames |
+//! | [`stream`] | framed messages on a socket, pipe or fifo, in this workspace's framing (with descriptors) or Python's (`multiprocessing.connection`), as a [`Framing`](stream::Framing) parameter |
 //! | [`task`] | the calling thread's id; whether a thread of any process still lives (for locks whose owner may die) |
 //! | [`transfer`] | `SCM_RIGHTS` descriptor passing; serde values that own descriptors; [`Channel`](transfer::Channel); a channel for a spawned child |
 //!
@@ -65,7 +66,7 @@
 //! | `ForkingPickler` + `resource_sharer` (how a `Connection` or `Lock` reaches a spawned child) | [`transfer::to_envelope`], [`transfer::Channel`] | bytes say which fd is which; fds travel out of band |
 //! | `multiprocessing.heap.Arena` (an mmap of a temp file) | [`SharedMapping::memfd`] | no file on disk |
 //! | `multiprocessing.shared_memory.SharedMemory` | [`SharedMapping::create_named`] / [`open_named`](SharedMapping::open_named) | unlinked by the creator on drop |
-//! | `Connection` wire format (4-byte length + pickle) | [`frame`] (4-byte length + postcard) | limit checked before allocating |
+//! | `Connection` wire format (4-byte big-endian length + pickle) | [`stream`] with [`Framing::Python`](stream::Framing::Python) (the same bytes), or [`Framing::Native`](stream::Framing::Native) (length + descriptor count + postcard) | limit checked before allocating |
 //! | `_multiprocessing.SemLock` (a POSIX semaphore) | [`futex`] | what `multiproc-sync` builds its locks on |
 //!
 //! # Implementation notes

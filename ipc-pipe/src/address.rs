@@ -6,6 +6,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::Error;
 
 /// Where a [`Listener`](crate::Listener) listens: Python's `address` argument, with its family
@@ -28,7 +30,7 @@ use crate::error::Error;
 /// assert_eq!("/tmp/x.sock".parse::<Address>()?.to_string(), "/tmp/x.sock");
 /// # Ok::<(), multiproc_pipe::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Address {
     /// A Unix socket at a path in the file system (removed again by the listener that made it).

@@ -33,7 +33,7 @@
 //!
 //! # Messages, bytes, and what can go wrong
 //!
-//! Every message is framed (an 8-byte header, then the payload), so a receive gives exactly
+//! Every message is framed (a header, then the payload: see [`Framing`]), so a receive gives exactly
 //! one whole message: [`Connection::send`]/[`recv`](Connection::recv) for serde values,
 //! [`send_bytes`](Connection::send_bytes)/[`recv_bytes`](Connection::recv_bytes)/
 //! [`recv_bytes_into`](Connection::recv_bytes_into) for bytes, with no copy beyond the
@@ -84,7 +84,7 @@
 //!
 //! ## Values with a Python peer
 //!
-//! With the `pickle` feature, [`Connection::send_pickle`] and [`Connection::recv_pickle`]
+//! With the `pickle` feature, `Connection::send_pickle` and `Connection::recv_pickle`
 //! exchange plain values (ints, floats, str, bytes, None, bool, lists, tuples, dicts) with
 //! Python's `send(obj)` and `recv()`, through `serde-pickle`, with a check of depth and decoded
 //! size before decoding. [`send`](Connection::send)/[`recv`](Connection::recv) stay postcard,
@@ -129,7 +129,7 @@
 //! | `Client(address, authkey=k)` | [`Client::connect(address, framing, Some(k))`](Client::connect), [`connect_timeout`](Client::connect_timeout) | TCP sets `TCP_NODELAY` |
 //! | `deliver_challenge(conn, key)`, `answer_challenge(conn, key)` | [`deliver_challenge`], [`answer_challenge`] | both generations (`{sha256}` and bare HMAC-MD5) |
 //! | `AuthenticationError` | [`Error::AuthenticationError`] with an [`AuthFailure`] | on both sides |
-//! | `conn.send(obj)` / `recv()` to a Python peer (pickle) | [`send_pickle`](Connection::send_pickle) / [`recv_pickle`](Connection::recv_pickle) (feature `pickle`) | plain values; depth and size checked first |
+//! | `conn.send(obj)` / `recv()` to a Python peer (pickle) | `send_pickle` / `recv_pickle` (feature `pickle`) | plain values; depth and size checked first |
 //! | sending a `Connection` to a child | a `Connection` is serde: a [`Process`](https://docs.rs/multiproc-process) argument, or a message on another duplex connection | |
 
 mod address;

@@ -11,7 +11,7 @@
 //! `serde-pickle` sees it: a few hundred bytes cannot become gigabytes, nor a stack overflow.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -317,6 +317,13 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], max: usize) -> Result<T,
         .map_err(|e| Error::Corrupt(e.to_string()))
 }
 
+/// Decodes a pickle of a plain value as a dynamic value, after [`check`].
+pub(crate) fn decode_value(bytes: &[u8], max: usize) -> Result<serde_pickle::Value, Error> {
+    check(bytes, max).map_err(Error::Corrupt)?;
+    serde_pickle::value_from_slice(bytes, serde_pickle::DeOptions::new())
+        .map_err(|e| Error::Corrupt(e.to_string()))
+}
+
 impl Connection {
     /// Sends `value` pickled, as Python's `Connection.send(obj)` does: a Python peer gets it
     /// from `recv()`. For plain values (and structs and enums, which become dicts).
@@ -343,13 +350,37 @@ impl Connection {
         decode(&bytes, self.max_message())
     }
 
+    /// Sends a dynamic pickle value (a [`serde_pickle::Value`], as
+    /// [`recv_pickle_value`](Self::recv_pickle_value) gives), keeping what serde would blur:
+    /// tuples stay tuples, sets stay sets.
+    pub fn send_pickle_value(&mut self, value: &serde_pickle::Value) -> Result<(), Error> {
+        let bytes = serde_pickle::value_to_vec(value, serde_pickle::SerOptions::new())
+            .map_err(|e| Error::Encode(e.to_string()))?;
+        self.send_bytes(&bytes)
+    }
+
+    /// Receives a pickled value as a dynamic [`serde_pickle::Value`] (whatever plain value the
+    /// Python peer sent), with the same checks as [`recv_pickle`](Self::recv_pickle).
+    pub fn recv_pickle_value(&mut self) -> Result<serde_pickle::Value, Error> {
+        let bytes = self.recv_bytes()?;
+        decode_value(&bytes, self.max_message())
+    }
+
+    /// [`recv_pickle_value`](Self::recv_pickle_value) with a timeout.
+    pub fn recv_pickle_value_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<serde_pickle::Value, Error> {
+        let bytes = self.recv_bytes_timeout(timeout)?;
+        decode_value(&bytes, self.max_message())
+    }
+
     /// [`recv_pickle`](Self::recv_pickle) with a timeout.
     pub fn recv_pickle_timeout<T: DeserializeOwned>(
         &mut self,
         timeout: Duration,
     ) -> Result<T, Error> {
-        let deadline = Instant::now() + timeout;
-        let bytes = self.recv_bytes_timeout(deadline.saturating_duration_since(Instant::now()))?;
+        let bytes = self.recv_bytes_timeout(timeout)?;
         decode(&bytes, self.max_message())
     }
 }

@@ -279,6 +279,30 @@ const ROWS: &[Row] = &[
         what: "iterate imap_unordered(x*2) over 100k items, chunksize 1",
     },
     Row {
+        rust: "listener.connect_auth_rtt_unix",
+        python: Some("py.listener_connect_auth_rtt_unix"),
+        limit: Some("L1_unix_stream_pingpong"),
+        what: "Client connect + authkey handshake + 8 B round trip + close, Unix socket (target: within 1.5x of 4.5x the limit)",
+    },
+    Row {
+        rust: "listener.connect_auth_rtt_tcp",
+        python: Some("py.listener_connect_auth_rtt_tcp"),
+        limit: Some("L10_tcp_loopback_pingpong"),
+        what: "the same over TCP loopback (Python leaves Nagle on: ~44 ms) (target: within 1.5x of 4.5x the limit)",
+    },
+    Row {
+        rust: "listener.rtt_unix",
+        python: Some("py.listener_rtt_unix"),
+        limit: Some("L1_unix_stream_pingpong"),
+        what: "an int there and back on an authenticated Listener/Client connection, Unix socket (target: within 1.1x)",
+    },
+    Row {
+        rust: "listener.rtt_tcp",
+        python: Some("py.listener_rtt_tcp"),
+        limit: Some("L10_tcp_loopback_pingpong"),
+        what: "the same over TCP loopback (target: within 1.1x)",
+    },
+    Row {
         rust: "pool.lifecycle",
         python: Some("py.W6.pool_lifecycle"),
         limit: None,

@@ -223,6 +223,23 @@ pub const EXAMPLES: &[Example] = &[
         ],
     },
     Example {
+        package: "multiproc-pipe",
+        name: "python_peer",
+        args: &[],
+        any_order: false,
+        expect: &[
+            "rust: listening on 127.0.0.1:*",
+            "python: connected with the authkey",
+            "rust got: {\"name\": \"python\", \"numbers\": [1, 2, 3], \"pi\": 3.14}",
+            "python got: (6, 'PYTHON')",
+            "python: listening on 127.0.0.1:*",
+            "rust: connected to python's listener",
+            "rust got: [\"ping\", 1, 2.5, None, True, b[98, 121, 116, 101, 115]]",
+            "python got: ['ping', 1, 2.5, None, True, b'bytes', 'pong from rust']",
+            "python exited: true",
+        ],
+    },
+    Example {
         package: "multiproc-shm",
         name: "sharedctypes",
         args: &[],
@@ -437,6 +454,8 @@ pub struct Pair {
     pub client: &'static str,
     /// The flag the client is given the address with (`--url ADDRESS`).
     pub client_flag: &'static str,
+    /// The client's other arguments.
+    pub client_args: &'static [&'static str],
     /// How many copies of the client run at once.
     pub clients: usize,
     /// The lines each client must print, in order.
@@ -454,6 +473,7 @@ pub const PAIRS: &[Pair] = &[
         server_args: &["--addr", "127.0.0.1:0"],
         client: "rpc_client",
         client_flag: "--url",
+        client_args: &[],
         clients: 1,
         expect: &[
             "8",
@@ -464,11 +484,53 @@ pub const PAIRS: &[Pair] = &[
         server_expect: None,
     },
     Pair {
+        package: "multiproc-pipe",
+        server: "listener_echo",
+        server_args: &["--address", "127.0.0.1:0", "--authkey", "example key"],
+        client: "client_echo",
+        client_flag: "--address",
+        client_args: &["--authkey", "example key"],
+        clients: 1,
+        expect: &[
+            "connected twice to 127.0.0.1:*",
+            "echo: \"hello\"",
+            "echo: \"\"",
+            "echo: \"second client\"",
+            "echo: 1048576 bytes, intact: true",
+            "wrong key: authentication failed: digest sent was rejected",
+        ],
+        server_expect: None,
+    },
+    Pair {
+        package: "multiproc-pipe",
+        server: "listener_echo",
+        server_args: &[
+            "--address",
+            "127.0.0.1:0",
+            "--authkey",
+            "example key",
+            "--pickle",
+        ],
+        client: "client_echo",
+        client_flag: "--address",
+        client_args: &["--authkey", "example key", "--pickle"],
+        clients: 1,
+        expect: &[
+            "connected twice to 127.0.0.1:*",
+            "echo: (\"second client\", 2)",
+            "echo: [1, \"two\", 3.5, None, True, (5, 6), {\"seven\": 7}]",
+            "same value: true",
+            "wrong key: authentication failed: digest sent was rejected",
+        ],
+        server_expect: None,
+    },
+    Pair {
         package: "multiproc-manager",
         server: "remote_manager_server",
         server_args: &["--address", "127.0.0.1:0", "--authkey", "secret"],
         client: "remote_manager_client",
         client_flag: "--address",
+        client_args: &["--authkey", "secret"],
         clients: 1,
         expect: &["[]", "[1]"],
         server_expect: None,
@@ -479,6 +541,7 @@ pub const PAIRS: &[Pair] = &[
         server_args: &["--address", "127.0.0.1:0", "--authkey", "abc"],
         client: "task_worker",
         client_flag: "--address",
+        client_args: &["--authkey", "abc"],
         clients: 2,
         expect: &["Connect to server *", "worker exit."],
         server_expect: Some(&[
@@ -503,6 +566,7 @@ fn run_clients(dir: &std::path::Path, pair: &Pair, address: &str) -> Result<(), 
         .map(|_| {
             let mut cmd = std::process::Command::new(dir.join(pair.client));
             cmd.args([pair.client_flag, address])
+                .args(pair.client_args)
                 .current_dir(util::root());
             std::thread::spawn(move || run_captured(&mut cmd, Duration::from_secs(60)))
         })
