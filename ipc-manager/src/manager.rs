@@ -90,12 +90,15 @@ struct Inner {
     authkey: Authkey,
     /// The server process, when this handle started it.
     process: Mutex<Option<Process>>,
+    /// The process this handle belongs to: a copy in a forked child never shuts the manager
+    /// down when dropped, and does not wait for a process that is not its child.
+    owner_pid: u32,
     shut: AtomicBool,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if lock(&self.process).is_some() {
+        if self.owner_pid == std::process::id() && lock(&self.process).is_some() {
             let _ = shutdown(self);
         }
     }
@@ -111,6 +114,9 @@ fn shutdown(inner: &Inner) -> Result<(), Error> {
     };
     let asked = ep.server_detached("shutdown", Vec::new());
     client::forget(&inner.address);
+    if inner.owner_pid != std::process::id() {
+        return asked.map(|_| ());
+    }
     if let Some(p) = lock(&inner.process).take() {
         // As Python's _finalize_manager: ask, wait a second, terminate, kill.
         let ended = matches!(p.join_timeout(Duration::from_secs(1)), Ok(true));
@@ -243,6 +249,7 @@ impl ManagerBuilder {
                 pipe_address,
                 authkey,
                 process: Mutex::new(Some(p)),
+                owner_pid: std::process::id(),
                 shut: AtomicBool::new(false),
             }),
         })
@@ -278,6 +285,7 @@ impl Manager {
                 pipe_address,
                 authkey: authkey.clone(),
                 process: Mutex::new(None),
+                owner_pid: std::process::id(),
                 shut: AtomicBool::new(false),
             }),
         };

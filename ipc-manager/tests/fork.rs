@@ -52,6 +52,7 @@ fn seed_by_fork() {
     assert_eq!(l.get(-1).unwrap().as_deref(), Some("forked"));
     assert_eq!(d.len().unwrap(), 2);
     wait_objects(&m, 3);
+
     drop((ns, l, d));
     wait_objects(&m, 0);
     m.shutdown().unwrap();
