@@ -148,3 +148,33 @@ fn manager_is_reexported() {
     let _: fn() -> multiproc::manager::Registry = multiproc::manager::Registry::sync;
     m.shutdown().unwrap();
 }
+
+/// A type served by a manager, written against the umbrella crate alone.
+#[cfg(feature = "manager")]
+pub struct Tally(u32);
+
+#[cfg(feature = "manager")]
+#[multiproc::shared(crate = multiproc::manager)]
+impl Tally {
+    /// Counts one.
+    pub fn bump(&mut self) -> u32 {
+        self.0 += 1;
+        self.0
+    }
+}
+
+#[cfg(feature = "manager")]
+#[test]
+fn shared_works_through_the_umbrella() {
+    struct R;
+    impl multiproc::manager::Registrar for R {
+        fn registry() -> multiproc::manager::Registry {
+            let mut r = multiproc::manager::Registry::new();
+            r.register(|start: u32| Tally(start));
+            r
+        }
+    }
+    let m = multiproc::Manager::builder().start_with::<R>().unwrap();
+    let t: TallyProxy = m.create::<Tally, _>(41).unwrap();
+    assert_eq!(t.bump().unwrap(), 42);
+}

@@ -125,8 +125,14 @@ fn method_of(f: &mut ImplItemFn) -> syn::Result<Option<Method>> {
 /// typed proxy, `<Type>Proxy`, with the same methods returning `Result<_, Error>`.
 ///
 /// Options: `typeid = "name"` (default: the type's name), `crate = path` (where
-/// `multiproc_manager` is, default `::multiproc_manager`). A method marked `#[proxy]` returns
-/// another shared type, served as a new object; its proxy method returns that type's proxy.
+/// `multiproc_manager` is, default `::multiproc_manager`; a program that depends on the
+/// umbrella crate `multiproc` alone writes `#[shared(crate = multiproc::manager)]`). A method
+/// marked `#[proxy]` returns another shared type, served as a new object; its proxy method
+/// returns that type's proxy.
+///
+/// A served method takes `&self` or `&mut self` and its arguments by value (serde types: they
+/// arrive from another process); it may return any serde type, a `Result` included (the
+/// proxy returns `Result<Result<T, E>, Error>`). Methods that are not `pub` are not served.
 #[proc_macro_attribute]
 pub fn shared(attr: TokenStream, item: TokenStream) -> TokenStream {
     let opts = parse_macro_input!(attr as Options);
