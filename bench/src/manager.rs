@@ -16,14 +16,11 @@ fn manager(tcp: bool) -> Manager {
     b.start().expect("manager")
 }
 
+/// Makes the operation to time from a manager.
+type Setup = fn(&Manager) -> Box<dyn FnMut(u64)>;
+
 /// Runs `op` (which makes `calls` proxy calls) `n` times after a warm-up; µs per call.
-fn per_call(
-    id: &str,
-    opts: &Opts,
-    tcp: bool,
-    calls: usize,
-    op: fn(&Manager) -> Box<dyn FnMut(u64)>,
-) {
+fn per_call(id: &str, opts: &Opts, tcp: bool, calls: usize, op: Setup) {
     let n = opts.n(20_000);
     let v = median(opts.reps(), || {
         watchdog(120);
