@@ -1,6 +1,7 @@
 //! The master of a distributed task queue (seed 000's "分布式进程" pattern): serves a task
 //! queue and a result queue over TCP, puts ten tasks, and prints every result a worker on
-//! another process or machine (`task_worker`) sends back.
+//! another process or machine (`task_worker`) sends back. With `--workers N` it also waits for
+//! N workers to say goodbye before it shuts the manager down, so that none meets it gone.
 use std::time::Duration;
 
 use multiproc_manager::{Manager, QueueProxy, Registrar, Registry, ServerObject};
@@ -12,6 +13,7 @@ impl Registrar for QueueManager {
         let mut r = Registry::new();
         r.register_object("get_task_queue", ServerObject::queue(0));
         r.register_object("get_result_queue", ServerObject::queue(0));
+        r.register_object("get_done_queue", ServerObject::queue(0));
         r
     }
 }
@@ -19,11 +21,13 @@ impl Registrar for QueueManager {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut address = "127.0.0.1:5000".to_string();
     let mut authkey = "abc".to_string();
+    let mut workers = 0usize;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--address" => address = args.next().ok_or("--address needs a value")?,
             "--authkey" => authkey = args.next().ok_or("--authkey needs a value")?,
+            "--workers" => workers = args.next().ok_or("--workers needs a value")?.parse()?,
             _ => return Err(format!("unknown argument {a}").into()),
         }
     }
@@ -42,6 +46,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..10 {
         let r = result.get_timeout(Duration::from_secs(30))?;
         println!("Result: {r}");
+    }
+    let done: QueueProxy<u32> = manager.create_as("get_done_queue", ())?;
+    for _ in 0..workers {
+        let pid = done.get_timeout(Duration::from_secs(30))?;
+        println!("worker {pid} said goodbye.");
     }
     manager.shutdown()?;
     println!("master exit.");

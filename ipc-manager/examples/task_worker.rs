@@ -40,6 +40,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Err(e) => return Err(e.into()),
         }
     }
+    // Tell a master that waits for its workers (`--workers N`) that this one is done.
+    if let Ok(done) = m.create_as::<QueueProxy<u32>, _>("get_done_queue", ()) {
+        let _ = done.put(&std::process::id());
+    }
     println!("worker exit.");
     Ok(())
 }

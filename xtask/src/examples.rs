@@ -538,7 +538,14 @@ pub const PAIRS: &[Pair] = &[
     Pair {
         package: "multiproc-manager",
         server: "task_master",
-        server_args: &["--address", "127.0.0.1:0", "--authkey", "abc"],
+        server_args: &[
+            "--address",
+            "127.0.0.1:0",
+            "--authkey",
+            "abc",
+            "--workers",
+            "2",
+        ],
         client: "task_worker",
         client_flag: "--address",
         client_args: &["--authkey", "abc"],
