@@ -67,6 +67,14 @@ pub enum Error {
     Fault(Fault),
     /// A value does not become the Rust type asked for, or a Rust value cannot be sent.
     Value(crate::ValueError),
+    /// A message above the connection's limit (1 GiB), refused before it was sent or
+    /// allocated.
+    TooLarge {
+        /// The message's length in bytes.
+        len: u64,
+        /// The limit.
+        max: usize,
+    },
     /// Bytes from the peer do not decode.
     Corrupt {
         /// Why.
@@ -99,6 +107,9 @@ impl fmt::Display for Error {
             Error::BrokenBarrier => f.write_str("the barrier is broken"),
             Error::Fault(fault) => write!(f, "the server failed: {fault}"),
             Error::Value(_) => f.write_str("value does not convert"),
+            Error::TooLarge { len, max } => {
+                write!(f, "message of {len} bytes exceeds the limit of {max} bytes")
+            }
             Error::Corrupt { .. } => f.write_str("corrupt message from the peer"),
             Error::Start(_) => f.write_str("cannot start the manager's server process"),
         }
@@ -155,6 +166,7 @@ impl From<multiproc_pipe::Error> for Error {
         match e {
             P::Disconnected => Error::Disconnected,
             P::AuthenticationError(why) => Error::AuthenticationError(why),
+            P::TooLarge { len, max } => Error::TooLarge { len, max },
             P::Timeout => Error::Timeout,
             P::Io(io) => match io.kind() {
                 io::ErrorKind::ConnectionRefused
