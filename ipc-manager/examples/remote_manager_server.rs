@@ -1,17 +1,11 @@
 //! The server of seed 000's remote manager: a list served over TCP with an authkey.
+mod common;
+
 use multiproc_manager::{Registry, Server, ServerObject};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut address = "127.0.0.1:9030".to_string();
-    let mut authkey = "secret".to_string();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--address" => address = args.next().ok_or("--address needs a value")?,
-            "--authkey" => authkey = args.next().ok_or("--authkey needs a value")?,
-            _ => return Err(format!("unknown argument {a}").into()),
-        }
-    }
+    let (address, authkey) =
+        common::address_and_authkey("127.0.0.1:9030", "secret", &mut common::no_other)?;
     let shared_list = ServerObject::list(Vec::new());
     let mut registry = Registry::new();
     registry.register_object("get_list", shared_list);

@@ -2,6 +2,8 @@
 //! queue and a result queue over TCP, puts ten tasks, and prints every result a worker on
 //! another process or machine (`task_worker`) sends back. With `--workers N` it also waits for
 //! N workers to say goodbye before it shuts the manager down, so that none meets it gone.
+mod common;
+
 use std::time::Duration;
 
 use multiproc_manager::{Manager, QueueProxy, Registrar, Registry, ServerObject};
@@ -19,18 +21,16 @@ impl Registrar for QueueManager {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut address = "127.0.0.1:5000".to_string();
-    let mut authkey = "abc".to_string();
     let mut workers = 0usize;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--address" => address = args.next().ok_or("--address needs a value")?,
-            "--authkey" => authkey = args.next().ok_or("--authkey needs a value")?,
-            "--workers" => workers = args.next().ok_or("--workers needs a value")?.parse()?,
-            _ => return Err(format!("unknown argument {a}").into()),
-        }
-    }
+    let (address, authkey) =
+        common::address_and_authkey("127.0.0.1:5000", "abc", &mut |a, rest| match a {
+            "--workers" => {
+                let n = rest.next().ok_or("--workers needs a value")?;
+                workers = n.parse().map_err(|e| format!("--workers {n}: {e}"))?;
+                Ok(())
+            }
+            other => common::no_other(other, rest),
+        })?;
     let manager = Manager::builder()
         .address(address)
         .authkey(authkey.as_str())

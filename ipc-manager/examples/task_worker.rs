@@ -1,20 +1,14 @@
 //! A worker of the distributed task queue served by `task_master` (or by the same program in
 //! Python): takes tasks until the queue stays empty for a second, puts each result.
+mod common;
+
 use std::time::Duration;
 
 use multiproc_manager::{Error, Manager, QueueProxy};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut address = "127.0.0.1:5000".to_string();
-    let mut authkey = "abc".to_string();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--address" => address = args.next().ok_or("--address needs a value")?,
-            "--authkey" => authkey = args.next().ok_or("--authkey needs a value")?,
-            _ => return Err(format!("unknown argument {a}").into()),
-        }
-    }
+    let (address, authkey) =
+        common::address_and_authkey("127.0.0.1:5000", "abc", &mut common::no_other)?;
     println!("Connect to server {address}...");
     let m = Manager::connect(address.as_str(), authkey.as_str())?;
     let task: QueueProxy<i64> = m.create_as("get_task_queue", ())?;

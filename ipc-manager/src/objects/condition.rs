@@ -33,7 +33,7 @@ impl ConditionObj {
             ));
         }
         Ok(ConditionObj {
-            lock: OwnedLock::new(true),
+            lock: OwnedLock::reentrant(),
             waiters: Mutex::new(Waiters {
                 next: 0,
                 waiting: VecDeque::new(),

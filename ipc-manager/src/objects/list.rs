@@ -119,7 +119,7 @@ fn index_error(what: &str) -> Raise {
 }
 
 /// Sorts as Python's `list.sort`: a `TypeError` for items Python does not order.
-pub(crate) fn py_sort(v: &mut [PyValue], reverse: bool) -> Result<(), Raise> {
+fn py_sort(v: &mut [PyValue], reverse: bool) -> Result<(), Raise> {
     let mut err = None;
     v.sort_by(|a, b| match a.py_cmp(b) {
         Some(o) => o,

@@ -65,7 +65,17 @@ pub(crate) struct OwnedLock {
 }
 
 impl OwnedLock {
-    pub(crate) fn new(reentrant: bool) -> OwnedLock {
+    /// A lock any connection may release (`threading.Lock`).
+    pub(crate) fn plain() -> OwnedLock {
+        OwnedLock::with_reentrancy(false)
+    }
+
+    /// A lock its holder may take again and only its holder may release (`threading.RLock`).
+    pub(crate) fn reentrant() -> OwnedLock {
+        OwnedLock::with_reentrancy(true)
+    }
+
+    fn with_reentrancy(reentrant: bool) -> OwnedLock {
         OwnedLock {
             state: Mutex::new(Owned {
                 owner: None,
@@ -203,61 +213,32 @@ fn lock_call(
     }
 }
 
-/// `threading.Lock`.
+/// `threading.Lock`, or `threading.RLock` (held per connection, as Python's is held per
+/// server thread).
 pub(crate) struct LockObj(OwnedLock);
 
 impl LockObj {
-    pub(crate) fn create(args: Args, kwargs: Kwargs) -> Result<LockObj, Raise> {
+    pub(crate) fn lock(args: Args, kwargs: Kwargs) -> Result<LockObj, Raise> {
         no_args("Lock", args, kwargs)?;
-        Ok(LockObj(OwnedLock::new(false)))
+        Ok(LockObj(OwnedLock::plain()))
+    }
+
+    pub(crate) fn rlock(args: Args, kwargs: Kwargs) -> Result<LockObj, Raise> {
+        no_args("RLock", args, kwargs)?;
+        Ok(LockObj(OwnedLock::reentrant()))
     }
 }
 
 impl Referent for LockObj {
     fn type_name(&self) -> &'static str {
-        "lock"
+        if self.0.reentrant { "RLock" } else { "lock" }
     }
     fn public_methods(&self) -> Vec<String> {
-        names(LOCK_PUBLIC)
-    }
-    fn call(
-        &self,
-        ctx: &CallCtx<'_>,
-        method: &str,
-        args: Args,
-        kwargs: Kwargs,
-    ) -> Result<Outcome, Raise> {
-        lock_call(&self.0, self, ctx, method, args, kwargs)
-    }
-    fn repr(&self) -> String {
-        let state = if self.0.locked() {
-            "locked"
+        if self.0.reentrant {
+            names(&["acquire", "release"])
         } else {
-            "unlocked"
-        };
-        format!("<{state} _thread.lock object>")
-    }
-    fn connection_closed(&self, conn: ConnId) {
-        self.0.connection_closed(conn);
-    }
-}
-
-/// `threading.RLock`: held per connection, as Python's is held per server thread.
-pub(crate) struct RLockObj(OwnedLock);
-
-impl RLockObj {
-    pub(crate) fn create(args: Args, kwargs: Kwargs) -> Result<RLockObj, Raise> {
-        no_args("RLock", args, kwargs)?;
-        Ok(RLockObj(OwnedLock::new(true)))
-    }
-}
-
-impl Referent for RLockObj {
-    fn type_name(&self) -> &'static str {
-        "RLock"
-    }
-    fn public_methods(&self) -> Vec<String> {
-        names(&["acquire", "release"])
+            names(LOCK_PUBLIC)
+        }
     }
     fn call(
         &self,
@@ -275,7 +256,11 @@ impl Referent for RLockObj {
         } else {
             "unlocked"
         };
-        format!("<{state} _thread.RLock object owner=0 count={}>", g.count)
+        if self.0.reentrant {
+            format!("<{state} _thread.RLock object owner=0 count={}>", g.count)
+        } else {
+            format!("<{state} _thread.lock object>")
+        }
     }
     fn connection_closed(&self, conn: ConnId) {
         self.0.connection_closed(conn);
@@ -290,7 +275,17 @@ pub(crate) struct SemaphoreObj {
 }
 
 impl SemaphoreObj {
-    pub(crate) fn create(bounded: bool, args: Args, kwargs: Kwargs) -> Result<SemaphoreObj, Raise> {
+    /// `threading.Semaphore(value)`.
+    pub(crate) fn semaphore(args: Args, kwargs: Kwargs) -> Result<SemaphoreObj, Raise> {
+        SemaphoreObj::create(false, args, kwargs)
+    }
+
+    /// `threading.BoundedSemaphore(value)`.
+    pub(crate) fn bounded(args: Args, kwargs: Kwargs) -> Result<SemaphoreObj, Raise> {
+        SemaphoreObj::create(true, args, kwargs)
+    }
+
+    fn create(bounded: bool, args: Args, kwargs: Kwargs) -> Result<SemaphoreObj, Raise> {
         let mut p = Params::bind("Semaphore", &["value"], args, kwargs)?;
         let v = match p.opt(0) {
             Some(v) => int_arg(&v, "value")?,

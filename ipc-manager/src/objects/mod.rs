@@ -24,7 +24,7 @@ pub(crate) use dict::DictObj;
 pub(crate) use event::EventObj;
 pub(crate) use iterator::IteratorObj;
 pub(crate) use list::ListObj;
-pub(crate) use lock::{LockObj, RLockObj, SemaphoreObj};
+pub(crate) use lock::{LockObj, SemaphoreObj};
 pub(crate) use namespace::NamespaceObj;
 pub(crate) use queue::QueueObj;
 pub(crate) use value::{ArrayObj, ValueObj};
@@ -296,10 +296,10 @@ pub(crate) fn builtin(
         "dict" => DictObj::create(args, kwargs).map(|o| Arc::new(o) as _),
         "Namespace" => NamespaceObj::create(args, kwargs).map(|o| Arc::new(o) as _),
         "Queue" | "JoinableQueue" => QueueObj::create(args, kwargs).map(|o| Arc::new(o) as _),
-        "Lock" => LockObj::create(args, kwargs).map(|o| Arc::new(o) as _),
-        "RLock" => RLockObj::create(args, kwargs).map(|o| Arc::new(o) as _),
-        "Semaphore" => SemaphoreObj::create(false, args, kwargs).map(|o| Arc::new(o) as _),
-        "BoundedSemaphore" => SemaphoreObj::create(true, args, kwargs).map(|o| Arc::new(o) as _),
+        "Lock" => LockObj::lock(args, kwargs).map(|o| Arc::new(o) as _),
+        "RLock" => LockObj::rlock(args, kwargs).map(|o| Arc::new(o) as _),
+        "Semaphore" => SemaphoreObj::semaphore(args, kwargs).map(|o| Arc::new(o) as _),
+        "BoundedSemaphore" => SemaphoreObj::bounded(args, kwargs).map(|o| Arc::new(o) as _),
         "Condition" => ConditionObj::create(args, kwargs).map(|o| Arc::new(o) as _),
         "Event" => EventObj::create(args, kwargs).map(|o| Arc::new(o) as _),
         "Barrier" => BarrierObj::create(args, kwargs).map(|o| Arc::new(o) as _),
