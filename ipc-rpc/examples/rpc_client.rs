@@ -1,4 +1,4 @@
-//! The XML-RPC client of seed 000 (Python's `ServerProxy` example): calls `pow`, `add` and
+//! The XML-RPC client of the Python documentation's `ServerProxy` example: calls `pow`, `add` and
 //! `mul` on the `rpc_server` example (or on Python's server) and lists its methods.
 //!
 //! ```sh

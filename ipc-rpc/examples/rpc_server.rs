@@ -1,4 +1,4 @@
-//! The XML-RPC server of seed 000 (Python's `SimpleXMLRPCServer` example): `/RPC2` only,
+//! The XML-RPC server of the Python documentation's `SimpleXMLRPCServer` example: `/RPC2` only,
 //! introspection, `pow`, `add` and an instance's `mul`.
 //!
 //! ```sh

@@ -1,16 +1,33 @@
-//! A small HTTP/1.1 layer over `std::net::TcpStream`: just what XML-RPC needs (POST with a
-//! `Content-Length` body, keep-alive), with every read bounded in size and time.
+//! A small HTTP/1.1 layer over a byte stream (a TCP socket, or TLS over one): just what
+//! XML-RPC needs (POST with a `Content-Length` or chunked body, keep-alive), with every read
+//! bounded in size and time.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use crate::MalformedHttp;
+
+/// What a [`Conn`] reads from and writes to: a byte stream whose reads can time out.
+pub(crate) trait Transport: Read + Write + Send {
+    /// Sets how long one read may wait (`None`: for ever).
+    fn set_read_timeout(&mut self, t: Option<Duration>) -> io::Result<()>;
+}
+
+impl Transport for TcpStream {
+    fn set_read_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, t)
+    }
+}
+
 /// A connection with its own read buffer, so that the socket's timeout can be changed between
 /// reads without losing buffered bytes.
 pub(crate) struct Conn {
-    pub(crate) stream: TcpStream,
+    stream: Box<dyn Transport>,
+    /// Read bytes are `buf[pos..end]`; the rest of `buf` is room for more.
     buf: Vec<u8>,
     pos: usize,
+    end: usize,
     timeout: Option<Duration>,
 }
 
@@ -26,12 +43,56 @@ pub(crate) struct Head {
     pub content_length: Option<usize>,
     pub chunked: bool,
     pub other_transfer_encoding: bool,
-    pub encoded: bool,
+    /// `Content-Encoding`.
+    pub content_encoding: Coding,
+    /// `Accept-Encoding` names `gzip` with a quality above zero.
+    pub accepts_gzip: bool,
     /// `Connection: close` seen.
     pub close: bool,
     /// `Connection: keep-alive` seen.
     pub keep_alive: bool,
     pub expect_continue: bool,
+}
+
+/// A `Content-Encoding`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) enum Coding {
+    #[default]
+    Identity,
+    Gzip,
+    /// Any other, by its name.
+    Other(String),
+}
+
+impl Coding {
+    fn parse(value: &str) -> Coding {
+        let v = value.trim();
+        if v.is_empty() || v.eq_ignore_ascii_case("identity") {
+            Coding::Identity
+        } else if v.eq_ignore_ascii_case("gzip") || v.eq_ignore_ascii_case("x-gzip") {
+            Coding::Gzip
+        } else {
+            Coding::Other(v.chars().take(40).collect())
+        }
+    }
+}
+
+/// Whether an `Accept-Encoding` value accepts gzip: `gzip` is named with no quality, or with
+/// a quality other than zero (as Python's server reads it; `*` does not count).
+fn accepts_gzip(value: &str) -> bool {
+    value.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        if !coding.eq_ignore_ascii_case("gzip") {
+            return false;
+        }
+        parts.all(|p| {
+            let Some((k, q)) = p.split_once('=') else {
+                return true;
+            };
+            !k.trim().eq_ignore_ascii_case("q") || q.trim().parse::<f32>().is_ok_and(|q| q > 0.0)
+        })
+    })
 }
 
 /// Why reading a head or body failed.
@@ -44,7 +105,7 @@ pub(crate) enum ReadError {
     /// The head is larger than allowed.
     TooLarge,
     /// Not HTTP.
-    Malformed(String),
+    Malformed(MalformedHttp),
     Io(io::Error),
 }
 
@@ -58,11 +119,12 @@ impl From<io::Error> for ReadError {
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream) -> Self {
+    pub(crate) fn new(stream: impl Transport + 'static) -> Self {
         Conn {
-            stream,
-            buf: Vec::with_capacity(8192),
+            stream: Box::new(stream),
+            buf: Vec::new(),
             pos: 0,
+            end: 0,
             timeout: None,
         }
     }
@@ -78,7 +140,7 @@ impl Conn {
 
     /// Buffered bytes not yet consumed.
     fn pending(&self) -> &[u8] {
-        &self.buf[self.pos..]
+        &self.buf[self.pos..self.end]
     }
 
     /// Reads more bytes, waiting at most until `deadline`. Returns how many (0 at EOF).
@@ -90,30 +152,26 @@ impl Conn {
             }
             self.set_timeout(Some(left))?;
         }
-        if self.pos > 0 && self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
-        } else if self.pos > 0 && self.buf.capacity() - self.buf.len() < 4096 {
-            self.buf.drain(..self.pos);
-            self.pos = 0;
+        if self.pos == self.end {
+            (self.pos, self.end) = (0, 0);
         }
-        let old = self.buf.len();
-        let want = (old + 16384).max(self.buf.capacity());
-        self.buf.resize(want, 0);
-        let r = loop {
-            match self.stream.read(&mut self.buf[old..]) {
+        if self.end == self.buf.len() {
+            // Full: move the unread bytes to the front, or grow if they fill it.
+            if self.pos > 0 {
+                self.buf.copy_within(self.pos..self.end, 0);
+                (self.pos, self.end) = (0, self.end - self.pos);
+            } else {
+                let len = (self.buf.len() * 2).max(16384);
+                self.buf.resize(len, 0);
+            }
+        }
+        let n = loop {
+            match self.stream.read(&mut self.buf[self.end..]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                r => break r,
+                r => break r?,
             }
         };
-        let n = match r {
-            Ok(n) => n,
-            Err(e) => {
-                self.buf.truncate(old);
-                return Err(e.into());
-            }
-        };
-        self.buf.truncate(old + n);
+        self.end += n;
         Ok(n)
     }
 
@@ -125,13 +183,29 @@ impl Conn {
         read_timeout: Option<Duration>,
         max_head: usize,
     ) -> Result<Head, ReadError> {
+        self.wait_first_byte(idle)?;
+        let deadline = read_timeout.map(|t| Instant::now() + t);
+        self.read_head_by(deadline, max_head)
+    }
+
+    /// Waits up to `idle` for the first byte of a message; `Closed` on a clean EOF,
+    /// `TimedOut` if none came. Returns at once if bytes are already buffered.
+    pub(crate) fn wait_first_byte(&mut self, idle: Option<Duration>) -> Result<(), ReadError> {
         if self.pending().is_empty() {
             self.set_timeout(idle)?;
             if self.fill(None)? == 0 {
                 return Err(ReadError::Closed);
             }
         }
-        let deadline = read_timeout.map(|t| Instant::now() + t);
+        Ok(())
+    }
+
+    /// Reads a whole head (request or status line and headers) by `deadline`.
+    pub(crate) fn read_head_by(
+        &mut self,
+        deadline: Option<Instant>,
+        max_head: usize,
+    ) -> Result<Head, ReadError> {
         let end = loop {
             if let Some(i) = find(self.pending(), b"\r\n\r\n") {
                 break i;
@@ -140,9 +214,7 @@ impl Conn {
                 return Err(ReadError::TooLarge);
             }
             if self.fill(deadline)? == 0 {
-                return Err(ReadError::Malformed(
-                    "connection closed inside the head".into(),
-                ));
+                return Err(ReadError::Malformed(MalformedHttp::Truncated));
             }
         };
         if end > max_head {
@@ -162,9 +234,7 @@ impl Conn {
         let mut out = Vec::with_capacity(n.min(1 << 20));
         while out.len() < n {
             if self.pending().is_empty() && self.fill(deadline)? == 0 {
-                return Err(ReadError::Malformed(
-                    "connection closed inside the body".into(),
-                ));
+                return Err(ReadError::Malformed(MalformedHttp::Truncated));
             }
             let take = (n - out.len()).min(self.pending().len());
             out.extend_from_slice(&self.pending()[..take]);
@@ -183,18 +253,20 @@ impl Conn {
         loop {
             let line = self.read_line(deadline)?;
             let size_text = line.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size_text, 16)
-                .map_err(|_| ReadError::Malformed(format!("bad chunk size {size_text:?}")))?;
+            let size =
+                parse_chunk_size(size_text).ok_or(ReadError::Malformed(MalformedHttp::Chunk))?;
             if size == 0 {
                 // Trailers, up to the empty line.
                 while !self.read_line(deadline)?.is_empty() {}
                 return Ok(out);
             }
-            if out.len() + size > max {
+            if size > max - out.len() {
                 return Err(ReadError::TooLarge);
             }
             out.extend(self.read_body(size, deadline)?);
-            self.read_line(deadline)?;
+            if !self.read_line(deadline)?.is_empty() {
+                return Err(ReadError::Malformed(MalformedHttp::Chunk));
+            }
         }
     }
 
@@ -209,7 +281,7 @@ impl Conn {
                 return Err(ReadError::TooLarge);
             }
             if self.fill(deadline)? == 0 {
-                return Err(ReadError::Malformed("connection closed".into()));
+                return Err(ReadError::Malformed(MalformedHttp::Truncated));
             }
         }
     }
@@ -226,7 +298,7 @@ impl Conn {
             }
             if self.fill(deadline)? == 0 {
                 let out = self.pending().to_vec();
-                self.pos = self.buf.len();
+                self.pos = self.end;
                 return Ok(out);
             }
         }
@@ -234,7 +306,8 @@ impl Conn {
 
     /// Writes all of `bytes`.
     pub(crate) fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.stream.write_all(bytes)
+        self.stream.write_all(bytes)?;
+        self.stream.flush()
     }
 }
 
@@ -242,9 +315,25 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+/// `1*DIGIT` (RFC 9110 section 8.6): no sign, no space inside, no list.
+fn parse_content_length(text: &str) -> Option<usize> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// `1*HEXDIG` (RFC 9112 section 7.1): no sign, no `0x`.
+fn parse_chunk_size(text: &str) -> Option<usize> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    usize::from_str_radix(text, 16).ok()
+}
+
 fn parse_head(bytes: &[u8]) -> Result<Head, ReadError> {
     let text =
-        std::str::from_utf8(bytes).map_err(|_| ReadError::Malformed("head is not UTF-8".into()))?;
+        std::str::from_utf8(bytes).map_err(|_| ReadError::Malformed(MalformedHttp::NotUtf8))?;
     let mut lines = text.split("\r\n");
     let first = lines.next().unwrap_or("");
     let mut parts = first.splitn(3, ' ');
@@ -255,20 +344,19 @@ fn parse_head(bytes: &[u8]) -> Result<Head, ReadError> {
         ..Head::default()
     };
     if h.a.is_empty() || h.b.is_empty() {
-        return Err(ReadError::Malformed(format!("bad first line {first:?}")));
+        return Err(ReadError::Malformed(MalformedHttp::StartLine));
     }
     for line in lines {
         let (name, value) = line
             .split_once(':')
-            .ok_or_else(|| ReadError::Malformed(format!("bad header line {line:?}")))?;
+            .ok_or(ReadError::Malformed(MalformedHttp::HeaderLine))?;
         let value = value.trim();
         let name = name.trim();
         if name.eq_ignore_ascii_case("content-length") {
-            let n = value
-                .parse()
-                .map_err(|_| ReadError::Malformed(format!("bad Content-Length {value:?}")))?;
+            let n = parse_content_length(value)
+                .ok_or(ReadError::Malformed(MalformedHttp::ContentLength))?;
             if h.content_length.is_some_and(|m| m != n) {
-                return Err(ReadError::Malformed("conflicting Content-Length".into()));
+                return Err(ReadError::Malformed(MalformedHttp::ContentLength));
             }
             h.content_length = Some(n);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
@@ -278,7 +366,9 @@ fn parse_head(bytes: &[u8]) -> Result<Head, ReadError> {
                 h.other_transfer_encoding = true;
             }
         } else if name.eq_ignore_ascii_case("content-encoding") {
-            h.encoded |= !value.eq_ignore_ascii_case("identity");
+            h.content_encoding = Coding::parse(value);
+        } else if name.eq_ignore_ascii_case("accept-encoding") {
+            h.accepts_gzip |= accepts_gzip(value);
         } else if name.eq_ignore_ascii_case("connection") {
             for token in value.split(',') {
                 let t = token.trim();
@@ -288,6 +378,12 @@ fn parse_head(bytes: &[u8]) -> Result<Head, ReadError> {
         } else if name.eq_ignore_ascii_case("expect") {
             h.expect_continue |= value.eq_ignore_ascii_case("100-continue");
         }
+    }
+    // RFC 9112 section 6.1: a message with both is a smuggling attempt or a broken peer.
+    if h.content_length.is_some() && (h.chunked || h.other_transfer_encoding) {
+        return Err(ReadError::Malformed(
+            MalformedHttp::LengthAndTransferEncoding,
+        ));
     }
     Ok(h)
 }
@@ -310,19 +406,21 @@ pub(crate) fn reason(status: u16) -> &'static str {
     }
 }
 
-/// A whole response, head and body, in one buffer (one `write` on the socket).
-pub(crate) fn response_bytes(status: u16, content_type: &str, body: &[u8], close: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + 160);
-    out.extend_from_slice(
-        format!(
-            "HTTP/1.1 {status} {}\r\nServer: ipc-rpc/{}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{}\r\n",
-            reason(status),
-            env!("CARGO_PKG_VERSION"),
-            body.len(),
-            if close { "Connection: close\r\n" } else { "" },
-        )
-        .as_bytes(),
+/// A whole response, head and body, in one buffer (one `write` on the socket): the status
+/// line, `Server`, `headers`, `Content-Length`, then `body`.
+pub(crate) fn response_bytes(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    use std::fmt::Write as _;
+    let mut head = format!(
+        "HTTP/1.1 {status} {}\r\nServer: multiproc-rpc/{}\r\n",
+        reason(status),
+        env!("CARGO_PKG_VERSION"),
     );
+    for (name, value) in headers {
+        let _ = write!(head, "{name}: {value}\r\n");
+    }
+    let _ = write!(head, "Content-Length: {}\r\n\r\n", body.len());
+    let mut out = Vec::with_capacity(head.len() + body.len());
+    out.extend_from_slice(head.as_bytes());
     out.extend_from_slice(body);
     out
 }

@@ -27,13 +27,19 @@ pub struct Limits {
     /// Time a client has to send a whole request once its first byte arrived; after it the
     /// server answers `408` and closes the connection. Default 10 s.
     pub read_timeout: Duration,
+    /// Time a new connection has to send its first request whole (request line and headers);
+    /// one that sends nothing by then is closed, one that is inside its head gets `408`. It
+    /// keeps connections that never speak from holding places long. Default 5 s.
+    pub first_request_timeout: Duration,
     /// Time a kept-alive connection may sit idle between requests before the server closes
     /// it. Default 30 s.
     pub idle_timeout: Duration,
     /// Time the server waits for a client to take a response off its socket. Default 10 s.
     pub write_timeout: Duration,
-    /// Most connections served at once; a connection beyond it gets `503` and is closed.
-    /// Default 256.
+    /// Most connections served at once. When all places are taken, a new connection takes the
+    /// place of the one that has waited longest for a request (kept-alive or never used),
+    /// which is closed; only if every connection is inside a request does the new one get
+    /// `503` and is closed. Default 256.
     pub max_connections: usize,
 }
 
@@ -44,6 +50,7 @@ impl Default for Limits {
             max_head: 16 << 10,
             max_depth: 64,
             read_timeout: Duration::from_secs(10),
+            first_request_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(10),
             max_connections: 256,

@@ -26,6 +26,7 @@ type Boxed<T> = Box<dyn Fn(&T, &str, Vec<Value>) -> Result<Value, Fault> + Send 
 pub struct Methods<T> {
     this: T,
     methods: BTreeMap<String, (Boxed<T>, String)>,
+    members: BTreeMap<String, Box<dyn Instance>>,
 }
 
 impl<T: Send + Sync + 'static> Methods<T> {
@@ -34,6 +35,7 @@ impl<T: Send + Sync + 'static> Methods<T> {
         Methods {
             this,
             methods: BTreeMap::new(),
+            members: BTreeMap::new(),
         }
     }
 
@@ -56,6 +58,26 @@ impl<T: Send + Sync + 'static> Methods<T> {
         self
     }
 
+    /// Holds `instance` under `name`, so that its methods are reached as `name.method` when
+    /// the server allows dotted names (Python's attribute of an instance registered with
+    /// `allow_dotted_names=True`).
+    ///
+    /// ```
+    /// use multiproc_rpc::{Methods, Server, Value};
+    ///
+    /// let math = Methods::new(()).method("add", |_: &(), x: i64, y: i64| x + y);
+    /// let mut server = Server::new()?;
+    /// server
+    ///     .allow_dotted_names(true)
+    ///     .register_instance(Methods::new(()).member("math", math));
+    /// assert_eq!(server.dispatch("math.add", vec![Value::Int(2), Value::Int(3)]), Ok(Value::Int(5)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn member(mut self, name: &str, instance: impl Instance) -> Self {
+        self.members.insert(name.to_string(), Box::new(instance));
+        self
+    }
+
     /// The value itself.
     pub fn get_ref(&self) -> &T {
         &self.this
@@ -74,5 +96,13 @@ impl<T: Send + Sync + 'static> Instance for Methods<T> {
 
     fn method_help(&self, method: &str) -> Option<String> {
         self.methods.get(method).map(|(_, h)| h.clone())
+    }
+
+    fn member(&self, name: &str) -> Option<&dyn Instance> {
+        self.members.get(name).map(|m| &**m)
+    }
+
+    fn member_names(&self) -> Vec<String> {
+        self.members.keys().cloned().collect()
     }
 }

@@ -21,7 +21,13 @@ pub(crate) enum Entry {
 pub(crate) struct Registry {
     pub(crate) funcs: HashMap<String, Entry>,
     pub(crate) instance: Option<Box<dyn Instance>>,
+    /// Whether `a.b` is method `b` of the instance's member `a` (Python's
+    /// `allow_dotted_names`).
+    pub(crate) allow_dotted_names: bool,
 }
+
+/// How deep `system.listMethods` follows members (an `Instance` may hand out itself).
+const MAX_MEMBER_DEPTH: usize = 8;
 
 const LIST_HELP: &str = "system.listMethods() => ['add', 'subtract', 'multiple']\n\n\
 Returns a list of the methods supported by the server.";
@@ -38,12 +44,13 @@ Allows the caller to package multiple XML-RPC calls into a single\n\
 request.\n\n\
 See http://www.xmlrpc.com/discuss/msgReader$1208";
 
-fn panic_fault(p: Box<dyn std::any::Any + Send>) -> Fault {
+fn panic_fault(method: &str, p: Box<dyn std::any::Any + Send>) -> Fault {
     let msg = p
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
+    log::warn!("method {method:?} panicked: {msg}");
     Fault::python("RuntimeError", format!("the method panicked: {msg}"))
 }
 
@@ -53,7 +60,7 @@ impl Registry {
     pub(crate) fn dispatch(&self, method: &str, params: Vec<Value>) -> Result<Value, Fault> {
         match self.funcs.get(method) {
             Some(Entry::User(f, _)) => catch_unwind(AssertUnwindSafe(|| f(method, params)))
-                .unwrap_or_else(|p| Err(panic_fault(p))),
+                .unwrap_or_else(|p| Err(panic_fault(method, p))),
             Some(Entry::ListMethods) => {
                 arity::<0>(method, params)?;
                 Ok(Value::Array(
@@ -79,9 +86,11 @@ impl Registry {
                         .collect(),
                 ))
             }
-            None => match &self.instance {
-                Some(inst) => catch_unwind(AssertUnwindSafe(|| inst.dispatch(method, params)))
-                    .unwrap_or_else(|p| Some(Err(panic_fault(p)))),
+            None => match self.resolve(method) {
+                Some((inst, name)) => {
+                    catch_unwind(AssertUnwindSafe(|| inst.dispatch(name, params)))
+                        .unwrap_or_else(|p| Some(Err(panic_fault(method, p))))
+                }
                 None => None,
             }
             .unwrap_or_else(|| {
@@ -91,6 +100,24 @@ impl Registry {
                 ))
             }),
         }
+    }
+
+    /// The object that answers `method`, and the name to ask it for. With dotted names, the
+    /// member `a.b` holds method `c` of `a.b.c` (no part may start with `_`); a name whose
+    /// members do not exist goes to the instance whole, as without dotted names.
+    fn resolve<'a>(&'a self, method: &'a str) -> Option<(&'a dyn Instance, &'a str)> {
+        let root = self.instance.as_deref()?;
+        if !self.allow_dotted_names {
+            return Some((root, method));
+        }
+        let Some((path, name)) = method.rsplit_once('.') else {
+            return Some((root, method));
+        };
+        if method.split('.').any(|part| part.starts_with('_')) {
+            return None;
+        }
+        let member = path.split('.').try_fold(root, |obj, part| obj.member(part));
+        Some(member.map_or((root, method), |m| (m, name)))
     }
 
     fn one_of_multicall(&self, call: Value) -> Value {
@@ -136,6 +163,9 @@ impl Registry {
         let mut all: Vec<String> = self.funcs.keys().cloned().collect();
         if let Some(inst) = &self.instance {
             all.extend(inst.list_methods());
+            if self.allow_dotted_names {
+                list_members(inst.as_ref(), "", MAX_MEMBER_DEPTH, &mut all);
+            }
         }
         all.sort();
         all.dedup();
@@ -150,10 +180,34 @@ impl Registry {
             Some(Entry::MethodSignature) => SIG_HELP.into(),
             Some(Entry::MultiCall) => MULTI_HELP.into(),
             None => self
-                .instance
-                .as_ref()
-                .and_then(|i| i.method_help(name))
+                .resolve(name)
+                .and_then(|(inst, name)| inst.method_help(name))
                 .unwrap_or_default(),
         }
+    }
+}
+
+/// Adds `prefix` + `member.method` for every public method of every member of `inst`, down to
+/// `depth` levels.
+fn list_members(inst: &dyn Instance, prefix: &str, depth: usize, out: &mut Vec<String>) {
+    if depth == 0 {
+        return;
+    }
+    for name in inst.member_names() {
+        if name.starts_with('_') || name.contains('.') {
+            continue;
+        }
+        let Some(member) = inst.member(&name) else {
+            continue;
+        };
+        let prefix = format!("{prefix}{name}.");
+        out.extend(
+            member
+                .list_methods()
+                .into_iter()
+                .filter(|m| !m.starts_with('_'))
+                .map(|m| format!("{prefix}{m}")),
+        );
+        list_members(member, &prefix, depth - 1, out);
     }
 }

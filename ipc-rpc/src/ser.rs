@@ -1,5 +1,6 @@
 //! [`to_value`]: any `Serialize` type into a [`Value`].
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use serde::ser::{self, Serialize};
@@ -10,10 +11,26 @@ use crate::{Error, Value};
 /// Converts any `Serialize` value into a [`Value`].
 ///
 /// Integers become `Int` when they fit in 32 bits and `I8` otherwise; `Option::None` and `()`
-/// become `Nil`; byte strings (`serde_bytes`, [`Value::Base64`]) become `Base64`; structs and
-/// maps with string keys become `Struct`; sequences and tuples become `Array`; a unit enum
-/// variant becomes its name and any other variant a one-member `Struct` named after it;
-/// [`DateTime`](crate::DateTime) becomes `DateTime`.
+/// become `Nil`; structs and maps with string keys become `Struct`; sequences and tuples
+/// become `Array`; a unit enum variant becomes its name and any other variant a one-member
+/// `Struct` named after it; [`DateTime`](crate::DateTime) becomes `DateTime`.
+///
+/// # Bytes
+///
+/// Bytes travel as `Base64` (Python's `Binary`, or `bytes`), with no wrapper type:
+///
+/// - a sequence whose elements are all `u8` (`Vec<u8>`, `&[u8]`, `Box<[u8]>`,
+///   `VecDeque<u8>`) becomes `Base64`;
+/// - so does anything serde serializes as bytes (`serde_bytes`, `bytes::Bytes`,
+///   [`Value::Base64`]);
+/// - an *empty* sequence has no element to tell, and becomes an empty `Array` (use
+///   `serde_bytes` or [`Value::Base64`] to send empty bytes as `Base64`);
+/// - a fixed-size array (`[u8; 4]`) and a tuple stay an `Array` of integers, and so does a
+///   sequence of any wider integer: send small numbers as `Vec<u16>` or `Vec<i32>` for Python
+///   to see a `list`.
+///
+/// Going back, [`from_value`](crate::from_value) fills a `Vec<u8>` from `Base64` and from an
+/// `Array` of integers 0–255 alike.
 ///
 /// # Errors
 ///
@@ -21,17 +38,28 @@ use crate::{Error, Value};
 /// `i64::MAX`.
 ///
 /// ```
+/// use multiproc_rpc::{to_value, Value};
+///
 /// #[derive(serde::Serialize)]
 /// struct Point { x: i32, y: f64 }
-/// let v = multiproc_rpc::to_value(&Point { x: 1, y: 2.5 })?;
+/// let v = to_value(&Point { x: 1, y: 2.5 })?;
 /// assert_eq!(v.to_string(), r#"{"x": 1, "y": 2.5}"#);
+///
+/// assert_eq!(to_value(&vec![0u8, 255])?, Value::Base64(vec![0, 255]));
+/// assert_eq!(to_value(&b"hi"[..])?, Value::Base64(b"hi".to_vec()));
+/// assert_eq!(to_value(&vec![1u16, 2])?, Value::Array(vec![Value::Int(1), Value::Int(2)]));
+/// assert_eq!(to_value(&[1u8, 2])?, Value::Array(vec![Value::Int(1), Value::Int(2)]));
 /// # Ok::<(), multiproc_rpc::Error>(())
 /// ```
 pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, Error> {
-    value.serialize(ValueSerializer)
+    value.serialize(ValueSerializer { saw_u8: None })
 }
 
-struct ValueSerializer;
+/// Serializes into a [`Value`]. As the serializer of a sequence's element, it notes in
+/// `saw_u8` that the element was a `u8`, so that a sequence of bytes becomes `Base64`.
+struct ValueSerializer<'a> {
+    saw_u8: Option<&'a Cell<bool>>,
+}
 
 fn int<T: TryInto<i32> + Into<i64> + Copy>(v: T) -> Value {
     match v.try_into() {
@@ -40,7 +68,7 @@ fn int<T: TryInto<i32> + Into<i64> + Copy>(v: T) -> Value {
     }
 }
 
-impl ser::Serializer for ValueSerializer {
+impl ser::Serializer for ValueSerializer<'_> {
     type Ok = Value;
     type Error = Error;
     type SerializeSeq = SeqSer;
@@ -67,6 +95,9 @@ impl ser::Serializer for ValueSerializer {
         Ok(int(v))
     }
     fn serialize_u8(self, v: u8) -> Result<Value, Error> {
+        if let Some(saw) = self.saw_u8 {
+            saw.set(true);
+        }
         Ok(Value::Int(v.into()))
     }
     fn serialize_u16(self, v: u16) -> Result<Value, Error> {
@@ -99,7 +130,8 @@ impl ser::Serializer for ValueSerializer {
         Ok(Value::Nil)
     }
     fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<Value, Error> {
-        v.serialize(self)
+        // `Some(5u8)` is not a byte: `[Some(1), Some(2)]` stays an array.
+        to_value(v)
     }
     fn serialize_unit(self) -> Result<Value, Error> {
         Ok(Value::Nil)
@@ -140,13 +172,16 @@ impl ser::Serializer for ValueSerializer {
         Ok(Value::Struct(m))
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<SeqSer, Error> {
-        Ok(SeqSer(Vec::with_capacity(len.unwrap_or(0).min(4096))))
+        Ok(SeqSer {
+            items: Vec::new(),
+            bytes: Some(Vec::with_capacity(len.unwrap_or(0).min(1 << 20))),
+        })
     }
     fn serialize_tuple(self, len: usize) -> Result<SeqSer, Error> {
-        self.serialize_seq(Some(len))
+        Ok(SeqSer::array(len))
     }
     fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<SeqSer, Error> {
-        self.serialize_seq(Some(len))
+        Ok(SeqSer::array(len))
     }
     fn serialize_tuple_variant(
         self,
@@ -155,7 +190,7 @@ impl ser::Serializer for ValueSerializer {
         variant: &'static str,
         len: usize,
     ) -> Result<VariantSer<SeqSer>, Error> {
-        Ok(VariantSer(variant, self.serialize_seq(Some(len))?))
+        Ok(VariantSer(variant, SeqSer::array(len)))
     }
     fn serialize_map(self, _: Option<usize>) -> Result<MapSer, Error> {
         Ok(MapSer(BTreeMap::new(), None))
@@ -174,17 +209,52 @@ impl ser::Serializer for ValueSerializer {
     }
 }
 
-struct SeqSer(Vec<Value>);
+/// A sequence or tuple being serialized.
+struct SeqSer {
+    items: Vec<Value>,
+    /// For a sequence, its elements while every one so far was a `u8` (then `items` is
+    /// empty); `None` once one was not, and for tuples.
+    bytes: Option<Vec<u8>>,
+}
+
+impl SeqSer {
+    /// A tuple: always an array.
+    fn array(len: usize) -> Self {
+        SeqSer {
+            items: Vec::with_capacity(len.min(4096)),
+            bytes: None,
+        }
+    }
+}
 
 impl ser::SerializeSeq for SeqSer {
     type Ok = Value;
     type Error = Error;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.0.push(to_value(v)?);
+        let Some(bytes) = &mut self.bytes else {
+            self.items.push(to_value(v)?);
+            return Ok(());
+        };
+        let saw_u8 = Cell::new(false);
+        let value = v.serialize(ValueSerializer {
+            saw_u8: Some(&saw_u8),
+        })?;
+        match value {
+            Value::Int(b) if saw_u8.get() => bytes.push(b as u8),
+            other => {
+                // Not all bytes after all: the ones so far become integers.
+                self.items = bytes.drain(..).map(|b| Value::Int(b.into())).collect();
+                self.items.push(other);
+                self.bytes = None;
+            }
+        }
         Ok(())
     }
     fn end(self) -> Result<Value, Error> {
-        Ok(Value::Array(self.0))
+        Ok(match self.bytes {
+            Some(bytes) if !bytes.is_empty() => Value::Base64(bytes),
+            _ => Value::Array(self.items),
+        })
     }
 }
 impl ser::SerializeTuple for SeqSer {
@@ -270,7 +340,7 @@ impl ser::SerializeTupleVariant for VariantSer<SeqSer> {
         ser::SerializeSeq::serialize_element(&mut self.1, v)
     }
     fn end(self) -> Result<Value, Error> {
-        Ok(wrap(self.0, Value::Array(self.1.0)))
+        Ok(wrap(self.0, Value::Array(self.1.items)))
     }
 }
 impl ser::SerializeStructVariant for VariantSer<MapSer> {

@@ -1,16 +1,17 @@
 //! [`Server`]: Python's `SimpleXMLRPCServer`, over HTTP/1.1 with keep-alive and limits.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
+use crate::conns::{Admit, ConnTable};
 use crate::handler::Handler;
-use crate::http::{Conn, ReadError, reason, response_bytes};
+use crate::http::{reason, response_bytes};
 use crate::registry::{Entry, Registry};
-use crate::{Fault, Instance, Limits, ServerHandle, Value, xml};
+use crate::serve::serve_connection;
+use crate::{Fault, Instance, Limits, ServerHandle, Value};
 
 /// An XML-RPC server, like Python's `SimpleXMLRPCServer`: bind, register functions (or an
 /// object's methods), then [`serve_forever`](Self::serve_forever) or [`spawn`](Self::spawn).
@@ -38,19 +39,19 @@ pub struct Server {
     limits: Limits,
     rpc_paths: Vec<String>,
     allow_none: bool,
+    encode_threshold: Option<usize>,
 }
 
 /// What the accept loop and the connection threads share.
 pub(crate) struct Shared {
-    registry: Registry,
-    limits: Limits,
-    rpc_paths: Vec<String>,
-    allow_none: bool,
+    pub(crate) registry: Registry,
+    pub(crate) limits: Limits,
+    pub(crate) rpc_paths: Vec<String>,
+    pub(crate) allow_none: bool,
+    pub(crate) encode_threshold: Option<usize>,
     pub(crate) stopping: AtomicBool,
-    next_id: AtomicU64,
-    /// Open connections (a clone of each socket, to wake them at shutdown).
-    pub(crate) conns: Mutex<HashMap<u64, TcpStream>>,
-    pub(crate) conns_changed: Condvar,
+    /// Open connections.
+    pub(crate) conns: ConnTable,
 }
 
 impl Server {
@@ -78,6 +79,7 @@ impl Server {
             limits: Limits::default(),
             rpc_paths: vec!["/".into(), "/RPC2".into()],
             allow_none: false,
+            encode_threshold: Some(1400),
         })
     }
 
@@ -108,6 +110,25 @@ impl Server {
     /// enabled"). `nil` in a request is always accepted, as Python accepts it.
     pub fn allow_none(&mut self, allow: bool) -> &mut Self {
         self.allow_none = allow;
+        self
+    }
+
+    /// Whether a dotted method name `a.b.c` is method `c` of the instance's member `a.b`
+    /// (Python's `register_instance(obj, allow_dotted_names=True)`; default `false`, when the
+    /// name goes to the instance whole). See [`Instance`] for the rules; only members an
+    /// instance hands out through [`Instance::member`] are reachable, so this does not open
+    /// what Python's warning is about. `system.listMethods` then lists members' methods as
+    /// `member.method` too.
+    pub fn allow_dotted_names(&mut self, allow: bool) -> &mut Self {
+        self.registry.allow_dotted_names = allow;
+        self
+    }
+
+    /// Gzips a response larger than `threshold` bytes when the client accepts gzip (Python's
+    /// `encode_threshold`: 1400 by default, as Python's server; `None` never compresses).
+    /// Gzipped requests are always accepted, and inflated within [`Limits::max_body`].
+    pub fn encode_threshold(&mut self, threshold: Option<usize>) -> &mut Self {
+        self.encode_threshold = threshold;
         self
     }
 
@@ -148,7 +169,8 @@ impl Server {
 
     /// Publishes an object's methods (Python's `register_instance`): a method that is not a
     /// registered function is looked up here. Only one instance is kept; registering another
-    /// replaces it. Dotted names are not traversed.
+    /// replaces it. Dotted names are traversed only with
+    /// [`allow_dotted_names`](Self::allow_dotted_names).
     pub fn register_instance(&mut self, instance: impl Instance) -> &mut Self {
         self.registry.instance = Some(Box::new(instance));
         self
@@ -183,10 +205,9 @@ impl Server {
             limits: self.limits,
             rpc_paths: self.rpc_paths,
             allow_none: self.allow_none,
+            encode_threshold: self.encode_threshold,
             stopping: AtomicBool::new(false),
-            next_id: AtomicU64::new(0),
-            conns: Mutex::new(HashMap::new()),
-            conns_changed: Condvar::new(),
+            conns: ConnTable::default(),
         });
         (self.listener, shared)
     }
@@ -212,7 +233,7 @@ impl Server {
         let (listener, shared) = self.into_shared();
         let s = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
-            .name("ipc-rpc accept".into())
+            .name("rpc accept".into())
             .spawn(move || {
                 let _ = accept_loop(&listener, &s);
             })?;
@@ -242,6 +263,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) -> io::Result<()> {
                 | io::ErrorKind::ConnectionReset
                 | io::ErrorKind::Interrupted => continue,
                 _ if e.raw_os_error() == Some(24) || e.raw_os_error() == Some(23) => {
+                    log::warn!("accept: {e}; retrying in 10 ms");
                     std::thread::sleep(Duration::from_millis(10));
                     continue;
                 }
@@ -251,32 +273,26 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) -> io::Result<()> {
         if shared.stopping.load(Ordering::Acquire) {
             return Ok(());
         }
-        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-        {
-            let mut conns = shared.conns.lock().unwrap_or_else(|p| p.into_inner());
-            if conns.len() >= shared.limits.max_connections {
-                drop(conns);
+        let id = match shared.conns.admit(&stream, shared.limits.max_connections) {
+            Ok(Admit::Yes(id)) => id,
+            Ok(Admit::Full) => {
                 refuse(stream, 503);
                 continue;
             }
-            match stream.try_clone() {
-                Ok(clone) => conns.insert(id, clone),
-                Err(_) => continue,
-            };
-        }
+            Err(_) => continue,
+        };
         let s = Arc::clone(shared);
+        let refused = stream.try_clone();
         let spawned = std::thread::Builder::new()
-            .name("ipc-rpc conn".into())
+            .name("rpc conn".into())
             .spawn(move || {
-                serve_connection(&s, stream);
-                let mut conns = s.conns.lock().unwrap_or_else(|p| p.into_inner());
-                conns.remove(&id);
-                s.conns_changed.notify_all();
+                serve_connection(&s, stream, id);
+                s.conns.remove(id);
             });
         if spawned.is_err() {
-            let mut conns = shared.conns.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(s) = conns.remove(&id) {
-                refuse(s, 503);
+            shared.conns.remove(id);
+            if let Ok(stream) = refused {
+                refuse(stream, 503);
             }
         }
     }
@@ -287,105 +303,6 @@ fn refuse(mut stream: TcpStream, status: u16) {
     use std::io::Write;
     let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
     let body = format!("{status} {}\n", reason(status));
-    let _ = stream.write_all(&response_bytes(status, "text/plain", body.as_bytes(), true));
-}
-
-fn error_page(conn: &mut Conn, status: u16, msg: &str) {
-    let body = format!("{status} {}: {msg}\n", reason(status));
-    let _ = conn.write_all(&response_bytes(status, "text/plain", body.as_bytes(), true));
-}
-
-fn serve_connection(shared: &Shared, stream: TcpStream) {
-    let limits = &shared.limits;
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(limits.write_timeout));
-    let mut conn = Conn::new(stream);
-    loop {
-        if shared.stopping.load(Ordering::Acquire) {
-            return;
-        }
-        let started = Instant::now();
-        let head = match conn.read_head(
-            Some(limits.idle_timeout),
-            Some(limits.read_timeout),
-            limits.max_head,
-        ) {
-            Ok(h) => h,
-            Err(ReadError::Closed | ReadError::Io(_)) => return,
-            Err(ReadError::TimedOut) => {
-                // Idle too long between requests: just close. Stalled inside a request: 408.
-                if started.elapsed() < limits.idle_timeout {
-                    error_page(&mut conn, 408, "the request did not arrive in time");
-                }
-                return;
-            }
-            Err(ReadError::TooLarge) => return error_page(&mut conn, 431, "head too large"),
-            Err(ReadError::Malformed(m)) => return error_page(&mut conn, 400, &m),
-        };
-        let deadline = Some(Instant::now() + limits.read_timeout);
-        let close = head.close
-            || (head.c == "HTTP/1.0" && !head.keep_alive)
-            || shared.stopping.load(Ordering::Acquire);
-        if head.a != "POST" {
-            return error_page(
-                &mut conn,
-                501,
-                &format!("Unsupported method ({:?})", head.a),
-            );
-        }
-        if !shared.rpc_paths.is_empty() && !shared.rpc_paths.contains(&head.b) {
-            return error_page(&mut conn, 404, "No such page");
-        }
-        if head.other_transfer_encoding {
-            return error_page(&mut conn, 501, "transfer encoding not supported");
-        }
-        if head.encoded {
-            return error_page(&mut conn, 501, "content encoding not supported");
-        }
-        if let Some(n) = head.content_length
-            && n > limits.max_body
-        {
-            return error_page(&mut conn, 413, "request body too large");
-        }
-        if head.content_length.is_none() && !head.chunked {
-            return error_page(&mut conn, 411, "Content-Length required");
-        }
-        if head.expect_continue && conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
-            return;
-        }
-        let body = match head.content_length {
-            Some(n) if !head.chunked => conn.read_body(n, deadline),
-            _ => conn.read_chunked(limits.max_body, deadline),
-        };
-        let body = match body {
-            Ok(b) => b,
-            Err(ReadError::TimedOut) => {
-                return error_page(&mut conn, 408, "the request did not arrive in time");
-            }
-            Err(ReadError::TooLarge) => {
-                return error_page(&mut conn, 413, "request body too large");
-            }
-            Err(ReadError::Malformed(m)) => return error_page(&mut conn, 400, &m),
-            Err(ReadError::Closed | ReadError::Io(_)) => return,
-        };
-        let result = match xml::parse_call(&body, limits.max_depth) {
-            Ok((method, params)) => shared.registry.dispatch(&method, params),
-            Err(e) => Err(Fault::python("xml.parsers.expat.ExpatError", e.0)),
-        };
-        let result = match result {
-            Ok(v) if !shared.allow_none && v.contains_nil() => Err(Fault::python(
-                "TypeError",
-                "cannot marshal None unless allow_none is enabled",
-            )),
-            r => r,
-        };
-        let doc = xml::response(&result);
-        if conn
-            .write_all(&response_bytes(200, "text/xml", doc.as_bytes(), close))
-            .is_err()
-            || close
-        {
-            return;
-        }
-    }
+    let headers = [("Content-Type", "text/plain"), ("Connection", "close")];
+    let _ = stream.write_all(&response_bytes(status, &headers, body.as_bytes()));
 }

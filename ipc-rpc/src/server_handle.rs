@@ -1,10 +1,10 @@
 //! [`ServerHandle`]: a running server, and its graceful shutdown.
 
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::server::Shared;
 
@@ -42,11 +42,7 @@ impl ServerHandle {
 
     /// How many connections are open now.
     pub fn connections(&self) -> usize {
-        self.shared
-            .conns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .len()
+        self.shared.conns.len()
     }
 
     /// Stops gracefully: accepts no more connections, lets every call in progress finish and
@@ -70,23 +66,7 @@ impl ServerHandle {
         let _ = thread.join();
         // Connections waiting for a request see end-of-file; one whose call is running still
         // writes its answer, then ends because the server is stopping.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut conns = self.shared.conns.lock().unwrap_or_else(|p| p.into_inner());
-        for s in conns.values() {
-            let _ = s.shutdown(Shutdown::Read);
-        }
-        while !conns.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            conns = self
-                .shared
-                .conns_changed
-                .wait_timeout(conns, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
+        self.shared.conns.close_all(Duration::from_secs(5));
     }
 }
 

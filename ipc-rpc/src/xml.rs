@@ -9,7 +9,7 @@ use base64::Engine as _;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use crate::{Fault, Value};
+use crate::{Fault, Value, XmlError};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -154,14 +154,10 @@ pub(crate) fn value_fault(v: &Value) -> Option<Fault> {
 // Reading
 // ------------------------------------------------------------------------------------------
 
-/// Why a document was refused. The message reads like expat's where it can.
-#[derive(Debug)]
-pub(crate) struct XmlError(pub String);
-
 type R<T> = Result<T, XmlError>;
 
 fn err<T>(msg: impl Into<String>) -> R<T> {
-    Err(XmlError(msg.into()))
+    Err(XmlError::new(msg))
 }
 
 /// An element's local name, without any namespace prefix (`ex:nil` is `nil`, as Python reads
@@ -207,32 +203,34 @@ impl<'a> Parser<'a> {
     /// a DTD is refused.
     fn tok(&mut self) -> R<Tok> {
         loop {
-            let ev = self
-                .r
-                .read_event()
-                .map_err(|e| XmlError(format!("not well-formed: {e} (at byte {})", self.pos())))?;
+            let ev = self.r.read_event().map_err(|e| {
+                XmlError::with_source(format!("not well-formed (at byte {})", self.pos()), e)
+            })?;
             return Ok(match ev {
                 Event::Start(e) => Tok::Start(local(&e)),
                 Event::Empty(e) => Tok::Empty(local(&e)),
                 Event::End(e) => Tok::End(e.local_name().as_ref().to_vec()),
+                // XML 1.0 line ends, as expat reads them: U+0085 and U+2028 stay as they are.
                 Event::Text(t) => Tok::Text(
-                    t.xml_content()
-                        .map_err(|e| XmlError(format!("bad text: {e}")))?
+                    t.xml10_content()
+                        .map_err(|e| XmlError::with_source("bad text", e))?
                         .into_owned(),
                 ),
                 Event::CData(t) => Tok::Text(
                     t.decode()
-                        .map_err(|e| XmlError(format!("bad text: {e}")))?
+                        .map_err(|e| XmlError::with_source("bad text", e))?
                         .into_owned(),
                 ),
                 Event::GeneralRef(r) => {
                     if let Some(c) = r
                         .resolve_char_ref()
-                        .map_err(|e| XmlError(format!("bad character reference: {e}")))?
+                        .map_err(|e| XmlError::with_source("bad character reference", e))?
                     {
                         Tok::Text(c.to_string())
                     } else {
-                        let name = r.decode().map_err(|e| XmlError(e.to_string()))?;
+                        let name = r
+                            .decode()
+                            .map_err(|e| XmlError::with_source("bad reference", e))?;
                         Tok::Text(
                             match name.as_ref() {
                                 "lt" => "<",
@@ -307,8 +305,8 @@ impl<'a> Parser<'a> {
     }
 
     /// A value whose `<value>` start (or `<value/>`) has just been read.
-    fn value_body(&mut self, had_body: bool) -> R<Value> {
-        if !had_body {
+    fn value_body(&mut self, form: Form) -> R<Value> {
+        if form == Form::SelfClosed {
             return Ok(Value::String(String::new()));
         }
         let mut text = String::new();
@@ -320,7 +318,7 @@ impl<'a> Parser<'a> {
                     if !text.trim().is_empty() {
                         return err("text beside a typed value");
                     }
-                    let v = self.typed(&ty, true)?;
+                    let v = self.typed(&ty, Form::Open)?;
                     self.close(b"value")?;
                     return Ok(v);
                 }
@@ -328,7 +326,7 @@ impl<'a> Parser<'a> {
                     if !text.trim().is_empty() {
                         return err("text beside a typed value");
                     }
-                    let v = self.typed(&ty, false)?;
+                    let v = self.typed(&ty, Form::SelfClosed)?;
                     self.close(b"value")?;
                     return Ok(v);
                 }
@@ -338,126 +336,82 @@ impl<'a> Parser<'a> {
     }
 
     fn value(&mut self) -> R<Value> {
-        let body = self.open(b"value")?;
-        self.value_body(body)
+        let form = if self.open(b"value")? {
+            Form::Open
+        } else {
+            Form::SelfClosed
+        };
+        self.value_body(form)
     }
 
-    fn typed(&mut self, ty: &[u8], body: bool) -> R<Value> {
-        let text = |p: &mut Self| -> R<String> {
-            if body {
-                p.text_until(ty)
-            } else {
-                Ok(String::new())
-            }
-        };
-        Ok(match ty {
-            b"int" | b"i4" | b"i8" | b"i1" | b"i2" | b"biginteger" => {
-                let t = text(self)?;
-                let n: i64 = t
-                    .trim()
-                    .parse()
-                    .map_err(|_| XmlError(format!("bad integer {:?}", short(&t))))?;
-                match i32::try_from(n) {
-                    Ok(i) if ty != b"i8" => Value::Int(i),
-                    _ => Value::I8(n),
-                }
-            }
-            b"boolean" => match text(self)?.trim() {
-                "0" => Value::Bool(false),
-                "1" => Value::Bool(true),
-                other => return err(format!("bad boolean value {:?}", short(other))),
-            },
-            b"string" => Value::String(text(self)?),
-            b"double" | b"float" | b"bigdecimal" => {
-                let t = text(self)?;
-                let tt = t.trim();
-                let d = match tt.to_ascii_lowercase().as_str() {
-                    "inf" | "+inf" | "infinity" => f64::INFINITY,
-                    "-inf" | "-infinity" => f64::NEG_INFINITY,
-                    "nan" | "+nan" | "-nan" => f64::NAN,
-                    _ => tt
-                        .parse()
-                        .map_err(|_| XmlError(format!("bad double {:?}", short(&t))))?,
-                };
-                Value::Double(d)
-            }
-            b"dateTime.iso8601" => {
-                let t = text(self)?;
-                Value::DateTime(
-                    t.parse()
-                        .map_err(|e: crate::Error| XmlError(e.to_string()))?,
-                )
-            }
-            b"base64" => {
-                let t = text(self)?;
-                let clean: Vec<u8> = t.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-                Value::Base64(
-                    B64.decode(&clean)
-                        .map_err(|e| XmlError(format!("bad base64: {e}")))?,
-                )
-            }
+    /// A typed value whose start tag `<ty>` (or `<ty/>`) has just been read, up to its end.
+    fn typed(&mut self, ty: &[u8], form: Form) -> R<Value> {
+        match ty {
+            b"array" => self.array(form),
+            b"struct" => self.structure(form),
             b"nil" => {
-                if body {
+                if form == Form::Open {
                     self.text_until(ty)?;
                 }
-                Value::Nil
+                Ok(Value::Nil)
             }
-            b"array" => {
-                self.enter()?;
-                let mut items = Vec::new();
-                if body {
-                    if self.open(b"data")? {
-                        loop {
-                            match self.tok_nonblank()? {
-                                Tok::Start(n) if n == b"value" => {
-                                    items.push(self.value_body(true)?)
-                                }
-                                Tok::Empty(n) if n == b"value" => {
-                                    items.push(self.value_body(false)?)
-                                }
-                                Tok::End(n) if n == b"data" => break,
-                                other => {
-                                    return err(format!(
-                                        "unexpected {} in <data>",
-                                        describe(&other)
-                                    ));
-                                }
-                            }
-                        }
-                    }
-                    self.close(b"array")?;
-                }
-                self.depth -= 1;
-                Value::Array(items)
+            _ => {
+                let text = match form {
+                    Form::Open => self.text_until(ty)?,
+                    Form::SelfClosed => String::new(),
+                };
+                scalar(ty, text)
             }
-            b"struct" => {
-                self.enter()?;
-                let mut m = BTreeMap::new();
-                if body {
-                    loop {
-                        match self.tok_nonblank()? {
-                            Tok::Start(n) if n == b"member" => {
-                                let name = if self.open(b"name")? {
-                                    self.text_until(b"name")?
-                                } else {
-                                    String::new()
-                                };
-                                let v = self.value()?;
-                                self.close(b"member")?;
-                                m.insert(name, v);
-                            }
-                            Tok::End(n) if n == b"struct" => break,
-                            other => {
-                                return err(format!("unexpected {} in <struct>", describe(&other)));
-                            }
+        }
+    }
+
+    /// `<array>`: `<data>` and its values, up to `</array>`.
+    fn array(&mut self, form: Form) -> R<Value> {
+        self.enter()?;
+        let mut items = Vec::new();
+        if form == Form::Open {
+            if self.open(b"data")? {
+                loop {
+                    match self.tok_nonblank()? {
+                        Tok::Start(n) if n == b"value" => items.push(self.value_body(Form::Open)?),
+                        Tok::Empty(n) if n == b"value" => {
+                            items.push(self.value_body(Form::SelfClosed)?)
                         }
+                        Tok::End(n) if n == b"data" => break,
+                        other => return err(format!("unexpected {} in <data>", describe(&other))),
                     }
                 }
-                self.depth -= 1;
-                Value::Struct(m)
             }
-            other => return err(format!("unknown type tag <{}>", s(other))),
-        })
+            self.close(b"array")?;
+        }
+        self.depth -= 1;
+        Ok(Value::Array(items))
+    }
+
+    /// `<struct>`: its members, up to `</struct>`.
+    fn structure(&mut self, form: Form) -> R<Value> {
+        self.enter()?;
+        let mut m = BTreeMap::new();
+        if form == Form::Open {
+            loop {
+                match self.tok_nonblank()? {
+                    Tok::Start(n) if n == b"member" => {
+                        let name = if self.open(b"name")? {
+                            self.text_until(b"name")?
+                        } else {
+                            String::new()
+                        };
+                        let v = self.value()?;
+                        self.close(b"member")?;
+                        m.insert(name, v);
+                    }
+                    Tok::End(n) if n == b"struct" => break,
+                    other => return err(format!("unexpected {} in <struct>", describe(&other))),
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(Value::Struct(m))
     }
 
     fn enter(&mut self) -> R<()> {
@@ -489,6 +443,60 @@ impl<'a> Parser<'a> {
             other => err(format!("junk after document element: {}", describe(&other))),
         }
     }
+}
+
+/// Whether an element came as `<x>...</x>` or as `<x/>`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Open,
+    SelfClosed,
+}
+
+/// A value of scalar type `ty` from its text.
+fn scalar(ty: &[u8], text: String) -> R<Value> {
+    match ty {
+        b"int" | b"i4" | b"i8" | b"i1" | b"i2" | b"biginteger" => {
+            let n: i64 = text
+                .trim()
+                .parse()
+                .map_err(|e| XmlError::with_source(format!("bad integer {:?}", short(&text)), e))?;
+            Ok(match i32::try_from(n) {
+                Ok(i) if ty != b"i8" => Value::Int(i),
+                _ => Value::I8(n),
+            })
+        }
+        b"boolean" => match text.trim() {
+            "0" => Ok(Value::Bool(false)),
+            "1" => Ok(Value::Bool(true)),
+            other => err(format!("bad boolean value {:?}", short(other))),
+        },
+        b"string" => Ok(Value::String(text)),
+        b"double" | b"float" | b"bigdecimal" => double(&text).map(Value::Double),
+        b"dateTime.iso8601" => text
+            .parse()
+            .map(Value::DateTime)
+            .map_err(|e| XmlError::with_source("bad dateTime.iso8601", e)),
+        b"base64" => {
+            let clean: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+            B64.decode(&clean)
+                .map(Value::Base64)
+                .map_err(|e| XmlError::with_source("bad base64", e))
+        }
+        other => err(format!("unknown type tag <{}>", s(other))),
+    }
+}
+
+/// A double as Python's `float()` reads it: `inf`, `nan` and the usual forms.
+fn double(text: &str) -> R<f64> {
+    let t = text.trim();
+    Ok(match t.to_ascii_lowercase().as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        "nan" | "+nan" | "-nan" => f64::NAN,
+        _ => t
+            .parse()
+            .map_err(|e| XmlError::with_source(format!("bad double {:?}", short(t)), e))?,
+    })
 }
 
 fn s(b: &[u8]) -> String {
@@ -556,7 +564,7 @@ pub(crate) fn parse_response(doc: &[u8], max_depth: usize) -> R<Result<Value, Fa
         Tok::Start(n) if n == b"fault" => {
             let v = p.value()?;
             p.close(b"fault")?;
-            Err(value_fault(&v).ok_or_else(|| XmlError("malformed fault".into()))?)
+            Err(value_fault(&v).ok_or_else(|| XmlError::new("malformed fault"))?)
         }
         other => {
             return err(format!(
@@ -631,12 +639,12 @@ mod tests {
     #[test]
     fn refuses_dtds_entities_depth_and_junk() {
         let dtd = b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><methodCall><methodName>&a;</methodName></methodCall>";
-        assert!(parse_call(dtd, 10).unwrap_err().0.contains("DTD"));
+        assert!(parse_call(dtd, 10).unwrap_err().to_string().contains("DTD"));
         let ent = b"<methodCall><methodName>&a;</methodName></methodCall>";
         assert!(
             parse_call(ent, 10)
                 .unwrap_err()
-                .0
+                .to_string()
                 .contains("undefined entity")
         );
         let deep = format!(
@@ -647,7 +655,7 @@ mod tests {
         assert!(
             parse_call(deep.as_bytes(), 19)
                 .unwrap_err()
-                .0
+                .to_string()
                 .contains("nesting")
         );
         assert!(parse_call(deep.as_bytes(), 20).is_ok());

@@ -13,7 +13,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use multiproc_rpc::{Client, Error, Value};
+use multiproc_rpc::{Client, Value};
+
+type Failure = Box<dyn std::error::Error>;
 
 const USAGE: &str =
     "usage: xmlrpc [--timeout SECS] [--allow-none] URL METHOD [ARG...]\n       xmlrpc --list URL";
@@ -39,7 +41,7 @@ fn parse_arg(a: &str) -> Value {
     serde_json::from_str(a).map_or_else(|_| Value::from(a), json_to_value)
 }
 
-fn run(args: Vec<String>) -> Result<(), Error> {
+fn run(args: Vec<String>) -> Result<(), Failure> {
     let mut list = false;
     let mut allow_none = false;
     let mut timeout = Duration::from_secs(30);
@@ -50,11 +52,9 @@ fn run(args: Vec<String>) -> Result<(), Error> {
             "--list" => list = true,
             "--allow-none" => allow_none = true,
             "--timeout" => {
-                let s = it.next().ok_or_else(|| Error::Url(USAGE.into()))?;
-                timeout = Duration::from_secs_f64(
-                    s.parse()
-                        .map_err(|_| Error::Url(format!("bad --timeout {s:?}")))?,
-                );
+                let s = it.next().ok_or(USAGE)?;
+                timeout =
+                    Duration::from_secs_f64(s.parse().map_err(|_| format!("bad --timeout {s:?}"))?);
             }
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -64,7 +64,7 @@ fn run(args: Vec<String>) -> Result<(), Error> {
         }
     }
     let mut rest = rest.into_iter();
-    let url = rest.next().ok_or_else(|| Error::Url(USAGE.into()))?;
+    let url = rest.next().ok_or(USAGE)?;
     let client = Client::new(&url)?.timeout(timeout).allow_none(allow_none);
     if list {
         for m in client.call::<Vec<String>>("system.listMethods", ())? {
@@ -72,7 +72,7 @@ fn run(args: Vec<String>) -> Result<(), Error> {
         }
         return Ok(());
     }
-    let method = rest.next().ok_or_else(|| Error::Url(USAGE.into()))?;
+    let method = rest.next().ok_or(USAGE)?;
     let params: Vec<Value> = rest.map(|a| parse_arg(&a)).collect();
     println!("{}", client.call_value(&method, params)?);
     Ok(())
@@ -82,7 +82,14 @@ fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("xmlrpc: {e}");
+            // The error and each of its causes, as `error: cause: cause`.
+            let mut line = format!("xmlrpc: {e}");
+            let mut cause = e.source();
+            while let Some(c) = cause {
+                line.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            eprintln!("{line}");
             ExitCode::FAILURE
         }
     }
