@@ -62,6 +62,10 @@ pub enum Error {
     /// The value cannot travel to another process this way (for example an anonymous mapping,
     /// which reaches a child only by `fork`).
     NotTransferable(&'static str),
+    /// A memory descriptor received from another process is not sealed against shrinking
+    /// (`F_SEAL_SHRINK`), so its sender could cut the memory from under the mapping, and every
+    /// access past the new end would kill this process with `SIGBUS`.
+    NotSealed,
 }
 
 /// `Result<T, multiproc_core::Error>`.
@@ -94,6 +98,9 @@ impl fmt::Display for Error {
                 "a handle owning file descriptors can only be serialised by multiproc_core::transfer",
             ),
             Error::NotTransferable(why) => write!(f, "cannot send this handle: {why}"),
+            Error::NotSealed => {
+                f.write_str("shared memory descriptor is not sealed against shrinking")
+            }
         }
     }
 }
@@ -128,6 +135,7 @@ impl From<Error> for io::Error {
                 io::ErrorKind::InvalidInput
             }
             Error::BadFd(_) => io::ErrorKind::InvalidInput,
+            Error::NotSealed => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, e)
     }

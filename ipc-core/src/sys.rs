@@ -18,6 +18,9 @@ use rustix::net::{
     SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
 };
 
+pub(crate) mod named;
+pub(crate) mod tracker;
+
 /// The largest number of descriptors Linux passes in one `SCM_RIGHTS` message (`SCM_MAX_FD`).
 pub(crate) const MAX_FDS_PER_MESSAGE: usize = 253;
 

@@ -445,7 +445,9 @@ pub const CHANNEL_FD_ENV: &str = "IPC_CORE_CHANNEL_FD";
 ///
 /// Only that one descriptor is inherited: every descriptor `multiproc` makes is close-on-exec, and
 /// the child end is made inheritable only in the child, between `fork` and `exec`, so other
-/// threads spawning at the same time do not get it.
+/// threads spawning at the same time do not get it. The child also gets this program's
+/// [`tracker`](crate::tracker) address ([`tracker::child_env`](crate::tracker::child_env)), so
+/// that it shares the tracker.
 ///
 /// ```no_run
 /// use std::process::Command;
@@ -458,6 +460,9 @@ pub fn spawn_with_channel(mut cmd: Command) -> io::Result<(Child, Channel)> {
     let (ours, theirs) = sys::socketpair_stream()?;
     let raw = theirs.as_raw_fd();
     cmd.env(CHANNEL_FD_ENV, raw.to_string());
+    if let Some((k, v)) = crate::tracker::child_env() {
+        cmd.env(k, v);
+    }
     // SAFETY: the closure runs in the child between fork and exec and makes one raw `fcntl`
     // syscall, which is async-signal-safe; it allocates nothing and takes no lock. `raw` is open
     // there because `theirs` is alive until after `spawn` returns.
@@ -470,7 +475,8 @@ pub fn spawn_with_channel(mut cmd: Command) -> io::Result<(Child, Channel)> {
 }
 
 /// Starts this very program again (`/proc/self/exe`, the file this process runs even if its
-/// path was replaced since) with `vars` added to the environment and one end of a new
+/// path was replaced since) with `vars` (and the [`tracker`](crate::tracker) address) added to
+/// the environment and one end of a new
 /// [`Channel`] inherited; returns the child's pid and our end. The child takes its end with
 /// [`inherited_channel`].
 ///
@@ -487,6 +493,8 @@ pub fn spawn_self_with_channel(vars: &[(&str, &str)]) -> io::Result<(u32, Channe
         None => CString::new("ipc-child").map_err(nul)?,
     };
     let fd_var = format!("{CHANNEL_FD_ENV}={}", theirs.as_raw_fd());
+    let tracker = crate::tracker::child_env();
+    let vars: Vec<(&str, &str)> = vars.iter().copied().chain(tracker).collect();
     let mut envp: Vec<CString> = std::env::vars_os()
         .filter(|(k, _)| {
             k.as_bytes() != CHANNEL_FD_ENV.as_bytes()
@@ -500,7 +508,7 @@ pub fn spawn_self_with_channel(vars: &[(&str, &str)]) -> io::Result<(u32, Channe
         })
         .collect::<Result<_, _>>()
         .map_err(nul)?;
-    for (k, v) in vars {
+    for (k, v) in &vars {
         envp.push(CString::new(format!("{k}={v}")).map_err(nul)?);
     }
     envp.push(CString::new(fd_var).map_err(nul)?);

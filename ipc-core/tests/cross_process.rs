@@ -174,8 +174,10 @@ fn named_mapping_opened_by_name_in_another_process() {
         let name = std::env::var("IPC_TEST_SHM").unwrap();
         let map = SharedMapping::open_named(&name).unwrap();
         assert_eq!(map.len(), 4096);
-        assert_eq!(map.atomic_u32(0).load(Ordering::Acquire), 1234);
-        map.atomic_u32(4).store(5678, Ordering::Release);
+        let mut word = [0u8; 4];
+        assert_eq!(map.read_at(0, &mut word).unwrap(), 4);
+        assert_eq!(u32::from_ne_bytes(word), 1234);
+        assert_eq!(map.write_at(4, &5678u32.to_ne_bytes()).unwrap(), 4);
         return;
     }
     let name = unique_name("named");
@@ -186,12 +188,14 @@ fn named_mapping_opened_by_name_in_another_process() {
         assert!(std::path::Path::new(&path).exists());
         let err = SharedMapping::create_named(&name, 4096).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
-        map.atomic_u32(0).store(1234, Ordering::Release);
+        map.write_at(0, &1234u32.to_ne_bytes()).unwrap();
         let mut cmd = child_command("named_mapping_opened_by_name_in_another_process", "opener");
         cmd.env("IPC_TEST_SHM", &name);
         let mut child = cmd.spawn().unwrap();
         assert!(wait_timeout(&mut child, LIMIT).success());
-        assert_eq!(map.atomic_u32(4).load(Ordering::Acquire), 5678);
+        let mut word = [0u8; 4];
+        map.read_at(4, &mut word).unwrap();
+        assert_eq!(u32::from_ne_bytes(word), 5678);
     }
     assert!(
         !std::path::Path::new(&path).exists(),

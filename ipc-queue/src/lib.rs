@@ -73,7 +73,7 @@
 //! | `SimpleQueue`: `put`, `get`, `empty`, `close` | [`SimpleQueue`] | |
 //! | a `bytes` item | [`Bytes`] | a `Vec<u8>` that travels as one block (serde sees a `Vec<u8>` as numbers) |
 //! | a producer killed in `put` may corrupt the pipe or hold the lock forever | never a torn item; the lock is taken over | see above |
-//! | `posix_ipc.MessageQueue` (third party) | [`MessageQueue`] | priorities; the kernel's [`MqLimits`] |
+//! | `posix_ipc.MessageQueue` (third party) | [`MessageQueue`] | priorities; the kernel's [`MqLimits`]; a dead creator's queue is removed by the resource tracker |
 //!
 //! # Implementation notes
 //!

@@ -1,11 +1,13 @@
 //! [`MessageQueue`]: the kernel's POSIX message queue (`mq_open`), named, with priorities.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
+use multiproc_core::tracker;
 use multiproc_core::transfer::{FdRef, PortableFd};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -45,7 +47,8 @@ pub struct MqAttributes {
 /// the fast, typed, unbounded-size queue between processes of one program.
 ///
 /// The creator removes the name (`mq_unlink`) when its handle is dropped, unless
-/// [`persist`](Self::persist) is called; a queue opened by name never removes it. The handle is
+/// [`persist`](Self::persist) is called, and the resource tracker of `multiproc-core` removes it
+/// if the creator dies first; a queue opened by name never removes it. The handle is
 /// a descriptor, so it also travels to a child as an `multiproc_process` argument.
 ///
 /// ```
@@ -105,6 +108,8 @@ impl MessageQueue {
             Ok(fd) => fd,
             Err(e) => return Err(Self::explain(e, max_msgs, msg_size)),
         };
+        let tracked = OsStr::from_bytes(cname.to_bytes());
+        tracker::register(tracker::Kind::MessageQueue, tracked, Some(fd.as_fd()));
         Ok(MessageQueue {
             fd,
             name: cname,
@@ -153,7 +158,13 @@ impl MessageQueue {
     /// `mq_unlink(name)`—Removes a queue's name; open handles keep working.
     #[doc(alias = "mq_unlink")]
     pub fn unlink(name: &str) -> Result<(), MqError> {
-        Ok(sys::mq_unlink(&mq_name(name)?)?)
+        let cname = mq_name(name)?;
+        sys::mq_unlink(&cname)?;
+        tracker::unregister(
+            tracker::Kind::MessageQueue,
+            OsStr::from_bytes(cname.to_bytes()),
+        );
+        Ok(())
     }
 
     /// The kernel's limits, read from `/proc/sys/fs/mqueue`.
@@ -187,8 +198,12 @@ impl MessageQueue {
         self.name.to_str().unwrap_or("")
     }
 
-    /// Keeps the name after this handle is dropped.
+    /// Keeps the name after this handle is dropped, or this process dies.
     pub fn persist(&mut self) {
+        if self.unlink_on_drop {
+            let tracked = OsStr::from_bytes(self.name.to_bytes());
+            tracker::unregister(tracker::Kind::MessageQueue, tracked);
+        }
         self.unlink_on_drop = false;
     }
 
@@ -320,6 +335,8 @@ impl Drop for MessageQueue {
     fn drop(&mut self) {
         if self.unlink_on_drop {
             let _ = sys::mq_unlink(&self.name);
+            let tracked = OsStr::from_bytes(self.name.to_bytes());
+            tracker::unregister(tracker::Kind::MessageQueue, tracked);
         }
     }
 }

@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .cloned()
         .unwrap_or_else(|| format!("ipc-example-shm-{}", std::process::id()));
 
-    let block = SharedMemory::create(&name, SIZE)?;
+    let mut block = SharedMemory::create(&name, SIZE)?;
     println!("created {:?}: {} bytes", block.name(), block.size());
     block.write(GREETING, b"hello from shm_create\0")?;
 
@@ -57,6 +57,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(_) => return Err("a missing name was opened".into()),
     }
 
+    // SAFETY: only this program and `shm_attach` open the block, and neither resizes it: the
+    // state word stays inside the object for as long as `block` lives.
+    unsafe { block.assume_fixed_size() };
     let state = block.mapping().atomic_u32(0);
     let mut attach = None;
     if manual {

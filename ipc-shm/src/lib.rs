@@ -36,7 +36,7 @@
 //! |---|---|---|---|
 //! | [`Value`], [`Array`] | an [`RLock`](multiproc_sync::RLock) (default), or any [`AnyLock`] shared with others | copies in and out under the lock; guards for several steps | any [`Shareable`] + `Copy` |
 //! | [`RawValue`], [`RawArray`] | none | one relaxed atomic load or store per element | [`AtomicElement`]: integers, floats, `bool` |
-//! | [`SharedMemory`] | none (bring your own) | per-byte atomics; word atomics and futexes through its mapping | bytes |
+//! | [`SharedMemory`] | none (bring your own) | copies through its descriptor; atomics and futexes once you promise a fixed size | bytes |
 //!
 //! # Handles reach children
 //!
@@ -66,8 +66,9 @@
 //! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] | numbers and `bool` only (atomic) |
 //! | `shared_memory.SharedMemory(name, create=True, size=n)` | [`SharedMemory::create`] | [`Error::AlreadyExists`] |
 //! | `SharedMemory(name)` | [`SharedMemory::open`], [`open_sized`](SharedMemory::open_sized) | [`Error::NotFound`], [`Error::SizeMismatch`] |
-//! | `shm.buf` | [`read`](SharedMemory::read), [`write`](SharedMemory::write), [`atomic_bytes`](SharedMemory::atomic_bytes) | plain slices are `unsafe` |
+//! | `shm.buf` | [`read`](SharedMemory::read), [`write`](SharedMemory::write), [`atomic_bytes`](SharedMemory::atomic_bytes) | a shrunk block is [`Error::Truncated`], not `SIGBUS`; plain slices are `unsafe` |
 //! | `shm.close()`, `shm.unlink()` | drop, [`unlink`](SharedMemory::unlink) | the creator unlinks on drop unless [`persist`](SharedMemory::persist) |
+//! | `resource_tracker` (removes a dead creator's block) | `multiproc_core::tracker` | per process: a killed creator's name goes at once |
 //! | `ShareableList` | — | not here |
 //!
 //! # Soundness
@@ -90,8 +91,21 @@
 //!   x86-64. (Volatile copies were the other candidate; they are still data races in Rust's
 //!   memory model.) A raw region is never rebuilt as a locked one (its header says which it
 //!   is), so atomic and plain accesses never mix on one element.
-//! - **Named blocks** ([`SharedMemory`]) are written by programs we do not control: safe access
-//!   is per-byte atomics.
+//! - **Named blocks** ([`SharedMemory`]) are written, and may be resized, by programs we do
+//!   not control. A named object cannot be sealed against shrinking, and a load or store past
+//!   the end of a shrunk object is a `SIGBUS`. So the safe copies
+//!   ([`read`](SharedMemory::read), [`write`](SharedMemory::write)) go through the descriptor
+//!   (`pread`, `pwrite`), which stop at the object's end and report [`Error::Truncated`]; the
+//!   atomics ([`atomic_bytes`](SharedMemory::atomic_bytes) and the mapping's words, futexes
+//!   included) panic until the `unsafe`
+//!   [`assume_fixed_size`](SharedMemory::assume_fixed_size) promises that nobody shrinks the
+//!   block. A received block is accepted unsealed only as a `SharedMemory`; every other handle
+//!   (`Value`, `Array`, the locks) refuses a memfd that is not sealed against shrinking, so a
+//!   forged handle cannot bring such memory in.
+//!
+//! What stays `unsafe`: [`SharedMemory::as_slice`] and [`as_mut_slice`](SharedMemory::as_mut_slice)
+//! (plain slices: no other process may write, or shrink, the block meanwhile) and
+//! [`SharedMemory::assume_fixed_size`]; nothing else.
 //!
 //! What a dead process leaves is still valid data ([`Shareable`] rule 4): a guard reports it as
 //! [`OwnerDied`](multiproc_sync::OwnerDied); the conveniences (`get`, `set`, …) carry on.
@@ -102,7 +116,8 @@
 //! mapping the handle keeps alive, past a 64-byte header, checked for size and alignment), and
 //! the atomic accessors (`AtomicU64::from_ptr` and its kin on elements whose size and alignment
 //! `static_assertions` check). Shared memory, locks and futexes come from `multiproc-core` and
-//! `multiproc-sync`; this crate makes no system call of its own (so it has no `sys.rs`).
+//! `multiproc-sync` (`SharedMemory`'s copies are `multiproc-core`'s `read_at` and `write_at`);
+//! this crate makes no system call of its own (so it has no `sys.rs`).
 //!
 //! A handle rebuilt from bytes crafted by hand (not from a real handle) could pair a region
 //! with another lock, or view it as a bare [`SharedMapping`](multiproc_core::SharedMapping); the
