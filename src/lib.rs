@@ -33,6 +33,7 @@
 //! | [`pipe`] | `multiproc-pipe` | `Pipe`, `Connection`, `connection.wait`, `connection.Listener` / `Client` (authkey, Python's wire protocol) | `pipe` |
 //! | [`fifo`] | `multiproc-fifo` | `os.mkfifo` named pipes | `fifo` |
 //! | [`pool`] | `multiproc-pool` | `Pool`: `map`, `imap`, `imap_unordered`, `starmap`, `apply`, `apply_async` | `pool` |
+//! | [`manager`] | `multiproc-manager` | `Manager()`, `BaseManager`, `SyncManager`, proxies, managers over TCP | `manager` |
 //! | [`rpc`] | `multiproc-rpc` | `xmlrpc.client`, `xmlrpc.server` | `rpc` |
 //! | [`shm`] | `multiproc-shm` | `Value`, `Array`, `RawValue`, `RawArray` (`sharedctypes`), `shared_memory.SharedMemory` | `shm` |
 
@@ -49,6 +50,8 @@
 //! | `get_context('spawn')` | [`get_context`]`(`[`StartMethod::Spawn`]`)` |
 //! | `Value('i', 7)`, `Array('d', 10)` | [`Value::new`]`(7)`, [`Array::zeroed`]`(10)` |
 //! | `SharedMemory(name, create=True, size=n)` (a block of its own) | [`SharedMemory::create`] |
+//! | `with Manager() as m: l = m.list()` | [`Manager::start`]`()?.list(...)` |
+//! | `BaseManager(address, authkey).connect()` | [`Manager::connect`]`(address, authkey)` |
 
 #[cfg(feature = "core")]
 #[doc(inline)]
@@ -121,3 +124,11 @@ pub use multiproc_pool as pool;
 #[cfg(feature = "pool")]
 #[doc(inline)]
 pub use multiproc_pool::{AsyncResult, Pool};
+
+#[cfg(feature = "manager")]
+#[doc(inline)]
+pub use multiproc_manager as manager;
+
+#[cfg(feature = "manager")]
+#[doc(inline)]
+pub use multiproc_manager::{Manager, shared};

@@ -136,3 +136,45 @@ fn pool_is_reexported() {
     assert_eq!(r.get().unwrap(), 2);
     let _ = multiproc::pool::TaskError::Timeout;
 }
+
+#[cfg(feature = "manager")]
+#[test]
+fn manager_is_reexported() {
+    let m: multiproc::Manager = multiproc::manager::Manager::start().unwrap();
+    let l: multiproc::manager::ListProxy<u8> = m.list([1u8, 2]).unwrap();
+    assert_eq!(l.repr().unwrap(), "[1, 2]");
+    let v = multiproc::manager::to_value(&("a", None::<u8>)).unwrap();
+    assert_eq!(v.to_string(), "('a', None)");
+    let _: fn() -> multiproc::manager::Registry = multiproc::manager::Registry::sync;
+    m.shutdown().unwrap();
+}
+
+/// A type served by a manager, written against the umbrella crate alone.
+#[cfg(feature = "manager")]
+pub struct Tally(u32);
+
+#[cfg(feature = "manager")]
+#[multiproc::shared(crate = multiproc::manager)]
+impl Tally {
+    /// Counts one.
+    pub fn bump(&mut self) -> u32 {
+        self.0 += 1;
+        self.0
+    }
+}
+
+#[cfg(feature = "manager")]
+#[test]
+fn shared_works_through_the_umbrella() {
+    struct R;
+    impl multiproc::manager::Registrar for R {
+        fn registry() -> multiproc::manager::Registry {
+            let mut r = multiproc::manager::Registry::new();
+            r.register(|start: u32| Tally(start));
+            r
+        }
+    }
+    let m = multiproc::Manager::builder().start_with::<R>().unwrap();
+    let t: TallyProxy = m.create::<Tally, _>(41).unwrap();
+    assert_eq!(t.bump().unwrap(), 42);
+}

@@ -1039,7 +1039,85 @@ def _listener_rtt(id_, tcp):
     emit(id_, median(once), "us")
 
 
+# ---------------------------------------------------------------------------------------------
+# multiprocessing.managers rows
+# ---------------------------------------------------------------------------------------------
+
+
+def _manager_rows(id_, tcp, calls, setup):
+    """One proxy call per operation through a Manager's server process; us per call."""
+    from multiprocessing.managers import SyncManager
+    count = n(20_000)
+
+    def once():
+        watchdog(300)
+        if tcp:
+            m = SyncManager(address=("127.0.0.1", 0), authkey=LISTENER_KEY)
+        else:
+            m = SyncManager()
+        m.start()
+        f = setup(m)
+        for i in range(200):
+            f(i)
+        t = time.perf_counter()
+        for i in range(count):
+            f(i)
+        d = time.perf_counter() - t
+        m.shutdown()
+        watchdog(0)
+        return d / (count * calls) * 1e6
+
+    emit(id_, median(once), "us")
+
+
+def _dict_set_get(m):
+    d = m.dict()
+
+    def f(i):
+        d[i % 64] = i
+        assert d[i % 64] == i
+    return f
+
+
+def _list_append(m):
+    l = m.list()
+
+    def f(i):
+        l.append(i)
+        if i % 1000 == 999:
+            del l[:]
+    return f
+
+
+def _namespace_get(m):
+    ns = m.Namespace()
+    ns.a = 1
+
+    def f(i):
+        assert ns.a == 1
+    return f
+
+
+def _queue_put_get(m):
+    q = m.Queue()
+
+    def f(i):
+        q.put(i)
+        assert q.get() == i
+    return f
+
+
 WORKLOADS = [
+    ("py.manager_dict_set_get",
+     lambda: _manager_rows("py.manager_dict_set_get", False, 2, _dict_set_get), "manager"),
+    ("py.manager_list_append",
+     lambda: _manager_rows("py.manager_list_append", False, 1, _list_append), "manager"),
+    ("py.manager_namespace_get",
+     lambda: _manager_rows("py.manager_namespace_get", False, 1, _namespace_get), "manager"),
+    ("py.manager_queue_put_get",
+     lambda: _manager_rows("py.manager_queue_put_get", False, 2, _queue_put_get), "manager"),
+    ("py.manager_dict_set_get_tcp",
+     lambda: _manager_rows("py.manager_dict_set_get_tcp", True, 2, _dict_set_get), "manager"),
     ("py.W1.pipe_rtt_int", pipe_rtt_int, "core pipe"),
     ("py.W1.pipe_rtt_bytes8", pipe_rtt_bytes8, "pipe"),
     ("py.W2.pipe_tput_64B", pipe_tput_64b, "pipe"),

@@ -11,6 +11,7 @@ mod core;
 mod fifo;
 mod limits;
 mod listener;
+mod manager;
 mod pipe;
 mod pool;
 mod process;
@@ -67,7 +68,7 @@ fn workloads() -> Vec<Workload> {
         ("sync.condition_pingpong", "sync", sync::condition_pingpong),
         (
             "L1_unix_stream_pingpong",
-            "core pipe listener",
+            "core pipe listener manager",
             limits::unix_stream_pingpong,
         ),
         (
@@ -76,6 +77,14 @@ fn workloads() -> Vec<Workload> {
             listener::connect_auth_rtt_unix,
         ),
         ("listener.rtt_unix", "listener", listener::rtt_unix),
+        (
+            "manager.dict_set_get",
+            "manager",
+            manager::dict_set_get_local,
+        ),
+        ("manager.list_append", "manager", manager::list_append),
+        ("manager.namespace_get", "manager", manager::namespace_get),
+        ("manager.queue_put_get", "manager", manager::queue_put_get),
         ("core.channel_rtt", "core", core::channel_rtt),
         ("core.frame_roundtrip", "core", core::frame_roundtrip),
         ("pipe.rtt_int", "pipe", pipe::rtt_int),
@@ -129,7 +138,7 @@ fn workloads() -> Vec<Workload> {
         ("pool.lifecycle", "pool", pool::lifecycle),
         (
             "L10_tcp_loopback_pingpong",
-            "rpc listener",
+            "rpc listener manager",
             rpc::tcp_loopback_pingpong,
         ),
         (
@@ -138,6 +147,11 @@ fn workloads() -> Vec<Workload> {
             listener::connect_auth_rtt_tcp,
         ),
         ("listener.rtt_tcp", "listener", listener::rtt_tcp),
+        (
+            "manager.dict_set_get_tcp",
+            "manager",
+            manager::dict_set_get_tcp,
+        ),
         ("rpc.seq_add", "rpc", rpc::seq_add),
         ("rpc.4clients_add", "rpc", rpc::four_clients),
         ("rpc.echo10k", "rpc", rpc::echo10k),

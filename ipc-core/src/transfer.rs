@@ -29,7 +29,7 @@
 //! To give a freshly executed program (not a `fork` of us) its first channel, use
 //! [`spawn_with_channel`] in the parent and [`inherited_channel`] in the child.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -56,6 +56,8 @@ thread_local! {
     static INCOMING: RefCell<Option<Vec<Option<OwnedFd>>>> = const { RefCell::new(None) };
     /// The typed error behind the last serde `custom` error raised by this module.
     static FAILURE: RefCell<Option<Error>> = const { RefCell::new(None) };
+    /// Whether the serialisation running on this thread prepares a child's arguments.
+    static FOR_CHILD: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Records `e` as the real reason for a serialisation failure and returns a serde error for it;
@@ -296,6 +298,43 @@ pub fn to_envelope<T: Serialize + ?Sized>(value: &T) -> Result<Envelope> {
     let mut bytes = Vec::new();
     let fds = serialize_into(value, &mut bytes)?;
     Ok(Envelope { bytes, fds })
+}
+
+/// [`to_envelope`] for the arguments of a child process that this process starts: while it
+/// runs, [`preparing_child`] is true on this thread.
+///
+/// That is the one thing a handle's `Serialize` may want to know: whether the bytes go to a
+/// child of ours (started by `multiproc-process`) or anywhere else. A manager proxy, for one,
+/// carries its authkey only to a child, as Python's proxies do (`get_spawning_popen()`).
+pub fn to_child_envelope<T: Serialize + ?Sized>(value: &T) -> Result<Envelope> {
+    let prev = FOR_CHILD.with(|f| f.replace(true));
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            FOR_CHILD.with(|f| f.set(self.0));
+        }
+    }
+    let _reset = Reset(prev);
+    to_envelope(value)
+}
+
+/// Whether the serialisation running on this thread prepares the arguments of a child process
+/// this process starts (see [`to_child_envelope`]).
+///
+/// ```
+/// use multiproc_core::transfer::{preparing_child, to_child_envelope, to_envelope};
+/// struct Probe;
+/// impl serde::Serialize for Probe {
+///     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+///         s.serialize_bool(preparing_child())
+///     }
+/// }
+/// assert_eq!(to_child_envelope(&Probe)?.bytes, [1]);
+/// assert_eq!(to_envelope(&Probe)?.bytes, [0]);
+/// # Ok::<(), multiproc_core::Error>(())
+/// ```
+pub fn preparing_child() -> bool {
+    FOR_CHILD.with(Cell::get)
 }
 
 /// Rebuilds a value from its bytes and the descriptors that came with them (in index order).

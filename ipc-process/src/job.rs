@@ -111,7 +111,8 @@ where
     }
 
     fn to_call(&self) -> Result<Call, Error> {
-        let env = transfer::to_envelope(&self.args)?;
+        // A child's arguments: handles may include what only a child of ours gets.
+        let env = transfer::to_child_envelope(&self.args)?;
         Ok(Call {
             f: RemoteFn::new(self.f)?,
             args: env.bytes,

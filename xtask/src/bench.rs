@@ -303,6 +303,36 @@ const ROWS: &[Row] = &[
         what: "the same over TCP loopback (target: within 1.1x)",
     },
     Row {
+        rust: "manager.dict_set_get",
+        python: Some("py.manager_dict_set_get"),
+        limit: Some("L1_unix_stream_pingpong"),
+        what: "d[k] = v, then d[k], through a local Manager, per call (target: within 1.3x, >= 3x faster than Python)",
+    },
+    Row {
+        rust: "manager.list_append",
+        python: Some("py.manager_list_append"),
+        limit: Some("L1_unix_stream_pingpong"),
+        what: "l.append(i) through a local Manager, per call (target: within 1.3x, >= 3x faster than Python)",
+    },
+    Row {
+        rust: "manager.namespace_get",
+        python: Some("py.manager_namespace_get"),
+        limit: Some("L1_unix_stream_pingpong"),
+        what: "ns.a through a local Manager, per call (target: within 1.3x, >= 3x faster than Python)",
+    },
+    Row {
+        rust: "manager.queue_put_get",
+        python: Some("py.manager_queue_put_get"),
+        limit: Some("L1_unix_stream_pingpong"),
+        what: "q.put(i), then q.get(), through a local Manager's Queue, per call (target: within 1.3x, >= 3x faster than Python)",
+    },
+    Row {
+        rust: "manager.dict_set_get_tcp",
+        python: Some("py.manager_dict_set_get_tcp"),
+        limit: Some("L10_tcp_loopback_pingpong"),
+        what: "the dict set + get through a Manager on TCP loopback, per call (target: within 1.3x, >= 3x faster than Python)",
+    },
+    Row {
         rust: "pool.lifecycle",
         python: Some("py.W6.pool_lifecycle"),
         limit: None,

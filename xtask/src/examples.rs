@@ -338,6 +338,20 @@ pub const EXAMPLES: &[Example] = &[
         any_order: false,
         expect: &["served 8 clients", "at most 3 distinct server pids: true"],
     },
+    Example {
+        package: "multiproc-manager",
+        name: "manager",
+        args: &[],
+        expect: &[
+            "PID: *",
+            "1",
+            "[\"a\", \"b\", \"c\"]",
+            "{\"b\": 0}",
+            "{0.25: None, 1: \"1\", \"2\": 2}",
+            "[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]",
+        ],
+        any_order: false,
+    },
 ];
 
 /// Checks that each line of `expect` matches its own line of `output`, in any order; returns
@@ -427,8 +441,8 @@ fn run_duo(dir: &std::path::Path, duo: &Duo, a_first: bool) -> Result<(), String
     Ok(())
 }
 
-/// A two-program scenario: a server example that prints `listening on ADDR` as its first line,
-/// and a client example run against it with `<client_flag> ADDR`.
+/// A two-program scenario: a server example that prints `listening on ADDRESS` as its first
+/// line, and client examples run against it.
 pub struct Pair {
     /// The package that owns both.
     pub package: &'static str,
@@ -438,12 +452,17 @@ pub struct Pair {
     pub server_args: &'static [&'static str],
     /// The client example.
     pub client: &'static str,
-    /// The flag that gives the client the server's address (`--url`, `--address`).
+    /// The flag the client is given the address with (`--url ADDRESS`).
     pub client_flag: &'static str,
     /// The client's other arguments.
     pub client_args: &'static [&'static str],
-    /// The lines the client must print, in order.
+    /// How many copies of the client run at once.
+    pub clients: usize,
+    /// The lines each client must print, in order.
     pub expect: &'static [&'static str],
+    /// `None`: the server serves until it is killed. `Some(lines)`: it exits by itself, with
+    /// success, once its clients are done, having printed these lines (in any order).
+    pub server_expect: Option<&'static [&'static str]>,
 }
 
 /// The two-program scenarios. Their examples count as having a row.
@@ -455,12 +474,14 @@ pub const PAIRS: &[Pair] = &[
         client: "rpc_client",
         client_flag: "--url",
         client_args: &[],
+        clients: 1,
         expect: &[
             "8",
             "5",
             "10",
             "[\"add\", \"mul\", \"pow\", \"system.listMethods\", \"system.methodHelp\", \"system.methodSignature\"]",
         ],
+        server_expect: None,
     },
     Pair {
         package: "multiproc-pipe",
@@ -469,6 +490,7 @@ pub const PAIRS: &[Pair] = &[
         client: "client_echo",
         client_flag: "--address",
         client_args: &["--authkey", "example key"],
+        clients: 1,
         expect: &[
             "connected twice to 127.0.0.1:*",
             "echo: \"hello\"",
@@ -477,6 +499,7 @@ pub const PAIRS: &[Pair] = &[
             "echo: 1048576 bytes, intact: true",
             "wrong key: authentication failed: digest sent was rejected",
         ],
+        server_expect: None,
     },
     Pair {
         package: "multiproc-pipe",
@@ -491,6 +514,7 @@ pub const PAIRS: &[Pair] = &[
         client: "client_echo",
         client_flag: "--address",
         client_args: &["--authkey", "example key", "--pickle"],
+        clients: 1,
         expect: &[
             "connected twice to 127.0.0.1:*",
             "echo: (\"second client\", 2)",
@@ -498,13 +522,90 @@ pub const PAIRS: &[Pair] = &[
             "same value: true",
             "wrong key: authentication failed: digest sent was rejected",
         ],
+        server_expect: None,
+    },
+    Pair {
+        package: "multiproc-manager",
+        server: "remote_manager_server",
+        server_args: &["--address", "127.0.0.1:0", "--authkey", "secret"],
+        client: "remote_manager_client",
+        client_flag: "--address",
+        client_args: &["--authkey", "secret"],
+        clients: 1,
+        expect: &["[]", "[1]"],
+        server_expect: None,
+    },
+    Pair {
+        package: "multiproc-manager",
+        server: "task_master",
+        server_args: &[
+            "--address",
+            "127.0.0.1:0",
+            "--authkey",
+            "abc",
+            "--workers",
+            "2",
+        ],
+        client: "task_worker",
+        client_flag: "--address",
+        client_args: &["--authkey", "abc"],
+        clients: 2,
+        expect: &["Connect to server *", "worker exit."],
+        server_expect: Some(&[
+            "Result: 1 * 1 = 1",
+            "Result: 2 * 2 = 4",
+            "Result: 3 * 3 = 9",
+            "Result: 4 * 4 = 16",
+            "Result: 5 * 5 = 25",
+            "Result: 6 * 6 = 36",
+            "Result: 7 * 7 = 49",
+            "Result: 8 * 8 = 64",
+            "Result: 9 * 9 = 81",
+            "Result: 10 * 10 = 100",
+            "master exit.",
+        ]),
     },
 ];
 
-/// Starts `pair.server`, waits (up to 30 s) for its `listening on ADDR` line, runs the client
-/// with `<client_flag> ADDR`, checks its output, then kills the server and waits for it to exit.
+/// Runs the clients of `pair` at once against `address`; the first failure, if any.
+fn run_clients(dir: &std::path::Path, pair: &Pair, address: &str) -> Result<(), String> {
+    let handles: Vec<_> = (0..pair.clients)
+        .map(|_| {
+            let mut cmd = std::process::Command::new(dir.join(pair.client));
+            cmd.args([pair.client_flag, address])
+                .args(pair.client_args)
+                .current_dir(util::root());
+            std::thread::spawn(move || run_captured(&mut cmd, Duration::from_secs(60)))
+        })
+        .collect();
+    let mut verdict = Ok(());
+    for h in handles {
+        let out = h
+            .join()
+            .map_err(|_| "runner thread panicked".to_string())??;
+        let r = if out.timed_out {
+            Err(format!("{} timed out after 60 s", pair.client))
+        } else if !out.success {
+            Err(format!("{} exited with failure", pair.client))
+        } else {
+            check_output(pair.expect, &out.stdout)
+                .map_err(|l| format!("{} did not print {l:?}", pair.client))
+        };
+        if let (Ok(()), Err(why)) = (&verdict, r) {
+            verdict = Err(format!(
+                "{why}\n    --- {} stdout ---\n{}\n    --- stderr ---\n{}",
+                pair.client, out.stdout, out.stderr
+            ));
+        }
+    }
+    verdict
+}
+
+/// Starts `pair.server`, waits (up to 30 s) for its `listening on ADDRESS` line, runs the
+/// clients with `client_flag ADDRESS`, checks their output; then kills the server (or, for a
+/// server that exits by itself, waits for it and checks its output).
 fn run_pair(dir: &std::path::Path, pair: &Pair) -> Result<(), String> {
-    use std::io::BufRead;
+    use std::io::{BufRead, Read};
     let mut server = std::process::Command::new(dir.join(pair.server))
         .args(pair.server_args)
         .current_dir(util::root())
@@ -523,53 +624,61 @@ fn run_pair(dir: &std::path::Path, pair: &Pair) -> Result<(), String> {
     let stdout = server.stdout.take().expect("piped");
     let mut server = Reap(server);
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
+        let mut r = std::io::BufReader::new(stdout);
         let mut first = String::new();
-        let _ = std::io::BufReader::new(stdout).read_line(&mut first);
+        let _ = r.read_line(&mut first);
         let _ = tx.send(first);
+        let mut rest = String::new();
+        let _ = r.read_to_string(&mut rest);
+        rest
     });
     let first = rx
         .recv_timeout(Duration::from_secs(30))
         .map_err(|_| format!("{} printed no first line within 30 s", pair.server))?;
-    let url = first
+    let address = first
         .trim_end()
         .strip_prefix("listening on ")
         .ok_or_else(|| {
             format!(
-                "{}'s first line is {first:?}, not `listening on ADDR`",
+                "{}'s first line is {first:?}, not `listening on ADDRESS`",
                 pair.server
             )
         })?
         .to_string();
-    let out = run_captured(
-        std::process::Command::new(dir.join(pair.client))
-            .args([pair.client_flag, &url])
-            .args(pair.client_args)
-            .current_dir(util::root()),
-        Duration::from_secs(60),
-    )?;
-    let verdict = if out.timed_out {
-        Err(format!("{} timed out after 60 s", pair.client))
-    } else if !out.success {
-        Err(format!("{} exited with failure", pair.client))
-    } else {
-        check_output(pair.expect, &out.stdout)
-            .map_err(|l| format!("{} did not print {l:?}", pair.client))
-    };
-    if let Ok(Some(st)) = server.0.try_wait() {
-        return Err(format!("{} exited early: {st}", pair.server));
+    let verdict = run_clients(dir, pair, &address);
+    match pair.server_expect {
+        None => {
+            if let Ok(Some(st)) = server.0.try_wait() {
+                return Err(format!("{} exited early: {st}", pair.server));
+            }
+            let _ = server.0.kill();
+            let st = server.0.wait().map_err(|e| e.to_string())?;
+            if st.code().is_some() {
+                return Err(format!("{} did not stop when killed: {st}", pair.server));
+            }
+            verdict
+        }
+        Some(lines) => {
+            verdict?;
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            let st = loop {
+                if let Some(st) = server.0.try_wait().map_err(|e| e.to_string())? {
+                    break st;
+                }
+                if std::time::Instant::now() > deadline {
+                    return Err(format!("{} did not exit within 60 s", pair.server));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            let rest = reader.join().map_err(|_| "reader panicked".to_string())?;
+            if !st.success() {
+                return Err(format!("{} exited with {st}:\n{rest}", pair.server));
+            }
+            check_output_any_order(lines, &rest)
+                .map_err(|l| format!("{} did not print {l:?}:\n{rest}", pair.server))
+        }
     }
-    let _ = server.0.kill();
-    let st = server.0.wait().map_err(|e| e.to_string())?;
-    if st.code().is_some() {
-        return Err(format!("{} did not stop when killed: {st}", pair.server));
-    }
-    verdict.map_err(|why| {
-        format!(
-            "{why}\n    --- {} stdout ---\n{}\n    --- stderr ---\n{}",
-            pair.client, out.stdout, out.stderr
-        )
-    })
 }
 
 /// `*`-glob match of a whole line.

@@ -17,14 +17,14 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test-all") => test_all::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
-        Some("examples") => examples::run_all(None).map(|_| ()),
+        Some("examples") => examples::run_all(args.get(1).map(String::as_str)).map(|_| ()),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  \
                  test-all [--from STEP]    fmt, clippy, tests, doctests, docs, examples\n  \
                  bench [--quick] [FILTER]  workloads beside Python and the kernel limits\n  \
-                 examples                  run every example and check its output"
+                 examples [PACKAGE]        run every example (of PACKAGE) and check its output"
             );
             return ExitCode::from(2);
         }

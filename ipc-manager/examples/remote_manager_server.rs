@@ -1,0 +1,16 @@
+//! The server of seed 000's remote manager: a list served over TCP with an authkey.
+mod common;
+
+use multiproc_manager::{Registry, Server, ServerObject};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let (address, authkey) =
+        common::address_and_authkey("127.0.0.1:9030", "secret", &mut common::no_other)?;
+    let shared_list = ServerObject::list(Vec::new());
+    let mut registry = Registry::new();
+    registry.register_object("get_list", shared_list);
+    let server = Server::bind(address.as_str(), authkey.as_str(), registry)?;
+    println!("listening on {}", server.address());
+    server.serve_forever()?;
+    Ok(())
+}
