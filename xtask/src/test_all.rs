@@ -13,6 +13,7 @@ const STEPS: &[Step] = &[
     ("clippy", clippy),
     ("test", test),
     ("doctest", doctest),
+    ("loom", loom),
     ("doc", doc),
     ("examples", run_examples),
     ("bench-check", bench_check),
@@ -54,6 +55,28 @@ fn test() -> Result<String, String> {
 fn doctest() -> Result<String, String> {
     run_status(cargo().args(["test", "--workspace", "--all-features", "--doc"]))?;
     Ok("doctests passed".into())
+}
+
+/// The futex wait protocol (`multiproc_core::futex::WaitWord`) checked with the loom model
+/// checker: no lost wake-up, no sleeper left behind on a timeout. A build of its own (`--cfg
+/// loom`, in `target/loom`), of `multiproc-core` only.
+fn loom() -> Result<String, String> {
+    let dir = util::target_dir().join("loom");
+    run_status(
+        cargo()
+            .args([
+                "test",
+                "--quiet",
+                "-p",
+                "multiproc-core",
+                "--lib",
+                "--release",
+                "loom_tests",
+            ])
+            .env("RUSTFLAGS", "--cfg loom")
+            .env("CARGO_TARGET_DIR", dir),
+    )?;
+    Ok("the futex protocol holds in every interleaving loom tried".into())
 }
 
 fn doc() -> Result<String, String> {
