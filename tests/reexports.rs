@@ -44,8 +44,7 @@ fn sync_is_reexported() {
         multiproc::sync::BoundedSemaphore::new;
     let _: fn() -> std::io::Result<multiproc::Event> = multiproc::sync::Event::new;
     let _: fn() -> std::io::Result<multiproc::Condition> = multiproc::sync::Condition::new;
-    let _: fn(u32, Option<std::time::Duration>) -> std::io::Result<multiproc::Barrier> =
-        multiproc::sync::Barrier::new;
+    let _: fn(u32) -> std::io::Result<multiproc::Barrier> = multiproc::sync::Barrier::new;
     let _ = multiproc::BrokenBarrier;
     let died: multiproc::OwnerDied<u8> = multiproc::sync::OwnerDied(1);
     assert_eq!(died.to_string(), "the previous owner died holding the lock");

@@ -109,14 +109,14 @@ pub fn event_pingpong(opts: &Opts) {
         let (ping, pong) = (Event::new().expect("event"), Event::new().expect("event"));
         let pid = fork(|| {
             for _ in 0..warm + n {
-                assert!(ping.wait(Some(TIMEOUT)));
+                assert!(ping.wait_timeout(TIMEOUT));
                 ping.clear();
                 pong.set();
             }
         });
         let round = || {
             ping.set();
-            assert!(pong.wait(Some(TIMEOUT)));
+            assert!(pong.wait_timeout(TIMEOUT));
             pong.clear();
         };
         for _ in 0..warm {
@@ -151,7 +151,7 @@ pub fn condition_pingpong(opts: &Opts) {
             for _ in 0..warm + n {
                 let mut g = cond.lock().expect("lock");
                 assert!(
-                    g.wait_for(|| turn.load(Ordering::Relaxed) == 1, Some(TIMEOUT))
+                    g.wait_for_timeout(|| turn.load(Ordering::Relaxed) == 1, TIMEOUT)
                         .expect("lock")
                 );
                 turn.store(0, Ordering::Relaxed);
@@ -163,7 +163,7 @@ pub fn condition_pingpong(opts: &Opts) {
             turn.store(1, Ordering::Relaxed);
             g.notify(1);
             assert!(
-                g.wait_for(|| turn.load(Ordering::Relaxed) == 0, Some(TIMEOUT))
+                g.wait_for_timeout(|| turn.load(Ordering::Relaxed) == 0, TIMEOUT)
                     .expect("lock")
             );
         };

@@ -24,20 +24,22 @@
 //! ```
 //!
 //! A queue handle is a serde value: it reaches a child as an argument by every start method
-//! (`fork`, `spawn`, `forkserver`), its memfd and lock pages travelling out of band
+//! (`fork`, `spawn`, `forkserver`), its ring's memfd and its locks' heap arena travelling out of band
 //! (`multiproc_core::transfer`). The examples `queue_hello`, `write_read`, `square_list`,
 //! `full_empty` and `producer_consumer` are the seed programs.
 //!
 //! # How it works
 //!
-//! Each queue is one memfd mapping: a header page of atomics and a byte ring (1 MiB by
-//! default). A `put` encodes the item with postcard, takes the *producer lock* (an
+//! Each queue is one memfd mapping — a typed header naming its two locks, a page of atomics
+//! and a byte ring (1 MiB by default) — and two locks in `multiproc-core`'s shared heap: one
+//! descriptor and one mapping per queue, plus the heap's arenas that thousands of objects share. A `put` encodes the item with postcard, takes the *producer lock* (an
 //! `multiproc_sync::Lock`), copies the bytes in as one record and publishes it with a single store
 //! of the ring's head; a `get` takes the *consumer lock*, decodes the record in place and frees
 //! it with a single store of the tail. With one producer and one consumer, both locks are
 //! uncontended (one compare-exchange each). A side that must wait spins for ~50 µs (so a hand
-//! over between running processes costs no syscall), then sleeps on a futex word after saying
-//! so; the other side calls `FUTEX_WAKE` only then. A waiter that waits long uses no CPU.
+//! over between running processes costs no syscall), then sleeps on a
+//! [`WaitWord`](multiproc_core::futex::WaitWord) after saying so; the other side calls
+//! `FUTEX_WAKE` only then. A waiter that waits long uses no CPU.
 //!
 //! # When a process dies
 //!
@@ -63,8 +65,8 @@
 //! | Python | `multiproc-queue` | note |
 //! |---|---|---|
 //! | `Queue(maxsize=0)` | [`Queue::new`], [`Queue::with_maxsize`], [`Queue::with_capacity`] | items are any serde type |
-//! | `q.put(x)`, `put(x, timeout=t)`, `put_nowait(x)` | [`put`](Queue::put), [`put_timeout`](Queue::put_timeout), [`put_nowait`](Queue::put_nowait) | [`PutError::Full`] hands the item back |
-//! | `q.get()`, `get(timeout=t)`, `get_nowait()` | [`get`](Queue::get), [`get_timeout`](Queue::get_timeout), [`get_nowait`](Queue::get_nowait) | [`GetError::Empty`] |
+//! | `q.put(x)`, `put(x, timeout=t)`, `put_nowait(x)` | [`put`](Queue::put), [`put_timeout`](Queue::put_timeout), [`try_put`](Queue::try_put) (alias [`put_nowait`](Queue::put_nowait)) | [`PutError::Full`] hands the item back |
+//! | `q.get()`, `get(timeout=t)`, `get_nowait()` | [`get`](Queue::get), [`get_timeout`](Queue::get_timeout), [`try_get`](Queue::try_get) (alias [`get_nowait`](Queue::get_nowait)) | [`GetError::Empty`] |
 //! | `queue.Full`, `queue.Empty` | [`PutError::Full`], [`GetError::Empty`] | |
 //! | `qsize()`, `empty()`, `full()` | same names | snapshots, as in Python |
 //! | unbounded `put` never blocks (feeder thread) | an unbounded queue is bounded by its buffer | `put` waits for room; `put_nowait` may be `Full` |
@@ -93,7 +95,7 @@ mod simple_queue;
 mod sys;
 
 pub use bytes::Bytes;
-pub use error::{GetError, MqError, PutError, TaskDoneError};
+pub use error::{Error, GetError, PutError, TaskDoneError};
 pub use joinable_queue::JoinableQueue;
 pub use message_queue::{MessageQueue, MqAttributes, MqLimits};
 pub use queue::Queue;

@@ -208,15 +208,23 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     /// [`PutError::Full`] after the timeout, with the item; as [`put`](Self::put).
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
-        self.put_wait(item, Wait::from_timeout(Some(timeout)))
+        self.put_wait(item, Wait::after(timeout))
     }
 
-    /// Puts `item` only if there is room now (Python's `put_nowait` / `put(block=False)`).
+    /// Puts `item` only if there is room now (Python's `put(block=False)`).
     ///
     /// # Errors
     /// [`PutError::Full`] at once, with the item; as [`put`](Self::put).
-    pub fn put_nowait(&self, item: T) -> Result<(), PutError<T>> {
+    pub fn try_put(&self, item: T) -> Result<(), PutError<T>> {
         self.put_wait(item, Wait::No)
+    }
+
+    /// [`try_put`](Self::try_put) under Python's name.
+    ///
+    /// # Errors
+    /// As [`try_put`](Self::try_put).
+    pub fn put_nowait(&self, item: T) -> Result<(), PutError<T>> {
+        self.try_put(item)
     }
 
     fn get_wait(&self, wait: Wait) -> Result<T, GetError> {
@@ -244,15 +252,23 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     /// [`GetError::Empty`] after the timeout; as [`get`](Self::get).
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
-        self.get_wait(Wait::from_timeout(Some(timeout)))
+        self.get_wait(Wait::after(timeout))
     }
 
-    /// Takes the next item if there is one now (Python's `get_nowait` / `get(block=False)`).
+    /// Takes the next item if there is one now (Python's `get(block=False)`).
     ///
     /// # Errors
     /// [`GetError::Empty`] at once; as [`get`](Self::get).
-    pub fn get_nowait(&self) -> Result<T, GetError> {
+    pub fn try_get(&self) -> Result<T, GetError> {
         self.get_wait(Wait::No)
+    }
+
+    /// [`try_get`](Self::try_get) under Python's name.
+    ///
+    /// # Errors
+    /// As [`try_get`](Self::try_get).
+    pub fn get_nowait(&self) -> Result<T, GetError> {
+        self.try_get()
     }
 }
 

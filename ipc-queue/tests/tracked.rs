@@ -20,7 +20,7 @@ impl Name {
 
 impl Drop for Name {
     fn drop(&mut self) {
-        let _ = MessageQueue::unlink(&self.0);
+        let _ = MessageQueue::unlink_name(&self.0);
     }
 }
 

@@ -40,11 +40,24 @@
 //!
 //! # Handles reach children
 //!
-//! Each handle is a memfd mapping (plus, for `Value` and `Array`, the lock's memfd page):
-//! a `fork`ed child inherits it, and under `spawn` and `forkserver` it travels as an
-//! `multiproc-process` argument (serde), its descriptors passed out of band. A rebuilt handle checks
-//! the header of its region (kind, element size, alignment and type name) and refuses another
-//! kind or type. A [`SharedMemory`] also travels, or is simply opened by name.
+//! A `Value`, `Array`, `RawValue` or `RawArray` of up to about 4 KiB lives in a slot of
+//! `multiproc-core`'s shared heap (`multiproc_core::heap`), as does its lock; a larger array gets a
+//! memfd mapping of its own. A `fork`ed child inherits the handle, and under `spawn` and
+//! `forkserver` it travels as a `multiproc-process` argument (serde), its descriptors passed out
+//! of band (one per heap arena, however many handles share it). A rebuilt handle checks the
+//! header of its memory (kind, element type's tag, size and alignment, element count, and the
+//! lock that guards it) and refuses anything else. A [`SharedMemory`] also travels, or is simply
+//! opened by name.
+//!
+//! # What one handle costs
+//!
+//! | | `multiproc-shm` | Python `multiprocessing` |
+//! |---|---|---|
+//! | `Value<f64>` (with its `RLock`) | two 64-byte heap slots; no descriptor or mapping of its own | 8 bytes in a heap arena, and a semaphore mapping (4 KiB) for its lock |
+//! | `RawValue<f64>` | one 64-byte slot | 8 bytes in a heap arena |
+//! | `Array` up to ~4 KiB | one slot of 64 B to 4 KiB, and its lock's slot | a block in a heap arena, and a lock |
+//! | a larger `Array` | a memfd mapping of its own (one descriptor) | a block of a heap arena, or an arena of its own |
+//! | 10,000 `Value<f64>`s | 2 descriptors and 2 mappings (two 1 MiB arenas) | 10,000 semaphore mappings |
 //!
 //! # Comparison with Python multiprocessing
 //!
@@ -113,7 +126,8 @@
 //! # Implementation notes
 //!
 //! `unsafe` is confined to: the copies described above, the region view (a pointer into a
-//! mapping the handle keeps alive, past a 64-byte header, checked for size and alignment), and
+//! heap slot or mapping the handle keeps alive, past its typed header, checked for size and
+//! alignment), and
 //! the atomic accessors (`AtomicU64::from_ptr` and its kin on elements whose size and alignment
 //! `static_assertions` check). Shared memory, locks and futexes come from `multiproc-core` and
 //! `multiproc-sync` (`SharedMemory`'s copies are `multiproc-core`'s `read_at` and `write_at`);
@@ -124,9 +138,9 @@
 //! header check refuses wrong kinds and types, but not that pairing. Only serialise handles
 //! you got from this crate.
 
-mod any_lock;
 mod array;
 mod error;
+mod locking;
 mod raw_array;
 mod raw_value;
 mod region;
@@ -134,9 +148,9 @@ mod shareable;
 mod shared_memory;
 mod value;
 
-pub use any_lock::{AnyLock, AnyLockGuard};
 pub use array::{Array, ArrayGuard, Iter};
 pub use error::Error;
+pub use multiproc_sync::{AnyLock, AnyLockGuard};
 pub use raw_array::RawArray;
 pub use raw_value::RawValue;
 pub use shareable::{AtomicElement, Shareable};

@@ -2,11 +2,12 @@
 
 use std::fmt;
 
-use multiproc_sync::{LockResult, OwnerDied};
 use serde::{Deserialize, Serialize};
 
 use crate::Shareable;
-use crate::any_lock::{AnyLock, AnyLockGuard};
+use multiproc_sync::{AnyLock, AnyLockGuard, LockResult, OwnerDied, TryLockError};
+
+use crate::locking::{assert_held, lock_anyway};
 use multiproc_core::heap::Refusal;
 
 use crate::region::{Kind, Region, wire};
@@ -129,10 +130,45 @@ impl<T: Shareable + Copy> Value<T> {
         }
     }
 
+    /// [`lock`](Self::lock) if the lock is free now.
+    ///
+    /// # Errors
+    /// [`TryLockError::Timeout`] when another thread holds it; [`TryLockError::OwnerDied`]
+    /// (with the guard) as for [`lock`](Self::lock).
+    pub fn try_lock(&self) -> Result<ValueGuard<'_, T>, TryLockError<ValueGuard<'_, T>>> {
+        self.outcome(self.lock.try_lock())
+    }
+
+    /// [`lock`](Self::lock), waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As [`try_lock`](Self::try_lock), after `timeout`.
+    pub fn lock_timeout(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<ValueGuard<'_, T>, TryLockError<ValueGuard<'_, T>>> {
+        self.outcome(self.lock.lock_timeout(timeout))
+    }
+
+    fn outcome<'a>(
+        &'a self,
+        r: Result<AnyLockGuard<'a>, TryLockError<AnyLockGuard<'a>>>,
+    ) -> Result<ValueGuard<'a, T>, TryLockError<ValueGuard<'a, T>>> {
+        let wrap = |g| ValueGuard {
+            value: self,
+            _guard: g,
+        };
+        match r {
+            Ok(g) => Ok(wrap(g)),
+            Err(TryLockError::OwnerDied(g)) => Err(TryLockError::OwnerDied(wrap(g))),
+            Err(TryLockError::Timeout) => Err(TryLockError::Timeout),
+        }
+    }
+
     /// Copies the value out, under the lock (Python's `v.value`).
     #[inline]
     pub fn get(&self) -> T {
-        let _g = self.lock.lock_anyway();
+        let _g = lock_anyway(&self.lock);
         // SAFETY: the lock is held (just taken, no user code since), so no other thread of any
         // process accesses the value; the pointer is valid and aligned (`Region`).
         unsafe { crate::shareable::read_one(self.region.ptr()) }
@@ -141,7 +177,7 @@ impl<T: Shareable + Copy> Value<T> {
     /// Copies `value` in, under the lock (Python's `v.value = x`).
     #[inline]
     pub fn set(&self, value: T) {
-        let _g = self.lock.lock_anyway();
+        let _g = lock_anyway(&self.lock);
         // SAFETY: as in `get`.
         unsafe { self.region.ptr().write(value) }
     }
@@ -152,7 +188,7 @@ impl<T: Shareable + Copy> Value<T> {
     /// # Panics
     /// If `f` releases the lock (unbalanced `release` calls), rather than write unguarded.
     pub fn update<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        let g = self.lock.lock_anyway();
+        let g = lock_anyway(&self.lock);
         let guard = ValueGuard {
             value: self,
             _guard: g,
@@ -191,7 +227,7 @@ impl<T: Shareable + Copy> ValueGuard<'_, T> {
     /// If this thread no longer holds the lock (see [`AnyLock`]).
     #[inline]
     pub fn get(&self) -> T {
-        self.value.lock.assert_held();
+        assert_held(&self.value.lock);
         // SAFETY: this thread holds the lock (checked just now; no user code since), so no
         // other thread of any process accesses the value; the pointer is valid and aligned.
         unsafe { crate::shareable::read_one(self.value.region.ptr()) }
@@ -203,7 +239,7 @@ impl<T: Shareable + Copy> ValueGuard<'_, T> {
     /// If this thread no longer holds the lock.
     #[inline]
     pub fn set(&self, value: T) {
-        self.value.lock.assert_held();
+        assert_held(&self.value.lock);
         // SAFETY: as in `get`.
         unsafe { self.value.region.ptr().write(value) }
     }

@@ -62,7 +62,10 @@ fn a_killed_creator_s_block_is_removed_by_the_tracker_it_shares_with_its_parent(
         )
         .with_start_method(m);
         p.start().unwrap();
-        assert!(ready.wait(Some(LIMIT)), "{m:?}: the child never got ready");
+        assert!(
+            ready.wait_timeout(LIMIT),
+            "{m:?}: the child never got ready"
+        );
         assert_eq!(
             theirs.get(),
             ours,

@@ -71,7 +71,7 @@ type Action = Arc<dyn Fn() + Send + Sync>;
 /// [`set_action`](Self::set_action)); a `fork`ed child keeps its copy.
 ///
 /// ```
-/// let b = multiproc_sync::Barrier::new(1, None)?;
+/// let b = multiproc_sync::Barrier::new(1)?;
 /// assert_eq!(b.wait(), Ok(0));
 /// b.abort();
 /// assert!(b.broken() && b.wait().is_err());
@@ -122,11 +122,25 @@ impl Drop for BreakOnUnwind<'_> {
 }
 
 impl Barrier {
-    /// A barrier for `parties` parties, with a default `timeout` for [`wait`](Self::wait).
+    /// A barrier for `parties` parties, whose [`wait`](Self::wait) waits as long as it takes
+    /// (Python's `Barrier(parties)`).
     ///
     /// # Errors
     /// [`std::io::ErrorKind::InvalidInput`] for 0 parties or more than [`MAX_PARTIES`].
-    pub fn new(parties: u32, timeout: Option<Duration>) -> std::io::Result<Barrier> {
+    pub fn new(parties: u32) -> std::io::Result<Barrier> {
+        Barrier::build(parties, None)
+    }
+
+    /// A barrier whose [`wait`](Self::wait) breaks it after `timeout` (Python's
+    /// `Barrier(parties, timeout=…)`).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_timeout(parties: u32, timeout: Duration) -> std::io::Result<Barrier> {
+        Barrier::build(parties, Some(timeout))
+    }
+
+    fn build(parties: u32, timeout: Option<Duration>) -> std::io::Result<Barrier> {
         if parties == 0 || parties > MAX_PARTIES {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
@@ -145,13 +159,13 @@ impl Barrier {
     }
 
     /// [`new`](Self::new) with an action, run by the last party to arrive before the others
-    /// are released.
+    /// are released (Python's `Barrier(parties, action)`; a default timeout is
+    /// [`with_timeout`](Self::with_timeout) then [`set_action`](Self::set_action)).
     pub fn with_action(
         parties: u32,
-        timeout: Option<Duration>,
         action: impl Fn() + Send + Sync + 'static,
     ) -> std::io::Result<Barrier> {
-        let mut b = Barrier::new(parties, timeout)?;
+        let mut b = Barrier::new(parties)?;
         b.set_action(action);
         Ok(b)
     }
@@ -189,21 +203,25 @@ impl Barrier {
         }
     }
 
-    /// Waits for all parties, with the default timeout. Returns the arrival index.
+    /// Waits for all parties, for at most the barrier's default timeout (none: as long as it
+    /// takes). Returns the arrival index (Python's `wait()`).
     ///
     /// # Errors
     /// [`BrokenBarrier`] when the barrier is or becomes broken (this wait timing out breaks it).
     pub fn wait(&self) -> Result<u32, BrokenBarrier> {
-        self.wait_timeout(self.timeout())
+        self.wait_deadline(Deadline::from_timeout(self.timeout()))
     }
 
-    /// Waits for all parties, for at most `timeout` (`None`: no limit). Returns the arrival
-    /// index.
+    /// Waits for all parties, for at most `timeout`. Returns the arrival index (Python's
+    /// `wait(timeout)`).
     ///
     /// # Errors
     /// [`BrokenBarrier`] when the barrier is or becomes broken (this wait timing out breaks it).
-    pub fn wait_timeout(&self, timeout: Option<Duration>) -> Result<u32, BrokenBarrier> {
-        let wait = Deadline::from_timeout(timeout);
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<u32, BrokenBarrier> {
+        self.wait_deadline(Deadline::after(timeout))
+    }
+
+    fn wait_deadline(&self, wait: Deadline) -> Result<u32, BrokenBarrier> {
         let (mine, index) = self.arrive(wait)?;
         if index + 1 == self.parties() {
             self.trip(mine, index)

@@ -73,10 +73,17 @@ impl BoundedSemaphore {
         &self.state.get().raw
     }
 
-    /// Decrements the value, waiting while it is 0 (see [`Semaphore::acquire`](crate::Semaphore::acquire)).
+    /// Decrements the value, waiting as long as it is 0 (Python's `acquire()`).
     #[inline]
-    pub fn acquire(&self, timeout: Option<Duration>) -> bool {
-        self.raw().acquire(Deadline::from_timeout(timeout))
+    pub fn acquire(&self) {
+        self.raw().acquire(Deadline::Forever);
+    }
+
+    /// [`acquire`](Self::acquire), waiting at most `timeout`; `false` when no unit came in
+    /// time (Python's `acquire(timeout=…)`).
+    #[inline]
+    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+        self.raw().acquire(Deadline::after(timeout))
     }
 
     /// Decrements the value if it is above 0 now.
@@ -87,7 +94,7 @@ impl BoundedSemaphore {
 
     /// Waits for a unit (forever) and returns a guard that gives it back.
     pub fn guard(&self) -> BoundedSemaphoreGuard<'_> {
-        self.acquire(None);
+        self.acquire();
         BoundedSemaphoreGuard { sem: self }
     }
 

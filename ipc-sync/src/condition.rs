@@ -76,7 +76,7 @@ unsafe impl SharedState for ConditionState {
 /// let cond = multiproc_sync::Condition::new()?;
 /// let mut g = cond.lock().unwrap();
 /// // Nobody notifies: the wait times out, holding the lock again.
-/// assert_eq!(g.wait(Some(std::time::Duration::from_millis(2))).unwrap(), false);
+/// assert_eq!(g.wait_timeout(std::time::Duration::from_millis(2)).unwrap(), false);
 /// g.notify_all();
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -206,15 +206,30 @@ impl<L: ConditionLock> Condition<L> {
 }
 
 impl<L: ConditionLock> ConditionGuard<'_, L> {
-    /// Releases the lock, sleeps until notified or until `timeout` passes (`None`: no limit),
-    /// and takes the lock again (at the depth it had). Returns whether it was notified
-    /// (`false`: timed out), like Python's `Condition.wait`.
+    /// Releases the lock, sleeps until notified, and takes the lock again (at the depth it
+    /// had), like Python's `Condition.wait()`. Wake-ups may be spurious: wait in a loop, or
+    /// with [`wait_for`](Self::wait_for).
+    ///
+    /// # Errors
+    /// `OwnerDied(())` when, taking the lock back, it found that its holder had died holding
+    /// it; the lock is held again all the same.
+    pub fn wait(&mut self) -> Result<(), OwnerDied<()>> {
+        self.wait_deadline(Deadline::Forever)
+            .map(|_| ())
+            .map_err(|_| OwnerDied(()))
+    }
+
+    /// [`wait`](Self::wait) for at most `timeout`. Returns whether it was notified (`false`:
+    /// timed out), like Python's `Condition.wait(timeout)`.
     ///
     /// # Errors
     /// `OwnerDied(notified)` when, taking the lock back, it found that its holder had died
     /// holding it; the lock is held again all the same.
-    pub fn wait(&mut self, timeout: Option<Duration>) -> Result<bool, OwnerDied<bool>> {
-        let wait = Deadline::from_timeout(timeout);
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<bool, OwnerDied<bool>> {
+        self.wait_deadline(Deadline::after(timeout))
+    }
+
+    fn wait_deadline(&mut self, wait: Deadline) -> Result<bool, OwnerDied<bool>> {
         let me = ident::me();
         let s = self.cond.state.get();
         let raw = self.cond.lock.raw_lock();
@@ -239,31 +254,45 @@ impl<L: ConditionLock> ConditionGuard<'_, L> {
     }
 
     /// Waits until `predicate()` holds (checked with the lock held, first before any wait),
-    /// or until `timeout` passes. Returns the predicate's last value, like Python's `wait_for`.
+    /// like Python's `wait_for(predicate)`.
+    ///
+    /// # Errors
+    /// `OwnerDied(())` when re-taking the lock found a dead holder; the wait carried on until
+    /// the predicate held.
+    pub fn wait_for(&mut self, predicate: impl FnMut() -> bool) -> Result<(), OwnerDied<()>> {
+        self.wait_for_deadline(predicate, Deadline::Forever)
+            .map(|_| ())
+            .map_err(|_| OwnerDied(()))
+    }
+
+    /// [`wait_for`](Self::wait_for) for at most `timeout`. Returns the predicate's last value,
+    /// like Python's `wait_for(predicate, timeout)`.
     ///
     /// # Errors
     /// `OwnerDied(value)` when re-taking the lock found a dead holder; the wait carried on and
     /// `value` is the predicate's last value.
-    pub fn wait_for(
+    pub fn wait_for_timeout(
+        &mut self,
+        predicate: impl FnMut() -> bool,
+        timeout: Duration,
+    ) -> Result<bool, OwnerDied<bool>> {
+        self.wait_for_deadline(predicate, Deadline::after(timeout))
+    }
+
+    fn wait_for_deadline(
         &mut self,
         mut predicate: impl FnMut() -> bool,
-        timeout: Option<Duration>,
+        wait: Deadline,
     ) -> Result<bool, OwnerDied<bool>> {
-        let wait = Deadline::from_timeout(timeout);
         let mut died = false;
         let ok = loop {
             if predicate() {
                 break true;
             }
-            let left = match wait {
-                Deadline::Forever => None,
-                Deadline::No => break false,
-                Deadline::Until(d) => match d.checked_duration_since(std::time::Instant::now()) {
-                    Some(l) if !l.is_zero() => Some(l),
-                    _ => break predicate(),
-                },
-            };
-            if self.wait(left).is_err() {
+            if wait.is_over() {
+                break predicate();
+            }
+            if self.wait_deadline(wait).is_err() {
                 died = true;
             }
         };

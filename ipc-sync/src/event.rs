@@ -33,9 +33,10 @@ unsafe impl SharedState for EventState {
 /// ```
 /// use std::time::Duration;
 /// let ev = multiproc_sync::Event::new()?;
-/// assert!(!ev.wait(Some(Duration::from_millis(1))));
+/// assert!(!ev.wait_timeout(Duration::from_millis(1)));
 /// ev.set();
-/// assert!(ev.is_set() && ev.wait(None));
+/// ev.wait();
+/// assert!(ev.is_set());
 /// ev.clear();
 /// assert!(!ev.is_set());
 /// # Ok::<(), std::io::Error>(())
@@ -83,14 +84,19 @@ impl Event {
         self.state.get().flag.load(Ordering::Acquire) == 1
     }
 
-    /// Waits until the flag is set, for at most `timeout` (`None`: no limit). Returns whether
-    /// it is set (`false` only on timeout), like Python's `Event.wait`.
+    /// Waits until the flag is set, as long as it takes (Python's `wait()`).
     #[inline]
-    pub fn wait(&self, timeout: Option<Duration>) -> bool {
-        if self.is_set() {
-            return true;
+    pub fn wait(&self) {
+        if !self.is_set() {
+            self.wait_slow(Deadline::Forever);
         }
-        self.wait_slow(Deadline::from_timeout(timeout))
+    }
+
+    /// Waits until the flag is set, for at most `timeout`. Returns whether it is set (`false`
+    /// only on timeout), like Python's `Event.wait(timeout)`.
+    #[inline]
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.is_set() || self.wait_slow(Deadline::after(timeout))
     }
 
     #[cold]

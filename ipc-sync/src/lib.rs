@@ -36,7 +36,7 @@
 //!     }
 //!     child => {
 //!         bump();
-//!         assert!(done.wait(Some(Duration::from_secs(10))), "Hello, world! never came");
+//!         assert!(done.wait_timeout(Duration::from_secs(10)), "Hello, world! never came");
 //!         // SAFETY: reaps our own child; a null status pointer is allowed.
 //!         unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
 //!         assert_eq!(count.load(Ordering::Relaxed), 2000);
@@ -45,15 +45,32 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! Every primitive is a handle over a small memfd page: [`Clone`] shares it within a process,
-//! `fork` inherits it, and it travels to any other process through [`multiproc_core::transfer`]
-//! (serde; the memfd goes out of band), which is how `multiproc-process` hands it to a `spawn` or
-//! `forkserver` child. The `lock_print` example starts ten processes that print under one lock.
+//! Every primitive is a handle to a slot of `multiproc-core`'s shared heap
+//! ([`multiproc_core::heap`]): [`Clone`] shares it within a process, `fork` inherits it, and it
+//! travels to any other process through [`multiproc_core::transfer`] (serde; its arena's
+//! descriptor goes out of band, once per message however many primitives share the arena), which
+//! is how `multiproc-process` hands it to a `spawn` or `forkserver` child. The `lock_print`
+//! example starts ten processes that print under one lock.
+//!
+//! # What one primitive costs
+//!
+//! A primitive is a 64-byte slot (header and state) in a 1 MiB arena that thousands share; the
+//! slot is freed, and reused, when the last handle to it in every process is dropped.
+//!
+//! | | `multiproc-sync` | Python `multiprocessing` |
+//! |---|---|---|
+//! | memory per `Lock`, `RLock`, `Semaphore`, `Event`, `Condition`, `Barrier` | 64 bytes (a `Condition` over a new `RLock`: 128) | a named POSIX semaphore: one 4 KiB mapping each |
+//! | descriptors | one per arena (16,382 slots), none per primitive | none (the semaphore's descriptor is closed) |
+//! | mappings | one per arena | one per `Lock` |
+//! | 10,000 `Lock`s | 1 descriptor, 1 mapping | 10,000 mappings |
+//! | sending 1,000 `Lock`s in one message | one descriptor | each pickled by name |
 //!
 //! # Waiting
 //!
-//! Every wait is a `FUTEX_WAIT` on a word of the shared page, after a short bounded spin (about
-//! a microsecond) that lets a hand-over between running processes skip the syscall. No waiter
+//! Every wait is a `FUTEX_WAIT` on a word of the shared state, after a short bounded spin (about
+//! a microsecond) that lets a hand-over between running processes skip the syscall; events,
+//! semaphores, conditions and barriers sleep on a [`multiproc_core::futex::WaitWord`], the one
+//! wait protocol of the workspace, and the lock on its own word (it never spins). No waiter
 //! polls or burns a core. Every wait has a timeout variant; a timeout is a `FUTEX_WAIT` timeout,
 //! so it is as precise as the kernel's timers (well within a millisecond here).
 //!
@@ -105,31 +122,34 @@
 //! |---|---|---|
 //! | `Lock()` | [`Lock::new`] | only the holder may release ([`Error::NotOwner`]) |
 //! | `with lock:` | [`Lock::lock`] → [`LockGuard`] | `#[must_use]` guard, released on drop |
-//! | `lock.acquire(block=False)` | [`Lock::try_lock`] | |
-//! | `lock.acquire(timeout=t)` | [`Lock::lock_timeout`], [`Lock::acquire`]`(Some(t))` | |
+//! | `lock.acquire(block=False)` | [`Lock::try_lock`], [`Lock::try_acquire`] | |
+//! | `lock.acquire(timeout=t)` | [`Lock::lock_timeout`], [`Lock::acquire_timeout`] | |
 //! | `lock.release()` | [`Lock::release`] | |
 //! | (hangs forever when the holder died) | [`OwnerDied`] | noticed within ~8 ms |
 //! | `RLock()` | [`RLock`] | re-entrant per thread; [`RLock::depth`] |
-//! | `Semaphore(n)`, `get_value()` | [`Semaphore::new`], [`Semaphore::value`] | `acquire(timeout)` returns `bool` |
+//! | `Semaphore(n)`, `get_value()` | [`Semaphore::new`], [`Semaphore::value`] | [`Semaphore::acquire_timeout`] returns `bool` |
 //! | `BoundedSemaphore(n)` | [`BoundedSemaphore`] | over-release is [`Error::BoundExceeded`] (Python: `ValueError`) |
-//! | `Event()`: `set`, `clear`, `is_set`, `wait(t)` | [`Event`] | same names |
+//! | `Event()`: `set`, `clear`, `is_set`, `wait()`, `wait(t)` | [`Event`]: the same, and [`Event::wait_timeout`] | |
 //! | `Condition(lock=None)` | [`Condition::new`] (over an [`RLock`]), [`Condition::with_lock`] | |
-//! | `cond.wait(t)`, `wait_for(pred, t)` | [`ConditionGuard::wait`], [`ConditionGuard::wait_for`] | on the guard: the lock is held, statically |
+//! | `cond.wait()`, `wait(t)`, `wait_for(pred)`, `wait_for(pred, t)` | [`ConditionGuard::wait`], [`wait_timeout`](ConditionGuard::wait_timeout), [`wait_for`](ConditionGuard::wait_for), [`wait_for_timeout`](ConditionGuard::wait_for_timeout) | on the guard: the lock is held, statically |
 //! | `cond.notify(n)`, `notify_all()` | [`ConditionGuard::notify`], [`ConditionGuard::notify_all`] | |
-//! | `Barrier(parties, action, timeout)` | [`Barrier::new`], [`Barrier::with_action`] | the action is per handle |
+//! | `Barrier(parties, action, timeout)` | [`Barrier::new`], [`Barrier::with_action`], [`Barrier::with_timeout`] | the action is per handle |
 //! | `barrier.wait(t)` | [`Barrier::wait`], [`Barrier::wait_timeout`] | arrival index, or [`BrokenBarrier`] |
 //! | `abort()`, `reset()`, `broken`, `n_waiting`, `parties` | same names | |
 //! | `BrokenBarrierError` | [`BrokenBarrier`] | |
+//! | `Value(…, lock=…)`'s lock argument | [`AnyLock`]: a [`Lock`] or an [`RLock`] | |
 //!
 //! # Implementation notes
 //!
-//! The state of each primitive is a `#[repr(C)]` struct of atomics in its page (the storage),
-//! apart from the handle that views it (lock_api's and iceoryx2's split). `unsafe` is confined
-//! to that view (a pointer into a mapping the handle keeps alive, checked for size and
-//! alignment, and a kind tag checked when a handle is rebuilt from the wire) and to the one
-//! `pthread_atfork` call in `sys.rs`; futexes, mappings and `/proc` come from `multiproc-core`.
+//! The state of each primitive is a `#[repr(C)]` struct of atomics in a shared-heap slot (the
+//! storage), apart from the handle that views it (lock_api's and iceoryx2's split): a
+//! [`multiproc_core::heap::Shared`], whose header (kind, layout, generation) is checked when a
+//! handle is rebuilt from the wire. This crate's only `unsafe` is the `SharedState` promise of
+//! each state type (all atomics) and the one `pthread_atfork` call in `sys.rs`; futexes, the
+//! heap and `/proc` come from `multiproc-core`.
 //! Guards are not `Send`: a lock belongs to the thread that took it.
 
+mod any_lock;
 mod barrier;
 mod bounded_semaphore;
 mod condition;
@@ -142,6 +162,7 @@ mod rlock;
 mod semaphore;
 mod sys;
 
+pub use any_lock::{AnyLock, AnyLockGuard};
 pub use barrier::{Barrier, MAX_PARTIES};
 pub use bounded_semaphore::{BoundedSemaphore, BoundedSemaphoreGuard};
 pub use condition::{Condition, ConditionGuard, ConditionLock};

@@ -158,21 +158,36 @@ impl Lock {
         )
     }
 
-    /// Acquires without a guard, for code that must release elsewhere: `None` waits forever,
-    /// `Some(Duration::ZERO)` does not wait. Pair it with [`release`](Self::release).
+    /// Acquires without a guard, waiting as long as it takes (Python's `acquire()`), for code
+    /// that must release elsewhere: pair it with [`release`](Self::release).
+    ///
+    /// # Errors
+    /// `OwnerDied(())` when the previous holder died holding it; the lock is held all the same.
+    pub fn acquire(&self) -> Result<(), OwnerDied<()>> {
+        match self.raw().lock(ident::me(), Deadline::Forever) {
+            Acquired::OwnerDied => Err(OwnerDied(())),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`acquire`](Self::acquire) if it is free now (Python's `acquire(block=False)`).
+    ///
+    /// # Errors
+    /// As [`try_lock`](Self::try_lock); `Err(TryLockError::OwnerDied(()))` means acquired.
+    pub fn try_acquire(&self) -> Result<(), TryLockError<()>> {
+        raw_outcome(self.raw().lock(ident::me(), Deadline::No))
+    }
+
+    /// [`acquire`](Self::acquire), waiting at most `timeout` (Python's `acquire(timeout=…)`).
     ///
     /// # Errors
     /// As [`lock_timeout`](Self::lock_timeout); `Err(TryLockError::OwnerDied(()))` means
     /// acquired.
-    pub fn acquire(&self, timeout: Option<Duration>) -> Result<(), TryLockError<()>> {
-        match self
-            .raw()
-            .lock_with(ident::me(), || Deadline::from_timeout(timeout))
-        {
-            Acquired::Yes => Ok(()),
-            Acquired::OwnerDied => Err(TryLockError::OwnerDied(())),
-            Acquired::TimedOut => Err(TryLockError::Timeout),
-        }
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<(), TryLockError<()>> {
+        raw_outcome(
+            self.raw()
+                .lock_with(ident::me(), || Deadline::from_timeout(Some(timeout))),
+        )
     }
 
     /// Releases a lock taken with [`acquire`](Self::acquire) (or a guard given up with
@@ -221,5 +236,14 @@ impl Lock {
     /// must stay paired with its lock (recorded as a guard in the data's header).
     pub fn id(&self) -> ObjectId {
         self.state.id()
+    }
+}
+
+/// What a guard-less acquire reports.
+pub(crate) fn raw_outcome(a: Acquired) -> Result<(), TryLockError<()>> {
+    match a {
+        Acquired::Yes => Ok(()),
+        Acquired::OwnerDied => Err(TryLockError::OwnerDied(())),
+        Acquired::TimedOut => Err(TryLockError::Timeout),
     }
 }

@@ -179,18 +179,35 @@ impl RLock {
         self.outcome(self.acquire_as(ident::me(), || Deadline::from_timeout(Some(timeout))))
     }
 
-    /// Acquires one level without a guard: `None` waits forever, `Some(Duration::ZERO)` does
-    /// not wait. Pair each with a [`release`](Self::release).
+    /// Acquires one level without a guard, waiting as long as it takes (Python's
+    /// `acquire()`). Pair each with a [`release`](Self::release).
+    ///
+    /// # Errors
+    /// `OwnerDied(())` when the previous holder died holding it; the lock is held all the same.
+    pub fn acquire(&self) -> Result<(), OwnerDied<()>> {
+        match self.acquire_as(ident::me(), || Deadline::Forever) {
+            Acquired::OwnerDied => Err(OwnerDied(())),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`acquire`](Self::acquire) if it is free (or held by this thread) now.
+    ///
+    /// # Errors
+    /// As [`try_lock`](Self::try_lock); `Err(TryLockError::OwnerDied(()))` means acquired.
+    pub fn try_acquire(&self) -> Result<(), TryLockError<()>> {
+        crate::lock::raw_outcome(self.acquire_as(ident::me(), || Deadline::No))
+    }
+
+    /// [`acquire`](Self::acquire), waiting at most `timeout`.
     ///
     /// # Errors
     /// As [`lock_timeout`](Self::lock_timeout); `Err(TryLockError::OwnerDied(()))` means
     /// acquired.
-    pub fn acquire(&self, timeout: Option<Duration>) -> Result<(), TryLockError<()>> {
-        match self.acquire_as(ident::me(), || Deadline::from_timeout(timeout)) {
-            Acquired::Yes => Ok(()),
-            Acquired::OwnerDied => Err(TryLockError::OwnerDied(())),
-            Acquired::TimedOut => Err(TryLockError::Timeout),
-        }
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<(), TryLockError<()>> {
+        crate::lock::raw_outcome(
+            self.acquire_as(ident::me(), || Deadline::from_timeout(Some(timeout))),
+        )
     }
 
     /// Releases one level.

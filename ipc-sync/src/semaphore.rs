@@ -151,11 +151,17 @@ impl Semaphore {
         &self.state.get().raw
     }
 
-    /// Decrements the value, waiting while it is 0: `None` waits forever,
-    /// `Some(Duration::ZERO)` not at all. `false` when the time ran out.
+    /// Decrements the value, waiting as long as it is 0 (Python's `acquire()`).
     #[inline]
-    pub fn acquire(&self, timeout: Option<Duration>) -> bool {
-        self.raw().acquire(Deadline::from_timeout(timeout))
+    pub fn acquire(&self) {
+        self.raw().acquire(Deadline::Forever);
+    }
+
+    /// [`acquire`](Self::acquire), waiting at most `timeout`; `false` when no unit came in
+    /// time (Python's `acquire(timeout=…)`).
+    #[inline]
+    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+        self.raw().acquire(Deadline::after(timeout))
     }
 
     /// Decrements the value if it is above 0 now.
@@ -166,7 +172,7 @@ impl Semaphore {
 
     /// Waits for a unit (forever) and returns a guard that gives it back.
     pub fn guard(&self) -> SemaphoreGuard<'_> {
-        self.acquire(None);
+        self.acquire();
         SemaphoreGuard { sem: self }
     }
 

@@ -41,7 +41,7 @@ where
     let held = Event::new().unwrap();
     let p = Process::new(holder, (primitive, held.clone())).with_daemon(true);
     p.start().unwrap();
-    assert!(held.wait(Some(LIMIT)), "the holder never took the lock");
+    assert!(held.wait_timeout(LIMIT), "the holder never took the lock");
     p.kill().unwrap();
     assert!(
         p.join_timeout(LIMIT).unwrap(),
@@ -103,14 +103,12 @@ fn polling_a_lock_whose_holder_was_killed_reports_owner_died() {
         poll(lock.lock_timeout(Duration::from_millis(1)))
     });
     kill_holder(hold_lock, lock.clone());
-    poll_until_owner_died("Lock::acquire(Some(0))", || {
-        match lock.acquire(Some(Duration::ZERO)) {
-            Ok(()) => Poll::Plain,
-            Err(TryLockError::Timeout) => Poll::Timeout,
-            Err(TryLockError::OwnerDied(())) => {
-                lock.release().unwrap();
-                Poll::OwnerDied
-            }
+    poll_until_owner_died("Lock::try_acquire()", || match lock.try_acquire() {
+        Ok(()) => Poll::Plain,
+        Err(TryLockError::Timeout) => Poll::Timeout,
+        Err(TryLockError::OwnerDied(())) => {
+            lock.release().unwrap();
+            Poll::OwnerDied
         }
     });
     assert!(!lock.is_locked());
@@ -152,7 +150,7 @@ fn polling_a_condition_whose_holder_was_killed_reports_owner_died() {
     });
     // An ordinary condition again: a wait times out holding the lock.
     let mut g = cond.lock().unwrap();
-    assert_eq!(g.wait(Some(Duration::from_millis(1))), Ok(false));
+    assert_eq!(g.wait_timeout(Duration::from_millis(1)), Ok(false));
 }
 
 /// The read syscalls this thread made so far (`/proc/thread-self/io`, `syscr`).
@@ -169,7 +167,7 @@ fn reads_so_far() -> u64 {
 fn hold_until_set((lock, held, done): (Lock, Event, Event)) {
     let _g = lock.lock().unwrap();
     held.set();
-    assert!(done.wait(Some(LIMIT)));
+    assert!(done.wait_timeout(LIMIT));
 }
 
 /// A tight `try_lock` loop on a lock whose holder lives checks the holder's liveness (one
@@ -181,7 +179,7 @@ fn a_tight_polling_loop_is_not_a_syscall_loop() {
     let p =
         Process::new(hold_until_set, (lock.clone(), held.clone(), done.clone())).with_daemon(true);
     p.start().unwrap();
-    assert!(held.wait(Some(LIMIT)));
+    assert!(held.wait_timeout(LIMIT));
     let attempts = 200_000u64;
     let before = reads_so_far();
     let start = Instant::now();

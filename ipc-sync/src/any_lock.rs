@@ -1,32 +1,33 @@
-//! [`AnyLock`]: the lock that guards a [`Value`](crate::Value) or [`Array`](crate::Array),
-//! an [`RLock`] (Python's default) or a [`Lock`].
+//! [`AnyLock`]: a [`Lock`] or an [`RLock`], chosen at run time (the lock `multiproc-shm`'s
+//! `Value` and `Array` are guarded by, Python's `lock=` argument).
 
 use std::fmt;
+use std::time::Duration;
 
-use multiproc_sync::{Lock, LockGuard, LockResult, OwnerDied, RLock, RLockGuard};
+use multiproc_core::heap::ObjectId;
 use serde::{Deserialize, Serialize};
 
-/// The lock of a synchronised [`Value`](crate::Value) or [`Array`](crate::Array): an
-/// [`RLock`] (the default, as in Python) or a [`Lock`] from `multiproc-sync`. Python's `lock=`
-/// argument: pass one to [`Value::with_lock`](crate::Value::with_lock) /
-/// [`Array::with_lock`](crate::Array::with_lock) — several values and arrays may share it.
-///
-/// [`Value::get_lock`](crate::Value::get_lock) returns it, to hold it across several
-/// operations:
+use crate::error::{LockResult, OwnerDied, TryLockError};
+use crate::lock::{Lock, LockGuard};
+use crate::rlock::{RLock, RLockGuard};
+
+/// A [`Lock`] or an [`RLock`], chosen at run time: what guards a `multiproc-shm` `Value` or
+/// `Array` (an `RLock` by default, as in Python; several values and arrays may share one).
+/// Code generic over the two at compile time uses [`ConditionLock`](crate::ConditionLock)
+/// instead.
 ///
 /// ```
-/// use multiproc_shm::{Array, Value};
+/// use multiproc_sync::{AnyLock, Lock};
 ///
-/// let n = Value::new(1u32)?;
-/// let a = Array::with_lock(&[0u32; 4], n.get_lock().clone())?; // one lock for both
-/// {
-///     let _held = n.get_lock().lock().unwrap(); // an RLock: the accesses below re-enter it
-///     n.set(n.get() + 1);
-///     a.set(0, n.get())?;
-/// }
-/// assert_eq!(a.to_vec(), [2, 0, 0, 0]);
-/// assert!(a.get_lock().same_as(n.get_lock()));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// let l = AnyLock::new()?; // an RLock, Python's default
+/// let held = l.lock().unwrap();
+/// let again = l.lock().unwrap(); // re-entered
+/// assert!(l.is_held_by_current_thread());
+/// drop((again, held));
+/// let plain = AnyLock::from(Lock::new()?);
+/// assert!(plain.try_lock().is_ok());
+/// assert!(!plain.same_as(&l));
+/// # Ok::<(), std::io::Error>(())
 /// ```
 ///
 /// With a [`Lock`] (not re-entrant), as in Python, holding it and then calling a convenience
@@ -70,6 +71,19 @@ impl fmt::Debug for AnyLockGuard<'_> {
     }
 }
 
+fn wrap_try<'a, G>(
+    r: Result<G, TryLockError<G>>,
+    f: impl Fn(G) -> Inner<'a>,
+) -> Result<AnyLockGuard<'a>, TryLockError<AnyLockGuard<'a>>> {
+    match r {
+        Ok(g) => Ok(AnyLockGuard { _inner: f(g) }),
+        Err(TryLockError::OwnerDied(g)) => {
+            Err(TryLockError::OwnerDied(AnyLockGuard { _inner: f(g) }))
+        }
+        Err(TryLockError::Timeout) => Err(TryLockError::Timeout),
+    }
+}
+
 fn wrap<'a, G>(r: LockResult<G>, f: impl Fn(G) -> Inner<'a>) -> LockResult<AnyLockGuard<'a>> {
     match r {
         Ok(g) => Ok(AnyLockGuard { _inner: f(g) }),
@@ -96,12 +110,30 @@ impl AnyLock {
         }
     }
 
-    /// Acquires it, taking the lock over from a dead holder without telling (for the
-    /// conveniences `get`, `set`, …, whose data stays valid whatever a dead writer left:
-    /// [`Shareable`](crate::Shareable) rule 4).
-    #[inline]
-    pub(crate) fn lock_anyway(&self) -> AnyLockGuard<'_> {
-        self.lock().unwrap_or_else(OwnerDied::into_inner)
+    /// Acquires it if it is free (or, for an `RLock`, held by this thread) now.
+    ///
+    /// # Errors
+    /// [`TryLockError::Timeout`] when another thread holds it; [`TryLockError::OwnerDied`]
+    /// (acquired) when its holder died holding it.
+    pub fn try_lock(&self) -> Result<AnyLockGuard<'_>, TryLockError<AnyLockGuard<'_>>> {
+        match self {
+            AnyLock::RLock(l) => wrap_try(l.try_lock(), Inner::R),
+            AnyLock::Lock(l) => wrap_try(l.try_lock(), Inner::L),
+        }
+    }
+
+    /// Acquires it, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As [`try_lock`](Self::try_lock), after `timeout`.
+    pub fn lock_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<AnyLockGuard<'_>, TryLockError<AnyLockGuard<'_>>> {
+        match self {
+            AnyLock::RLock(l) => wrap_try(l.lock_timeout(timeout), Inner::R),
+            AnyLock::Lock(l) => wrap_try(l.lock_timeout(timeout), Inner::L),
+        }
     }
 
     /// Whether the calling thread holds it.
@@ -113,8 +145,8 @@ impl AnyLock {
         }
     }
 
-    /// Which lock this is, in every process (see `multiproc_sync::Lock::id`).
-    pub(crate) fn id(&self) -> multiproc_core::heap::ObjectId {
+    /// Which lock this is, in every process (see [`Lock::id`]).
+    pub fn id(&self) -> ObjectId {
         match self {
             AnyLock::RLock(l) => l.id(),
             AnyLock::Lock(l) => l.id(),
@@ -128,17 +160,5 @@ impl AnyLock {
             (AnyLock::Lock(a), AnyLock::Lock(b)) => a.same_as(b),
             _ => false,
         }
-    }
-
-    /// Panics unless the calling thread holds the lock: what every guard checks right before
-    /// it touches the data (see the crate docs, "Soundness").
-    #[inline]
-    #[track_caller]
-    pub(crate) fn assert_held(&self) {
-        assert!(
-            self.is_held_by_current_thread(),
-            "the lock guarding this shared data is not held by the calling thread \
-             (released while a guard lived, or a guard copied into a forked child)"
-        );
     }
 }
