@@ -837,6 +837,57 @@ def value_d():
         emit("py.W8.value_d/get_set_" + suffix, median(once), "ns")
 
 
+# ---------------------------------------------------------------------------------------------
+# Scale rows: many small objects
+# ---------------------------------------------------------------------------------------------
+
+def create_10k_locks():
+    """10,000 ctx.Lock(), all kept alive; us for the 10,000."""
+    def once():
+        t = time.perf_counter()
+        locks = [ctx.Lock() for _ in range(10_000)]
+        took = time.perf_counter() - t
+        del locks
+        return took * 1e6
+
+    emit("py.create_10k_locks", median(once), "us")
+
+
+def create_10k_values():
+    """10,000 ctx.Value('d', 0.0) (each with its RLock), all kept alive; us for the 10,000."""
+    def once():
+        t = time.perf_counter()
+        values = [ctx.Value("d", 0.0) for _ in range(10_000)]
+        took = time.perf_counter() - t
+        del values
+        return took * 1e6
+
+    emit("py.create_10k_values", median(once), "us")
+
+
+def _take_each(locks):
+    for lock in locks:
+        with lock:
+            pass
+
+
+def send_1k_locks_to_spawned():
+    """1,000 Locks as the args of a spawn Process that takes and releases each; ms for start +
+    join."""
+    c = mp.get_context("spawn")
+    locks = [c.Lock() for _ in range(1000)]
+
+    def once():
+        t = time.perf_counter()
+        p = c.Process(target=_take_each, args=(locks,))
+        p.start()
+        p.join(WAIT)
+        assert p.exitcode == 0, p.exitcode
+        return (time.perf_counter() - t) * 1e3
+
+    emit("py.send_1k_locks_to_spawned", median(once), "ms")
+
+
 # (id, function, groups): a filter selects a workload when it occurs in the id or names one
 # of its groups (the Rust crate whose rows compare against it).
 # ---------------------------------------------------------------------------------------------
@@ -1133,6 +1184,9 @@ WORKLOADS = [
     ("py.W8.array1M_bulk", array1m_bulk, "shm"),
     ("py.W8.array1M_loop", array1m_loop, "shm"),
     ("py.W8.value_d", value_d, "shm"),
+    ("py.create_10k_values", create_10k_values, "shm"),
+    ("py.create_10k_locks", create_10k_locks, "sync"),
+    ("py.send_1k_locks_to_spawned", send_1k_locks_to_spawned, "sync"),
     ("py.queue_rtt_two_queues", queue_rtt_two_queues, "queue"),
     ("py.W3.queue_int_1p1c", queue_int_1p1c, "queue"),
     ("py.W3.queue_bytes64KiB_1p1c", queue_bytes_1p1c, "queue"),

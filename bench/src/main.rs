@@ -108,6 +108,13 @@ fn workloads() -> Vec<Workload> {
             "sync",
             sync::semaphore_uncontended,
         ),
+        ("sync.create_10k_locks", "sync", sync::create_10k_locks),
+        (
+            "sync.send_1k_locks_to_spawned",
+            "sync",
+            sync::send_1k_locks_to_spawned,
+        ),
+        ("shm.create_10k_values", "shm", shm::create_10k_values),
         (
             "L7_contended_futex_mutex3",
             "sync",

@@ -148,3 +148,19 @@ pub fn value_get_set_nolock(opts: &Opts) {
     });
     emit("shm.value_f64_get_set_nolock", r, "ns");
 }
+
+/// `shm.create_10k_values`: `Value::new(0.0f64)` (each with its own `RLock`, as Python's
+/// `Value('d', 0.0)`) 10,000 times, kept alive, then dropped; µs for the 10,000.
+pub fn create_10k_values(opts: &Opts) {
+    let n = opts.n(10_000).max(1000);
+    let v = median(opts.reps(), || {
+        let t = Instant::now();
+        let values: Vec<multiproc_shm::Value<f64>> = (0..n)
+            .map(|_| multiproc_shm::Value::new(0.0).expect("value"))
+            .collect();
+        let took = t.elapsed();
+        drop(std::hint::black_box(values));
+        took.as_secs_f64() * 1e6 * 10_000.0 / n as f64
+    });
+    emit("shm.create_10k_values", v, "us");
+}

@@ -181,3 +181,39 @@ pub fn condition_pingpong(opts: &Opts) {
     });
     emit("sync.condition_pingpong", v, "us");
 }
+
+/// `sync.create_10k_locks`: `Lock::new()` 10,000 times, all kept alive, then dropped; µs for the
+/// 10,000. Python's: `ctx.Lock()` 10,000 times.
+pub fn create_10k_locks(opts: &Opts) {
+    let n = opts.n(10_000).max(1000);
+    let v = median(opts.reps(), || {
+        let t = Instant::now();
+        let locks: Vec<Lock> = (0..n).map(|_| Lock::new().expect("lock")).collect();
+        let took = t.elapsed();
+        drop(std::hint::black_box(locks));
+        took.as_secs_f64() * 1e6 * 10_000.0 / n as f64
+    });
+    emit("sync.create_10k_locks", v, "us");
+}
+
+/// `sync.send_1k_locks_to_spawned`: 1,000 Locks sent to a `spawn`ed child in one message (its
+/// arguments), which takes and releases each and returns; ms for start + join. Python's: the
+/// same `Process(target, args=(locks,))` under spawn.
+pub fn send_1k_locks_to_spawned(opts: &Opts) {
+    use multiproc_process::{StartMethod, get_context};
+    fn take_each(locks: Vec<Lock>) -> usize {
+        for l in &locks {
+            drop(l.lock().expect("lock"));
+        }
+        locks.len()
+    }
+    let locks: Vec<Lock> = (0..1000).map(|_| Lock::new().expect("lock")).collect();
+    let ctx = get_context(StartMethod::Spawn);
+    let v = median(opts.reps(), || {
+        let t = Instant::now();
+        let h = ctx.spawn(take_each, locks.clone()).expect("spawn");
+        assert_eq!(h.join().expect("join"), 1000);
+        t.elapsed().as_secs_f64() * 1e3
+    });
+    emit("sync.send_1k_locks_to_spawned", v, "ms");
+}

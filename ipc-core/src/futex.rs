@@ -7,8 +7,8 @@
 //!   a condition, a queue's "data arrived" and "space freed"): a sequence word and a count of
 //!   sleepers. A waiter spins as its [`Spin`] policy says, then announces itself and sleeps until
 //!   its condition holds or its [`Deadline`] passes; the other side changes its state and calls
-//!   [`WaitWord::notify_one`] / [`notify_all`](WaitWord::notify_all), which cost one fence and
-//!   one load unless somebody sleeps. Each type says only what "ready" means.
+//!   [`WaitWord::notify_one`] / [`notify_all`](WaitWord::notify_all), which cost one load
+//!   unless somebody sleeps. Each type says only what "ready" means.
 //! - [`wait`] and [`wake`] are the bare system call, for a protocol whose word is its state (the
 //!   lock word of `multiproc-sync`, whose owner id and waiters bit *are* the futex word).
 //!
@@ -229,14 +229,17 @@ impl Spin {
 /// a type's state.
 ///
 /// The waiter's side is [`wait_until`](Self::wait_until); the other side changes the state the
-/// waiter's `ready` looks at, then calls [`notify_one`](Self::notify_one) or
-/// [`notify_all`](Self::notify_all), which do nothing but a fence and a load when nobody sleeps.
+/// waiter's `ready` looks at **with a `SeqCst` store or read-modify-write**, then calls
+/// [`notify_one`](Self::notify_one) or [`notify_all`](Self::notify_all), which do nothing but
+/// one load when nobody sleeps.
 ///
-/// Why no wake-up is lost: the waiter reads the sequence, counts itself in `sleepers`, fences,
-/// and only then checks `ready`; the notifier changes the state, fences, and only then reads
-/// `sleepers`. The two fences order these, so either the waiter sees the new state, or the
-/// notifier sees the sleeper, bumps the sequence and wakes it — and a waiter that has not reached
-/// the kernel yet finds the sequence changed and does not sleep. A sleeper that dies (or times
+/// Why no wake-up is lost: the waiter reads the sequence, counts itself in `sleepers` (`SeqCst`),
+/// fences (`SeqCst`), and only then checks `ready`; the notifier changes the state (`SeqCst`) and
+/// only then reads `sleepers` (`SeqCst`). In the single order of `SeqCst` operations either the
+/// notifier's read comes after the waiter's count — it sees the sleeper, bumps the sequence and
+/// wakes it (and a waiter that has not reached the kernel yet finds the sequence changed and does
+/// not sleep) — or it comes before, and then the state change precedes the waiter's fence, so
+/// the waiter's check sees it. A sleeper that dies (or times
 /// out) takes itself out of the count; one killed inside the kernel leaves the count one too
 /// high, which costs later notifiers a needless wake-up, never a lost one.
 ///
@@ -252,7 +255,7 @@ impl Spin {
 /// let flag = Flag { set: AtomicU32::new(0), wake: WaitWord::new() };
 /// std::thread::scope(|s| {
 ///     s.spawn(|| {
-///         flag.set.store(1, Ordering::Release);
+///         flag.set.store(1, Ordering::SeqCst);
 ///         flag.wake.notify_all();
 ///     });
 ///     let ready = || flag.set.load(Ordering::Acquire) == 1;
@@ -334,24 +337,30 @@ impl WaitWord {
         }
     }
 
-    /// Wakes one sleeper, if any. Call after the store that made a waiter's condition true.
+    /// Wakes one sleeper, if any. Call after the `SeqCst` store (or read-modify-write) that
+    /// made a waiter's condition true.
     #[inline]
     pub fn notify_one(&self) {
         self.notify(1);
     }
 
-    /// Wakes every sleeper, if any. Call after the store that made their condition true.
+    /// Wakes every sleeper, if any. Call after the `SeqCst` store (or read-modify-write) that
+    /// made their condition true.
     #[inline]
     pub fn notify_all(&self) {
         self.notify(i32::MAX as u32);
     }
 
-    /// Wakes up to `n` sleepers, if any (Python's `Condition.notify(n)`). Call after the store
-    /// that made their condition true.
+    /// Wakes up to `n` sleepers, if any (Python's `Condition.notify(n)`). Call after the
+    /// `SeqCst` store (or read-modify-write) that made their condition true.
     #[inline]
     pub fn notify(&self, n: u32) {
+        // loom treats `SeqCst` loads and stores as acquire/release, weaker than the language
+        // guarantees, so the model checks the fenced form; with the caller's `SeqCst` store the
+        // `SeqCst` load below is equivalent to it (see the type's docs) and costs no fence.
+        #[cfg(loom)]
         fence(Ordering::SeqCst);
-        if self.sleepers.load(Ordering::Relaxed) != 0 {
+        if self.sleepers.load(Ordering::SeqCst) != 0 {
             self.seq.fetch_add(1, Ordering::Release);
             wake(&self.seq, n);
         }
@@ -360,8 +369,9 @@ impl WaitWord {
     /// Whether a waiter has announced itself (and not left): for a notifier that must do more
     /// than wake (a queue that counts waiters for its `qsize`).
     pub fn has_sleepers(&self) -> bool {
+        #[cfg(loom)]
         fence(Ordering::SeqCst);
-        self.sleepers.load(Ordering::Relaxed) != 0
+        self.sleepers.load(Ordering::SeqCst) != 0
     }
 }
 
@@ -433,7 +443,7 @@ mod loom_tests {
             });
             let g = Arc::clone(&f);
             let t = loom::thread::spawn(move || {
-                g.set.store(1, Ordering::Release);
+                g.set.store(1, Ordering::SeqCst);
                 g.wake.notify_one();
             });
             let ready = || f.set.load(Ordering::Acquire) == 1;
@@ -459,7 +469,7 @@ mod loom_tests {
                     })
                 })
                 .collect();
-            f.set.store(1, Ordering::Release);
+            f.set.store(1, Ordering::SeqCst);
             f.wake.notify_all();
             for w in waiters {
                 w.join().unwrap();
@@ -477,7 +487,7 @@ mod loom_tests {
             });
             let g = Arc::clone(&f);
             let t = loom::thread::spawn(move || {
-                g.set.store(1, Ordering::Release);
+                g.set.store(1, Ordering::SeqCst);
                 g.wake.notify_one();
             });
             let ready = || f.set.load(Ordering::Acquire) == 1;

@@ -747,9 +747,36 @@ fn mapped_arena(h: &Heap, ident: (u64, u64)) -> Option<Arc<Arena>> {
         .find(|a| a.ident == ident)
 }
 
+/// A received descriptor's place ([`ReceivedFd::key`]) and the arena it turned out to be.
+type Resolved = Option<((u64, u32), Weak<Arena>)>;
+
+thread_local! {
+    /// The arena the last object deserialised on this thread came from, by its descriptor's
+    /// place in its message: the next objects of the same message skip the lookup.
+    static LAST_ARENA: std::cell::RefCell<Resolved> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// The arena that arrived as `fd` with id `uid`: the one this process maps already (found by
 /// the descriptor's device and inode), or a new mapping of it.
 fn resolve_arena(fd: &ReceivedFd, uid: u64) -> Result<Arc<Arena>, Error> {
+    let key = fd.key();
+    let hit = LAST_ARENA.with(|l| {
+        l.borrow()
+            .as_ref()
+            .filter(|(k, _)| *k == key)
+            .and_then(|(_, a)| a.upgrade())
+            .filter(|a| a.uid == uid)
+    });
+    if let Some(a) = hit {
+        return Ok(a);
+    }
+    let a = lookup_arena(fd, uid)?;
+    LAST_ARENA.with(|l| *l.borrow_mut() = Some((key, Arc::downgrade(&a))));
+    Ok(a)
+}
+
+fn lookup_arena(fd: &ReceivedFd, uid: u64) -> Result<Arc<Arena>, Error> {
     let ident = fd.identity()?;
     let arena = match HEAP.with(|h| mapped_arena(h, ident)) {
         Some(a) => a,
@@ -993,13 +1020,23 @@ pub unsafe trait SharedState: Sync + Sized {
 /// the reference.
 pub struct Shared<T: SharedState> {
     obj: Object,
+    /// The payload, cached: `get` is one load, as for a state in a mapping of its own.
+    ptr: NonNull<T>,
     _t: PhantomData<T>,
 }
+
+// SAFETY: a `Shared` is an `Object` (an `Arc` of a slot reference, Send + Sync) and a pointer
+// into the slot it keeps alive; `T` is made of atomics (`SharedState` contract), so sharing `&T`
+// between threads is what it is made for.
+unsafe impl<T: SharedState> Send for Shared<T> {}
+// SAFETY: as above; every access through `&Shared` is an atomic operation on `T`.
+unsafe impl<T: SharedState> Sync for Shared<T> {}
 
 impl<T: SharedState> Clone for Shared<T> {
     fn clone(&self) -> Self {
         Shared {
             obj: self.obj.clone(),
+            ptr: self.ptr,
             _t: PhantomData,
         }
     }
@@ -1020,21 +1057,26 @@ impl<T: SharedState> Shared<T> {
     /// [`new`](Self::new) for a state guarded by other objects (recorded in its header and
     /// checked on arrival by the owner's [`guards`](Self::guards) comparison).
     pub fn guarded(guards: &[ObjectId], init: impl FnOnce(&T)) -> io::Result<Self> {
-        let s = Shared {
-            obj: Object::new(&T::spec(), guards)?,
-            _t: PhantomData,
-        };
+        let s = Self::view(Object::new(&T::spec(), guards)?);
         init(s.get());
         Ok(s)
+    }
+
+    fn view(obj: Object) -> Self {
+        Shared {
+            ptr: obj.payload().cast::<T>(),
+            obj,
+            _t: PhantomData,
+        }
     }
 
     /// The state.
     #[inline]
     pub fn get(&self) -> &T {
-        // SAFETY: the payload is aligned for `T` and `size_of::<T>()` bytes (the spec, fixed at
-        // creation or checked on arrival), lives as long as `self.obj`; `T` is all atomics
-        // (`SharedState` contract), valid for any bytes and meant for shared mutation.
-        unsafe { self.obj.payload().cast::<T>().as_ref() }
+        // SAFETY: `ptr` is the payload, aligned for `T` and `size_of::<T>()` bytes (the spec,
+        // fixed at creation or checked on arrival), alive as long as `self.obj`; `T` is all
+        // atomics (`SharedState` contract), valid for any bytes and meant for shared mutation.
+        unsafe { self.ptr.as_ref() }
     }
 
     /// Which object this is, in every process.
@@ -1066,10 +1108,7 @@ impl<T: SharedState> Serialize for Shared<T> {
 
 impl<'de, T: SharedState> Deserialize<'de> for Shared<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Shared {
-            obj: Object::deserialize_as(d, &T::spec())?,
-            _t: PhantomData,
-        })
+        Ok(Self::view(Object::deserialize_as(d, &T::spec())?))
     }
 }
 

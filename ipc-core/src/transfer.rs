@@ -54,6 +54,9 @@ thread_local! {
     static SHARED_OUT: RefCell<Vec<(RawFd, u32)>> = const { RefCell::new(Vec::new()) };
     /// Descriptors received with the message being deserialised on this thread.
     static INCOMING: RefCell<Option<Vec<Option<OwnedFd>>>> = const { RefCell::new(None) };
+    /// Counts the messages deserialised on this thread: tells one message's descriptor
+    /// positions from another's.
+    static MESSAGE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     /// The typed error behind the last serde `custom` error raised by this module.
     static FAILURE: RefCell<Option<Error>> = const { RefCell::new(None) };
     /// Whether the serialisation running on this thread prepares a child's arguments.
@@ -167,7 +170,7 @@ impl Serialize for SharedFdRef<'_> {
 /// counterpart of [`SharedFdRef`]): deserialising it takes nothing; [`duplicate`](Self::duplicate)
 /// gives a descriptor of one's own. Use it only while the message is being deserialised.
 #[derive(Debug)]
-pub struct ReceivedFd(u32);
+pub struct ReceivedFd(u32, u64);
 
 impl ReceivedFd {
     fn with<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> io::Result<R>) -> Result<R> {
@@ -195,12 +198,19 @@ impl ReceivedFd {
     pub fn duplicate(&self) -> Result<OwnedFd> {
         self.with(sys::dup_cloexec)
     }
+
+    /// Which descriptor of which message this is: equal for every value of one message that
+    /// names the same descriptor, and different from every other message's (on this thread), so
+    /// that work done for the first value (mapping an arena) can be looked up by the rest.
+    pub fn key(&self) -> (u64, u32) {
+        (self.1, self.0)
+    }
 }
 
 impl<'de> Deserialize<'de> for ReceivedFd {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let FdIndex(index) = FdIndex::deserialize(d)?;
-        Ok(ReceivedFd(index))
+        Ok(ReceivedFd(index, MESSAGE.with(std::cell::Cell::get)))
     }
 }
 
@@ -221,6 +231,61 @@ impl Serialize for FdRef<'_> {
             Ok(i) => FdIndex(i).serialize(s),
             Err(e) => Err(fail(e)),
         }
+    }
+}
+
+/// Descriptors that travel once, moved into the message that carries them instead of duplicated:
+/// a value holding a large set of descriptors (a child's arguments) is then never held twice.
+/// Serialising it hands its descriptors to that message; a second serialisation carries none.
+/// On the wire it is a sequence of descriptors, as a `Vec<PortableFd>` is; deserialising gives a
+/// `MovedFds` that owns the received ones.
+#[derive(Debug, Default)]
+pub struct MovedFds(RefCell<Vec<OwnedFd>>);
+
+impl MovedFds {
+    /// Wraps descriptors to move into the next message that serialises them.
+    pub fn new(fds: Vec<OwnedFd>) -> Self {
+        MovedFds(RefCell::new(fds))
+    }
+
+    /// The descriptors still held (none after a serialisation).
+    pub fn into_inner(self) -> Vec<OwnedFd> {
+        self.0.into_inner()
+    }
+}
+
+impl Serialize for MovedFds {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let fds = std::mem::take(&mut *self.0.borrow_mut());
+        let first = OUTGOING.with(|out| -> std::result::Result<u32, Error> {
+            let mut out = out.borrow_mut();
+            let set = out.as_mut().ok_or(Error::FdOutsideTransfer)?;
+            let first = set.len();
+            if first + fds.len() > stream::MAX_MESSAGE_FDS {
+                return Err(Error::NotTransferable(
+                    "more than 65,536 descriptors in one message",
+                ));
+            }
+            set.extend(fds);
+            Ok(first as u32)
+        });
+        let first = first.map_err(fail)?;
+        let n = OUTGOING.with(|out| out.borrow().as_ref().map_or(0, Vec::len)) as u32 - first;
+        let mut seq = s.serialize_seq(Some(n as usize))?;
+        for i in first..first + n {
+            seq.serialize_element(&FdIndex(i))?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for MovedFds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let fds = Vec::<PortableFd>::deserialize(d)?;
+        Ok(MovedFds::new(
+            fds.into_iter().map(PortableFd::into_inner).collect(),
+        ))
     }
 }
 
@@ -344,6 +409,7 @@ pub fn preparing_child() -> bool {
 /// [`Error::MissingFd`] when the bytes name a descriptor that is not in `fds`;
 /// [`Error::FrameCorrupt`] when the bytes do not decode.
 pub fn from_envelope<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T> {
+    MESSAGE.with(|m| m.set(m.get().wrapping_add(1)));
     let _guard = install(&INCOMING, fds.into_iter().map(Some).collect());
     frame::decode_payload(bytes)
 }

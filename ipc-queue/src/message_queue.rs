@@ -60,7 +60,7 @@ pub struct MqAttributes {
 /// mq.send(b"low", 1)?;
 /// mq.send(b"high", 9)?;
 /// let mut buf = [0u8; 64];
-/// let (n, prio) = other.receive(&mut buf)?;
+/// let (n, prio) = other.recv(&mut buf)?;
 /// assert_eq!((&buf[..n], prio), (&b"high"[..], 9));
 /// assert_eq!(other.try_recv_vec()?, (b"low".to_vec(), 1));
 /// assert!(matches!(other.try_recv_vec(), Err(Error::Empty)));

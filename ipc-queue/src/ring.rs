@@ -362,7 +362,7 @@ impl Ring {
 
     pub(crate) fn close(&self) {
         let h = self.hdr();
-        h.closed.store(1, Ordering::Release);
+        h.closed.store(1, Ordering::SeqCst);
         h.data.notify_all();
         h.space.notify_all();
     }
@@ -419,7 +419,7 @@ impl Ring {
             h.items_put.store(n.saturating_sub(1), Ordering::Release);
             h.pending_head.store(head, Ordering::Relaxed);
         }
-        if h.in_message.swap(0, Ordering::AcqRel) != 0 {
+        if h.in_message.swap(0, Ordering::SeqCst) != 0 {
             // A consumer may wait for the rest of that message: let it see it is abandoned.
             h.data.notify_all();
         }
@@ -508,7 +508,7 @@ impl Ring {
         }
         // A plain store: a hand-back mark it may overwrite was left for a chunked message no
         // longer in flight (the put lock is held, and this is no chunk).
-        h.head.store(new_head, Ordering::Release);
+        h.head.store(new_head, Ordering::SeqCst);
         h.data.notify_one();
     }
 
@@ -524,13 +524,13 @@ impl Ring {
             h.items_put.store(n, Ordering::Release);
         }
         if h.head
-            .compare_exchange(old, new, Ordering::Release, Ordering::Relaxed)
+            .compare_exchange(old, new, Ordering::SeqCst, Ordering::Relaxed)
             .is_err()
         {
             // Only the mark makes it fail (the put lock is held). A producer that dies in here
             // leaves `head < pending_head`, which `recover_put` reads as "not counted".
             if item {
-                h.items_put.store(n - 1, Ordering::Release);
+                h.items_put.store(n - 1, Ordering::SeqCst);
                 h.pending_head.store(old, Ordering::Relaxed);
                 // A joiner may have seen the count that is now taken back.
                 self.wake_joiners();
@@ -641,7 +641,7 @@ impl Ring {
 
     fn free_to(&self, tail: u64) {
         let h = self.hdr();
-        h.tail.store(tail, Ordering::Release);
+        h.tail.store(tail, Ordering::SeqCst);
         h.space.notify_one();
     }
 
@@ -902,7 +902,7 @@ impl Ring {
             match h.tasks_done.compare_exchange_weak(
                 done,
                 done + 1,
-                Ordering::AcqRel,
+                Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => break,

@@ -255,7 +255,7 @@ impl Barrier {
             }
             if st
                 .state
-                .compare_exchange(s, s + 1, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(s, s + 1, Ordering::SeqCst, Ordering::Acquire)
                 .is_ok()
             {
                 return Ok((s + 1, count));
@@ -279,7 +279,7 @@ impl Barrier {
             .compare_exchange(
                 mine,
                 next_generation(mine, false),
-                Ordering::AcqRel,
+                Ordering::SeqCst,
                 Ordering::Acquire,
             )
             .is_ok();
@@ -347,7 +347,7 @@ impl Barrier {
         while generation(s) == generation(seen) && s & BROKEN == 0 {
             match st
                 .state
-                .compare_exchange(s, s | BROKEN, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(s, s | BROKEN, Ordering::SeqCst, Ordering::Acquire)
             {
                 Ok(_) => break,
                 Err(now) => s = now,
@@ -376,12 +376,12 @@ impl Barrier {
         loop {
             let had_waiters = s & COUNT_MASK != 0 || s & BROKEN != 0;
             if had_waiters {
-                st.broken_gen.store(generation(s), Ordering::Release);
+                st.broken_gen.store(generation(s), Ordering::SeqCst);
             }
             match st.state.compare_exchange(
                 s,
                 next_generation(s, had_waiters),
-                Ordering::AcqRel,
+                Ordering::SeqCst,
                 Ordering::Acquire,
             ) {
                 Ok(_) => break,

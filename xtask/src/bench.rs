@@ -237,6 +237,24 @@ const ROWS: &[Row] = &[
         what: "the same on a RawArray written element by element (atomic stores), summed by iter()",
     },
     Row {
+        rust: "sync.create_10k_locks",
+        python: Some("py.create_10k_locks"),
+        limit: None,
+        what: "create 10,000 Locks and keep them (a shared-heap slot each; Python: a semaphore each), for the 10,000",
+    },
+    Row {
+        rust: "shm.create_10k_values",
+        python: Some("py.create_10k_values"),
+        limit: None,
+        what: "create 10,000 Value<f64> with their RLocks and keep them, for the 10,000",
+    },
+    Row {
+        rust: "sync.send_1k_locks_to_spawned",
+        python: Some("py.send_1k_locks_to_spawned"),
+        limit: None,
+        what: "send 1,000 Locks to a spawned child in one message (its arguments); it takes and releases each; start + join",
+    },
+    Row {
         rust: "shm.value_f64_get_set_lock",
         python: Some("py.W8.value_d/get_set_lock"),
         limit: Some("L6_cas_lock_uncontended"),
