@@ -3,6 +3,24 @@
 //! ```text
 //! cargo run --release --example tour
 //! ```
+//!
+//! # Output
+//!
+//! ```text
+//! ipc tour (pid *)
+//! [core] frame round trip: (42, None, "hello") in 12 bytes
+//! [core] a truncated frame is an error: truncated frame: expected 13 bytes, got 5
+//! [core] child * woke us through a futex in a shared memfd page after *
+//! [core] and wrote through the pipe end we sent: hello from the child
+//! [process] fork       child * returned 30 in *
+//! [process] spawn      child * returned 30 in *
+//! [process] forkserver child * returned 30 in *
+//! [sync+shm+queue] 4 children added their squares under one Lock: total 14
+//! [queue] their reports: [(0, 0), (1, 1), (2, 4), (3, 9)]
+//! [pipe] HELLO THROUGH A PIPE
+//! [pool] map(square_of, 1..=8) = [1, 4, 9, 16, 25, 36, 49, 64]
+//! tour done
+//! ```
 
 use std::io::Read;
 use std::process::Command;

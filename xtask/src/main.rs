@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test-all") => test_all::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("examples") if args.get(1).is_some_and(|a| a == "--list") => examples::list(),
         Some("examples") => examples::run_all(args.get(1).map(String::as_str)).map(|_| ()),
         _ => {
             eprintln!(
