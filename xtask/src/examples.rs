@@ -40,7 +40,37 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::cli::{self, Arg, Spec};
 use crate::util::{self, run_captured};
+
+const SPEC: Spec = Spec {
+    name: "examples",
+    about: "Builds every example of the workspace, runs each run its `# Output` doc section \
+            declares, and checks what it prints (see xtask/src/examples.rs for the format).",
+    args: &[
+        Arg {
+            name: "--list",
+            value: None,
+            help: "list the declared runs instead of running them",
+        },
+        Arg {
+            name: "PACKAGE",
+            value: None,
+            help: "only the examples of this package (multiproc-queue, …)",
+        },
+    ],
+};
+
+/// `cargo xtask examples …`.
+pub fn main(args: &[String]) -> Result<(), cli::Error> {
+    let p = SPEC.parse(args)?;
+    if p.flag("--list") {
+        return Ok(list()?);
+    }
+    let n = run_all(p.positional())?;
+    println!("{n} example runs printed what they must");
+    Ok(())
+}
 
 /// How long any one program may run.
 const LIMIT: Duration = Duration::from_secs(60);
