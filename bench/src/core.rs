@@ -7,6 +7,7 @@ use multiproc_core::futex::{self, WaitResult};
 use multiproc_core::transfer::Channel;
 use multiproc_core::{Deadline, SharedMapping, frame};
 
+use crate::place::Placement;
 use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
 use crate::workload::Workload;
 
@@ -31,6 +32,8 @@ pub const FUTEX_PINGPONG: Workload = Workload {
     what: "futex wake between two processes, round trip (Python: two Events)",
     python: &["py.W5.event_pingpong"],
     limit: Some("L2_futex_pingpong"),
+    placement: Placement::Apart,
+    busy: true,
     run: futex_pingpong,
     ..Workload::ROW
 };
@@ -77,6 +80,7 @@ pub const CHANNEL_RTT: Workload = Workload {
     what: "an integer there and back over a Channel (Python: Pipe send/recv)",
     python: &["py.W1.pipe_rtt_int"],
     limit: Some("L1_unix_stream_pingpong"),
+    placement: Placement::Apart,
     run: channel_rtt,
     ..Workload::ROW
 };

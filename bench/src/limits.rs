@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
+use crate::place::Placement;
 use crate::util::{Opts, emit, fork, median, per_op, reap, shared_page, watchdog};
 use crate::workload::Workload;
 
@@ -106,6 +107,8 @@ pub const WORKLOADS: &[Workload] = &[
 pub const PIPE_PINGPONG: Workload = Workload {
     id: "L1_pipe_pingpong",
     what: "8 B round trip over two pipes",
+    placement: Placement::Apart,
+    same_core: true,
     run: pipe_pingpong,
     ..Workload::LIMIT
 };
@@ -118,6 +121,8 @@ pub fn pipe_pingpong(opts: &Opts) {
 pub const UNIX_STREAM_PINGPONG: Workload = Workload {
     id: "L1_unix_stream_pingpong",
     what: "8 B round trip over a Unix stream socket pair",
+    placement: Placement::Apart,
+    same_core: true,
     run: unix_stream_pingpong,
     ..Workload::LIMIT
 };
@@ -143,6 +148,9 @@ fn futex(word: &AtomicU32, op: i32, val: u32) {
 pub const FUTEX_PINGPONG: Workload = Workload {
     id: "L2_futex_pingpong",
     what: "futex hand-over round trip, one shared word",
+    placement: Placement::Apart,
+    same_core: true,
+    busy: true,
     run: futex_pingpong,
     ..Workload::LIMIT
 };
@@ -291,6 +299,7 @@ fn mutex3_unlock(word: &AtomicU32) {
 pub const CONTENDED_FUTEX_MUTEX3: Workload = Workload {
     id: "L7_contended_futex_mutex3",
     what: "two processes x 1M increments under Drepper's mutex3, per increment",
+    placement: Placement::Apart,
     run: contended_futex_mutex3,
     ..Workload::LIMIT
 };

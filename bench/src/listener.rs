@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use multiproc_pipe::{Address, Client, Framing, Listener};
 
+use crate::place::Placement;
 use crate::util::{Opts, emit, fork, median, per_op, watchdog};
 use crate::workload::Workload;
 
@@ -89,6 +90,7 @@ pub const CONNECT_AUTH_RTT_UNIX: Workload = Workload {
     what: "Client connect + authkey handshake + 8 B round trip + close, Unix socket (target: within 1.5x of 4.5x the limit)",
     python: &["py.listener_connect_auth_rtt_unix"],
     limit: Some("L1_unix_stream_pingpong"),
+    placement: Placement::Apart,
     run: connect_auth_rtt_unix,
     ..Workload::ROW
 };
@@ -104,6 +106,7 @@ pub const CONNECT_AUTH_RTT_TCP: Workload = Workload {
     what: "the same over TCP loopback (Python leaves Nagle on: ~44 ms) (target: within 1.5x of 4.5x the limit)",
     python: &["py.listener_connect_auth_rtt_tcp"],
     limit: Some("L10_tcp_loopback_pingpong"),
+    placement: Placement::Apart,
     run: connect_auth_rtt_tcp,
     ..Workload::ROW
 };
@@ -151,6 +154,7 @@ pub const RTT_UNIX: Workload = Workload {
     what: "an int there and back on an authenticated Listener/Client connection, Unix socket (target: within 1.1x)",
     python: &["py.listener_rtt_unix"],
     limit: Some("L1_unix_stream_pingpong"),
+    placement: Placement::Apart,
     run: rtt_unix,
     ..Workload::ROW
 };
@@ -166,6 +170,7 @@ pub const RTT_TCP: Workload = Workload {
     what: "the same over TCP loopback (target: within 1.1x)",
     python: &["py.listener_rtt_tcp"],
     limit: Some("L10_tcp_loopback_pingpong"),
+    placement: Placement::Apart,
     run: rtt_tcp,
     ..Workload::ROW
 };

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use multiproc_manager::Manager;
 
+use crate::place::Placement;
 use crate::util::{Opts, emit, median, per_op, watchdog};
 use crate::workload::Workload;
 
@@ -27,6 +28,8 @@ fn per_call(id: &str, opts: &Opts, tcp: bool, calls: usize, op: Setup) {
         watchdog(120);
         let m = manager(tcp);
         let mut f = op(&m);
+        // The server (every thread of it) runs on the peers' core, as the limit's child does.
+        crate::place::pin_peers();
         for i in 0..200 {
             f(i);
         }
@@ -65,6 +68,7 @@ pub const DICT_SET_GET_LOCAL: Workload = Workload {
     what: "d[k] = v, then d[k], through a local Manager, per call (target: within 1.3x, >= 3x faster than Python)",
     python: &["py.manager_dict_set_get"],
     limit: Some("L1_unix_stream_pingpong"),
+    placement: Placement::Apart,
     run: dict_set_get_local,
     ..Workload::ROW
 };
@@ -79,6 +83,7 @@ pub const DICT_SET_GET_TCP: Workload = Workload {
     what: "the dict set + get through a Manager on TCP loopback, per call (target: within 1.3x, >= 3x faster than Python)",
     python: &["py.manager_dict_set_get_tcp"],
     limit: Some("L10_tcp_loopback_pingpong"),
+    placement: Placement::Apart,
     run: dict_set_get_tcp,
     ..Workload::ROW
 };
@@ -93,6 +98,7 @@ pub const LIST_APPEND: Workload = Workload {
     what: "l.append(i) through a local Manager, per call (target: within 1.3x, >= 3x faster than Python)",
     python: &["py.manager_list_append"],
     limit: Some("L1_unix_stream_pingpong"),
+    placement: Placement::Apart,
     run: list_append,
     ..Workload::ROW
 };
@@ -115,6 +121,7 @@ pub const NAMESPACE_GET: Workload = Workload {
     what: "ns.a through a local Manager, per call (target: within 1.3x, >= 3x faster than Python)",
     python: &["py.manager_namespace_get"],
     limit: Some("L1_unix_stream_pingpong"),
+    placement: Placement::Apart,
     run: namespace_get,
     ..Workload::ROW
 };
@@ -135,6 +142,7 @@ pub const QUEUE_PUT_GET: Workload = Workload {
     what: "q.put(i), then q.get(), through a local Manager's Queue, per call (target: within 1.3x, >= 3x faster than Python)",
     python: &["py.manager_queue_put_get"],
     limit: Some("L1_unix_stream_pingpong"),
+    placement: Placement::Apart,
     run: queue_put_get,
     ..Workload::ROW
 };

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use multiproc_pipe::{Connection, pipe};
 
+use crate::place::Placement;
 use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
 use crate::workload::Workload;
 
@@ -99,6 +100,8 @@ pub const RTT_INT: Workload = Workload {
     what: "duplex Connection, an integer there and back (W1)",
     python: &["py.W1.pipe_rtt_int"],
     limit: Some("L1_unix_stream_pingpong"),
+    placement: Placement::Apart,
+    same_core: true,
     run: rtt_int,
     ..Workload::ROW
 };
@@ -114,6 +117,7 @@ pub const RTT_BYTES8: Workload = Workload {
     what: "duplex Connection, send_bytes of 8 B there and back (W1)",
     python: &["py.W1.pipe_rtt_bytes8"],
     limit: Some("L1_unix_stream_pingpong"),
+    placement: Placement::Apart,
     run: rtt_bytes8,
     ..Workload::ROW
 };
@@ -128,6 +132,8 @@ pub const RTT_ONEWAY_BYTES8: Workload = Workload {
     id: "pipe.rtt_oneway_bytes8",
     what: "two one-way Connections, 8 B there and back (target: within 1.1x of the bare pipe ping-pong)",
     limit: Some("L1_pipe_pingpong"),
+    placement: Placement::Apart,
+    same_core: true,
     run: rtt_oneway_bytes8,
     ..Workload::ROW
 };

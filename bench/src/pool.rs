@@ -5,6 +5,7 @@ use std::time::Instant;
 use multiproc_pool::Pool;
 use multiproc_process::StartMethod;
 
+use crate::place::Placement;
 use crate::util::{Opts, emit, median, per_op, watchdog};
 use crate::workload::Workload;
 
@@ -92,6 +93,7 @@ pub const APPLY_ASYNC_GET: Workload = Workload {
     what: "sequential apply_async(f, 1).get() (target: within 2x of a bare futex ping-pong)",
     python: &["py.W6.pool_apply_async_get"],
     limit: Some("L2_futex_pingpong"),
+    placement: Placement::Apart,
     run: apply_async_get,
     ..Workload::ROW
 };
@@ -100,6 +102,8 @@ pub const APPLY_ASYNC_GET: Workload = Workload {
 pub fn apply_async_get(opts: &Opts) {
     let n = opts.n(5_000).max(500);
     let pool = pool2();
+    // The workers run on the peers' core, as the limit's child does.
+    crate::place::pin_peers();
     for _ in 0..200 {
         pool.apply(double, 1).expect("warm");
     }

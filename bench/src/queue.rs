@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use multiproc_core::SharedMapping;
 use multiproc_queue::{Bytes, JoinableQueue, Queue};
 
+use crate::place::Placement;
 use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
 use crate::workload::Workload;
 
@@ -179,6 +180,9 @@ pub const RTT_TWO_QUEUES: Workload = Workload {
     what: "an int there and back through two Queues (target < 2 us)",
     python: &["py.queue_rtt_two_queues"],
     limit: Some("L2_futex_pingpong"),
+    placement: Placement::Apart,
+    same_core: true,
+    busy: true,
     run: rtt_two_queues,
     ..Workload::ROW
 };

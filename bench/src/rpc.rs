@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use multiproc_rpc::{Client, Server};
 
+use crate::place::Placement;
 use crate::util::{Opts, emit, fork, median, per_op, watchdog};
 use crate::workload::Workload;
 
@@ -46,6 +47,7 @@ pub const SEQ_ADD: Workload = Workload {
     what: "sequential add(2, 3), one client, kept-alive connection (Python: SimpleXMLRPCServer + ServerProxy, a connection per call; the second Python row: its ThreadingMixIn server)",
     python: &["py.W10.xmlrpc_seq_single", "py.W10.xmlrpc_seq_threaded"],
     limit: Some("L10_tcp_loopback_pingpong.rate"),
+    placement: Placement::Apart,
     run: seq_add,
     ..Workload::ROW
 };
@@ -163,6 +165,7 @@ pub const ECHO10K: Workload = Workload {
         "py.W10.xmlrpc_echo10k_single",
         "py.W10.xmlrpc_echo10k_threaded",
     ],
+    placement: Placement::Apart,
     run: echo10k,
     ..Workload::ROW
 };
@@ -228,6 +231,7 @@ fn nodelay(fd: i32) {
 pub const TCP_LOOPBACK_PINGPONG: Workload = Workload {
     id: "L10_tcp_loopback_pingpong",
     what: "100 B round trip over TCP loopback, TCP_NODELAY",
+    placement: Placement::Apart,
     run: tcp_loopback_pingpong,
     also: &[(
         "L10_tcp_loopback_pingpong.rate",

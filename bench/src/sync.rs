@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use multiproc_core::SharedMapping;
 use multiproc_sync::{Condition, Event, Lock, RLock, Semaphore};
 
+use crate::place::Placement;
 use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
 use crate::workload::Workload;
 
@@ -100,6 +101,7 @@ pub const LOCK_CONTENDED: Workload = Workload {
     what: "two processes increment a counter under one Lock, per increment (target: within 1.5x of mutex3)",
     python: &["py.W4.contended_lock"],
     limit: Some("L7_contended_futex_mutex3"),
+    placement: Placement::Apart,
     run: lock_contended,
     ..Workload::ROW
 };
@@ -150,6 +152,8 @@ pub const EVENT_PINGPONG: Workload = Workload {
     what: "two Events ping-pong between two processes, round trip (target: within 1.2x)",
     python: &["py.W5.event_pingpong"],
     limit: Some("L2_futex_pingpong"),
+    placement: Placement::Apart,
+    busy: true,
     run: event_pingpong,
     ..Workload::ROW
 };
@@ -195,6 +199,9 @@ pub const CONDITION_PINGPONG: Workload = Workload {
     what: "Condition + shared turn ping-pong between two processes, round trip (target: within 1.2x)",
     python: &["py.W5.condition_pingpong"],
     limit: Some("L2_futex_pingpong"),
+    placement: Placement::Apart,
+    same_core: true,
+    busy: true,
     run: condition_pingpong,
     ..Workload::ROW
 };

@@ -30,6 +30,12 @@ const SPEC: Spec = Spec {
             help: "a tenth of the iterations, one repetition (under a minute)",
         },
         Arg {
+            name: "--busy",
+            value: None,
+            help: "only the rows that declare `busy` and their limits, beside a process that \
+                   keeps the peers' core busy (no Python side; writes bench-busy.{md,json})",
+        },
+        Arg {
             name: "FILTER",
             value: None,
             help: "only the rows whose id contains FILTER (and their limits), e.g. sync or queue.rtt",
@@ -42,6 +48,8 @@ const SPEC: Spec = Spec {
 pub struct Options {
     /// `--quick`.
     pub quick: bool,
+    /// `--busy`.
+    pub busy: bool,
     /// Only the rows whose id contains this (empty: all).
     pub filter: String,
 }
@@ -51,6 +59,7 @@ pub fn main(args: &[String]) -> Result<(), cli::Error> {
     let p = SPEC.parse(args)?;
     run(&Options {
         quick: p.flag("--quick"),
+        busy: p.flag("--busy"),
         filter: p.positional().unwrap_or_default().to_string(),
     })?;
     Ok(())
@@ -69,6 +78,8 @@ pub struct Declared {
     pub limit: Option<String>,
     /// Further ids (a limit's), with what each means.
     pub also: Vec<(String, String)>,
+    /// Where its processes run: `free`, `apart` (two cores), `same core`.
+    pub placement: String,
 }
 
 impl Declared {
@@ -96,6 +107,7 @@ fn parse_declared(line: &str) -> Result<Declared, String> {
                     .collect()
             })
             .unwrap_or_default(),
+        placement: s(&v["placement"]).unwrap_or_else(|| "free".into()),
     })
 }
 
@@ -145,13 +157,18 @@ pub fn python_ids() -> Result<Vec<String>, String> {
 
 /// What the declarations name that nothing provides: a Python twin `bench.py` does not list (a
 /// listed id is a prefix of the ids it emits: `py.W4.uncontended` emits
-/// `py.W4.uncontended/lock_acquire_release`), a limit no limit declares, an id declared twice.
+/// `py.W4.uncontended/lock_acquire_release`), a limit no limit declares, an id declared twice;
+/// and a row whose placement differs from its limit's.
 pub fn unmatched(declared: &[Declared], python: &[String]) -> Vec<String> {
     let mut missing = Vec::new();
-    let limit_ids: Vec<&str> = declared
+    let limit_ids: Vec<(&str, &str)> = declared
         .iter()
         .filter(|d| d.is_limit())
-        .flat_map(|d| std::iter::once(d.id.as_str()).chain(d.also.iter().map(|a| a.0.as_str())))
+        .flat_map(|d| {
+            std::iter::once(d.id.as_str())
+                .chain(d.also.iter().map(|a| a.0.as_str()))
+                .map(|id| (id, d.placement.as_str()))
+        })
         .collect();
     for (i, d) in declared.iter().enumerate() {
         if declared[..i].iter().any(|e| e.id == d.id) {
@@ -162,10 +179,15 @@ pub fn unmatched(declared: &[Declared], python: &[String]) -> Vec<String> {
                 missing.push(format!("{}'s Python twin {p} is not in bench.py", d.id));
             }
         }
-        if let Some(l) = &d.limit
-            && !limit_ids.contains(&l.as_str())
-        {
-            missing.push(format!("{}'s limit {l} is declared by no limit", d.id));
+        if let Some(l) = &d.limit {
+            match limit_ids.iter().find(|(id, _)| id == l) {
+                None => missing.push(format!("{}'s limit {l} is declared by no limit", d.id)),
+                Some((_, placed)) if *placed != d.placement => missing.push(format!(
+                    "{} runs {} but its limit {l} runs {placed}",
+                    d.id, d.placement
+                )),
+                Some(_) => {}
+            }
         }
     }
     missing
@@ -345,19 +367,32 @@ fn run_rust(bin: &Path, o: &Options) -> Result<Results, String> {
     if o.quick {
         cmd.arg("--quick");
     }
+    if o.busy {
+        cmd.arg("--busy");
+    }
     if !o.filter.is_empty() {
         cmd.arg(&o.filter);
     }
     run_side("multiproc-bench", &mut cmd, time_limit(o.quick))
 }
 
-fn run_python(o: &Options) -> Result<Results, String> {
+/// Runs `bench.py`; the twins of rows whose processes run apart run apart there too.
+fn run_python(o: &Options, declared: &[Declared]) -> Result<Results, String> {
+    if o.busy {
+        return Ok(Results::new());
+    }
     println!("==> Python multiprocessing workloads");
     let mut cmd = std::process::Command::new("python3");
     cmd.arg(util::root().join("bench/python/bench.py"));
     if o.quick {
         cmd.arg("--quick");
     }
+    let apart: Vec<&str> = declared
+        .iter()
+        .filter(|d| d.placement == "apart")
+        .flat_map(|d| d.python.iter().map(String::as_str))
+        .collect();
+    cmd.arg(format!("--apart={}", apart.join(",")));
     cmd.arg(python_filter(&o.filter));
     run_side("bench.py", &mut cmd, time_limit(o.quick))
 }
@@ -371,14 +406,20 @@ fn table(
     m: &Machine,
 ) -> (String, Value) {
     let mut md = format!(
-        "# cargo xtask bench{}\n\nMachine: {} cores; background load before the run {:.2} busy \
-         cores; during the run {:.2} busy cores (ours included); loadavg {} -> {}.\n\n",
+        "# cargo xtask bench{}{}\n\nMachine: {} cores; background load before the run {:.2} busy \
+         cores; during the run {:.2} busy cores (ours included); loadavg {} -> {}.{}\n\n",
         if o.quick { " --quick" } else { "" },
+        if o.busy { " --busy" } else { "" },
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         m.background,
         m.during,
         m.load_start,
         m.load_end,
+        if o.busy {
+            " Every row and its limit ran beside a process that kept the peers' core busy."
+        } else {
+            ""
+        },
     );
     md.push_str(
         "| workload | unit | Python | multiproc | vs Python | bare limit | limit | vs limit |\n",
@@ -442,10 +483,16 @@ fn table(
         } else {
             format!(" (Python: {})", d.python.join(", "))
         };
-        md.push_str(&format!("- `{}`: {}{twins}\n", d.id, d.what));
+        let placed = match d.placement.as_str() {
+            "apart" => " [two processes pinned to two cores]",
+            "same core" => " [pinned to one core]",
+            _ => "",
+        };
+        md.push_str(&format!("- `{}`: {}{twins}{placed}\n", d.id, d.what));
     }
     let doc = json!({
         "quick": o.quick,
+        "busy": o.busy,
         "background_busy_cores": m.background,
         "during_busy_cores": m.during,
         "loadavg_start": m.load_start,
@@ -457,13 +504,15 @@ fn table(
     (md, doc)
 }
 
-fn write(md: &str, doc: &Value) -> Result<PathBuf, String> {
+/// Writes `bench.md` and `bench.json` (`bench-busy.*` for `--busy`); the Markdown's path.
+fn write(md: &str, doc: &Value, o: &Options) -> Result<PathBuf, String> {
     let dir = util::target_dir().join("bench");
+    let stem = if o.busy { "bench-busy" } else { "bench" };
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("bench.md"), md).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join(format!("{stem}.md")), md).map_err(|e| e.to_string())?;
     let json = serde_json::to_string_pretty(doc).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("bench.json"), json).map_err(|e| e.to_string())?;
-    Ok(dir)
+    std::fs::write(dir.join(format!("{stem}.json")), json).map_err(|e| e.to_string())?;
+    Ok(dir.join(format!("{stem}.md")))
 }
 
 /// Runs the bench; returns the JSON document it wrote.
@@ -478,7 +527,7 @@ pub fn run(o: &Options) -> Result<Value, String> {
     );
     let during_a = cpu_times();
     let rust = run_rust(&bin, o)?;
-    let python = run_python(o)?;
+    let python = run_python(o, &declared)?;
     let machine = Machine {
         background,
         during: busy_cores(during_a, cpu_times()),
@@ -487,10 +536,10 @@ pub fn run(o: &Options) -> Result<Value, String> {
     };
     let (md, doc) = table(&declared, &rust, &python, o, &machine);
     println!("\n{md}");
-    let dir = write(&md, &doc)?;
+    let path = write(&md, &doc, o)?;
     println!(
-        "wrote {} and bench.json in {}",
-        dir.join("bench.md").display(),
+        "wrote {} (and .json) in {}",
+        path.display(),
         util::secs(t_all.elapsed())
     );
     Ok(doc)
@@ -526,6 +575,11 @@ mod tests {
             python: py.iter().map(|s| s.to_string()).collect(),
             limit: limit.map(str::to_string),
             also: vec![("L1.rate".into(), "per second".into())],
+            placement: "apart".into(),
+        };
+        let free = Declared {
+            placement: "free".into(),
+            ..d("a.w", &[], Some("L1"))
         };
         let declared = [
             d("L1", &[], None),
@@ -533,6 +587,7 @@ mod tests {
             d("a.y", &["py.b"], Some("L1.rate")),
             d("a.z", &[], Some("L9")),
             d("a.x", &[], None),
+            free,
         ];
         let missing = unmatched(&declared, &["py.a".to_string()]);
         assert_eq!(
@@ -541,6 +596,7 @@ mod tests {
                 "a.y's Python twin py.b is not in bench.py",
                 "a.z's limit L9 is declared by no limit",
                 "a.x is declared twice",
+                "a.w runs free but its limit L1 runs apart",
             ]
         );
     }
