@@ -67,20 +67,11 @@ fn a_guard_copied_by_fork_is_refused() {
 fn main() {
     // Quiet the expected panic in the forked child.
     std::panic::set_hook(Box::new(|_| {}));
-    let tests: &[(&str, fn())] = &[
+    multiproc_testkit::run_single_threaded(&[
         ("handles_by_fork", handles_by_fork),
         (
             "a_guard_copied_by_fork_is_refused",
             a_guard_copied_by_fork_is_refused,
         ),
-    ];
-    println!("\nrunning {} tests", tests.len());
-    for (name, t) in tests {
-        t();
-        println!("test {name} ... ok");
-    }
-    println!(
-        "\ntest result: ok. {} passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n",
-        tests.len()
-    );
+    ]);
 }
