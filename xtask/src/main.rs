@@ -1,16 +1,18 @@
 //! Project automation for the `multiproc` workspace (`cargo xtask <task>`).
 //!
-//! - `cargo xtask test-all`: format check, clippy, tests, doctests, docs, and every
+//! - `cargo xtask test-all`: format check, clippy, tests, doctests, docs, packaging, and every
 //!   example run with its output checked — one pipeline that stops at the first failure.
-//! - `cargo xtask bench [--quick] [FILTER]`: the workloads beside Python's
+//! - `cargo xtask bench [--quick] [--busy] [FILTER]`: the workloads beside Python's
 //!   `multiprocessing` and the bare kernel limits; writes `target/bench/bench.{md,json}`.
 //! - `cargo xtask examples [PACKAGE]`: every example, with the output its doc block declares.
+//! - `cargo xtask package`: `cargo package` of every published crate, and their metadata.
 //!
 //! Every task answers `--help` and refuses an option it does not know.
 
 mod bench;
 mod cli;
 mod examples;
+mod package;
 mod test_all;
 mod util;
 
@@ -20,9 +22,10 @@ const USAGE: &str = "\
 usage: cargo xtask <task> [options]
 
 tasks:
-  test-all   fmt, clippy, tests, doctests, loom, docs, examples, bench checks
+  test-all   fmt, clippy, tests, doctests, loom, docs, packaging, examples, bench checks
   bench      workloads beside Python's multiprocessing and the bare kernel limits
   examples   run every example and check the output its doc block declares
+  package    cargo package of every published crate, and their metadata
 
 `cargo xtask <task> --help` describes a task's options.";
 
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         "test-all" => test_all::main(rest),
         "bench" => bench::main(rest),
         "examples" => examples::main(rest),
+        "package" => package::main(rest),
         other => Err(cli::Error::Usage(format!("no task {other:?}\n\n{USAGE}"))),
     };
     match result {

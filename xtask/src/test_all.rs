@@ -16,6 +16,7 @@ const STEPS: &[Step] = &[
     ("doctest", doctest),
     ("loom", loom),
     ("doc", doc),
+    ("package", package),
     ("examples", run_examples),
     ("bench-check", bench_check),
     ("bench-quick", bench_quick),
@@ -93,6 +94,12 @@ fn doc() -> Result<String, String> {
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
     Ok("docs build with warnings denied".into())
+}
+
+/// Every published package's metadata, README and how-to-depend section, and `cargo package`
+/// of them all (without the verifying build).
+fn package() -> Result<String, String> {
+    crate::package::run()
 }
 
 fn run_examples() -> Result<String, String> {
