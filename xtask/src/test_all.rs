@@ -104,7 +104,9 @@ fn package() -> Result<String, String> {
 
 fn run_examples() -> Result<String, String> {
     let n = examples::run_all(None)?;
-    Ok(format!("{n} examples printed what they must"))
+    Ok(format!(
+        "{n} example runs printed what their # Output sections say"
+    ))
 }
 
 /// The bench's declarations hold together: `bench.py` parses, every Python twin a workload
