@@ -5,11 +5,16 @@ Each workload prints one JSON line {"id", "value", "unit"}, like the Rust side (
 Definitions follow ../shared/BENCH-WORKLOADS.md (start method fork, a Barrier before the timed
 region, warm-up round trips, a watchdog on every repetition).
 
-Usage: python3 bench.py [--quick] [FILTER]
+Usage: python3 bench.py [--quick] [--apart=ID,ID...] [FILTER]
+
+--apart names the workloads whose processes run pinned apart, as their Rust rows and limits do:
+this process on one core, every process it starts on another (see bench/src/place.rs).
 """
 import array
 import json
 import multiprocessing as mp
+import multiprocessing.process
+import os
 import pickle
 import signal
 import statistics
@@ -23,6 +28,47 @@ FILTER = ARGS[0] if ARGS else ""
 REPS = 1 if QUICK else 3
 WAIT = 60  # seconds: every blocking wait has this timeout
 ctx = mp.get_context("fork")
+APART = [a for arg in sys.argv[1:] if arg.startswith("--apart=")
+         for a in arg[len("--apart="):].split(",") if a]
+
+# Placement: the CPUs we may use, and where started processes go (None: anywhere).
+CPUS = sorted(os.sched_getaffinity(0))
+PEER_CPU = None
+
+
+def _pin_all_threads(pid, cpus):
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except OSError:
+            pass  # the thread is gone
+
+
+def place(apart):
+    """Pins this process to the first CPU and every process it starts to the second (apart), or
+    lets both go anywhere."""
+    global PEER_CPU
+    if apart and len(CPUS) >= 2:
+        PEER_CPU = CPUS[1]
+        _pin_all_threads(os.getpid(), {CPUS[0]})
+    else:
+        PEER_CPU = None
+        _pin_all_threads(os.getpid(), set(CPUS))
+
+
+_start = multiprocessing.process.BaseProcess.start
+
+
+def _placed_start(self):
+    _start(self)
+    if PEER_CPU is not None and self.pid is not None:
+        try:
+            _pin_all_threads(self.pid, {PEER_CPU})
+        except OSError:
+            pass  # already gone
+
+
+multiprocessing.process.BaseProcess.start = _placed_start
 
 
 def n(full):
@@ -1223,4 +1269,5 @@ if __name__ == "__main__":
         sys.exit(0)
     for id_, f, groups in WORKLOADS:
         if FILTER in id_ or FILTER in groups.split():
+            place(any(a.startswith(id_) for a in APART))
             f()

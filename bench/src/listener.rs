@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use multiproc_pipe::{Address, Client, Framing, Listener};
 
+use crate::place::Placement;
 use crate::util::{Opts, emit, fork, median, per_op, watchdog};
+use crate::workload::Workload;
 
 const KEY: &[u8] = b"bench key, 32 bytes long........";
 
@@ -75,11 +77,39 @@ fn connect_cycle(id: &str, opts: &Opts, tcp: bool) {
     emit(id, v, "us");
 }
 
+/// This module's workloads, in the order they run.
+pub const WORKLOADS: &[Workload] = &[
+    CONNECT_AUTH_RTT_UNIX,
+    RTT_UNIX,
+    CONNECT_AUTH_RTT_TCP,
+    RTT_TCP,
+];
+
+pub const CONNECT_AUTH_RTT_UNIX: Workload = Workload {
+    id: "listener.connect_auth_rtt_unix",
+    what: "Client connect + authkey handshake + 8 B round trip + close, Unix socket (target: within 1.5x of 4.5x the limit)",
+    python: &["py.listener_connect_auth_rtt_unix"],
+    limit: Some("L1_unix_stream_pingpong"),
+    placement: Placement::Apart,
+    run: connect_auth_rtt_unix,
+    ..Workload::ROW
+};
+
 /// `listener.connect_auth_rtt_unix`: `Client::connect` with an authkey to a `Listener` on a
 /// Unix socket (abstract name), 8 bytes there and back, close; µs per cycle.
 pub fn connect_auth_rtt_unix(opts: &Opts) {
     connect_cycle("listener.connect_auth_rtt_unix", opts, false);
 }
+
+pub const CONNECT_AUTH_RTT_TCP: Workload = Workload {
+    id: "listener.connect_auth_rtt_tcp",
+    what: "the same over TCP loopback (Python leaves Nagle on: ~44 ms) (target: within 1.5x of 4.5x the limit)",
+    python: &["py.listener_connect_auth_rtt_tcp"],
+    limit: Some("L10_tcp_loopback_pingpong"),
+    placement: Placement::Apart,
+    run: connect_auth_rtt_tcp,
+    ..Workload::ROW
+};
 
 /// `listener.connect_auth_rtt_tcp`: the same over TCP loopback.
 pub fn connect_auth_rtt_tcp(opts: &Opts) {
@@ -119,11 +149,31 @@ fn rtt(id: &str, opts: &Opts, tcp: bool) {
     emit(id, v, "us");
 }
 
+pub const RTT_UNIX: Workload = Workload {
+    id: "listener.rtt_unix",
+    what: "an int there and back on an authenticated Listener/Client connection, Unix socket (target: within 1.1x)",
+    python: &["py.listener_rtt_unix"],
+    limit: Some("L1_unix_stream_pingpong"),
+    placement: Placement::Apart,
+    run: rtt_unix,
+    ..Workload::ROW
+};
+
 /// `listener.rtt_unix`: an int there and back (`send` / `recv`) on an established, authenticated
 /// connection over a Unix socket; µs per round trip.
 pub fn rtt_unix(opts: &Opts) {
     rtt("listener.rtt_unix", opts, false);
 }
+
+pub const RTT_TCP: Workload = Workload {
+    id: "listener.rtt_tcp",
+    what: "the same over TCP loopback (target: within 1.1x)",
+    python: &["py.listener_rtt_tcp"],
+    limit: Some("L10_tcp_loopback_pingpong"),
+    placement: Placement::Apart,
+    run: rtt_tcp,
+    ..Workload::ROW
+};
 
 /// `listener.rtt_tcp`: the same over TCP loopback (`TCP_NODELAY`).
 pub fn rtt_tcp(opts: &Opts) {

@@ -1,5 +1,16 @@
 //! Seed 000's and 002's managers: a Namespace, a list and a dict shared through a server
 //! process and changed by a child.
+//!
+//! # Output
+//!
+//! ```text
+//! PID: *
+//! 1
+//! ["a", "b", "c"]
+//! {"b": 0}
+//! {0.25: None, 1: "1", "2": 2}
+//! [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
+//! ```
 use multiproc_manager::{DictProxy, ListProxy, Manager, NamespaceProxy, PyValue};
 use multiproc_process::Process;
 

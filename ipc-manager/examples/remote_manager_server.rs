@@ -1,4 +1,15 @@
 //! The server of seed 000's remote manager: a list served over TCP with an authkey.
+//!
+//! # Output
+//!
+//! ```text
+//! $ remote_manager_server --address 127.0.0.1:0 --authkey secret &
+//! listening on *
+//! $ remote_manager_client --address $ADDRESS --authkey secret
+//! []
+//! [1]
+//! $ kill
+//! ```
 mod common;
 
 use multiproc_manager::{Registry, Server, ServerObject};

@@ -2,6 +2,31 @@
 //! queue and a result queue over TCP, puts ten tasks, and prints every result a worker on
 //! another process or machine (`task_worker`) sends back. With `--workers N` it also waits for
 //! N workers to say goodbye before it shuts the manager down, so that none meets it gone.
+//!
+//! # Output
+//!
+//! ```text
+//! $ task_master --address 127.0.0.1:0 --authkey abc --workers 2 &  # any order
+//! listening on *
+//! Result: 1 * 1 = 1
+//! Result: 2 * 2 = 4
+//! Result: 3 * 3 = 9
+//! Result: 4 * 4 = 16
+//! Result: 5 * 5 = 25
+//! Result: 6 * 6 = 36
+//! Result: 7 * 7 = 49
+//! Result: 8 * 8 = 64
+//! Result: 9 * 9 = 81
+//! Result: 10 * 10 = 100
+//! master exit.
+//! $ task_worker --address $ADDRESS --authkey abc &
+//! Connect to server *
+//! worker exit.
+//! $ task_worker --address $ADDRESS --authkey abc &
+//! Connect to server *
+//! worker exit.
+//! $ wait
+//! ```
 mod common;
 
 use std::time::Duration;

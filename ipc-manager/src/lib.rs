@@ -224,3 +224,8 @@ pub mod __private {
     pub use crate::shared::{MethodArgs, no_method, ret, ret_object};
     pub use serde;
 }
+
+/// The examples of README.md (this crate's crates.io page) compile and run.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

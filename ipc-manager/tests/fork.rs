@@ -59,14 +59,5 @@ fn seed_by_fork() {
 }
 
 fn main() {
-    let tests: &[(&str, fn())] = &[("seed_by_fork", seed_by_fork)];
-    println!("\nrunning {} tests", tests.len());
-    for (name, t) in tests {
-        t();
-        println!("test {name} ... ok");
-    }
-    println!(
-        "\ntest result: ok. {} passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n",
-        tests.len()
-    );
+    multiproc_testkit::run_single_threaded(&[("seed_by_fork", seed_by_fork)]);
 }

@@ -16,6 +16,33 @@
 //! >>> c.send([1, 'two', None]); c.recv()        # with --pickle
 //! [1, 'two', None]
 //! ```
+//!
+//! # Output
+//!
+//! ```text
+//! $ listener_echo --address 127.0.0.1:0 --authkey "example key" &
+//! listening on *
+//! $ client_echo --address $ADDRESS --authkey "example key"
+//! connected twice to 127.0.0.1:*
+//! echo: "hello"
+//! echo: ""
+//! echo: "second client"
+//! echo: 1048576 bytes, intact: true
+//! wrong key: authentication failed: digest sent was rejected
+//! $ kill
+//! ```
+//!
+//! ```text
+//! $ listener_echo --address 127.0.0.1:0 --authkey "example key" --pickle &
+//! listening on *
+//! $ client_echo --address $ADDRESS --authkey "example key" --pickle
+//! connected twice to 127.0.0.1:*
+//! echo: ("second client", 2)
+//! echo: [1, "two", 3.5, None, True, (5, 6), {"seven": 7}]
+//! same value: true
+//! wrong key: authentication failed: digest sent was rejected
+//! $ kill
+//! ```
 
 use multiproc_pipe::{Address, Connection, Error, Framing, Listener};
 

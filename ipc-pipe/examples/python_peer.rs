@@ -6,6 +6,20 @@
 //! ```sh
 //! cargo run -p multiproc-pipe --example python_peer     # needs python3 on PATH
 //! ```
+//!
+//! # Output
+//!
+//! ```text
+//! rust: listening on 127.0.0.1:*
+//! python: connected with the authkey
+//! rust got: {"name": "python", "numbers": [1, 2, 3], "pi": 3.14}
+//! python got: (6, 'PYTHON')
+//! python: listening on 127.0.0.1:*
+//! rust: connected to python's listener
+//! rust got: ["ping", 1, 2.5, None, True, b[98, 121, 116, 101, 115]]
+//! python got: ['ping', 1, 2.5, None, True, b'bytes', 'pong from rust']
+//! python exited: true
+//! ```
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};

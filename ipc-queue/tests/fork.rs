@@ -107,17 +107,11 @@ fn message_queue_errors_and_limits() {
 }
 
 fn main() {
-    for (name, test) in [
-        (
-            "handles_reach_a_forked_child",
-            handles_reach_a_forked_child as fn(),
-        ),
+    multiproc_testkit::run_single_threaded(&[
+        ("handles_reach_a_forked_child", handles_reach_a_forked_child),
         (
             "message_queue_errors_and_limits",
             message_queue_errors_and_limits,
         ),
-    ] {
-        test();
-        println!("test {name} ... ok");
-    }
+    ]);
 }

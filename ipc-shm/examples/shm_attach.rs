@@ -7,6 +7,12 @@
 //! ```
 //!
 //! Without a name it shows the error for a name that does not exist.
+//!
+//! # Output
+//!
+//! ```text
+//! usage: shm_attach NAME (start shm_create); open "ipc-example-no-such-block": no shared memory block named "ipc-example-no-such-block"
+//! ```
 
 use std::sync::atomic::Ordering;
 

@@ -12,6 +12,19 @@
 //!
 //! The block's layout: a `u32` state word at 0 (1 once the reply is there: a futex word), the
 //! greeting at 64, the reply at 1024, each NUL-terminated.
+//!
+//! # Output
+//!
+//! ```text
+//! created "ipc-example-shm-*": 4096 bytes
+//! create it again: a shared memory block named "ipc-example-shm-*" exists already
+//! open it as 8192 bytes: shared memory block "ipc-example-shm-*" has 4096 bytes, 8192 expected
+//! open a missing name: no shared memory block named "ipc-example-no-such-block"
+//! shm_attach opened "ipc-example-shm-*" (4096 bytes) and read: hello from shm_create
+//! reply: hello back from shm_attach (pid *)
+//! shm_attach exited: true
+//! unlinked: the name is gone
+//! ```
 
 use std::process::Command;
 use std::sync::atomic::Ordering;

@@ -141,7 +141,7 @@ fn heap_refs(v: &Value<u64>) -> u32 {
 fn main() {
     // Quiet the expected panic in the forked child.
     std::panic::set_hook(Box::new(|_| {}));
-    let tests: &[(&str, fn())] = &[
+    multiproc_testkit::run_single_threaded(&[
         ("handles_by_fork", handles_by_fork),
         (
             "a_guard_copied_by_fork_is_refused",
@@ -151,14 +151,5 @@ fn main() {
             "fork_children_hold_references_of_their_own",
             fork_children_hold_references_of_their_own,
         ),
-    ];
-    println!("\nrunning {} tests", tests.len());
-    for (name, t) in tests {
-        t();
-        println!("test {name} ... ok");
-    }
-    println!(
-        "\ntest result: ok. {} passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n",
-        tests.len()
-    );
+    ]);
 }

@@ -4,6 +4,13 @@
 //! starts `current_exe()` with its own name, `--exact`, and a role in [`ROLE_ENV`]; the same
 //! `#[test]` plays the child when [`role`] says so. Every wait has a timeout
 //! ([`wait_timeout`], [`ChildGuard`]), and named resources get [`unique_name`]s.
+//!
+//! Test binaries that must stay single-threaded (the `fork` start method) set `harness = false`
+//! and run their tests with [`run_single_threaded`], which has a watchdog of its own.
+
+mod single_threaded;
+
+pub use single_threaded::{Test, WATCHDOG, run_single_threaded, run_single_threaded_within};
 
 use std::os::fd::AsFd;
 use std::process::{Child, Command, ExitStatus};

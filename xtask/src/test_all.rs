@@ -3,8 +3,9 @@
 
 use std::time::Instant;
 
-use crate::examples;
+use crate::cli::{self, Arg, Spec};
 use crate::util::{self, cargo, run_status, secs};
+use crate::{bench, examples};
 
 type Step = (&'static str, fn() -> Result<String, String>);
 
@@ -15,6 +16,7 @@ const STEPS: &[Step] = &[
     ("doctest", doctest),
     ("loom", loom),
     ("doc", doc),
+    ("package", package),
     ("examples", run_examples),
     ("bench-check", bench_check),
     ("bench-quick", bench_quick),
@@ -94,43 +96,49 @@ fn doc() -> Result<String, String> {
     Ok("docs build with warnings denied".into())
 }
 
-fn run_examples() -> Result<String, String> {
-    let n = examples::run_all(None)?;
-    Ok(format!("{n} examples printed what they must"))
+/// Every published package's metadata, README and how-to-depend section, and `cargo package`
+/// of them all (without the verifying build).
+fn package() -> Result<String, String> {
+    crate::package::run()
 }
 
-/// The bench's two sides agree: `bench.py` parses, and every table row names a Rust workload
-/// `multiproc-bench` has and a Python workload `bench.py` has (running the bench itself is
-/// `cargo xtask bench`, not part of the test pipeline).
+fn run_examples() -> Result<String, String> {
+    let n = examples::run_all(None)?;
+    Ok(format!(
+        "{n} example runs printed what their # Output sections say"
+    ))
+}
+
+/// The bench's declarations hold together: `bench.py` parses, every Python twin a workload
+/// declares is a workload `bench.py` has, every declared limit is one the bench measures, and
+/// no id is declared twice (running the bench itself is `cargo xtask bench`).
 fn bench_check() -> Result<String, String> {
-    let (rust, python) = crate::bench::listed_ids()?;
-    let missing = crate::bench::unmatched_rows(&rust, &python);
+    let declared = bench::declarations()?;
+    let python = bench::python_ids()?;
+    let missing = bench::unmatched(&declared, &python);
     if missing.is_empty() {
         Ok(format!(
-            "{} Rust and {} Python workloads; every row has both sides",
-            rust.len(),
+            "{} Rust and {} Python workloads; every declared twin and limit exists",
+            declared.len(),
             python.len()
         ))
     } else {
-        Err(format!(
-            "bench rows without a workload: {}",
-            missing.join(", ")
-        ))
+        Err(format!("bench declarations: {}", missing.join("; ")))
     }
 }
 
 /// `cargo xtask bench --quick` runs, and every row that names a Python twin got a value from
 /// both sides (the figures themselves are for `cargo xtask bench`, not for pass/fail).
 fn bench_quick() -> Result<String, String> {
-    crate::bench::run(&["--quick".to_string()])?;
-    let path = util::target_dir().join("bench").join("bench.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let doc = bench::run(&bench::Options {
+        quick: true,
+        ..Default::default()
+    })?;
     let rows = doc["rows"].as_array().cloned().unwrap_or_default();
     let empty: Vec<String> = rows
         .iter()
         .filter(|r| !r["python_id"].is_null() && r["python"].is_null())
-        .filter_map(|r| r["workload"].as_str().map(str::to_string))
+        .filter_map(|r| r["python_id"].as_str().map(str::to_string))
         .collect();
     if !empty.is_empty() {
         return Err(format!(
@@ -217,23 +225,51 @@ fn our_processes() -> Vec<String> {
     ours
 }
 
-/// Runs the pipeline. `--from STEP` starts at a later step (for re-runs after a fix).
-pub fn run(args: &[String]) -> Result<(), String> {
-    let from = match args {
-        [flag, step] if flag == "--from" => Some(step.as_str()),
-        [] => None,
-        _ => return Err("usage: cargo xtask test-all [--from STEP]".into()),
+const SPEC: Spec = Spec {
+    name: "test-all",
+    about: "Everything CI checks, as one pipeline of named, timed steps that stops at the first \
+            failure: fmt, clippy, test, doctest, loom, doc, package, examples, bench-check, \
+            bench-quick, leftovers.",
+    args: &[
+        Arg {
+            name: "--from",
+            value: Some("STEP"),
+            help: "start at STEP (a re-run after a fix)",
+        },
+        Arg {
+            name: "--only",
+            value: Some("STEP"),
+            help: "run STEP alone",
+        },
+    ],
+};
+
+/// `cargo xtask test-all …`.
+pub fn main(args: &[String]) -> Result<(), cli::Error> {
+    let p = SPEC.parse(args)?;
+    let step = |s: &str| {
+        STEPS.iter().position(|(n, _)| *n == s).ok_or_else(|| {
+            let names: Vec<&str> = STEPS.iter().map(|(n, _)| *n).collect();
+            cli::Error::Usage(format!("no step {s:?}; the steps: {}", names.join(", ")))
+        })
     };
-    let start = from.map_or(Ok(0), |s| {
-        STEPS
-            .iter()
-            .position(|(n, _)| *n == s)
-            .ok_or_else(|| format!("no step {s:?}"))
-    })?;
+    let steps = match (p.option("--from"), p.option("--only")) {
+        (Some(_), Some(_)) => {
+            return Err(cli::Error::Usage("--from or --only, not both".into()));
+        }
+        (Some(s), None) => &STEPS[step(s)?..],
+        (None, Some(s)) => &STEPS[step(s)?..=step(s)?],
+        (None, None) => STEPS,
+    };
+    Ok(run(steps)?)
+}
+
+/// Runs these steps of the pipeline, in order.
+fn run(steps: &[Step]) -> Result<(), String> {
     let t_all = Instant::now();
     let mut summary = Vec::new();
     let mut failed = None;
-    for (name, step) in &STEPS[start..] {
+    for (name, step) in steps {
         println!("==> {name}");
         let t = Instant::now();
         let r = step();

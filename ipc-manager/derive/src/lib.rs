@@ -1,6 +1,16 @@
 //! The `#[shared]` attribute of `multiproc-manager`: put it on an `impl` block, and the type's
 //! public methods can be called through a manager, from a typed proxy named `<Type>Proxy`.
 //! Use it through `multiproc_manager::shared`, whose docs show it at work.
+//!
+//! You do not need to depend on this crate: `multiproc-manager` re-exports the attribute. If
+//! you do depend on it directly (to name the macro crate yourself), the generated code still
+//! needs `multiproc-manager`:
+//!
+//! ```toml
+//! [dependencies]
+//! multiproc-manager-derive = "0.1"
+//! multiproc-manager = "0.1"
+//! ```
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
