@@ -23,6 +23,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Using it
+//!
+//! ```toml
+//! [dependencies]
+//! multiproc-queue = "0.1"
+//! multiproc-process = "0.1"   # to start children, as the examples do
+//! ```
+//!
+//! Or the whole family through the umbrella crate `multiproc` (`multiproc::queue`). The crate has no
+//! features; Linux is the platform built and tested.
+//!
 //! A queue handle is a serde value: it reaches a child as an argument by every start method
 //! (`fork`, `spawn`, `forkserver`), its ring's memfd and its locks' heap arena travelling out of band
 //! (`multiproc_core::transfer`). The examples `queue_hello`, `write_read`, `square_list`,
@@ -100,3 +111,8 @@ pub use joinable_queue::JoinableQueue;
 pub use message_queue::{MessageQueue, MqAttributes, MqLimits};
 pub use queue::Queue;
 pub use simple_queue::SimpleQueue;
+
+/// The examples of README.md (this crate's crates.io page) compile and run.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

@@ -22,6 +22,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Using it
+//!
+//! ```toml
+//! [dependencies]
+//! multiproc-shm = "0.1"
+//! multiproc-process = "0.1"   # to start children, as the examples do
+//! ```
+//!
+//! Or the whole family through the umbrella crate `multiproc` (`multiproc::shm`). The crate has no
+//! features; Linux is the platform built and tested.
+//!
 //! # What may live in shared memory
 //!
 //! Element types implement the `unsafe` marker trait [`Shareable`], whose contract is written
@@ -156,3 +167,8 @@ pub use raw_value::RawValue;
 pub use shareable::{AtomicElement, Shareable};
 pub use shared_memory::SharedMemory;
 pub use value::{Value, ValueGuard};
+
+/// The examples of README.md (this crate's crates.io page) compile and run.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

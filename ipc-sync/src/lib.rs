@@ -5,45 +5,39 @@
 //!
 //! # Hello, world!
 //!
-//! A parent and a forked child take turns on a [`Lock`] and count together; the parent waits
-//! for the child's [`Event`].
+//! A child process takes a [`Lock`], says hello and sets an [`Event`] the parent waits for.
 //!
 //! ```
+//! use multiproc_process::Process;
 //! use multiproc_sync::{Event, Lock};
-//! use multiproc_core::SharedMapping;
-//! use std::sync::atomic::Ordering;
 //! use std::time::Duration;
 //!
-//! let lock = Lock::new()?;
-//! let done = Event::new()?;
-//! let page = SharedMapping::anonymous(4096)?;
-//! let count = page.atomic_u32(0);
-//! let bump = || {
-//!     for _ in 0..1000 {
-//!         let _guard = lock.lock().unwrap();
-//!         // Not an atomic increment: the lock makes it safe.
-//!         count.store(count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-//!     }
-//! };
-//! // SAFETY: the child only takes the lock, does atomics and futex calls, and `_exit`s.
-//! match unsafe { libc::fork() } {
-//!     -1 => panic!("fork failed"),
-//!     0 => {
-//!         bump();
-//!         done.set();
-//!         // SAFETY: `_exit` ends the child without running the parent's exit handlers.
-//!         unsafe { libc::_exit(0) };
-//!     }
-//!     child => {
-//!         bump();
-//!         assert!(done.wait_timeout(Duration::from_secs(10)), "Hello, world! never came");
-//!         // SAFETY: reaps our own child; a null status pointer is allowed.
-//!         unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
-//!         assert_eq!(count.load(Ordering::Relaxed), 2000);
-//!     }
+//! fn child((lock, done): (Lock, Event)) {
+//!     let _held = lock.lock().unwrap();
+//!     println!("Hello, world! from {}", std::process::id());
+//!     done.set();
 //! }
-//! # Ok::<(), std::io::Error>(())
+//!
+//! let (lock, done) = (Lock::new()?, Event::new()?);
+//! let p = Process::new(child, (lock.clone(), done.clone()));
+//! p.start()?;
+//! assert!(done.wait_timeout(Duration::from_secs(10)), "Hello, world! never came");
+//! p.join()?;
+//! assert_eq!(p.exitcode(), Some(0));
+//! assert!(lock.try_lock().is_ok(), "the child released the lock");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Using it
+//!
+//! ```toml
+//! [dependencies]
+//! multiproc-sync = "0.1"
+//! multiproc-process = "0.1"   # to start children, as the examples do
+//! ```
+//!
+//! Or the whole family through the umbrella crate `multiproc` (`multiproc::sync`). The crate
+//! has no features; Linux is the platform built and tested.
 //!
 //! Every primitive is a handle to a slot of `multiproc-core`'s shared heap
 //! ([`multiproc_core::heap`]): [`Clone`] shares it within a process, `fork` inherits it, and it
@@ -171,3 +165,8 @@ pub use event::Event;
 pub use lock::{Lock, LockGuard};
 pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{Semaphore, SemaphoreGuard};
+
+/// The examples of README.md (this crate's crates.io page) compile and run.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

@@ -27,11 +27,8 @@ const SPEC: Spec = Spec {
 const PENDING: &[&str] = &[
     "multiproc-core",
     "multiproc-process",
-    "multiproc-sync",
-    "multiproc-shm",
     "multiproc-pipe",
     "multiproc-fifo",
-    "multiproc-queue",
     "multiproc-pool",
 ];
 
