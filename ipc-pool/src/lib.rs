@@ -50,13 +50,17 @@
 //! | `AsyncResult.get(timeout)`, `wait`, `ready`, `successful` | [`AsyncResult`] | `get` takes the value once |
 //! | `close()`, `join()`, `terminate()`, `with Pool() as p:` | [`close`](Pool::close), [`join`](Pool::join), [`terminate`](Pool::terminate), drop | |
 
+mod builder;
+mod dispatch;
 mod error;
 mod imap;
+mod lane;
 mod pool;
 mod result;
 mod worker;
 
+pub use builder::PoolBuilder;
 pub use error::{Error, TaskError};
 pub use imap::Imap;
-pub use pool::{Pool, PoolBuilder};
+pub use pool::Pool;
 pub use result::AsyncResult;

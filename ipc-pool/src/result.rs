@@ -1,10 +1,15 @@
 //! [`AsyncResult`]: a result that arrives later (Python's `AsyncResult`).
 
 use std::fmt;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
 
+use multiproc_core::futex::Deadline;
+
+use crate::dispatch::Shared;
 use crate::error::TaskError;
+use crate::lane::{Lane, Waited};
 
 enum State<T> {
     Pending,
@@ -12,9 +17,36 @@ enum State<T> {
     Taken,
 }
 
+/// Where a task that went through a worker's lane can be waited for directly.
+pub(crate) struct Direct {
+    lane: Arc<Lane>,
+    seq: u32,
+    shared: Arc<Shared>,
+}
+
+impl Direct {
+    pub(crate) fn new(lane: Arc<Lane>, seq: u32, shared: Arc<Shared>) -> Direct {
+        Direct { lane, seq, shared }
+    }
+
+    /// Waits in the lane; on [`Waited::Done`] the result has been collected (and the slot
+    /// fulfilled) by this call.
+    fn wait(&self, deadline: Deadline) -> Waited {
+        let r = self.lane.wait_result(self.seq, deadline);
+        if r == Waited::Done && self.lane.collect(Some(self.seq)) {
+            self.shared.lane_freed();
+        }
+        r
+    }
+}
+
 pub(crate) struct Slot<T> {
     state: Mutex<(State<T>, Option<bool>)>,
     cv: Condvar,
+    /// Set when the task went through a lane.
+    direct: OnceLock<Direct>,
+    /// A thread waits in the lane (only one does; others wait on `cv`).
+    direct_busy: AtomicBool,
 }
 
 impl<T> Slot<T> {
@@ -22,7 +54,13 @@ impl<T> Slot<T> {
         Arc::new(Slot {
             state: Mutex::new((State::Pending, None)),
             cv: Condvar::new(),
+            direct: OnceLock::new(),
+            direct_busy: AtomicBool::new(false),
         })
+    }
+
+    pub(crate) fn set_direct(&self, d: Direct) {
+        let _ = self.direct.set(d);
     }
 
     pub(crate) fn fulfill(&self, r: Result<T, TaskError>) {
@@ -34,16 +72,32 @@ impl<T> Slot<T> {
         }
     }
 
+    fn is_ready(&self) -> bool {
+        let g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        !matches!(g.0, State::Pending)
+    }
+
     /// Waits until ready or `deadline`; whether it is ready.
-    fn wait(&self, deadline: Option<Instant>) -> bool {
+    fn wait(&self, deadline: Deadline) -> bool {
+        if self.is_ready() {
+            return true;
+        }
+        if let Some(d) = self.direct.get()
+            && !self.direct_busy.swap(true, Ordering::Acquire)
+        {
+            let r = d.wait(deadline);
+            self.direct_busy.store(false, Ordering::Release);
+            if r == Waited::Timeout {
+                return self.is_ready();
+            }
+            // Collected here (the slot is ready), or the result comes another way: wait for it.
+        }
         let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
         while matches!(g.0, State::Pending) {
-            match deadline {
-                None => g = self.cv.wait(g).unwrap_or_else(|p| p.into_inner()),
-                Some(d) => {
-                    let Some(left) = d.checked_duration_since(Instant::now()) else {
-                        return false;
-                    };
+            match deadline.left() {
+                None => return false,
+                Some(None) => g = self.cv.wait(g).unwrap_or_else(|p| p.into_inner()),
+                Some(Some(left)) => {
                     g = self
                         .cv
                         .wait_timeout(g, left)
@@ -76,16 +130,16 @@ impl<T> fmt::Debug for AsyncResult<T> {
 impl<T> AsyncResult<T> {
     /// Waits for the result and takes it (Python's `get()`).
     pub fn get(&self) -> Result<T, TaskError> {
-        self.take(None)
+        self.take(Deadline::Forever)
     }
 
     /// [`get`](Self::get), giving up with [`TaskError::Timeout`] after `timeout`; the result
     /// can still be had later.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, TaskError> {
-        self.take(Some(Instant::now() + timeout))
+        self.take(Deadline::from_timeout(Some(timeout)))
     }
 
-    fn take(&self, deadline: Option<Instant>) -> Result<T, TaskError> {
+    fn take(&self, deadline: Deadline) -> Result<T, TaskError> {
         if !self.slot.wait(deadline) {
             return Err(TaskError::Timeout);
         }
@@ -99,18 +153,17 @@ impl<T> AsyncResult<T> {
 
     /// Waits until the result is there (Python's `wait()`).
     pub fn wait(&self) {
-        self.slot.wait(None);
+        self.slot.wait(Deadline::Forever);
     }
 
     /// Waits at most `timeout`; whether the result is there (Python's `wait(timeout)`).
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.slot.wait(Some(Instant::now() + timeout))
+        self.slot.wait(Deadline::from_timeout(Some(timeout)))
     }
 
     /// Whether the result is there (Python's `ready()`).
     pub fn ready(&self) -> bool {
-        let g = self.slot.state.lock().unwrap_or_else(|p| p.into_inner());
-        !matches!(g.0, State::Pending)
+        self.slot.is_ready()
     }
 
     /// Whether the task succeeded: `None` while it runs (Python raises `ValueError` then).

@@ -264,7 +264,7 @@ const ROWS: &[Row] = &[
         rust: "pool.apply_async_get",
         python: Some("py.W6.pool_apply_async_get"),
         limit: Some("L2_futex_pingpong"),
-        what: "sequential apply_async(f, 1).get() (target: within 2x of a bare futex ping-pong)",
+        what: "sequential apply_async(f, 1).get() (target: within 1.5x of a bare futex ping-pong)",
     },
     Row {
         rust: "pool.fib27x8_speedup",
