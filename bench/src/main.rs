@@ -20,6 +20,10 @@ mod sync;
 mod util;
 
 fn main() {
+    if std::env::var_os(process::FIRST_START_ROLE).is_some() {
+        process::first_start_child();
+        return;
+    }
     let mut quick = false;
     let mut filters: Vec<String> = Vec::new();
     for arg in std::env::args().skip(1) {
@@ -115,6 +119,11 @@ fn workloads() -> Vec<Workload> {
             process::spawn_start_join,
         ),
         ("process.return_1KiB", "process", process::return_1kib),
+        (
+            "process.first_start_forkserver",
+            "process",
+            process::first_start,
+        ),
         ("pool.map_default_chunksize", "pool", pool::map_default),
         ("pool.map_chunksize1", "pool", pool::map_chunksize1),
         ("pool.imap_unordered", "pool", pool::imap_unordered),

@@ -1,6 +1,6 @@
 //! Workloads for `multiproc-pool` (W6 in BENCH-WORKLOADS.md).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use multiproc_pool::Pool;
 use multiproc_process::StartMethod;
@@ -85,25 +85,59 @@ pub fn apply_async_get(opts: &Opts) {
     emit("pool.apply_async_get", v, "us");
 }
 
-/// `pool.fib27x8_speedup`: W6 — `fib(27)` × 8 serially, then `map(fib, [27]*8, chunksize=1)` on
-/// 2 workers; serial time / pool time.
+/// The `n` for which eight serial `fib(n)` take about `target` (Python's eight `fib(27)` in the
+/// same run, handed over by `cargo xtask bench` in `IPC_BENCH_FIB_SERIAL_MS`): Rust's fib(27)
+/// takes about a millisecond, Python's about forty, so equal `n` would compare per-task
+/// overheads, not parallel speedup.
+fn fib_n_for(target: Duration) -> u64 {
+    let mut best = (27, Duration::MAX);
+    for n in 20..45 {
+        let t = Instant::now();
+        std::hint::black_box(fib(std::hint::black_box(n)));
+        let eight = t.elapsed() * 8;
+        let off = eight.abs_diff(target);
+        if off < best.1 {
+            best = (n, off);
+        }
+        if eight > target {
+            break;
+        }
+    }
+    best.0
+}
+
+/// `pool.fib27x8_speedup`: W6 — `fib(n)` × 8 serially, then `map(fib, [n]*8, chunksize=1)` on 2
+/// workers; serial time / pool time, at equal work: `n` is picked so that the serial time is
+/// about Python's `fib(27)` × 8 in the same run. Also emits that serial time
+/// (`pool.fib_x8_serial`, ms) and `n` (`pool.fib_x8_n`).
 pub fn fib27x8(opts: &Opts) {
+    let target_ms: f64 = std::env::var("IPC_BENCH_FIB_SERIAL_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(330.0);
+    let n = fib_n_for(Duration::from_secs_f64(target_ms / 1e3));
+    let expect = fib(n);
     let pool = pool2();
+    let mut serials = Vec::new();
     let v = median(opts.reps().max(3), || {
         watchdog(120);
         let t = Instant::now();
         for _ in 0..8 {
-            std::hint::black_box(fib(std::hint::black_box(27)));
+            std::hint::black_box(fib(std::hint::black_box(n)));
         }
         let serial = t.elapsed();
+        serials.push(serial.as_secs_f64() * 1e3);
         let t = Instant::now();
-        let r = pool.map_chunked(fib, [27; 8], 1).expect("map");
+        let r = pool.map_chunked(fib, [n; 8], 1).expect("map");
         let parallel = t.elapsed();
-        assert_eq!(r, vec![196_418; 8]);
+        assert_eq!(r, vec![expect; 8]);
         watchdog(0);
         serial.as_secs_f64() / parallel.as_secs_f64()
     });
     emit("pool.fib27x8_speedup", v, "x");
+    serials.sort_by(f64::total_cmp);
+    emit("pool.fib_x8_serial", serials[serials.len() / 2], "ms");
+    emit("pool.fib_x8_n", n as f64, "n");
 }
 
 /// `pool.imap_unordered`: W6 — iterate `imap_unordered(x*2, range(100,000))`, chunksize 1; µs

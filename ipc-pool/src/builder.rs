@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::dispatch::{self, WorkerConfig, start_worker};
 use crate::error::Error;
+use crate::lane::Region;
 use crate::pool::Pool;
 
 /// Configures a [`Pool`] (Python's `Pool(processes, initializer, initargs, maxtasksperchild)`
@@ -93,8 +94,11 @@ impl PoolBuilder {
         };
         // The first workers start here, before the pool's thread exists (so `fork` can work);
         // the thread starts with the first task.
-        let workers = (1..=processes)
-            .map(|n| start_worker(&cfg, method, n))
+        let lanes = Region::many(processes).map_err(|e| Error::Transfer(e.to_string()))?;
+        let workers = lanes
+            .into_iter()
+            .enumerate()
+            .map(|(i, lane)| start_worker(&cfg, method, i + 1, (lane, 0)))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Pool {
             shared: dispatch::shared(processes, cfg, workers)?,

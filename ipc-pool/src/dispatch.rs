@@ -13,7 +13,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use multiproc_core::transfer::{FdRef, PortableFd};
 use multiproc_pipe::{Connection, Waitable};
@@ -21,7 +21,7 @@ use multiproc_process::{Process, RemoteFn, StartMethod};
 use serde::Serialize;
 
 use crate::error::{Error, TaskError};
-use crate::lane::{Lane, Mode};
+use crate::lane::{Lane, Mode, Region};
 use crate::worker::{FromWorker, Outcome, WorkerArgs, worker_main};
 
 /// What the pool does with a finished batch: the encoded `Vec<Result<R, String>>`, or why the
@@ -42,7 +42,6 @@ pub(crate) struct Pending {
 #[derive(Serialize)]
 enum ToWorkerRef<'a> {
     Tasks(Vec<TaskRef<'a>>),
-    Stop,
 }
 
 /// The same serde shape as `worker::Task`.
@@ -50,6 +49,7 @@ enum ToWorkerRef<'a> {
 pub(crate) struct TaskRef<'a> {
     pub id: u64,
     pub f: RemoteFn,
+    #[serde(with = "serde_bytes")]
     pub items: &'a [u8],
     pub fds: Vec<FdRef<'a>>,
 }
@@ -210,18 +210,15 @@ pub(crate) struct Worker {
     lane: Arc<Lane>,
     /// Batches sent and not yet answered, oldest (the running one) first.
     inflight: VecDeque<(u64, Pending)>,
-    /// Messages sent and not yet answered (each carries one or more batches).
-    messages: usize,
+    /// Messages sent and not yet answered (each carries one or more batches), with when each
+    /// was sent and how many batches it carried.
+    sent_at: VecDeque<(Instant, usize)>,
+    /// Its last message took at least [`LONG_BATCH`] per batch: give it one batch at a time,
+    /// none ahead, so that the others can take the rest (long tasks balance over the workers).
+    long: bool,
 }
 
 impl Worker {
-    /// Announces and sends a message.
-    fn send<T: Serialize>(&mut self, msg: &T) {
-        self.lane.announce_message();
-        // A failed send shows up as the worker's death.
-        let _ = self.conn.send(msg);
-    }
-
     /// Whether nothing of the pool's runs on it.
     fn idle(&self) -> bool {
         self.inflight.is_empty() && !self.lane.has_task()
@@ -234,6 +231,10 @@ const PREFETCH: usize = 2;
 
 /// At most this many batches go in one message.
 const MAX_PER_MESSAGE: usize = 64;
+
+/// A batch that takes this long gains nothing from being sent ahead of time, and loses
+/// balance: another worker may be free first.
+const LONG_BATCH: Duration = Duration::from_millis(2);
 
 fn worker_name(method: StartMethod, n: usize) -> String {
     let kind = match method {
@@ -256,16 +257,18 @@ fn dup_init(cfg: &WorkerConfig) -> Result<Option<Init>, Error> {
     Ok(Some((*f, bytes.clone(), fds)))
 }
 
+/// Starts worker number `n` on lane `region` (whose last task number was `after`).
 pub(crate) fn start_worker(
     cfg: &WorkerConfig,
     method: StartMethod,
     n: usize,
+    (region, after): (Region, u32),
 ) -> Result<Worker, Error> {
     let (ours, theirs) = multiproc_pipe::pipe(true).map_err(|e| Error::Transfer(e.to_string()))?;
-    let (lane, lane_theirs) = Lane::new().map_err(|e| Error::Transfer(e.to_string()))?;
+    let lane = Lane::new(region.clone(), after);
     let args = WorkerArgs {
         conn: theirs,
-        lane: lane_theirs,
+        lane: region,
         init: dup_init(cfg)?,
         max_tasks: cfg.max_tasks,
     };
@@ -281,7 +284,8 @@ pub(crate) fn start_worker(
         sentinel,
         lane: Arc::new(lane),
         inflight: VecDeque::new(),
-        messages: 0,
+        sent_at: VecDeque::new(),
+        long: false,
     })
 }
 
@@ -379,7 +383,8 @@ impl Dispatcher {
             let per_msg =
                 (st.queue.len() / (PREFETCH * self.workers.len().max(1))).clamp(1, MAX_PER_MESSAGE);
             for w in self.workers.iter_mut() {
-                if w.messages < depth {
+                let (depth_max, per_msg) = if w.long { (1, 1) } else { (PREFETCH, per_msg) };
+                if w.sent_at.len() < depth && depth <= depth_max {
                     send_batches(
                         w,
                         &mut st.queue,
@@ -453,18 +458,19 @@ impl Dispatcher {
             !st.terminated && (!st.closed || !st.queue.is_empty())
         };
         if keep_going {
-            self.replace(shared);
+            self.replace(shared, w.lane.region());
         }
     }
 
-    fn replace(&mut self, shared: &Shared) {
+    /// Starts a worker in the lane of a dead one.
+    fn replace(&mut self, shared: &Shared, lane: (Region, u32)) {
         // A process with the pool's thread may not fork: replacements come from the server.
         let method = match self.cfg.method {
             StartMethod::Fork => StartMethod::Forkserver,
             m => m,
         };
         self.started += 1;
-        match start_worker(&self.cfg, method, self.started) {
+        match start_worker(&self.cfg, method, self.started, lane) {
             Ok(nw) => {
                 shared.lock().lanes.push(nw.lane.clone());
                 self.workers.push(nw);
@@ -510,8 +516,8 @@ impl Dispatcher {
 
     /// Tells every worker to stop and waits for it to exit.
     pub(crate) fn stop_all(&mut self) {
-        for w in self.workers.iter_mut() {
-            w.send(&ToWorkerRef::Stop);
+        for w in &self.workers {
+            w.lane.stop();
         }
         for w in self.workers.drain(..) {
             let p = w.process;
@@ -552,7 +558,7 @@ fn send_batches(
         *next_id += 1;
         w.inflight.push_back((*next_id, p));
     }
-    w.messages += 1;
+    w.sent_at.push_back((Instant::now(), take));
     let msg = ToWorkerRef::Tasks(
         w.inflight
             .range(first..)
@@ -570,8 +576,13 @@ fn send_batches(
 }
 
 fn outcome(o: Outcome) -> Result<(Vec<u8>, Vec<OwnedFd>), TaskError> {
-    o.map(|(b, fds)| (b, fds.into_iter().map(PortableFd::into_inner).collect()))
-        .map_err(TaskError::Failed)
+    o.map(|(b, fds)| {
+        (
+            b.into_vec(),
+            fds.into_iter().map(PortableFd::into_inner).collect(),
+        )
+    })
+    .map_err(TaskError::Failed)
 }
 
 /// Reads every message a worker has sent; `false` when its connection broke.
@@ -579,7 +590,9 @@ fn drain(w: &mut Worker) -> bool {
     while w.conn.poll(Some(Duration::ZERO)).unwrap_or(false) {
         match w.conn.recv::<FromWorker>() {
             Ok(FromWorker::Done(results)) => {
-                w.messages = w.messages.saturating_sub(1);
+                if let Some((at, batches)) = w.sent_at.pop_front() {
+                    w.long = at.elapsed() >= LONG_BATCH * batches as u32;
+                }
                 for (id, o) in results {
                     let Some(pos) = w.inflight.iter().position(|(i, _)| *i == id) else {
                         continue;

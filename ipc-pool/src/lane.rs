@@ -12,6 +12,7 @@
 //! | 4 | `msgs` | both | messages announced on the connection and not yet read by the worker |
 //! | 8 | `state` | both | `seq << 8 \| GETTER \| phase` of the lane's task |
 //! | 12 | `size` | the writer of the payload | length of the payload |
+//! | 16 | `stop` | the pool | 1: the worker is to exit once it is idle |
 //! | 64.. | payload | the pool while `POSTED` is being set up, the worker until `DONE` | the task, then its result |
 //!
 //! The phase says who owns the payload: the pool writes it before it stores `POSTED`; the
@@ -23,10 +24,11 @@
 //! the result is never left unclaimed.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use multiproc_core::SharedMapping;
 use multiproc_core::futex::{self, Deadline};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::TaskError;
 use crate::pool::Completion;
@@ -42,6 +44,7 @@ const BELL: usize = 0;
 const MSGS: usize = 4;
 const STATE: usize = 8;
 const SIZE: usize = 12;
+const STOP: usize = 16;
 
 const IDLE: u32 = 0;
 const POSTED: u32 = 1;
@@ -79,22 +82,74 @@ fn wake_all(word: &AtomicU32) {
     futex::wake_all(word);
 }
 
-/// Copies `len` bytes of the payload out (`len` is checked against [`CAP`]).
-fn read_payload(map: &SharedMapping, len: usize) -> Vec<u8> {
-    let len = len.min(CAP);
-    // SAFETY: the caller owns the payload by the protocol above (the phase says the other side
-    // is done writing it and will not touch it until the phase changes again), and the range is
-    // inside the mapping (`HEADER + CAP == LEN`; `slice` checks it too).
-    unsafe { map.slice(HEADER, len) }.to_vec()
+/// One lane's part of the pool's lane mapping (one memfd for all the workers' lanes).
+#[derive(Clone)]
+pub(crate) struct Region {
+    map: Arc<SharedMapping>,
+    base: usize,
 }
 
-fn write_payload(map: &SharedMapping, bytes: &[u8]) {
-    debug_assert!(bytes.len() <= CAP);
-    // SAFETY: as in `read_payload`: by the protocol only this side touches the payload now.
-    let dst = unsafe { map.slice_mut(HEADER, bytes.len()) };
-    dst.copy_from_slice(bytes);
-    map.atomic_u32(SIZE)
-        .store(bytes.len() as u32, Ordering::Relaxed);
+impl Region {
+    /// The lanes of `n` workers, in one mapping.
+    pub(crate) fn many(n: usize) -> std::io::Result<Vec<Region>> {
+        let map = Arc::new(SharedMapping::memfd(
+            "multiproc-pool-lanes",
+            n.max(1) * LEN,
+        )?);
+        Ok((0..n)
+            .map(|i| Region {
+                map: map.clone(),
+                base: i * LEN,
+            })
+            .collect())
+    }
+
+    fn word(&self, offset: usize) -> &AtomicU32 {
+        self.map.atomic_u32(self.base + offset)
+    }
+
+    /// Zeroes the header (for a worker that takes over the lane of a dead one).
+    fn reset(&self) {
+        for off in [BELL, MSGS, SIZE, STOP] {
+            self.word(off).store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Copies `len` bytes of the payload out (`len` is checked against [`CAP`]).
+    fn read_payload(&self, len: usize) -> Vec<u8> {
+        let len = len.min(CAP);
+        // SAFETY: the caller owns the payload by the protocol above (the phase says the other
+        // side is done writing it and will not touch it until the phase changes again), and the
+        // range is inside the mapping (`HEADER + CAP == LEN`; `slice` checks it too).
+        unsafe { self.map.slice(self.base + HEADER, len) }.to_vec()
+    }
+
+    fn write_payload(&self, bytes: &[u8]) {
+        debug_assert!(bytes.len() <= CAP);
+        // SAFETY: as in `read_payload`: by the protocol only this side touches the payload now.
+        let dst = unsafe { self.map.slice_mut(self.base + HEADER, bytes.len()) };
+        dst.copy_from_slice(bytes);
+        self.word(SIZE).store(bytes.len() as u32, Ordering::Relaxed);
+    }
+}
+
+impl Serialize for Region {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (&*self.map, self.base).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Region {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (map, base) = <(SharedMapping, usize)>::deserialize(d)?;
+        if base % LEN != 0 || base.checked_add(LEN).is_none_or(|end| end > map.len()) {
+            return Err(serde::de::Error::custom("lane outside its mapping"));
+        }
+        Ok(Region {
+            map: Arc::new(map),
+            base,
+        })
+    }
 }
 
 /// What the pool knows about its lane's worker.
@@ -124,7 +179,7 @@ pub(crate) struct LaneState {
 
 /// The pool's side of a lane.
 pub(crate) struct Lane {
-    map: SharedMapping,
+    map: Region,
     st: Mutex<LaneState>,
 }
 
@@ -141,21 +196,27 @@ pub(crate) enum Waited {
 }
 
 impl Lane {
-    /// A new lane, and the mapping to give to its worker.
-    pub(crate) fn new() -> std::io::Result<(Lane, SharedMapping)> {
-        let map = SharedMapping::memfd("multiproc-pool-lane", LEN)?;
-        let theirs = map.try_clone()?;
-        Ok((
-            Lane {
-                map,
-                st: Mutex::new(LaneState {
-                    mode: Mode::Free,
-                    sent: 0,
-                    seq: 0,
-                }),
-            },
-            theirs,
-        ))
+    /// The pool's side of `region`, for a new worker. `after` is the sequence number of the
+    /// region's last task (a new worker in a dead one's region numbers on, so that a thread
+    /// still looking at the old task never mistakes a new one for it).
+    pub(crate) fn new(region: Region, after: u32) -> Lane {
+        region.reset();
+        region
+            .word(STATE)
+            .store(pack(after, IDLE), Ordering::Release);
+        Lane {
+            map: region,
+            st: Mutex::new(LaneState {
+                mode: Mode::Free,
+                sent: 0,
+                seq: after,
+            }),
+        }
+    }
+
+    /// The region, and the last sequence number used in it (for a successor).
+    pub(crate) fn region(&self) -> (Region, u32) {
+        (self.map.clone(), self.lock().seq)
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, LaneState> {
@@ -163,12 +224,12 @@ impl Lane {
     }
 
     fn state(&self) -> &AtomicU32 {
-        self.map.atomic_u32(STATE)
+        self.map.word(STATE)
     }
 
     /// Wakes the worker.
     fn ring(&self) {
-        let bell = self.map.atomic_u32(BELL);
+        let bell = self.map.word(BELL);
         bell.fetch_add(1, Ordering::Release);
         futex::wake(bell, 1);
     }
@@ -176,7 +237,13 @@ impl Lane {
     /// Tells the worker that one more message is (about to be) on its connection. Call before
     /// sending, so that a message larger than the socket's buffer finds the worker reading.
     pub(crate) fn announce_message(&self) {
-        self.map.atomic_u32(MSGS).fetch_add(1, Ordering::AcqRel);
+        self.map.word(MSGS).fetch_add(1, Ordering::AcqRel);
+        self.ring();
+    }
+
+    /// Tells the worker to exit once it has nothing more to do.
+    pub(crate) fn stop(&self) {
+        self.map.word(STOP).store(1, Ordering::Release);
         self.ring();
     }
 
@@ -199,7 +266,7 @@ impl Lane {
         }
         st.seq = st.seq.wrapping_add(1) & 0x00ff_ffff;
         let seq = st.seq;
-        write_payload(&self.map, task);
+        self.map.write_payload(task);
         self.state().store(pack(seq, POSTED), Ordering::Release);
         st.mode = Mode::Fast(FastTask { seq, done });
         st.sent += 1;
@@ -259,8 +326,8 @@ impl Lane {
             if seq.is_some_and(|q| q != t.seq) || seq_of(s) != t.seq || s & PHASE != DONE {
                 return false;
             }
-            let len = self.map.atomic_u32(SIZE).load(Ordering::Relaxed) as usize;
-            let bytes = read_payload(&self.map, len);
+            let len = self.map.word(SIZE).load(Ordering::Relaxed) as usize;
+            let bytes = self.map.read_payload(len);
             self.state().store(pack(t.seq, IDLE), Ordering::Release);
             let Mode::Fast(t) = std::mem::replace(&mut st.mode, Mode::Free) else {
                 unreachable!("matched above")
@@ -314,7 +381,7 @@ impl Lane {
 
 /// The worker's side of a lane.
 pub(crate) struct WorkerLane {
-    map: SharedMapping,
+    map: Region,
 }
 
 /// What a worker did with a result.
@@ -326,41 +393,46 @@ pub(crate) enum Finished {
 }
 
 impl WorkerLane {
-    pub(crate) fn new(map: SharedMapping) -> WorkerLane {
+    pub(crate) fn new(map: Region) -> WorkerLane {
         WorkerLane { map }
     }
 
     /// The doorbell's value, to sleep on after finding no work.
     pub(crate) fn bell(&self) -> u32 {
-        self.map.atomic_u32(BELL).load(Ordering::Acquire)
+        self.map.word(BELL).load(Ordering::Acquire)
     }
 
     /// Sleeps until the doorbell moves on from `seen`.
     pub(crate) fn sleep(&self, seen: u32) {
-        let bell = self.map.atomic_u32(BELL);
+        let bell = self.map.word(BELL);
         while bell.load(Ordering::Acquire) == seen {
             sleep(bell, seen, Deadline::Forever);
         }
     }
 
+    /// Whether the pool said stop.
+    pub(crate) fn stopped(&self) -> bool {
+        self.map.word(STOP).load(Ordering::Acquire) != 0
+    }
+
     /// How many messages were announced since the last call.
     pub(crate) fn take_messages(&self) -> u32 {
-        self.map.atomic_u32(MSGS).swap(0, Ordering::AcqRel)
+        self.map.word(MSGS).swap(0, Ordering::AcqRel)
     }
 
     /// The posted task, if there is one: its sequence number and bytes.
     pub(crate) fn take_task(&self) -> Option<(u32, Vec<u8>)> {
-        let s = self.map.atomic_u32(STATE).load(Ordering::Acquire);
+        let s = self.map.word(STATE).load(Ordering::Acquire);
         if s & PHASE != POSTED {
             return None;
         }
-        let len = self.map.atomic_u32(SIZE).load(Ordering::Relaxed) as usize;
-        Some((seq_of(s), read_payload(&self.map, len)))
+        let len = self.map.word(SIZE).load(Ordering::Relaxed) as usize;
+        Some((seq_of(s), self.map.read_payload(len)))
     }
 
     /// Puts the result of task `seq` in the lane.
     pub(crate) fn finish(&self, seq: u32, result: &[u8]) -> Finished {
-        write_payload(&self.map, result);
+        self.map.write_payload(result);
         self.publish(seq, DONE)
     }
 
@@ -370,7 +442,7 @@ impl WorkerLane {
     }
 
     fn publish(&self, seq: u32, phase: u32) -> Finished {
-        let state = self.map.atomic_u32(STATE);
+        let state = self.map.word(STATE);
         let old = state.swap(pack(seq, phase), Ordering::AcqRel);
         if old & GETTER != 0 {
             wake_all(state);
@@ -386,7 +458,7 @@ impl WorkerLane {
     /// and at once waits (`apply`, `apply_async(..).get()`) may find the result already there
     /// when it looks; a short look here spares the pool's thread a wake-up for it.
     fn collected_soon(&self, seq: u32) -> bool {
-        let state = self.map.atomic_u32(STATE);
+        let state = self.map.word(STATE);
         let start = std::time::Instant::now();
         loop {
             for _ in 0..64 {

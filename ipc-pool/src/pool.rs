@@ -69,23 +69,44 @@ fn encode<A: Serialize>(items: &[A]) -> Result<(Vec<u8>, Vec<OwnedFd>), Error> {
     Ok((bytes, fds))
 }
 
+/// What a worker sends back for a batch: every value, or (when an item panicked) each item's
+/// own result. See `RemoteFn::new_batch`.
+type Encoded<R> = Result<Vec<R>, Vec<Result<R, String>>>;
+
+/// A finished batch: every value, or one result per item.
+pub(crate) enum Batch<R> {
+    All(Vec<R>),
+    Each(Vec<Result<R, TaskError>>),
+}
+
+/// Decodes a finished batch of `len` items.
+pub(crate) fn decode_batch_whole<R: DeserializeOwned>(
+    r: Result<(Vec<u8>, Vec<OwnedFd>), TaskError>,
+    len: usize,
+) -> Batch<R> {
+    let fail = |e: TaskError| Batch::Each((0..len).map(|_| Err(e.clone())).collect());
+    match r {
+        Ok((bytes, fds)) => match transfer::from_envelope::<Encoded<R>>(&bytes, fds) {
+            Ok(Ok(all)) => Batch::All(all),
+            Ok(Err(each)) => Batch::Each(
+                each.into_iter()
+                    .map(|x| x.map_err(TaskError::Panicked))
+                    .collect(),
+            ),
+            Err(e) => fail(TaskError::Failed(format!("cannot decode the results: {e}"))),
+        },
+        Err(e) => fail(e),
+    }
+}
+
 /// Decodes a finished batch into one result per item.
 pub(crate) fn decode_batch<R: DeserializeOwned>(
     r: Result<(Vec<u8>, Vec<OwnedFd>), TaskError>,
     len: usize,
 ) -> Vec<Result<R, TaskError>> {
-    match r {
-        Ok((bytes, fds)) => match transfer::from_envelope::<Vec<Result<R, String>>>(&bytes, fds) {
-            Ok(v) => v
-                .into_iter()
-                .map(|x| x.map_err(TaskError::Panicked))
-                .collect(),
-            Err(e) => {
-                let e = TaskError::Failed(format!("cannot decode the results: {e}"));
-                (0..len).map(|_| Err(e.clone())).collect()
-            }
-        },
-        Err(e) => (0..len).map(|_| Err(e.clone())).collect(),
+    match decode_batch_whole(r, len) {
+        Batch::All(v) => v.into_iter().map(Ok).collect(),
+        Batch::Each(v) => v,
     }
 }
 
@@ -201,40 +222,19 @@ impl Pool {
         let chunk = chunksize
             .unwrap_or_else(|| self.default_chunksize(n))
             .max(1);
-        struct Gather<R> {
-            out: Vec<Option<R>>,
-            left: usize,
-            error: Option<(usize, TaskError)>,
-        }
         let gather = Arc::new(Mutex::new(Gather {
-            out: (0..n).map(|_| None).collect(),
+            chunks: (0..n.div_ceil(chunk)).map(|_| None).collect(),
             left: n.div_ceil(chunk),
             error: None,
         }));
         for (ci, batch) in items.chunks(chunk).enumerate() {
-            let start = ci * chunk;
             let len = batch.len();
             let g = gather.clone();
             let s = slot.clone();
             let done: Completion = Box::new(move |r| {
-                let results = decode_batch::<R>(r, len);
+                let batch = decode_batch_whole::<R>(r, len);
                 let mut g = g.lock().unwrap_or_else(|p| p.into_inner());
-                for (k, res) in results.into_iter().enumerate() {
-                    match res {
-                        Ok(v) => g.out[start + k] = Some(v),
-                        Err(e) => {
-                            if g.error.as_ref().is_none_or(|(i, _)| start + k < *i) {
-                                g.error = Some((start + k, e));
-                            }
-                        }
-                    }
-                }
-                g.left -= 1;
-                if g.left == 0 {
-                    let r = match g.error.take() {
-                        Some((_, e)) => Err(e),
-                        None => Ok(g.out.drain(..).map(|x| x.expect("every item")).collect()),
-                    };
+                if let Some(r) = g.add(ci, ci * chunk, batch) {
                     s.fulfill(r);
                 }
             });
@@ -367,6 +367,58 @@ impl Pool {
         }
         self.shared.join_thread();
         Ok(())
+    }
+}
+
+/// The batches of a `map` as they come back.
+struct Gather<R> {
+    chunks: Vec<Option<Vec<R>>>,
+    left: usize,
+    /// The first failed item (by position) and why.
+    error: Option<(usize, TaskError)>,
+}
+
+impl<R> Gather<R> {
+    /// Takes batch `ci` (whose first item is item `start`); the whole result once every batch
+    /// is in.
+    fn add(
+        &mut self,
+        ci: usize,
+        start: usize,
+        batch: Batch<R>,
+    ) -> Option<Result<Vec<R>, TaskError>> {
+        match batch {
+            Batch::All(v) => self.chunks[ci] = Some(v),
+            Batch::Each(v) => {
+                let mut ok = Vec::with_capacity(v.len());
+                for (k, r) in v.into_iter().enumerate() {
+                    match r {
+                        Ok(x) => ok.push(x),
+                        Err(e) => {
+                            if self.error.as_ref().is_none_or(|(i, _)| start + k < *i) {
+                                self.error = Some((start + k, e));
+                            }
+                        }
+                    }
+                }
+                self.chunks[ci] = Some(ok);
+            }
+        }
+        self.left -= 1;
+        if self.left > 0 {
+            return None;
+        }
+        Some(match self.error.take() {
+            Some((_, e)) => Err(e),
+            None => {
+                let total = self.chunks.iter().flatten().map(Vec::len).sum();
+                let mut out = Vec::with_capacity(total);
+                for mut c in self.chunks.drain(..).flatten() {
+                    out.append(&mut c);
+                }
+                Ok(out)
+            }
+        })
     }
 }
 

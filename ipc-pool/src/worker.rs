@@ -1,24 +1,23 @@
 //! What crosses between the pool and a worker, and the worker's loop.
 
-use multiproc_core::SharedMapping;
 use multiproc_core::transfer::{self, PortableFd};
 use multiproc_pipe::{Connection, Error as PipeError};
 use multiproc_process::RemoteFn;
 use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
 
-use crate::lane::{self, Finished, WorkerLane};
+use crate::lane::{self, Finished, Region, WorkerLane};
 
 /// What the pool tells a worker over the connection (each message announced in the lane
 /// first, see [`lane`]).
 ///
-/// `Stop` is explicit rather than the end of the connection: a worker started by `fork`
-/// inherits the pool's ends of the workers forked before it, so closing a connection does not
-/// always reach its worker.
+/// The pool says stop through the lane rather than by closing the connection: a worker
+/// started by `fork` inherits the pool's ends of the workers forked before it, so closing a
+/// connection does not always reach its worker.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum ToWorker {
     /// Tasks to run in order; one [`FromWorker::Done`] answers them all.
     Tasks(Vec<Task>),
-    Stop,
 }
 
 /// A batch of items for one function.
@@ -27,12 +26,14 @@ pub(crate) struct Task {
     pub id: u64,
     pub f: RemoteFn,
     /// The encoded `Vec<A>` and the descriptors it owns.
+    #[serde(with = "serde_bytes")]
     pub items: Vec<u8>,
     pub fds: Vec<PortableFd>,
 }
 
 /// One task's outcome: the encoded `Vec<Result<R, String>>`, or why the batch could not run.
-pub(crate) type Outcome = Result<(Vec<u8>, Vec<PortableFd>), String>;
+/// (Bytes travel as one block, not as a sequence of numbers.)
+pub(crate) type Outcome = Result<(ByteBuf, Vec<PortableFd>), String>;
 
 /// What a worker tells the pool over the connection.
 #[derive(Serialize, Deserialize)]
@@ -49,7 +50,7 @@ pub(crate) enum FromWorker {
 #[derive(Serialize, Deserialize)]
 pub(crate) struct WorkerArgs {
     pub conn: Connection,
-    pub lane: SharedMapping,
+    pub lane: Region,
     pub init: Option<crate::dispatch::Init>,
     pub max_tasks: Option<u64>,
 }
@@ -61,7 +62,7 @@ fn run(task: Task) -> Outcome {
     // sent it over a private connection (or the lane, a private mapping).
     unsafe { task.f.call(&task.items, fds) }.map(|env| {
         (
-            env.bytes,
+            ByteBuf::from(env.bytes),
             env.fds.into_iter().map(PortableFd::new).collect(),
         )
     })
@@ -115,7 +116,7 @@ pub(crate) fn worker_main(args: WorkerArgs) {
         for _ in 0..messages {
             let tasks: Vec<Task> = match conn.recv() {
                 Ok(ToWorker::Tasks(t)) => t,
-                Ok(ToWorker::Stop) | Err(PipeError::Disconnected) => return,
+                Err(PipeError::Disconnected) => return,
                 Err(e) => {
                     eprintln!("multiproc-pool worker: {e}");
                     std::process::exit(1);
@@ -133,6 +134,9 @@ pub(crate) fn worker_main(args: WorkerArgs) {
                 return;
             }
             continue;
+        }
+        if lane.stopped() {
+            return;
         }
         if messages == 0 {
             lane.sleep(seen);

@@ -47,7 +47,9 @@ unsafe fn trampoline<A: DeserializeOwned, R: Serialize>(
 }
 
 /// Decodes a `Vec<A>` from `bytes`/`fds`, calls the `fn(A) -> R` at `func` on each item
-/// (catching a panic per item) and encodes the `Vec<Result<R, String>>`.
+/// (catching a panic per item) and encodes a `Result<Vec<R>, Vec<Result<R, String>>>`: `Ok`
+/// with every value when no item panicked (the common case, with no per-item tag), `Err` with
+/// each item's own result otherwise.
 ///
 /// # Safety
 /// As [`trampoline`].
@@ -60,12 +62,24 @@ unsafe fn batch_trampoline<A: DeserializeOwned, R: Serialize>(
     let f: fn(A) -> R = unsafe { std::mem::transmute::<usize, fn(A) -> R>(func) };
     let items: Vec<A> = transfer::from_envelope(bytes, fds)
         .map_err(|e| format!("cannot decode the task's arguments: {e}"))?;
-    let out: Vec<Result<R, String>> = items
-        .into_iter()
-        .map(|a| {
-            std::panic::catch_unwind(AssertUnwindSafe(|| f(a))).map_err(|p| panic_message(&*p))
-        })
-        .collect();
+    let mut all: Vec<R> = Vec::with_capacity(items.len());
+    let mut each: Option<Vec<Result<R, String>>> = None;
+    for a in items {
+        let r = std::panic::catch_unwind(AssertUnwindSafe(|| f(a))).map_err(|p| panic_message(&*p));
+        match (&mut each, r) {
+            (None, Ok(v)) => all.push(v),
+            (Some(each), r) => each.push(r),
+            (None, Err(m)) => {
+                let mut v: Vec<Result<R, String>> = all.drain(..).map(Ok).collect();
+                v.push(Err(m));
+                each = Some(v);
+            }
+        }
+    }
+    let out: Result<&Vec<R>, &Vec<Result<R, String>>> = match &each {
+        None => Ok(&all),
+        Some(each) => Err(each),
+    };
     transfer::to_envelope(&out).map_err(|e| format!("cannot encode the task's results: {e}"))
 }
 
@@ -86,12 +100,31 @@ fn address_of(offset: i64) -> usize {
     (anchor as fn() as usize as i64 + offset) as usize
 }
 
+/// Whether the parent wants the target's return value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Keep {
+    /// Send it back ([`JoinHandle`](crate::JoinHandle)).
+    Value,
+    /// Drop it ([`Process`](crate::Process)).
+    Nothing,
+}
+
 /// A target bound to its arguments, runnable here (after `fork`) or sendable (spawn, forkserver).
 pub(crate) trait Job: Send {
-    /// Runs the target in this process (the child of a `fork`).
-    fn run_here(self: Box<Self>) -> Result<Envelope, String>;
+    /// Runs the target in this process (the child of a `fork`); encodes its value if kept.
+    fn run_here(self: Box<Self>, keep: Keep) -> Result<Option<Envelope>, String>;
     /// What a fresh process needs to run the target.
     fn to_call(&self) -> Result<Call, Error>;
+}
+
+/// Encodes a target's value if the parent wants it (a value nobody reads is not encoded).
+fn encode_kept<R: Serialize>(r: &R, keep: Keep) -> Result<Option<Envelope>, String> {
+    match keep {
+        Keep::Nothing => Ok(None),
+        Keep::Value => transfer::to_envelope(r)
+            .map(Some)
+            .map_err(|e| format!("cannot encode the target's result: {e}")),
+    }
 }
 
 /// A `fn(A) -> R` with its arguments.
@@ -105,9 +138,9 @@ where
     A: Serialize + DeserializeOwned + Send + 'static,
     R: Serialize + 'static,
 {
-    fn run_here(self: Box<Self>) -> Result<Envelope, String> {
+    fn run_here(self: Box<Self>, keep: Keep) -> Result<Option<Envelope>, String> {
         let r = (self.f)(self.args);
-        transfer::to_envelope(&r).map_err(|e| format!("cannot encode the target's result: {e}"))
+        encode_kept(&r, keep)
     }
 
     fn to_call(&self) -> Result<Call, Error> {
@@ -128,9 +161,9 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Serialize + 'static,
 {
-    fn run_here(self: Box<Self>) -> Result<Envelope, String> {
+    fn run_here(self: Box<Self>, keep: Keep) -> Result<Option<Envelope>, String> {
         let r = (self.0)();
-        transfer::to_envelope(&r).map_err(|e| format!("cannot encode the target's result: {e}"))
+        encode_kept(&r, keep)
     }
 
     fn to_call(&self) -> Result<Call, Error> {
@@ -181,7 +214,9 @@ impl RemoteFn {
 
     /// Names `f` for calls on whole batches: [`call`](Self::call) then takes an encoded
     /// `Vec<A>`, applies `f` to each item — a panic fails only its item — and returns an encoded
-    /// `Vec<Result<R, String>>` (the `Err` holds the panic message). What `multiproc-pool` sends.
+    /// `Result<Vec<R>, Vec<Result<R, String>>>`: `Ok` with every value when no item panicked,
+    /// otherwise `Err` with each item's result (an `Err` there holds the panic message). What
+    /// `multiproc-pool` sends.
     pub fn new_batch<A, R>(f: fn(A) -> R) -> Result<RemoteFn, Error>
     where
         A: DeserializeOwned + 'static,
@@ -228,6 +263,7 @@ impl RemoteFn {
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Call {
     f: RemoteFn,
+    #[serde(with = "serde_bytes")]
     args: Vec<u8>,
     fds: Vec<PortableFd>,
 }
@@ -247,7 +283,7 @@ impl Call {
 pub(crate) struct Request {
     pub call: Call,
     pub identity: Identity,
-    pub want_result: bool,
+    pub keep: Keep,
     /// For daemons: the read end of the parent's "alive" pipe; end of file means the parent
     /// process is gone, and the daemon kills itself.
     pub alive: Option<PortableFd>,
@@ -261,6 +297,7 @@ pub(crate) struct Request {
 #[derive(Serialize, Deserialize)]
 pub(crate) enum Outcome {
     Returned {
+        #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
         fds: Vec<PortableFd>,
     },
@@ -281,12 +318,12 @@ pub(crate) fn panic_message(p: &(dyn Any + Send)) -> String {
 /// Runs a target in the child, reports to the parent, returns the exit code (0, or 1 after a
 /// panic or failure, as Python's exitcode).
 pub(crate) fn run_in_child(
-    call: impl FnOnce() -> Result<Envelope, String>,
+    call: impl FnOnce() -> Result<Option<Envelope>, String>,
     report: Option<&mut Channel>,
-    want_result: bool,
+    keep: Keep,
 ) -> i32 {
     let (outcome, code) = match std::panic::catch_unwind(AssertUnwindSafe(call)) {
-        Ok(Ok(env)) if want_result => (
+        Ok(Ok(Some(env))) if keep == Keep::Value => (
             Some(Outcome::Returned {
                 bytes: env.bytes,
                 fds: env.fds.into_iter().map(PortableFd::new).collect(),
@@ -328,7 +365,7 @@ pub(crate) fn serve_request(req: Request, report: &mut Channel) -> i32 {
         watch_parent(alive.into_inner());
     }
     let call = req.call;
-    run_in_child(move || call.run(), Some(report), req.want_result)
+    run_in_child(move || call.run().map(Some), Some(report), req.keep)
 }
 
 /// The pre-`main` entry: runs when the program starts, and takes over if the environment says

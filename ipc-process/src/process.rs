@@ -13,7 +13,7 @@ use crate::alive;
 use crate::error::Error;
 use crate::forkserver::{self, Status};
 use crate::identity::{self, Identity};
-use crate::job::{self, ClosureJob, FnJob, Job, Outcome, ROLE_ENV, Request};
+use crate::job::{self, ClosureJob, FnJob, Job, Keep, Outcome, ROLE_ENV, Request};
 use crate::method::{StartMethod, get_start_method};
 use crate::sys;
 
@@ -33,6 +33,16 @@ impl Watch {
             Watch::Server(ch, _) => ch.as_fd(),
         }
     }
+}
+
+/// How a forked daemon learns that its parent is gone.
+enum ParentWatch {
+    /// Not a daemon.
+    None,
+    /// `PR_SET_PDEATHSIG` for a child of the main thread (of this pid).
+    DeathSignal(u32),
+    /// The read end of the "alive" pipe, watched by a thread.
+    Pipe(OwnedFd),
 }
 
 struct Running {
@@ -93,7 +103,7 @@ pub struct Process {
     path: Vec<u32>,
     daemon: bool,
     method: StartMethod,
-    want_result: bool,
+    keep: Keep,
     /// The target's return type, so that a [`JoinHandle`](crate::JoinHandle) of another type
     /// is refused.
     returns: std::any::TypeId,
@@ -128,7 +138,7 @@ impl Process {
             path,
             daemon: identity::me().daemon,
             method: get_start_method(),
-            want_result: false,
+            keep: Keep::Nothing,
             returns,
             inner: Mutex::new(Inner {
                 job: Some(job),
@@ -182,7 +192,7 @@ impl Process {
     }
 
     pub(crate) fn with_result(mut self) -> Process {
-        self.want_result = true;
+        self.keep = Keep::Value;
         self
     }
 
@@ -300,12 +310,14 @@ impl Process {
 
     fn start_fork(&self, job: Box<dyn Job>, id: Identity) -> Result<Running, Error> {
         let (ours, mut theirs) = Channel::pair()?;
-        let watcher = if self.daemon {
-            Some(alive::reader()?)
-        } else {
-            None
+        // A daemon forked by the main thread dies with it through the kernel (the main thread
+        // ends only with the process); one forked by another thread watches the "alive" pipe.
+        let watch = match (self.daemon, sys::is_main_thread()) {
+            (false, _) => ParentWatch::None,
+            (true, true) => ParentWatch::DeathSignal(sys::getpid()),
+            (true, false) => ParentWatch::Pipe(alive::reader()?),
         };
-        let want_result = self.want_result;
+        let keep = self.keep;
         // SAFETY: either this process has one thread (checked by the caller), or the caller of
         // `start_fork_unchecked` took on the contract documented there.
         let pid = unsafe { sys::fork() }?;
@@ -314,14 +326,16 @@ impl Process {
             alive::forget_in_child();
             forkserver::forget_in_child();
             identity::become_child(id);
-            if let Some(w) = watcher {
-                job::watch_parent(w);
+            match watch {
+                ParentWatch::None => {}
+                ParentWatch::DeathSignal(parent) => sys::die_with_parent(parent),
+                ParentWatch::Pipe(w) => job::watch_parent(w),
             }
-            let code = job::run_in_child(move || job.run_here(), Some(&mut theirs), want_result);
+            let code = job::run_in_child(move || job.run_here(keep), Some(&mut theirs), keep);
             sys::exit_now(code);
         }
         drop(theirs);
-        drop(watcher);
+        drop(watch);
         let pidfd = sys::pidfd_open(pid)?;
         Ok(Running {
             pid,
@@ -332,23 +346,31 @@ impl Process {
         })
     }
 
-    fn request(&self, job: &dyn Job, id: Identity) -> Result<Request, Error> {
+    /// What a fresh child needs; `alive` is the "alive" pipe for a spawned daemon (a fork
+    /// server's daemon children die with the server, which dies with us).
+    fn request(
+        &self,
+        job: &dyn Job,
+        id: Identity,
+        alive: Option<OwnedFd>,
+    ) -> Result<Request, Error> {
         Ok(Request {
             call: job.to_call()?,
             identity: id,
-            want_result: self.want_result,
-            alive: if self.daemon {
-                Some(PortableFd::new(alive::reader()?))
-            } else {
-                None
-            },
+            keep: self.keep,
+            alive: alive.map(PortableFd::new),
             result: None,
             status: None,
         })
     }
 
     fn start_spawn(&self, job: &dyn Job, id: Identity) -> Result<Running, Error> {
-        let req = self.request(job, id)?;
+        let alive = if self.daemon {
+            Some(alive::reader()?)
+        } else {
+            None
+        };
+        let req = self.request(job, id, alive)?;
         let (pid, mut ch) = spawn_self_with_channel(&[(ROLE_ENV, "spawn")])?;
         let pidfd = sys::pidfd_open(pid)?;
         // A child that died at once shows up as its exit code at join.
@@ -363,7 +385,7 @@ impl Process {
     }
 
     fn start_forkserver(&self, job: &dyn Job, id: Identity) -> Result<Running, Error> {
-        let mut req = self.request(job, id)?;
+        let mut req = self.request(job, id, None)?;
         let (mut status, status_theirs) = Channel::pair()?;
         let (report, report_theirs) = Channel::pair()?;
         req.status = Some(PortableFd::new(status_theirs.into_fd()));
@@ -420,10 +442,11 @@ impl Process {
         Ok(())
     }
 
-    /// After the child ended: reads a panic or failure report, if it sent one.
+    /// After the child ended: reads a panic or failure report, if it sent one (a child that
+    /// returned normally sent none: its end of the channel just closed).
     fn collect_report(run: &mut Running) {
         if let Some(ch) = run.report.as_mut()
-            && let Ok(true) = ch.poll(Duration::ZERO)
+            && sys::has_bytes(ch.as_fd())
             && let Ok(o) = ch.recv::<Outcome>()
         {
             run.outcome = Some(o);

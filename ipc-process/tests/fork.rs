@@ -105,6 +105,42 @@ fn middle() {
     std::thread::sleep(Duration::from_secs(60));
 }
 
+fn threads_of(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count())
+}
+
+/// A daemon forked by the main thread dies with it through the kernel (no watcher thread in
+/// the child); one forked by another thread, which then ends, lives on while the process does
+/// (the kernel's parent-death signal follows the forking thread, so that one watches a pipe).
+fn daemon_watchers() {
+    let p = Process::from_closure(|| std::thread::sleep(Duration::from_secs(20))).with_daemon(true);
+    p.start().unwrap();
+    let pid = p.pid().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(threads_of(pid), 1, "a main-thread daemon needs no watcher");
+    p.kill().unwrap();
+    assert_eq!(joined(&p), Some(-9));
+
+    let p = std::sync::Arc::new(
+        Process::from_closure(|| std::thread::sleep(Duration::from_secs(20))).with_daemon(true),
+    );
+    let q = p.clone();
+    std::thread::spawn(move || {
+        // SAFETY: the only other thread (main) waits in `join` for this one, holding no lock
+        // the child could need.
+        unsafe { q.start_fork_unchecked() }.unwrap();
+    })
+    .join()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        p.is_alive(),
+        "a daemon forked by a thread that ended must live while its process does"
+    );
+    p.kill().unwrap();
+    assert_eq!(joined(&p), Some(-9));
+}
+
 /// Last: once a second thread runs, `fork` must be refused.
 fn refused_once_threads_exist() {
     let t = std::thread::spawn(|| std::thread::sleep(Duration::from_millis(300)));
@@ -133,6 +169,7 @@ fn main() {
             "fork_daemon_dies_with_sigkilled_parent",
             fork_daemon_dies_with_sigkilled_parent,
         ),
+        ("daemon_watchers", daemon_watchers),
         ("refused_once_threads_exist", refused_once_threads_exist),
     ];
     println!("\nrunning {} tests", tests.len());

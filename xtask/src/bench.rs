@@ -99,6 +99,12 @@ const ROWS: &[Row] = &[
         what: "fork a child that returns 1 KiB; join and get it (Python: Process + Pipe)",
     },
     Row {
+        rust: "process.first_start_forkserver",
+        python: Some("py.process_first_start_forkserver"),
+        limit: None,
+        what: "the first forkserver Process start + join of a fresh program: the fork server boots (target: <= 2 ms)",
+    },
+    Row {
         rust: "sync.lock_uncontended",
         python: Some("py.W4.uncontended/lock_acquire_release"),
         limit: Some("L6_cas_lock_uncontended"),
@@ -252,7 +258,7 @@ const ROWS: &[Row] = &[
         rust: "pool.map_default_chunksize",
         python: Some("py.W6.pool_map_default_chunksize"),
         limit: None,
-        what: "Pool(2).map(x*2) over 100k items, default chunksize (target: <= 0.05 us/item)",
+        what: "Pool(2).map(x*2) over 100k items, default chunksize (target: <= 0.03 us/item)",
     },
     Row {
         rust: "pool.map_chunksize1",
@@ -270,7 +276,19 @@ const ROWS: &[Row] = &[
         rust: "pool.fib27x8_speedup",
         python: Some("py.W6.pool_fib27x8"),
         limit: None,
-        what: "fib(27) x 8: serial time / Pool(2) time (target: >= 1.9)",
+        what: "fib x 8: serial time / Pool(2) time, at equal work: Rust's n is picked so that its serial time is about Python's fib(27) x 8 in the same run (target: >= 1.9)",
+    },
+    Row {
+        rust: "pool.fib_x8_serial",
+        python: Some("py.W6.pool_fib27x8_serial"),
+        limit: None,
+        what: "the serial time of the fib x 8 row on each side (they should be about equal)",
+    },
+    Row {
+        rust: "pool.fib_x8_n",
+        python: None,
+        limit: None,
+        what: "the n of Rust's fib(n) in the fib x 8 row (Python's is 27)",
     },
     Row {
         rust: "pool.imap_unordered",
@@ -282,7 +300,7 @@ const ROWS: &[Row] = &[
         rust: "pool.lifecycle",
         python: Some("py.W6.pool_lifecycle"),
         limit: None,
-        what: "Pool(2) + close + join, no tasks (target: <= 1 ms)",
+        what: "Pool(2) + close + join, no tasks (target: <= 0.5 ms)",
     },
 ];
 
@@ -427,6 +445,16 @@ fn python_filter(filter: &str) -> String {
     }
 }
 
+/// Python's eight `fib(27)` in ms, measured now (`bench.py --fib-serial-ms`).
+fn python_fib_serial_ms() -> Option<f64> {
+    let out = std::process::Command::new("python3")
+        .arg(util::root().join("bench/python/bench.py"))
+        .arg("--fib-serial-ms")
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
 /// The workload ids `ipc-bench --list` and `bench.py --list` print.
 pub fn listed_ids() -> Result<(Vec<String>, Vec<String>), String> {
     let out = util::cargo()
@@ -548,6 +576,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     cmd.args(&flag).args(&wanted);
+    if filter.is_empty() || filter == "pool" || "pool.fib27x8_speedup".contains(filter.as_str()) {
+        // The fib row works at equal work: Rust picks its n from Python's serial time.
+        if let Some(ms) = python_fib_serial_ms() {
+            cmd.env("IPC_BENCH_FIB_SERIAL_MS", format!("{ms:.1}"));
+        }
+    }
     let rust_out = run_captured(&mut cmd, limit)?;
     if !rust_out.success {
         return Err(format!(
