@@ -43,8 +43,8 @@
 //! | Python | `multiproc-pool` | note |
 //! |---|---|---|
 //! | `Pool(processes, initializer, initargs, maxtasksperchild)` | [`Pool::new`], [`Pool::builder`] | plus the start method |
-//! | `map(f, it, chunksize)` / `map_async` | [`map`](Pool::map), [`map_chunked`](Pool::map_chunked), [`map_async`](Pool::map_async) | |
-//! | `starmap(f, it)` | [`starmap`](Pool::starmap) | arguments are a tuple |
+//! | `map(f, it, chunksize)` / `map_async(…, callback, error_callback)` | [`map`](Pool::map), [`map_chunked`](Pool::map_chunked), [`map_async`](Pool::map_async), [`map_async_with`](Pool::map_async_with) | callbacks get `&Vec<R>` / `&TaskError` |
+//! | `starmap(f, it)` / `starmap_async` | [`starmap`](Pool::starmap), [`starmap_async`](Pool::starmap_async), [`starmap_async_with`](Pool::starmap_async_with) | arguments are a tuple |
 //! | `imap(f, it, chunksize)` / `imap_unordered` | [`imap`](Pool::imap) / [`imap_unordered`](Pool::imap_unordered) | a bounded number of batches in flight: constant memory |
 //! | `apply(f, args)` / `apply_async(f, args, callback, error_callback)` | [`apply`](Pool::apply), [`apply_async`](Pool::apply_async), [`apply_async_with`](Pool::apply_async_with) | callbacks get `&R` / `&TaskError` |
 //! | `AsyncResult.get(timeout)`, `wait`, `ready`, `successful` | [`AsyncResult`] | `get` takes the value once |

@@ -212,11 +212,101 @@ impl Pool {
         A: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
+        self.map_async_inner(f, items, chunksize, None)
+    }
+
+    /// [`map_async`](Self::map_async) with a `callback` for the whole result and an
+    /// `error_callback` for the first failure (Python's `callback=`, `error_callback=`). One of
+    /// them runs once, in this process, on the pool's thread, when the last batch is in — before
+    /// [`get`](AsyncResult::get) returns; keep them short.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use multiproc_pool::{Pool, TaskError};
+    /// fn square(x: u64) -> u64 { x * x }
+    /// let pool = Pool::new(2)?;
+    /// let (tx, rx) = mpsc::channel();
+    /// let r = pool.map_async_with(
+    ///     square,
+    ///     1..=4,
+    ///     None,
+    ///     move |v: &Vec<u64>| tx.send(v.iter().sum::<u64>()).unwrap(),
+    ///     |e: &TaskError| eprintln!("failed: {e}"),
+    /// )?;
+    /// assert_eq!(rx.recv()?, 30);
+    /// assert_eq!(r.get()?, vec![1, 4, 9, 16]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn map_async_with<A, R>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunksize: Option<usize>,
+        callback: impl FnOnce(&Vec<R>) + Send + 'static,
+        error_callback: impl FnOnce(&TaskError) + Send + 'static,
+    ) -> Result<AsyncResult<Vec<R>>, Error>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let on_done: OnDone<R> = Box::new(move |r| match r {
+            Ok(v) => callback(v),
+            Err(e) => error_callback(e),
+        });
+        self.map_async_inner(f, items, chunksize, Some(on_done))
+    }
+
+    /// Python's `starmap_async`: [`map_async`](Self::map_async) over tuples.
+    pub fn starmap_async<A, R>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunksize: Option<usize>,
+    ) -> Result<AsyncResult<Vec<R>>, Error>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.map_async(f, items, chunksize)
+    }
+
+    /// Python's `starmap_async` with `callback` and `error_callback`:
+    /// [`map_async_with`](Self::map_async_with) over tuples.
+    pub fn starmap_async_with<A, R>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunksize: Option<usize>,
+        callback: impl FnOnce(&Vec<R>) + Send + 'static,
+        error_callback: impl FnOnce(&TaskError) + Send + 'static,
+    ) -> Result<AsyncResult<Vec<R>>, Error>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.map_async_with(f, items, chunksize, callback, error_callback)
+    }
+
+    fn map_async_inner<A, R>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunksize: Option<usize>,
+        on_done: Option<OnDone<R>>,
+    ) -> Result<AsyncResult<Vec<R>>, Error>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
         let items: Vec<A> = items.into_iter().collect();
         let n = items.len();
         let slot = Slot::new();
         if n == 0 {
-            slot.fulfill(Ok(Vec::new()));
+            let r = Ok(Vec::new());
+            if let Some(cb) = on_done {
+                cb(&r);
+            }
+            slot.fulfill(r);
             return Ok(AsyncResult { slot });
         }
         let chunk = chunksize
@@ -226,6 +316,7 @@ impl Pool {
             chunks: (0..n.div_ceil(chunk)).map(|_| None).collect(),
             left: n.div_ceil(chunk),
             error: None,
+            on_done,
         }));
         for (ci, batch) in items.chunks(chunk).enumerate() {
             let len = batch.len();
@@ -235,6 +326,9 @@ impl Pool {
                 let batch = decode_batch_whole::<R>(r, len);
                 let mut g = g.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(r) = g.add(ci, ci * chunk, batch) {
+                    if let Some(cb) = g.on_done.take() {
+                        cb(&r);
+                    }
                     s.fulfill(r);
                 }
             });
@@ -370,12 +464,16 @@ impl Pool {
     }
 }
 
+/// A `map`'s callbacks, as one: called with the whole result once every batch is in.
+type OnDone<R> = Box<dyn FnOnce(&Result<Vec<R>, TaskError>) + Send + 'static>;
+
 /// The batches of a `map` as they come back.
 struct Gather<R> {
     chunks: Vec<Option<Vec<R>>>,
     left: usize,
     /// The first failed item (by position) and why.
     error: Option<(usize, TaskError)>,
+    on_done: Option<OnDone<R>>,
 }
 
 impl<R> Gather<R> {

@@ -403,3 +403,58 @@ fn terminate_wakes_a_thread_waiting_in_a_lane() {
     pool.join().unwrap();
     assert_eq!(waiter.join().unwrap(), Err(TaskError::Terminated));
 }
+
+#[test]
+fn map_async_and_starmap_async_with_callbacks() {
+    let pool = Pool::new(2).unwrap();
+    let me = std::process::id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx2 = tx.clone();
+    let r = pool
+        .map_async_with(
+            double,
+            0..10,
+            Some(3),
+            move |v: &Vec<u64>| tx.send(Ok((v.clone(), std::process::id()))).unwrap(),
+            move |e: &TaskError| tx2.send(Err(e.clone())).unwrap(),
+        )
+        .unwrap();
+    let (seen, pid) = rx.recv_timeout(LIMIT).unwrap().unwrap();
+    assert_eq!(seen, (0..10).map(|x| 2 * x).collect::<Vec<_>>());
+    assert_eq!(pid, me, "the callback runs in the parent");
+    assert_eq!(r.get_timeout(LIMIT).unwrap(), seen);
+    // A failing item: the error callback, with the first failure in order, and no callback.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx2 = tx.clone();
+    let r = pool
+        .map_async_with(
+            panic_on_odd,
+            [2, 4, 5, 7],
+            Some(1),
+            move |_: &Vec<u64>| tx.send("callback".to_string()).unwrap(),
+            move |e: &TaskError| tx2.send(e.to_string()).unwrap(),
+        )
+        .unwrap();
+    let got = rx.recv_timeout(LIMIT).unwrap();
+    assert!(got.contains("odd input 5"), "{got}");
+    assert!(matches!(r.get_timeout(LIMIT), Err(TaskError::Panicked(_))));
+    assert!(
+        rx.recv_timeout(Duration::from_millis(100)).is_err(),
+        "one callback only"
+    );
+    // starmap_async, with and without callbacks; an empty input calls back at once.
+    let r = pool.starmap_async(add, [(1, 2), (3, 4)], None).unwrap();
+    assert_eq!(r.get_timeout(LIMIT).unwrap(), vec![3, 7]);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let r = pool
+        .starmap_async_with(
+            add,
+            Vec::<(u64, u64)>::new(),
+            None,
+            move |v: &Vec<u64>| tx.send(v.len()).unwrap(),
+            |_: &TaskError| {},
+        )
+        .unwrap();
+    assert_eq!(rx.recv_timeout(LIMIT).unwrap(), 0);
+    assert_eq!(r.get().unwrap(), Vec::<u64>::new());
+}

@@ -42,6 +42,12 @@ pub enum Error {
     /// [`JoinHandle::start`](crate::JoinHandle::start) for a `T` other than the target's
     /// return type.
     WrongResultType,
+    /// [`set_start_method`](crate::set_start_method) after the start method was set or used
+    /// (use [`force_start_method`](crate::force_start_method) to override).
+    StartMethodFixed {
+        /// The start method in force.
+        current: crate::StartMethod,
+    },
 }
 
 impl fmt::Display for Error {
@@ -69,6 +75,11 @@ impl fmt::Display for Error {
             Error::WrongResultType => {
                 f.write_str("the join handle's type is not the target's return type")
             }
+            Error::StartMethodFixed { current } => write!(
+                f,
+                "the start method is already set ({}); force_start_method overrides it",
+                current.name()
+            ),
         }
     }
 }

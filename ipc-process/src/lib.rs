@@ -62,8 +62,13 @@
 //! | `p.exitcode`, `p.is_alive()` | [`exitcode`](Process::exitcode), [`is_alive`](Process::is_alive) | `-N` for signal N; 1 after a panic, with [`panic_message`](Process::panic_message) |
 //! | `p.terminate()`, `p.kill()`, `p.close()` | [`terminate`](Process::terminate), [`kill`](Process::kill), [`close`](Process::close) | signals go through a pidfd: never to a recycled pid |
 //! | `p.sentinel` | [`sentinel`](Process::sentinel) | a pidfd, for `poll`/`epoll` |
-//! | `get_context('spawn')`, `set_start_method` | [`get_context`], [`set_start_method`] | |
-//! | `current_process()` | [`current_process`] | |
+//! | `get_context('spawn')`, `get_start_method()`, `get_all_start_methods()` | [`get_context`], [`get_start_method`], [`get_all_start_methods`] | |
+//! | `set_start_method(m)`, `set_start_method(m, force=True)` | [`set_start_method`], [`force_start_method`] | set once, before use, as in Python |
+//! | `current_process()`, `p.ident` | [`current_process`] (with `ident`), [`Process::ident`] | `ident` is the pid |
+//! | `parent_process()` | [`parent_process`] | name, pid, `is_alive`, `join` |
+//! | `active_children()` | [`active_children`] | reaps finished children whose handles were dropped |
+//! | `cpu_count()` | [`cpu_count`] | CPUs in the system; `available_parallelism` for this process's share |
+//! | non-daemon children joined at exit | the same, by default; [`set_children_at_exit`] | `ChildrenAtExit::Leave` lets them run on |
 //! | `os.fork()`, `os.waitpid()` | [`fork()`], [`waitpid`] | `fork()` refuses in a multi-threaded process |
 //! | *(needs a Queue)* | [`spawn`] → [`JoinHandle::join`] | the child's return value |
 //!
@@ -75,18 +80,28 @@
 //! live in one private module, `sys`.
 
 mod alive;
+mod children;
 mod error;
 mod forkserver;
 mod handle;
 mod identity;
 mod job;
 mod method;
+mod parent;
 mod process;
 mod sys;
 
+pub use children::{
+    ActiveChild, ChildrenAtExit, active_children, children_at_exit, join_children,
+    set_children_at_exit,
+};
 pub use error::{Error, JoinError};
 pub use handle::{JoinHandle, spawn};
 pub use identity::{CurrentProcess, current_process};
 pub use job::RemoteFn;
-pub use method::{Context, StartMethod, get_context, get_start_method, set_start_method};
+pub use method::{
+    Context, StartMethod, cpu_count, force_start_method, get_all_start_methods, get_context,
+    get_start_method, set_start_method,
+};
+pub use parent::{ParentProcess, parent_process};
 pub use process::{Fork, Process, fork, waitpid};

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::alive;
+use crate::children;
 use crate::error::Error;
 use crate::forkserver::{self, Status};
 use crate::identity::{self, Identity};
@@ -90,14 +91,21 @@ struct Inner {
 ///
 /// # When the parent exits
 ///
-/// A **daemon** child ([`set_daemon`](Self::set_daemon)) never outlives its parent process:
-/// it holds the read end of a pipe whose write end only the parent holds, and kills itself when
-/// that pipe reports end of file — however the parent ends, `SIGKILL` included. A **non-daemon**
-/// child keeps running after its parent exits (it is re-parented to init), as in Python when the
-/// parent is killed; Python's parent additionally joins non-daemon children at a normal exit —
-/// here, join them yourself. Dropping a `Process` does not stop its child; a child that ends
-/// after its handle was dropped is reaped by the next [`start`](Self::start) of any process, so
-/// no zombie lingers.
+/// A **daemon** child ([`set_daemon`](Self::set_daemon)) never outlives its parent process,
+/// however the parent ends, `SIGKILL` included: the kernel kills it when the thread that forked
+/// it ends (`PR_SET_PDEATHSIG`) where that thread is the main thread or the fork server, and
+/// otherwise it holds the read end of a pipe whose write end only the parent holds, and kills
+/// itself when that pipe reports end of file.
+///
+/// A **non-daemon** child is waited for when its parent exits normally (returns from `main`
+/// or calls `std::process::exit`), as Python does: an exit hook that the first `start`
+/// installs joins every non-daemon child still running.
+/// [`set_children_at_exit(ChildrenAtExit::Leave)`](crate::set_children_at_exit) lets them run
+/// on instead (re-parented to init), as they do when the parent is killed.
+///
+/// Dropping a `Process` does not stop its child; a child that ends after its handle was dropped
+/// is reaped by the next [`start`](Self::start) of any process (or
+/// [`active_children`](crate::active_children)), so no zombie lingers.
 pub struct Process {
     name: String,
     path: Vec<u32>,
@@ -125,7 +133,7 @@ impl fmt::Debug for Process {
 /// Pidfds of children whose handles were dropped while they ran; reaped later.
 static DETACHED: Mutex<Vec<OwnedFd>> = Mutex::new(Vec::new());
 
-fn reap_detached() {
+pub(crate) fn reap_detached() {
     let mut d = DETACHED.lock().unwrap_or_else(|p| p.into_inner());
     d.retain(|fd| matches!(sys::try_reap(fd.as_fd()), Ok(None)));
 }
@@ -275,10 +283,12 @@ impl Process {
         if inner.run.is_some() {
             return Err(Error::AlreadyStarted);
         }
+        let me = identity::me();
         let id = Identity {
             name: self.name.clone(),
             path: self.path.clone(),
             daemon: self.daemon,
+            parent: Some((me.name, sys::getpid())),
         };
         let run = match self.method {
             StartMethod::Fork => {
@@ -304,6 +314,10 @@ impl Process {
                 r
             }
         };
+        let pidfd = match &run.watch {
+            Watch::Pid(fd) | Watch::Server(_, fd) => fd,
+        };
+        children::register(&self.name, run.pid, self.daemon, self.method, pidfd)?;
         inner.run = Some(run);
         Ok(())
     }
@@ -325,6 +339,7 @@ impl Process {
             drop(ours);
             alive::forget_in_child();
             forkserver::forget_in_child();
+            children::forget_in_child();
             identity::become_child(id);
             match watch {
                 ParentWatch::None => {}
@@ -405,6 +420,11 @@ impl Process {
     /// The child's pid, once started (Python's `pid`).
     pub fn pid(&self) -> Option<u32> {
         self.lock().run.as_ref().map(|r| r.pid)
+    }
+
+    /// Python's `ident`: the same as [`pid`](Self::pid).
+    pub fn ident(&self) -> Option<u32> {
+        self.pid()
     }
 
     /// Checks (without blocking) whether the child ended; records its exit code if so.
@@ -652,6 +672,7 @@ pub fn fork() -> Result<Fork, Error> {
     if pid == 0 {
         alive::forget_in_child();
         forkserver::forget_in_child();
+        children::forget_in_child();
         Ok(Fork::Child)
     } else {
         Ok(Fork::Parent { child: pid })

@@ -238,6 +238,20 @@ pub(crate) fn die_with_parent(parent: u32) {
     }
 }
 
+/// `atexit(f)`: `f` runs when the process exits through `exit` (a return from `main` included).
+pub(crate) fn atexit(f: extern "C" fn()) {
+    // SAFETY: registers a plain `extern "C" fn()` with no captured state; the C library calls it
+    // once, during `exit`.
+    unsafe { libc::atexit(f) };
+}
+
+/// The number of CPUs online (`sysconf(_SC_NPROCESSORS_ONLN)`); `None` if unknown.
+pub(crate) fn cpus_online() -> Option<usize> {
+    // SAFETY: `sysconf` only reads a system setting.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    (n > 0).then_some(n as usize)
+}
+
 /// `raise(SIGKILL)` on ourselves.
 pub(crate) fn kill_self() -> ! {
     let _ = kill(getpid(), SIGKILL);

@@ -141,6 +141,25 @@ fn daemon_watchers() {
     assert_eq!(joined(&p), Some(-9));
 }
 
+/// Set once, before use: this binary has made processes already, so the start method is fixed;
+/// only the separately named `force_start_method` changes it.
+fn start_method_is_set_once() {
+    use multiproc_process::{force_start_method, get_start_method, set_start_method};
+    let before = get_start_method();
+    assert!(matches!(
+        set_start_method(StartMethod::Spawn),
+        Err(Error::StartMethodFixed { current }) if current == before
+    ));
+    assert_eq!(get_start_method(), before);
+    force_start_method(StartMethod::Spawn);
+    assert_eq!(get_start_method(), StartMethod::Spawn);
+    assert_eq!(
+        Process::new(|(): ()| (), ()).start_method(),
+        StartMethod::Spawn
+    );
+    force_start_method(before);
+}
+
 /// Last: once a second thread runs, `fork` must be refused.
 fn refused_once_threads_exist() {
     let t = std::thread::spawn(|| std::thread::sleep(Duration::from_millis(300)));
@@ -170,6 +189,7 @@ fn main() {
             fork_daemon_dies_with_sigkilled_parent,
         ),
         ("daemon_watchers", daemon_watchers),
+        ("start_method_is_set_once", start_method_is_set_once),
         ("refused_once_threads_exist", refused_once_threads_exist),
     ];
     println!("\nrunning {} tests", tests.len());
