@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::dispatch::{self, WorkerConfig, start_worker};
-use crate::error::Error;
+use crate::error::{Error, os};
 use crate::lane::Region;
 use crate::pool::Pool;
 
@@ -52,7 +52,7 @@ impl PoolBuilder {
         let r = RemoteFn::new(f).map_err(Error::Process).and_then(|rf| {
             transfer::to_envelope(&args)
                 .map(|env| (rf, env.bytes, env.fds))
-                .map_err(|e| Error::Transfer(e.to_string()))
+                .map_err(Error::Encode)
         });
         match r {
             Ok(init) => self.init = Some(init),
@@ -94,7 +94,7 @@ impl PoolBuilder {
         };
         // The first workers start here, before the pool's thread exists (so `fork` can work);
         // the thread starts with the first task.
-        let lanes = Region::many(processes).map_err(|e| Error::Transfer(e.to_string()))?;
+        let lanes = Region::many(processes).map_err(os)?;
         let workers = lanes
             .into_iter()
             .enumerate()

@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use multiproc_core::transfer::{FdRef, PortableFd};
 use multiproc_pipe::{Connection, Waitable};
-use multiproc_process::{Process, RemoteFn, StartMethod};
+use multiproc_process::{Daemon, Process, RemoteFn, StartMethod};
 use serde::Serialize;
 
-use crate::error::{Error, TaskError};
+use crate::error::{Error, TaskError, os};
 use crate::lane::{Lane, Mode, Region};
 use crate::worker::{FromWorker, Outcome, WorkerArgs, worker_main};
 
@@ -102,7 +102,7 @@ impl Shared {
             let h = std::thread::Builder::new()
                 .name("multiproc-pool".into())
                 .spawn(move || d.run(&shared))
-                .map_err(|e| Error::Transfer(e.to_string()))?;
+                .map_err(os)?;
             *t = Thread::Running(h);
             self.started.store(true, Ordering::Release);
         }
@@ -253,7 +253,7 @@ fn dup_init(cfg: &WorkerConfig) -> Result<Option<Init>, Error> {
         .iter()
         .map(|fd| multiproc_core::fd::dup(fd).map(PortableFd::new))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::Transfer(e.to_string()))?;
+        .map_err(os)?;
     Ok(Some((*f, bytes.clone(), fds)))
 }
 
@@ -264,7 +264,7 @@ pub(crate) fn start_worker(
     n: usize,
     (region, after): (Region, u32),
 ) -> Result<Worker, Error> {
-    let (ours, theirs) = multiproc_pipe::pipe(true).map_err(|e| Error::Transfer(e.to_string()))?;
+    let (ours, theirs) = multiproc_pipe::pipe(true).map_err(os)?;
     let lane = Lane::new(region.clone(), after);
     let args = WorkerArgs {
         conn: theirs,
@@ -274,7 +274,7 @@ pub(crate) fn start_worker(
     };
     let process = Process::new(worker_main, args)
         .with_name(worker_name(method, n))
-        .with_daemon(true)
+        .with_daemon(Daemon::Yes)
         .with_start_method(method);
     process.start()?;
     let sentinel = process.sentinel()?;
@@ -295,12 +295,9 @@ pub(crate) fn shared(
     cfg: WorkerConfig,
     workers: Vec<Worker>,
 ) -> Result<Arc<Shared>, Error> {
-    let (wake_r, wake_w) =
-        multiproc_core::fd::pipe().map_err(|e| Error::Transfer(e.to_string()))?;
-    multiproc_core::fd::set_nonblocking(&wake_r, true)
-        .map_err(|e| Error::Transfer(e.to_string()))?;
-    multiproc_core::fd::set_nonblocking(&wake_w, true)
-        .map_err(|e| Error::Transfer(e.to_string()))?;
+    let (wake_r, wake_w) = multiproc_core::fd::pipe().map_err(os)?;
+    multiproc_core::fd::set_nonblocking(&wake_r, true).map_err(os)?;
+    multiproc_core::fd::set_nonblocking(&wake_w, true).map_err(os)?;
     let lanes = workers.iter().map(|w| w.lane.clone()).collect();
     let max_tasks = cfg.max_tasks;
     let started = workers.len();
@@ -484,7 +481,7 @@ impl Dispatcher {
     fn fail_queued(&mut self, shared: &Shared) -> bool {
         let queued: Vec<Pending> = shared.lock().queue.drain(..).collect();
         for p in queued {
-            (p.done)(Err(TaskError::Pool("no worker could be started".into())));
+            (p.done)(Err(TaskError::NoWorker));
         }
         let st = shared.lock();
         st.closed || st.terminated

@@ -92,7 +92,7 @@ where
                 Ok(()) => self.inflight += 1,
                 Err(e) => {
                     // The pool will not run it: report every item of the batch.
-                    let e = TaskError::Pool(e.to_string());
+                    let e = TaskError::from(e);
                     let _ = self
                         .tx
                         .send((idx, (0..len).map(|_| Err(e.clone())).collect()));

@@ -64,8 +64,7 @@ impl fmt::Debug for Pool {
 /// Encodes a batch of items for `f`.
 fn encode<A: Serialize>(items: &[A]) -> Result<(Vec<u8>, Vec<OwnedFd>), Error> {
     let mut bytes = Vec::new();
-    let fds =
-        transfer::serialize_into(items, &mut bytes).map_err(|e| Error::Transfer(e.to_string()))?;
+    let fds = transfer::serialize_into(items, &mut bytes).map_err(Error::Encode)?;
     Ok((bytes, fds))
 }
 
@@ -93,7 +92,7 @@ pub(crate) fn decode_batch_whole<R: DeserializeOwned>(
                     .map(|x| x.map_err(TaskError::Panicked))
                     .collect(),
             ),
-            Err(e) => fail(TaskError::Failed(format!("cannot decode the results: {e}"))),
+            Err(e) => fail(TaskError::Decode(Arc::new(e))),
         },
         Err(e) => fail(e),
     }
@@ -167,7 +166,7 @@ impl Pool {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         self.map_async(f, items, None)
-            .map_err(|e| TaskError::Pool(e.to_string()))?
+            .map_err(TaskError::from)?
             .get()
     }
 
@@ -183,7 +182,7 @@ impl Pool {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         self.map_async(f, items, Some(chunksize))
-            .map_err(|e| TaskError::Pool(e.to_string()))?
+            .map_err(TaskError::from)?
             .get()
     }
 
@@ -343,9 +342,7 @@ impl Pool {
         A: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        self.apply_async(f, args)
-            .map_err(|e| TaskError::Pool(e.to_string()))?
-            .get()
+        self.apply_async(f, args).map_err(TaskError::from)?.get()
     }
 
     /// Runs `f(args)` in a worker without waiting (Python's `apply_async`).
@@ -418,8 +415,7 @@ impl Pool {
                 fds: Vec::new(),
             };
             let mut bytes = Vec::with_capacity(items.len() + 64);
-            transfer::serialize_into(&task, &mut bytes)
-                .map_err(|e| Error::Transfer(e.to_string()))?;
+            transfer::serialize_into(&task, &mut bytes).map_err(Error::Encode)?;
             match self.shared.try_lane(&bytes, done)? {
                 Ok(posted) => return Ok(Some(posted)),
                 Err(done) => done,
@@ -526,7 +522,7 @@ fn decode_one<R: DeserializeOwned>(
 ) -> Result<R, TaskError> {
     decode_batch::<R>(r, 1)
         .pop()
-        .unwrap_or_else(|| Err(TaskError::Failed("no result".into())))
+        .unwrap_or_else(|| Err(TaskError::Failed("the worker sent no result".into())))
 }
 
 impl Drop for Pool {

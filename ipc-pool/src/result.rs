@@ -139,6 +139,11 @@ impl<T> AsyncResult<T> {
         self.take(Deadline::from_timeout(Some(timeout)))
     }
 
+    /// The result if it is there, without waiting; [`TaskError::Timeout`] if not yet.
+    pub fn try_get(&self) -> Result<T, TaskError> {
+        self.take(Deadline::No)
+    }
+
     fn take(&self, deadline: Deadline) -> Result<T, TaskError> {
         if !self.slot.wait(deadline) {
             return Err(TaskError::Timeout);

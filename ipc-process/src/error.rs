@@ -53,8 +53,8 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Io(e) => write!(f, "os error: {e}"),
-            Error::Transfer(e) => write!(f, "cannot talk to the child: {e}"),
+            Error::Io(_) => f.write_str("an operating system call failed"),
+            Error::Transfer(_) => f.write_str("cannot talk to the child"),
             Error::AlreadyStarted => f.write_str("a process can only be started once"),
             Error::NotStarted => f.write_str("the process was never started"),
             Error::JoinSelf => f.write_str("a process cannot join itself"),
@@ -100,6 +100,18 @@ impl From<io::Error> for Error {
     }
 }
 
+impl From<Error> for io::Error {
+    /// For callers who only propagate: an OS failure as itself, the rest as
+    /// [`io::ErrorKind::Other`] (or [`TimedOut`](io::ErrorKind::TimedOut)) wrapping the error.
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Io(e) => e,
+            Error::Timeout => io::Error::new(io::ErrorKind::TimedOut, e),
+            e => io::Error::other(e),
+        }
+    }
+}
+
 impl From<multiproc_core::Error> for Error {
     fn from(e: multiproc_core::Error) -> Self {
         match e {
@@ -120,9 +132,11 @@ pub enum JoinError {
     Exited(i32),
     /// A signal ended the child (SIGKILL is 9).
     Signaled(i32),
-    /// The child could not run the target: its arguments did not decode, or the result did
-    /// not encode.
+    /// The child could not run the target: its arguments did not decode there, or its result
+    /// did not encode (the child's own message).
     Failed(String),
+    /// The child's result did not decode here.
+    Decode(multiproc_core::Error),
     /// Starting or waiting failed.
     Process(Error),
 }
@@ -134,7 +148,8 @@ impl fmt::Display for JoinError {
             JoinError::Exited(c) => write!(f, "the child exited with code {c} before returning"),
             JoinError::Signaled(s) => write!(f, "the child was killed by signal {s}"),
             JoinError::Failed(m) => write!(f, "the child could not run its target: {m}"),
-            JoinError::Process(e) => write!(f, "{e}"),
+            JoinError::Decode(_) => f.write_str("cannot decode the child's result"),
+            JoinError::Process(_) => f.write_str("cannot start or wait for the child"),
         }
     }
 }
@@ -143,7 +158,18 @@ impl std::error::Error for JoinError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             JoinError::Process(e) => Some(e),
+            JoinError::Decode(e) => Some(e),
             _ => None,
+        }
+    }
+}
+
+impl From<JoinError> for io::Error {
+    /// For callers who only propagate.
+    fn from(e: JoinError) -> Self {
+        match e {
+            JoinError::Process(e) => e.into(),
+            e => io::Error::other(e),
         }
     }
 }

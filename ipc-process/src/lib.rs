@@ -104,4 +104,4 @@ pub use method::{
     get_start_method, set_start_method,
 };
 pub use parent::{ParentProcess, parent_process};
-pub use process::{Fork, Process, fork, waitpid};
+pub use process::{Daemon, Fork, Process, fork, waitpid};

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use multiproc_core::futex::Deadline;
 
 use multiproc_core::transfer::{Channel, PortableFd, spawn_self_with_channel};
 use serde::Serialize;
@@ -34,6 +36,24 @@ impl Watch {
             Watch::Server(ch, _) => ch.as_fd(),
         }
     }
+}
+
+/// Whether a child is a daemon (Python's `daemon`): it dies with its parent and may not start
+/// children of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Daemon {
+    /// A daemon.
+    Yes,
+    /// Not a daemon: joined when the parent exits (see [`ChildrenAtExit`](crate::ChildrenAtExit)).
+    No,
+}
+
+/// Whether `start` checks that this process has one thread before `fork`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ForkCheck {
+    Threads,
+    /// `start_fork_unchecked`: the caller took on the contract.
+    Unchecked,
 }
 
 /// How a forked daemon learns that its parent is gone.
@@ -187,9 +207,10 @@ impl Process {
         self
     }
 
-    /// Makes the child a daemon or not (builder form of [`set_daemon`](Self::set_daemon)).
-    pub fn with_daemon(mut self, daemon: bool) -> Process {
-        self.daemon = daemon;
+    /// Makes the child a daemon or not (builder form of [`set_daemon`](Self::set_daemon);
+    /// Python's `Process(daemon=True)`).
+    pub fn with_daemon(mut self, daemon: Daemon) -> Process {
+        self.daemon = daemon == Daemon::Yes;
         self
     }
 
@@ -229,11 +250,11 @@ impl Process {
     ///
     /// # Errors
     /// [`Error::AlreadyStarted`] once the process is started (Python asserts the same).
-    pub fn set_daemon(&mut self, daemon: bool) -> Result<(), Error> {
+    pub fn set_daemon(&mut self, daemon: Daemon) -> Result<(), Error> {
         if self.lock().run.is_some() {
             return Err(Error::AlreadyStarted);
         }
-        self.daemon = daemon;
+        self.daemon = daemon == Daemon::Yes;
         Ok(())
     }
 
@@ -254,7 +275,7 @@ impl Process {
     /// method; [`Error::DaemonChild`] in a daemon; [`Error::Closed`] after
     /// [`close`](Self::close).
     pub fn start(&self) -> Result<(), Error> {
-        self.start_inner(false)
+        self.start_inner(ForkCheck::Threads)
     }
 
     /// Starts the child with `fork` even though this process may have other threads.
@@ -267,10 +288,10 @@ impl Process {
     /// (which allocates and takes an uncontended internal lock), cannot block on such a lock:
     /// for example, the other threads are known to be idle, blocked in a syscall, holding no lock.
     pub unsafe fn start_fork_unchecked(&self) -> Result<(), Error> {
-        self.start_inner(true)
+        self.start_inner(ForkCheck::Unchecked)
     }
 
-    fn start_inner(&self, unchecked: bool) -> Result<(), Error> {
+    fn start_inner(&self, check: ForkCheck) -> Result<(), Error> {
         job::keep_entry();
         reap_detached();
         if identity::me().daemon {
@@ -292,7 +313,7 @@ impl Process {
         };
         let run = match self.method {
             StartMethod::Fork => {
-                if !unchecked {
+                if check == ForkCheck::Threads {
                     let threads = sys::thread_count();
                     if threads > 1 {
                         return Err(Error::ForkWithThreads { threads });
@@ -512,15 +533,26 @@ impl Process {
     /// # Errors
     /// [`Error::NotStarted`] before `start`; [`Error::JoinSelf`] from the child itself.
     pub fn join(&self) -> Result<(), Error> {
-        self.join_deadline(None).map(|_| ())
+        self.join_until(Deadline::Forever).map(|_| ())
+    }
+
+    /// Whether the child has ended, without waiting (`join_timeout(0)`); reaps it if so.
+    ///
+    /// # Errors
+    /// As [`join`](Self::join).
+    pub fn try_join(&self) -> Result<bool, Error> {
+        self.join_until(Deadline::No)
     }
 
     /// Waits at most `timeout` (Python's `join(timeout)`); `Ok(true)` if the child ended.
+    ///
+    /// # Errors
+    /// As [`join`](Self::join).
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool, Error> {
-        self.join_deadline(Some(Instant::now() + timeout))
+        self.join_until(Deadline::from_timeout(Some(timeout)))
     }
 
-    fn join_deadline(&self, deadline: Option<Instant>) -> Result<bool, Error> {
+    fn join_until(&self, deadline: Deadline) -> Result<bool, Error> {
         loop {
             // Check under the lock, then wait on a duplicate of the sentinel without it, so
             // that other threads can still ask `is_alive`.
@@ -539,12 +571,8 @@ impl Process {
                 }
                 multiproc_core::fd::dup(run.watch.fd())?
             };
-            let left = match deadline {
-                None => None,
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(l) => Some(l),
-                    None => return Ok(false),
-                },
+            let Some(left) = deadline.left() else {
+                return Ok(false);
             };
             if !sys::poll_readable(fd.as_fd(), left)? {
                 return Ok(false);
@@ -606,7 +634,7 @@ impl Process {
 
     /// For [`JoinHandle`](crate::JoinHandle): waits for the child's report (its value, panic or
     /// failure), or end of file if it ended without one; gives up at `deadline`.
-    pub(crate) fn wait_report(&self, deadline: Option<Instant>) -> Result<Option<Outcome>, Error> {
+    pub(crate) fn wait_report(&self, deadline: Deadline) -> Result<Option<Outcome>, Error> {
         let mut inner = self.lock();
         let run = inner.run.as_mut().ok_or(Error::NotStarted)?;
         if let Some(o) = run.outcome.take() {
@@ -615,14 +643,17 @@ impl Process {
         let Some(ch) = run.report.as_mut() else {
             return Ok(None);
         };
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        match left {
-            Some(l) => match ch.recv_timeout::<Outcome>(l) {
+        match deadline.left() {
+            None => match ch.poll(Duration::ZERO)? {
+                true => Ok(ch.recv::<Outcome>().ok()),
+                false => Err(Error::Timeout),
+            },
+            Some(Some(left)) => match ch.recv_timeout::<Outcome>(left) {
                 Ok(o) => Ok(Some(o)),
                 Err(multiproc_core::Error::Timeout) => Err(Error::Timeout),
                 Err(_) => Ok(None),
             },
-            None => Ok(ch.recv::<Outcome>().ok()),
+            Some(None) => Ok(ch.recv::<Outcome>().ok()),
         }
     }
 }

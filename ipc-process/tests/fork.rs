@@ -7,7 +7,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use multiproc_core::SharedMapping;
-use multiproc_process::{Error, Fork, JoinError, JoinHandle, Process, StartMethod, get_context};
+use multiproc_process::{
+    Daemon, Error, Fork, JoinError, JoinHandle, Process, StartMethod, get_context,
+};
 use multiproc_testkit::{ChildGuard, ROLE_ENV, pid_gone_within};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -100,7 +102,7 @@ fn middle() {
         println!("daemon-pid {}", std::process::id());
         std::thread::sleep(Duration::from_secs(60));
     })
-    .with_daemon(true);
+    .with_daemon(Daemon::Yes);
     p.start().unwrap();
     std::thread::sleep(Duration::from_secs(60));
 }
@@ -113,7 +115,8 @@ fn threads_of(pid: u32) -> usize {
 /// the child); one forked by another thread, which then ends, lives on while the process does
 /// (the kernel's parent-death signal follows the forking thread, so that one watches a pipe).
 fn daemon_watchers() {
-    let p = Process::from_closure(|| std::thread::sleep(Duration::from_secs(20))).with_daemon(true);
+    let p = Process::from_closure(|| std::thread::sleep(Duration::from_secs(20)))
+        .with_daemon(Daemon::Yes);
     p.start().unwrap();
     let pid = p.pid().unwrap();
     std::thread::sleep(Duration::from_millis(100));
@@ -122,7 +125,8 @@ fn daemon_watchers() {
     assert_eq!(joined(&p), Some(-9));
 
     let p = std::sync::Arc::new(
-        Process::from_closure(|| std::thread::sleep(Duration::from_secs(20))).with_daemon(true),
+        Process::from_closure(|| std::thread::sleep(Duration::from_secs(20)))
+            .with_daemon(Daemon::Yes),
     );
     let q = p.clone();
     std::thread::spawn(move || {

@@ -7,8 +7,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use multiproc_process::{
-    ChildrenAtExit, JoinHandle, Process, StartMethod, active_children, cpu_count, current_process,
-    parent_process, set_children_at_exit, spawn,
+    ChildrenAtExit, Daemon, JoinHandle, Process, StartMethod, active_children, cpu_count,
+    current_process, parent_process, set_children_at_exit, spawn,
 };
 use multiproc_testkit::{ChildGuard, child_command, pid_gone_within, role};
 
@@ -43,7 +43,7 @@ fn active_children_lists_the_running_ones() {
     let b = Process::new(sleep_ms, 2_000)
         .with_name("sleeper-b")
         .with_start_method(StartMethod::Forkserver)
-        .with_daemon(true);
+        .with_daemon(Daemon::Yes);
     a.start().unwrap();
     b.start().unwrap();
     let (pa, pb) = (a.pid().unwrap(), b.pid().unwrap());
