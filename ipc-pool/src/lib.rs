@@ -18,6 +18,21 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Depending on it
+//!
+//! ```toml
+//! [dependencies]
+//! multiproc-pool = "0.1"
+//! ```
+//!
+//! The example above needs nothing else; tasks of your own types need serde's derive
+//! (`serde = { version = "1", features = ["derive"] }`). Some examples in `examples/` use more
+//! of the family: `fib_speedup` compares with plain processes from `multiproc-process` (the
+//! worker processes' crate, also behind [`PoolBuilder::start_method`]), and `prefork_server`
+//! hands sockets to workers as `multiproc_core::transfer::PortableFd` — add `multiproc-process`
+//! or `multiproc-core = "0.1"` for those. `multiproc` (the umbrella crate) re-exports this one as
+//! `multiproc::pool`.
+//!
 //! # Tasks
 //!
 //! A task is a `fn(A) -> R` — a named function, or a closure that captures nothing — with
@@ -49,6 +64,11 @@
 //! | `apply(f, args)` / `apply_async(f, args, callback, error_callback)` | [`apply`](Pool::apply), [`apply_async`](Pool::apply_async), [`apply_async_with`](Pool::apply_async_with) | callbacks get `&R` / `&TaskError` |
 //! | `AsyncResult.get(timeout)`, `wait`, `ready`, `successful` | [`AsyncResult`] | `get` takes the value once |
 //! | `close()`, `join()`, `terminate()`, `with Pool() as p:` | [`close`](Pool::close), [`join`](Pool::join), [`terminate`](Pool::terminate), drop | |
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
 
 mod builder;
 mod dispatch;

@@ -25,6 +25,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Depending on it
+//!
+//! ```toml
+//! [dependencies]
+//! multiproc-process = "0.1"
+//! ```
+//!
+//! Arguments and results are serde values, so a target of your own types needs serde's derive
+//! (`serde = { version = "1", features = ["derive"] }`); the handles of the other `multiproc`
+//! crates (queues, locks, pipes, shared memory) travel as arguments too. The examples in
+//! `examples/` need nothing else. `multiproc` (the umbrella crate) re-exports this one as
+//! `multiproc::process`.
+//!
 //! # Start methods
 //!
 //! - **`fork`** runs the target in a copy of the parent. It is refused
@@ -78,6 +91,11 @@
 //! back into a function pointer (after the same-executable check), for the `.init_array`
 //! registration and the environment edits made there before `main`, and for `dladdr`. OS calls
 //! live in one private module, `sys`.
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
 
 mod alive;
 mod children;
