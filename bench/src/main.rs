@@ -67,6 +67,7 @@ fn workloads() -> Vec<Workload> {
         ("core.futex_pingpong", "core", core::futex_pingpong),
         ("sync.event_pingpong", "sync", sync::event_pingpong),
         ("pool.apply_async_get", "pool", pool::apply_async_get),
+        ("pool.apply_async_await", "pool", pool::apply_async_await),
         ("sync.condition_pingpong", "sync", sync::condition_pingpong),
         (
             "L1_unix_stream_pingpong",
@@ -127,7 +128,7 @@ fn workloads() -> Vec<Workload> {
         ("pool.map_default_chunksize", "pool", pool::map_default),
         ("pool.map_chunksize1", "pool", pool::map_chunksize1),
         ("pool.imap_unordered", "pool", pool::imap_unordered),
-        ("pool.fib27x8_speedup", "pool", pool::fib27x8),
+        ("pool.fib27x8", "pool", pool::fib27x8),
         ("pool.lifecycle", "pool", pool::lifecycle),
         (
             "L10_tcp_loopback_pingpong",

@@ -106,10 +106,42 @@ fn fib_n_for(target: Duration) -> u64 {
     best.0
 }
 
+/// `pool.apply_async_await`: the async twin of `pool.apply_async_get` — 5,000 sequential
+/// `apply_async(f, 1)?.await` on a current-thread tokio runtime (feature `tokio`); µs per call.
+pub fn apply_async_await(opts: &Opts) {
+    let n = opts.n(5_000).max(500);
+    let pool = pool2();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let v = rt.block_on(async {
+        for _ in 0..200 {
+            pool.apply_async(double, 1)
+                .expect("warm")
+                .await
+                .expect("warm");
+        }
+        let mut runs = Vec::new();
+        for _ in 0..opts.reps() {
+            watchdog(120);
+            let t = Instant::now();
+            for _ in 0..n {
+                let r = pool.apply_async(double, 1).expect("submit").await;
+                assert_eq!(r, Ok(2));
+            }
+            watchdog(0);
+            runs.push(per_op(t.elapsed(), n, "us"));
+        }
+        runs.sort_by(f64::total_cmp);
+        runs[runs.len() / 2]
+    });
+    emit("pool.apply_async_await", v, "us");
+}
+
 /// `pool.fib27x8_speedup`: W6 — `fib(n)` × 8 serially, then `map(fib, [n]*8, chunksize=1)` on 2
 /// workers; serial time / pool time, at equal work: `n` is picked so that the serial time is
 /// about Python's `fib(27)` × 8 in the same run. Also emits that serial time
-/// (`pool.fib_x8_serial`, ms) and `n` (`pool.fib_x8_n`).
+/// (`pool.fib27x8_serial`, ms) and `n` (`pool.fib27x8_n`).
 pub fn fib27x8(opts: &Opts) {
     let target_ms: f64 = std::env::var("IPC_BENCH_FIB_SERIAL_MS")
         .ok()
@@ -136,8 +168,8 @@ pub fn fib27x8(opts: &Opts) {
     });
     emit("pool.fib27x8_speedup", v, "x");
     serials.sort_by(f64::total_cmp);
-    emit("pool.fib_x8_serial", serials[serials.len() / 2], "ms");
-    emit("pool.fib_x8_n", n as f64, "n");
+    emit("pool.fib27x8_serial", serials[serials.len() / 2], "ms");
+    emit("pool.fib27x8_n", n as f64, "n");
 }
 
 /// `pool.imap_unordered`: W6 — iterate `imap_unordered(x*2, range(100,000))`, chunksize 1; µs

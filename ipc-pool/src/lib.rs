@@ -53,6 +53,54 @@
 //! | `terminate()` with tasks in flight | [`TaskError::Terminated`] for each | |
 //! | `get_timeout` runs out | [`TaskError::Timeout`]; the result can still come | `TimeoutError` |
 //!
+//! # In a tokio program
+//!
+//! With the `tokio` feature (off by default: `multiproc-pool = { version = "0.1", features =
+//! ["tokio"] }`), an [`AsyncResult`] is a `Future`: `pool.apply_async(f, x)?.await` and
+//! `pool.map_async(f, items, None)?.await` wait without blocking a runtime thread (the pool's
+//! own thread wakes the task when the result is in), and [`Imap`] is a `futures_core::Stream`.
+//! Awaiting `&mut result` under `tokio::time::timeout` or in `select!` and giving up loses
+//! nothing: the result can still be awaited or got later. Submitting never blocks for long (it
+//! queues the task, or hands it to an idle worker). A pool with `fork` workers cannot be built
+//! inside a multi-threaded runtime (the process has threads: the error says to use `spawn` or
+//! `forkserver`, the default).
+//!
+//! ```
+//! # #[cfg(feature = "tokio")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::pin::Pin;
+//! use std::time::Duration;
+//! use futures_core::Stream;
+//! use multiproc_pool::Pool;
+//!
+//! fn square(x: u64) -> u64 { x * x }
+//! fn slow(ms: u64) -> u64 { std::thread::sleep(Duration::from_millis(ms)); ms }
+//!
+//! let pool = Pool::new(2)?;
+//! let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     assert_eq!(pool.apply_async(square, 7)?.await?, 49);
+//!     assert_eq!(pool.map_async(square, 1..=4, None)?.await?, vec![1, 4, 9, 16]);
+//!
+//!     // A timeout that gives up loses nothing.
+//!     let mut r = pool.apply_async(slow, 200)?;
+//!     assert!(tokio::time::timeout(Duration::from_millis(10), &mut r).await.is_err());
+//!     assert_eq!(r.await?, 200);
+//!
+//!     // imap as a stream.
+//!     let mut s = pool.imap(square, 1..=3, 1);
+//!     let mut sum = 0;
+//!     while let Some(x) = std::future::poll_fn(|cx| Pin::new(&mut s).poll_next(cx)).await {
+//!         sum += x?;
+//!     }
+//!     assert_eq!(sum, 14);
+//!     Ok::<_, Box<dyn std::error::Error>>(())
+//! })
+//! # }
+//! # #[cfg(not(feature = "tokio"))]
+//! # fn main() {}
+//! ```
+//!
 //! # Comparison with Python multiprocessing
 //!
 //! | Python | `multiproc-pool` | note |
@@ -63,6 +111,7 @@
 //! | `imap(f, it, chunksize)` / `imap_unordered` | [`imap`](Pool::imap) / [`imap_unordered`](Pool::imap_unordered) | a bounded number of batches in flight: constant memory |
 //! | `apply(f, args)` / `apply_async(f, args, callback, error_callback)` | [`apply`](Pool::apply), [`apply_async`](Pool::apply_async), [`apply_async_with`](Pool::apply_async_with) | callbacks get `&R` / `&TaskError` |
 //! | `AsyncResult.get(timeout)`, `wait`, `ready`, `successful` | [`AsyncResult`] | `get` takes the value once |
+//! | *(asyncio: `run_in_executor`)* | `.await` an [`AsyncResult`], [`Imap`] as a `Stream` (feature `tokio`) | no thread per waiting task |
 //! | `close()`, `join()`, `terminate()`, `with Pool() as p:` | [`close`](Pool::close), [`join`](Pool::join), [`terminate`](Pool::terminate), drop | |
 
 /// The README's example, compiled and run as a doctest.

@@ -2,7 +2,8 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::task::Waker;
 use std::time::Duration;
 
 use multiproc_core::futex::Deadline;
@@ -40,8 +41,15 @@ impl Direct {
     }
 }
 
+struct Inner<T> {
+    state: State<T>,
+    successful: Option<bool>,
+    /// Tasks awaiting the result (feature `tokio`: `AsyncResult` is a `Future`).
+    wakers: Vec<Waker>,
+}
+
 pub(crate) struct Slot<T> {
-    state: Mutex<(State<T>, Option<bool>)>,
+    inner: Mutex<Inner<T>>,
     cv: Condvar,
     /// Set when the task went through a lane.
     direct: OnceLock<Direct>,
@@ -52,11 +60,19 @@ pub(crate) struct Slot<T> {
 impl<T> Slot<T> {
     pub(crate) fn new() -> Arc<Slot<T>> {
         Arc::new(Slot {
-            state: Mutex::new((State::Pending, None)),
+            inner: Mutex::new(Inner {
+                state: State::Pending,
+                successful: None,
+                wakers: Vec::new(),
+            }),
             cv: Condvar::new(),
             direct: OnceLock::new(),
             direct_busy: AtomicBool::new(false),
         })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn set_direct(&self, d: Direct) {
@@ -64,17 +80,45 @@ impl<T> Slot<T> {
     }
 
     pub(crate) fn fulfill(&self, r: Result<T, TaskError>) {
-        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if matches!(g.0, State::Pending) {
-            g.1 = Some(r.is_ok());
-            g.0 = State::Ready(r);
+        let wakers = {
+            let mut g = self.lock();
+            if !matches!(g.state, State::Pending) {
+                return;
+            }
+            g.successful = Some(r.is_ok());
+            g.state = State::Ready(r);
             self.cv.notify_all();
+            std::mem::take(&mut g.wakers)
+        };
+        for w in wakers {
+            w.wake();
         }
     }
 
     fn is_ready(&self) -> bool {
-        let g = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        !matches!(g.0, State::Pending)
+        !matches!(self.lock().state, State::Pending)
+    }
+
+    /// Takes the result out of a ready slot.
+    fn take_ready(g: &mut Inner<T>) -> Result<T, TaskError> {
+        match std::mem::replace(&mut g.state, State::Taken) {
+            State::Ready(r) => r,
+            State::Taken => Err(TaskError::AlreadyTaken),
+            State::Pending => unreachable!("called on a ready slot"),
+        }
+    }
+
+    /// The result if it is there; otherwise `cx`'s waker is kept to be woken when it comes.
+    #[cfg(feature = "tokio")]
+    fn poll_take(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<T, TaskError>> {
+        let mut g = self.lock();
+        if matches!(g.state, State::Pending) {
+            if !g.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                g.wakers.push(cx.waker().clone());
+            }
+            return std::task::Poll::Pending;
+        }
+        std::task::Poll::Ready(Self::take_ready(&mut g))
     }
 
     /// Waits until ready or `deadline`; whether it is ready.
@@ -92,8 +136,8 @@ impl<T> Slot<T> {
             }
             // Collected here (the slot is ready), or the result comes another way: wait for it.
         }
-        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        while matches!(g.0, State::Pending) {
+        let mut g = self.lock();
+        while matches!(g.state, State::Pending) {
             match deadline.left() {
                 None => return false,
                 Some(None) => g = self.cv.wait(g).unwrap_or_else(|p| p.into_inner()),
@@ -148,12 +192,7 @@ impl<T> AsyncResult<T> {
         if !self.slot.wait(deadline) {
             return Err(TaskError::Timeout);
         }
-        let mut g = self.slot.state.lock().unwrap_or_else(|p| p.into_inner());
-        match std::mem::replace(&mut g.0, State::Taken) {
-            State::Ready(r) => r,
-            State::Taken => Err(TaskError::AlreadyTaken),
-            State::Pending => unreachable!("waited until ready"),
-        }
+        Slot::take_ready(&mut self.slot.lock())
     }
 
     /// Waits until the result is there (Python's `wait()`).
@@ -173,6 +212,33 @@ impl<T> AsyncResult<T> {
 
     /// Whether the task succeeded: `None` while it runs (Python raises `ValueError` then).
     pub fn successful(&self) -> Option<bool> {
-        self.slot.state.lock().unwrap_or_else(|p| p.into_inner()).1
+        self.slot.lock().successful
+    }
+}
+
+/// With the `tokio` feature, a result can be awaited: it completes when the task ends,
+/// without a thread waiting for it (the pool's thread wakes the task). Awaiting takes the
+/// value, as [`get`](AsyncResult::get) does. Awaiting `&mut result` (under
+/// `tokio::time::timeout`, in `select!`) and dropping that future leaves the result to a later
+/// `get` or `.await`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use multiproc_pool::Pool;
+/// fn square(x: u64) -> u64 { x * x }
+/// let pool = Pool::new(2)?;
+/// assert_eq!(pool.apply_async(square, 7)?.await?, 49);
+/// assert_eq!(pool.map_async(square, 1..=3, None)?.await?, vec![1, 4, 9]);
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "tokio")]
+impl<T> std::future::Future for AsyncResult<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.slot.poll_take(cx)
     }
 }

@@ -48,6 +48,9 @@ pub enum Error {
         /// The start method in force.
         current: crate::StartMethod,
     },
+    /// An `async` method was called outside a tokio runtime (feature `tokio`).
+    #[cfg(feature = "tokio")]
+    NoRuntime,
 }
 
 impl fmt::Display for Error {
@@ -75,6 +78,8 @@ impl fmt::Display for Error {
             Error::WrongResultType => {
                 f.write_str("the join handle's type is not the target's return type")
             }
+            #[cfg(feature = "tokio")]
+            Error::NoRuntime => f.write_str("not inside a tokio runtime"),
             Error::StartMethodFixed { current } => write!(
                 f,
                 "the start method is already set ({}); force_start_method overrides it",

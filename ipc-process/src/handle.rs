@@ -102,6 +102,37 @@ impl<T: DeserializeOwned + 'static> JoinHandle<T> {
         self.join_until(Deadline::No)
     }
 
+    /// Waits for the child and gives what its target returned, as a future (feature `tokio`):
+    /// no thread waits. Dropping the future before it completes drops the handle (the child
+    /// runs on, as after dropping a `JoinHandle`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// fn sum(v: Vec<u64>) -> u64 { v.iter().sum() }
+    /// let h = multiproc_process::spawn(sum, vec![1, 2, 3])?;
+    /// assert_eq!(h.join_async().await?, 6);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`join`](Self::join); [`Error::NoRuntime`] (in [`JoinError::Process`]) outside a
+    /// tokio runtime.
+    #[cfg(feature = "tokio")]
+    pub async fn join_async(self) -> Result<T, JoinError> {
+        let report = loop {
+            match self.process.wait_report(Deadline::No) {
+                Err(Error::Timeout) => {
+                    if let Some(fd) = self.process.report_fd()? {
+                        crate::Sentinel::new(fd)?.await.map_err(Error::Io)?;
+                    }
+                }
+                other => break other?,
+            }
+        };
+        self.process.join_async().await?;
+        self.conclude(report)
+    }
+
     fn join_until(self, deadline: Deadline) -> Result<Result<T, JoinError>, Self> {
         match self.process.wait_report(deadline) {
             Err(Error::Timeout) => Err(self),

@@ -65,6 +65,49 @@
 //! descriptors) travel inside them, their descriptors passed out of band
 //! (see `multiproc_core::transfer`).
 //!
+//! # In a tokio program
+//!
+//! With the `tokio` feature (off by default: `multiproc-process = { version = "0.1", features =
+//! ["tokio"] }`), waiting for a child is a future: `Process::join_async`,
+//! `JoinHandle::join_async`, and `Process::sentinel_async` (a `Sentinel` to put in
+//! `tokio::select!`). The child's pidfd (or, for a fork-server child, its status socket) is
+//! registered with tokio's reactor, so a thousand waiting children cost no thread. Dropping
+//! such a future stops waiting and changes nothing else. The `fork` start method stays refused
+//! inside a multi-threaded runtime, as in any threaded process ([`Error::ForkWithThreads`] says
+//! to use `spawn` or `forkserver`); a current-thread runtime adds no thread, so `fork` works
+//! there.
+//!
+//! ```
+//! # #[cfg(feature = "tokio")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use multiproc_process::{Process, spawn};
+//!
+//! fn square(x: u64) -> u64 { x * x }
+//! fn nap(ms: u64) { std::thread::sleep(Duration::from_millis(ms)) }
+//!
+//! let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     // Children that return values, awaited side by side.
+//!     let (a, b) = (spawn(square, 3)?, spawn(square, 4)?);
+//!     assert_eq!(a.join_async().await? + b.join_async().await?, 25);
+//!
+//!     // A child's end beside a timer.
+//!     let p = Process::new(nap, 5_000);
+//!     p.start()?;
+//!     tokio::select! {
+//!         _ = p.sentinel_async()? => unreachable!("it naps for 5 s"),
+//!         _ = tokio::time::sleep(Duration::from_millis(50)) => p.kill()?,
+//!     }
+//!     p.join_async().await?;
+//!     assert_eq!(p.exitcode(), Some(-9));
+//!     Ok::<_, Box<dyn std::error::Error>>(())
+//! })
+//! # }
+//! # #[cfg(not(feature = "tokio"))]
+//! # fn main() {}
+//! ```
+//!
 //! # Comparison with Python multiprocessing
 //!
 //! | Python | `multiproc-process` | note |
@@ -84,6 +127,7 @@
 //! | non-daemon children joined at exit | the same, by default; [`set_children_at_exit`] | `ChildrenAtExit::Leave` lets them run on |
 //! | `os.fork()`, `os.waitpid()` | [`fork()`], [`waitpid`] | `fork()` refuses in a multi-threaded process |
 //! | *(needs a Queue)* | [`spawn`] → [`JoinHandle::join`] | the child's return value |
+//! | *(asyncio: `run_in_executor`)* | `join_async`, `sentinel_async` (feature `tokio`) | no thread per waiting child |
 //!
 //! # Implementation notes
 //!
@@ -107,6 +151,8 @@ mod job;
 mod method;
 mod parent;
 mod process;
+#[cfg(feature = "tokio")]
+mod sentinel;
 mod sys;
 
 pub use children::{
@@ -123,3 +169,5 @@ pub use method::{
 };
 pub use parent::{ParentProcess, parent_process};
 pub use process::{Daemon, Fork, Process, fork, waitpid};
+#[cfg(feature = "tokio")]
+pub use sentinel::Sentinel;

@@ -614,6 +614,53 @@ impl Process {
         Ok(multiproc_core::fd::dup(run.watch.fd())?)
     }
 
+    /// The child's end as a future ([`Sentinel`](crate::Sentinel)), for `tokio::select!`
+    /// (feature `tokio`).
+    ///
+    /// # Errors
+    /// [`Error::NotStarted`] before `start`; [`Error::NoRuntime`] outside a tokio runtime.
+    #[cfg(feature = "tokio")]
+    pub fn sentinel_async(&self) -> Result<crate::Sentinel, Error> {
+        crate::Sentinel::new(self.sentinel()?)
+    }
+
+    /// Waits until the child ends, as a future (feature `tokio`): the pidfd (or the fork
+    /// server's status socket) is registered with tokio's reactor, so a waiting child costs no
+    /// thread. Dropping the future stops waiting and leaves the `Process` as it was.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), multiproc_process::Error> {
+    /// use multiproc_process::Process;
+    /// fn exit_with(code: i32) { std::process::exit(code) }
+    /// let p = Process::new(exit_with, 4);
+    /// p.start()?;
+    /// p.join_async().await?;
+    /// assert_eq!(p.exitcode(), Some(4));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`join`](Self::join); [`Error::NoRuntime`] outside a tokio runtime.
+    #[cfg(feature = "tokio")]
+    pub async fn join_async(&self) -> Result<(), Error> {
+        while !self.try_join()? {
+            self.sentinel_async()?.await?;
+        }
+        Ok(())
+    }
+
+    /// A duplicate of the report channel's descriptor (readable once the child reported or
+    /// ended), if there is one.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn report_fd(&self) -> Result<Option<OwnedFd>, Error> {
+        let inner = self.lock();
+        let run = inner.run.as_ref().ok_or(Error::NotStarted)?;
+        match &run.report {
+            Some(ch) => Ok(Some(multiproc_core::fd::dup(ch.as_fd())?)),
+            None => Ok(None),
+        }
+    }
+
     /// Releases the handle's resources (Python's `close`).
     ///
     /// # Errors

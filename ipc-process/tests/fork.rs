@@ -164,6 +164,27 @@ fn start_method_is_set_once() {
     force_start_method(before);
 }
 
+/// A current-thread tokio runtime adds no thread, so `fork` works inside it, and its children
+/// can be awaited.
+#[cfg(feature = "tokio")]
+fn fork_under_a_current_thread_runtime() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let p = Process::from_closure(|| -> () { std::process::exit(6) });
+        p.start().unwrap();
+        tokio::time::timeout(LIMIT, p.join_async())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.exitcode(), Some(6));
+        let h = JoinHandle::<u64>::start(Process::from_closure(|| 6u64 * 7)).unwrap();
+        assert_eq!(h.join_async().await.unwrap(), 42);
+    });
+}
+
 /// Last: once a second thread runs, `fork` must be refused.
 fn refused_once_threads_exist() {
     let t = std::thread::spawn(|| std::thread::sleep(Duration::from_millis(300)));
@@ -194,6 +215,11 @@ fn main() {
         ),
         ("daemon_watchers", daemon_watchers),
         ("start_method_is_set_once", start_method_is_set_once),
+        #[cfg(feature = "tokio")]
+        (
+            "fork_under_a_current_thread_runtime",
+            fork_under_a_current_thread_runtime,
+        ),
         ("refused_once_threads_exist", refused_once_threads_exist),
     ];
     println!("\nrunning {} tests", tests.len());

@@ -273,19 +273,25 @@ const ROWS: &[Row] = &[
         what: "sequential apply_async(f, 1).get() (target: within 1.5x of a bare futex ping-pong)",
     },
     Row {
+        rust: "pool.apply_async_await",
+        python: None,
+        limit: Some("L2_futex_pingpong"),
+        what: "the same awaited on a current-thread tokio runtime (feature tokio; the pool's thread wakes the task)",
+    },
+    Row {
         rust: "pool.fib27x8_speedup",
         python: Some("py.W6.pool_fib27x8"),
         limit: None,
         what: "fib x 8: serial time / Pool(2) time, at equal work: Rust's n is picked so that its serial time is about Python's fib(27) x 8 in the same run (target: >= 1.9)",
     },
     Row {
-        rust: "pool.fib_x8_serial",
+        rust: "pool.fib27x8_serial",
         python: Some("py.W6.pool_fib27x8_serial"),
         limit: None,
         what: "the serial time of the fib x 8 row on each side (they should be about equal)",
     },
     Row {
-        rust: "pool.fib_x8_n",
+        rust: "pool.fib27x8_n",
         python: None,
         limit: None,
         what: "the n of Rust's fib(n) in the fib x 8 row (Python's is 27)",
