@@ -55,17 +55,32 @@ pub(crate) struct WorkerArgs {
     pub max_tasks: Option<u64>,
 }
 
+/// An error and its sources as one line (for a message that crosses to another process).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
 /// Runs one task here.
 fn run(task: Task) -> Outcome {
     let fds = task.fds.into_iter().map(PortableFd::into_inner).collect();
     // SAFETY: the pool made `f` with `RemoteFn::new_batch` in a process of this executable and
     // sent it over a private connection (or the lane, a private mapping).
-    unsafe { task.f.call(&task.items, fds) }.map(|env| {
-        (
-            ByteBuf::from(env.bytes),
-            env.fds.into_iter().map(PortableFd::new).collect(),
-        )
-    })
+    unsafe { task.f.call(&task.items, fds) }
+        .map(|env| {
+            (
+                ByteBuf::from(env.bytes),
+                env.fds.into_iter().map(PortableFd::new).collect(),
+            )
+        })
+        // The message crosses to the pool, which has no use for the typed cause.
+        .map_err(|e| error_chain(&e))
 }
 
 /// Runs the lane's task and hands its result back: in the lane if it fits, over the
@@ -103,7 +118,7 @@ pub(crate) fn worker_main(args: WorkerArgs) {
         // SAFETY: the pool made `f` with `RemoteFn::new` in a process of this executable and
         // sent it over a private connection.
         if let Err(e) = unsafe { f.call(&bytes, fds) } {
-            eprintln!("multiproc-pool: initializer failed: {e}");
+            eprintln!("multiproc-pool: initializer failed: {}", error_chain(&e));
             std::process::exit(1);
         }
     }

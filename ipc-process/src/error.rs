@@ -184,3 +184,50 @@ impl From<Error> for JoinError {
         JoinError::Process(e)
     }
 }
+
+/// Why [`RemoteFn::call`](crate::RemoteFn::call) could not run its function.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CallError {
+    /// This process runs another executable than the one that named the function.
+    OtherExecutable,
+    /// The executable's identity could not be read.
+    Io(io::Error),
+    /// The arguments did not decode.
+    Arguments(multiproc_core::Error),
+    /// The result did not encode.
+    Result(multiproc_core::Error),
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::OtherExecutable => {
+                f.write_str("this process runs a different executable than the caller")
+            }
+            CallError::Io(_) => f.write_str("cannot identify this process's executable"),
+            CallError::Arguments(_) => f.write_str("cannot decode the arguments"),
+            CallError::Result(_) => f.write_str("cannot encode the result"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CallError::Io(e) => Some(e),
+            CallError::Arguments(e) | CallError::Result(e) => Some(e),
+            CallError::OtherExecutable => None,
+        }
+    }
+}
+
+impl From<CallError> for io::Error {
+    /// For callers who only propagate.
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Io(e) => e,
+            e => io::Error::other(e),
+        }
+    }
+}

@@ -19,7 +19,7 @@ use multiproc_core::transfer::{self, Channel, Envelope, PortableFd};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{CallError, Error};
 use crate::identity::{self, Identity};
 use crate::sys;
 
@@ -28,7 +28,7 @@ use crate::sys;
 pub(crate) const ROLE_ENV: &str = "IPC_PROCESS_ROLE";
 
 /// Decodes `A` from `bytes`/`fds`, calls the `fn(A) -> R` at `func`, encodes the `R`.
-pub(crate) type Trampoline = unsafe fn(usize, &[u8], Vec<OwnedFd>) -> Result<Envelope, String>;
+pub(crate) type Trampoline = unsafe fn(usize, &[u8], Vec<OwnedFd>) -> Result<Envelope, CallError>;
 
 /// # Safety
 /// `func` must be the address of a `fn(A) -> R` with exactly these `A` and `R`.
@@ -36,14 +36,13 @@ unsafe fn trampoline<A: DeserializeOwned, R: Serialize>(
     func: usize,
     bytes: &[u8],
     fds: Vec<OwnedFd>,
-) -> Result<Envelope, String> {
+) -> Result<Envelope, CallError> {
     // SAFETY: the caller guarantees `func` is a `fn(A) -> R`; fn pointers and usize have the
     // same size on every platform Rust supports.
     let f: fn(A) -> R = unsafe { std::mem::transmute::<usize, fn(A) -> R>(func) };
-    let args: A = transfer::from_envelope(bytes, fds)
-        .map_err(|e| format!("cannot decode the target's arguments: {e}"))?;
+    let args: A = transfer::from_envelope(bytes, fds).map_err(CallError::Arguments)?;
     let r = f(args);
-    transfer::to_envelope(&r).map_err(|e| format!("cannot encode the target's result: {e}"))
+    transfer::to_envelope(&r).map_err(CallError::Result)
 }
 
 /// Decodes a `Vec<A>` from `bytes`/`fds`, calls the `fn(A) -> R` at `func` on each item
@@ -57,11 +56,10 @@ unsafe fn batch_trampoline<A: DeserializeOwned, R: Serialize>(
     func: usize,
     bytes: &[u8],
     fds: Vec<OwnedFd>,
-) -> Result<Envelope, String> {
+) -> Result<Envelope, CallError> {
     // SAFETY: the caller guarantees `func` is a `fn(A) -> R`.
     let f: fn(A) -> R = unsafe { std::mem::transmute::<usize, fn(A) -> R>(func) };
-    let items: Vec<A> = transfer::from_envelope(bytes, fds)
-        .map_err(|e| format!("cannot decode the task's arguments: {e}"))?;
+    let items: Vec<A> = transfer::from_envelope(bytes, fds).map_err(CallError::Arguments)?;
     let mut all: Vec<R> = Vec::with_capacity(items.len());
     let mut each: Option<Vec<Result<R, String>>> = None;
     for a in items {
@@ -80,7 +78,7 @@ unsafe fn batch_trampoline<A: DeserializeOwned, R: Serialize>(
         None => Ok(&all),
         Some(each) => Err(each),
     };
-    transfer::to_envelope(&out).map_err(|e| format!("cannot encode the task's results: {e}"))
+    transfer::to_envelope(&out).map_err(CallError::Result)
 }
 
 #[inline(never)]
@@ -235,18 +233,19 @@ impl RemoteFn {
     /// the function unwinds out of this call (catch it if you must go on).
     ///
     /// # Errors
-    /// A message when this process runs another executable than the one that made `self`, or
-    /// when the arguments do not decode (or the result does not encode).
+    /// [`CallError::OtherExecutable`] when this process runs another executable than the one
+    /// that made `self`; [`CallError::Arguments`] when the arguments do not decode,
+    /// [`CallError::Result`] when the result does not encode.
     ///
     /// # Safety
     ///
     /// `self` must come from [`RemoteFn::new`] in a process running this same executable
     /// (and not, say, be made up from bytes an untrusted peer sent): the offsets become
     /// function pointers. The executable's identity is checked; the pairing of offsets is not.
-    pub unsafe fn call(&self, args: &[u8], fds: Vec<OwnedFd>) -> Result<Envelope, String> {
-        let here = sys::exe_identity().map_err(|e| e.to_string())?;
+    pub unsafe fn call(&self, args: &[u8], fds: Vec<OwnedFd>) -> Result<Envelope, CallError> {
+        let here = sys::exe_identity().map_err(CallError::Io)?;
         if here != self.exe {
-            return Err("this process runs a different executable than the caller".into());
+            return Err(CallError::OtherExecutable);
         }
         let t = address_of(self.trampoline);
         // SAFETY: this process runs the same executable file as the one `RemoteFn::new` ran in
@@ -270,7 +269,7 @@ pub(crate) struct Call {
 
 impl Call {
     /// Runs the call in this process.
-    fn run(self) -> Result<Envelope, String> {
+    fn run(self) -> Result<Envelope, CallError> {
         let fds = self.fds.into_iter().map(PortableFd::into_inner).collect();
         // SAFETY: the request came from our parent (or the fork server relaying it) over a
         // private socket, and the parent made `f` with `RemoteFn::new` for this executable.
@@ -365,7 +364,18 @@ pub(crate) fn serve_request(req: Request, report: &mut Channel) -> i32 {
         watch_parent(alive.into_inner());
     }
     let call = req.call;
-    run_in_child(move || call.run().map(Some), Some(report), req.keep)
+    run_in_child(
+        move || {
+            call.run()
+                .map(Some)
+                .map_err(|e| match std::error::Error::source(&e) {
+                    Some(cause) => format!("{e}: {cause}"),
+                    None => e.to_string(),
+                })
+        },
+        Some(report),
+        req.keep,
+    )
 }
 
 /// The pre-`main` entry: runs when the program starts, and takes over if the environment says

@@ -159,7 +159,7 @@ pub use children::{
     ActiveChild, ChildrenAtExit, active_children, children_at_exit, join_children,
     set_children_at_exit,
 };
-pub use error::{Error, JoinError};
+pub use error::{CallError, Error, JoinError};
 pub use handle::{JoinHandle, spawn};
 pub use identity::{CurrentProcess, current_process};
 pub use job::RemoteFn;
