@@ -432,7 +432,16 @@ impl Dispatcher {
     /// A worker died (or ended at its task limit): fail or requeue what it had, start another.
     fn bury(&mut self, shared: &Shared, i: usize) {
         let mut w = self.workers.remove(i);
-        let _ = w.process.join_timeout(Duration::from_secs(10));
+        if !w
+            .process
+            .join_timeout(Duration::from_secs(10))
+            .unwrap_or(false)
+        {
+            // Its connection broke but it lives: it must be gone before another worker takes
+            // over its lane.
+            let _ = w.process.kill();
+            let _ = w.process.join_timeout(Duration::from_secs(10));
+        }
         let code = w.process.exitcode();
         w.lane.retire(TaskError::WorkerDied { exitcode: code });
         // The oldest batch was running: it fails, unless the worker ended normally (its task

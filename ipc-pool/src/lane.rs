@@ -10,7 +10,7 @@
 //! |---|---|---|---|
 //! | 0 | `bell` | the pool | bumped for every event; the worker sleeps on it |
 //! | 4 | `msgs` | both | messages announced on the connection and not yet read by the worker |
-//! | 8 | `state` | both | `seq << 8 \| GETTER \| phase` of the lane's task |
+//! | 8 | `state` | both | `seq << 8 \| AWAITED \| GETTER \| phase` of the lane's task |
 //! | 12 | `size` | the writer of the payload | length of the payload |
 //! | 16 | `stop` | the pool | 1: the worker is to exit once it is idle |
 //! | 64.. | payload | the pool while `POSTED` is being set up, the worker until `DONE` | the task, then its result |
@@ -54,6 +54,9 @@ const SPILLED: u32 = 3;
 const PHASE: u32 = 3;
 /// A thread sleeps on `state`, waiting for the result.
 const GETTER: u32 = 4;
+/// A future awaits the result (feature `tokio`): the worker tells the pool's thread at once
+/// instead of watching for a collector first. Only a hint: it changes no ownership.
+const AWAITED: u32 = 8;
 
 /// How long a worker watches an unclaimed result before it tells the pool's thread.
 const COLLECT_SPIN: std::time::Duration = std::time::Duration::from_micros(5);
@@ -297,21 +300,27 @@ impl Lane {
             }
             if !sleep(state, s | GETTER, deadline) {
                 // Out of time: take the bit back so that the worker tells the pool's thread
-                // instead. If the worker was quicker, the result is there: loop to collect it.
-                let s = pack(seq, POSTED) | GETTER;
-                if state
-                    .compare_exchange(s, pack(seq, POSTED), Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                {
-                    return Waited::Timeout;
-                }
-                let now = state.load(Ordering::Acquire);
-                if seq_of(now) == seq && now & PHASE == DONE {
-                    return Waited::Done;
-                }
-                return Waited::Moved;
+                // instead. If the worker was quicker, the result is there: collect it.
+                let cleared = state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                    (seq_of(s) == seq && s & PHASE == POSTED).then_some(s & !GETTER)
+                });
+                return match cleared {
+                    Ok(_) => Waited::Timeout,
+                    Err(now) if seq_of(now) == seq && now & PHASE == DONE => Waited::Done,
+                    Err(_) => Waited::Moved,
+                };
             }
         }
+    }
+
+    /// Marks task `seq` as awaited by a future (see [`AWAITED`]), if it is still running.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn mark_awaited(&self, seq: u32) {
+        let _ = self
+            .state()
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                (seq_of(s) == seq && s & PHASE == POSTED && s & AWAITED == 0).then_some(s | AWAITED)
+            });
     }
 
     /// Collects task `seq`'s result if it is in the lane (`None`: any task that is): completes
@@ -448,7 +457,7 @@ impl WorkerLane {
             wake_all(state);
             return Finished::Woken;
         }
-        if phase == DONE && self.collected_soon(seq) {
+        if phase == DONE && old & AWAITED == 0 && self.collected_soon(seq) {
             return Finished::Woken;
         }
         Finished::Unclaimed

@@ -111,6 +111,11 @@ impl<T> Slot<T> {
     /// The result if it is there; otherwise `cx`'s waker is kept to be woken when it comes.
     #[cfg(feature = "tokio")]
     fn poll_take(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<T, TaskError>> {
+        if let Some(d) = self.direct.get() {
+            // The pool's thread collects it and wakes us: tell the worker not to wait for a
+            // collecting thread first.
+            d.lane.mark_awaited(d.seq);
+        }
         let mut g = self.lock();
         if matches!(g.state, State::Pending) {
             if !g.wakers.iter().any(|w| w.will_wake(cx.waker())) {
