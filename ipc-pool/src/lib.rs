@@ -113,6 +113,22 @@
 //! | `AsyncResult.get(timeout)`, `wait`, `ready`, `successful` | [`AsyncResult`] | `get` takes the value once |
 //! | *(asyncio: `run_in_executor`)* | `.await` an [`AsyncResult`], [`Imap`] as a `Stream` (feature `tokio`) | no thread per waiting task |
 //! | `close()`, `join()`, `terminate()`, `with Pool() as p:` | [`close`](Pool::close), [`join`](Pool::join), [`terminate`](Pool::terminate), drop | |
+//!
+//! # Implementation notes
+//!
+//! Each worker has a connection (a socket pair, for batches and anything with descriptors) and
+//! a lane: 64 KiB of shared memory (one memfd for the pool) with a few futex words. A single
+//! task goes through the lane when a worker is idle: the submitting thread writes it there and
+//! wakes the worker; the worker writes the result and wakes the thread waiting in `get`, or, if
+//! nobody waits, tells the pool's thread. The worker sleeps only on its lane's doorbell, which
+//! the pool also rings for messages on the connection. The pool's thread (started with the
+//! first task) hands batches out, collects their results, runs callbacks, and replaces dead
+//! workers; a worker's death fails what it was running, lane task included.
+//!
+//! `unsafe` is used in two places: copying a lane's payload in and out (the lane's phase word
+//! says which side owns the bytes; lengths read from shared memory are bounded), and calling
+//! a task's function by the name the pool sent (`multiproc_process::RemoteFn::call`: the
+//! worker runs the pool's own executable, checked).
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]
