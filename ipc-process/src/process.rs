@@ -338,7 +338,9 @@ impl Process {
         let pidfd = match &run.watch {
             Watch::Pid(fd) | Watch::Server(_, fd) => fd,
         };
-        children::register(&self.name, run.pid, self.daemon, self.method, pidfd)?;
+        // The child runs already: a failure to record it (no descriptor left for the copy)
+        // only hides it from `active_children` and the exit hook; the start stands.
+        let _ = children::register(&self.name, run.pid, self.daemon, self.method, pidfd);
         inner.run = Some(run);
         Ok(())
     }
