@@ -1,7 +1,29 @@
-//! A tour of what `multiproc` can do today. It grows as crates land.
+//! A tour of `multiproc`: every crate at work, each across processes, in one program.
 //!
 //! ```text
 //! cargo run --release --example tour
+//! ```
+//!
+//! # Output
+//!
+//! ```text
+//! multiproc tour (pid *)
+//! [core] frame round trip: (42, None, "hello") in 12 bytes
+//! [core] a truncated frame is an error: truncated frame: expected 13 bytes, got 5
+//! [core] child * woke us through a futex in a shared memfd page after *
+//! [core] and wrote through the pipe end we sent: hello from the child
+//! [process] fork       child * returned 30 in *
+//! [process] spawn      child * returned 30 in *
+//! [process] forkserver child * returned 30 in *
+//! [sync+shm+queue] 4 children added their squares under one Lock: total 14
+//! [queue] their reports: [(0, 0), (1, 1), (2, 4), (3, 9)]
+//! [pipe] HELLO THROUGH A PIPE
+//! [pool] map(square_of, 1..=8) = [1, 4, 9, 16, 25, 36, 49, 64]
+//! [fifo] read from a named pipe: hello through a fifo
+//! [pipe] a Client on 127.0.0.1:* passed the key's challenge and said: hello, listener
+//! [manager] a list in the manager, after a child appended: [1, 2, 3, 42]
+//! [rpc] add(2, 3) over XML-RPC = 5
+//! tour done
 //! ```
 
 use std::io::Read;
@@ -9,6 +31,7 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use multiproc::Deadline;
 use multiproc::transfer::{PortableFd, inherited_channel, spawn_with_channel};
 use multiproc::{SharedMapping, frame, futex};
 
@@ -18,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(mut ch) = unsafe { inherited_channel() }? {
         return Ok(child(&mut ch)?);
     }
-    println!("ipc tour (pid {})", std::process::id());
+    println!("multiproc tour (pid {})", std::process::id());
 
     // 1. Frames: a value, encoded and decoded; a corrupt frame is a typed error.
     let mut buf = Vec::new();
@@ -37,7 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ch.send(&(&page, PortableFd::new(w)))?;
     let word = page.atomic_u32(0);
     while word.load(Ordering::Acquire) == 0 {
-        futex::wait(word, 0, Some(Duration::from_secs(10)))?;
+        futex::wait(word, 0, Deadline::after(Duration::from_secs(10)));
     }
     println!(
         "[core] child {} woke us through a futex in a shared memfd page after {:?}",
@@ -108,8 +131,83 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         pool.map(square_of, 1..=8u64)?
     );
 
+    // 7. A named pipe: a child writes a message into a fifo that the parent made.
+    let path = std::env::temp_dir().join(format!("ipc-example-tour-{}", std::process::id()));
+    let fifo = multiproc::Fifo::create(&path, 0o600)?; // removed when `fifo` drops
+    let writer = multiproc::Process::new(fifo_writer, path.to_string_lossy().into_owned());
+    writer.start()?;
+    let mut r = fifo.open_reader(Some(Duration::from_secs(10)))?;
+    println!(
+        "[fifo] read from a named pipe: {}",
+        r.recv::<String>()?.unwrap_or_default()
+    );
+    writer.join()?;
+    drop(fifo);
+
+    // 8. A Listener and a Client (Python's multiprocessing.connection), authenticated by a key.
+    let mut listener = multiproc::pipe::Listener::bind(
+        "127.0.0.1:0".parse::<multiproc::pipe::Address>()?,
+        multiproc::pipe::Framing::Native,
+        Some(b"tour key"),
+    )?;
+    let client = multiproc::Process::new(listener_client, listener.address().to_string());
+    client.start()?;
+    let mut conn = listener.accept_timeout(Duration::from_secs(10))?;
+    println!(
+        "[pipe] a Client on {} passed the key's challenge and said: {}",
+        listener.address(),
+        conn.recv::<String>()?
+    );
+    client.join()?;
+
+    // 9. A manager: a list kept by a server process, appended to by a child through a proxy.
+    let manager = multiproc::Manager::start()?;
+    let list = manager.list([1i64, 2, 3])?;
+    let appender = multiproc::Process::new(append_42, list.clone());
+    appender.start()?;
+    appender.join()?;
+    println!(
+        "[manager] a list in the manager, after a child appended: {:?}",
+        list.to_vec()?
+    );
+    manager.shutdown()?;
+
+    // 10. XML-RPC, which Python's xmlrpc.client and xmlrpc.server speak too.
+    let mut server = multiproc::rpc::Server::bind("127.0.0.1:0")?;
+    server.register_function("add", |x: i32, y: i32| x + y);
+    let running = server.spawn()?;
+    let rpc = multiproc::rpc::Client::new(&running.url())?;
+    println!(
+        "[rpc] add(2, 3) over XML-RPC = {}",
+        rpc.call::<i32>("add", (2, 3))?
+    );
+    running.shutdown();
+
     println!("tour done");
     Ok(())
+}
+
+fn fifo_writer(path: String) {
+    let fifo = multiproc::Fifo::open_existing(&path).expect("the fifo exists");
+    let mut w = fifo
+        .open_writer(Some(Duration::from_secs(10)))
+        .expect("a reader comes");
+    w.send("hello through a fifo").expect("send");
+}
+
+fn listener_client(address: String) {
+    let address: multiproc::pipe::Address = address.parse().expect("an address");
+    let mut conn = multiproc::pipe::Client::connect(
+        &address,
+        multiproc::pipe::Framing::Native,
+        Some(b"tour key"),
+    )
+    .expect("connect with the key");
+    conn.send(&"hello, listener".to_string()).expect("send");
+}
+
+fn append_42(list: multiproc::manager::ListProxy<i64>) {
+    list.append(&42).expect("append");
 }
 
 fn add_square(

@@ -1,54 +1,151 @@
 //! Everything Python's `multiprocessing` gives Python programs, for Rust: processes, pools,
-//! pipes, named pipes, queues, shared memory and process-shared locks, plus an XML-RPC client
-//! and server — each in its own small crate, all re-exported here.
+//! pipes, named pipes, queues, shared memory, process-shared locks, managers, and an XML-RPC
+//! client and server — each in its own small crate, all re-exported here.
 //!
 //! # Hello, world!
 //!
-//! ```
-//! use multiproc::transfer::Channel;
-//! use multiproc::SharedMapping;
-//! use std::sync::atomic::Ordering;
+//! A child process puts a value on a queue and the parent gets it; then a pool of two worker
+//! processes maps a function over a range. In Python:
 //!
-//! // A shared page, sent over a channel: the receiver maps the very same memory.
-//! let (mut a, mut b) = Channel::pair()?;
-//! let page = SharedMapping::memfd("hello", 4096)?;
-//! a.send(&page)?;
-//! let same: SharedMapping = b.recv()?;
-//! same.atomic_u32(0).store(42, Ordering::Release);
-//! assert_eq!(page.atomic_u32(0).load(Ordering::Acquire), 42);
-//! # Ok::<(), multiproc::core::Error>(())
+//! ```python
+//! from multiprocessing import Pool, Process, Queue
+//!
+//! def greet(q):
+//!     q.put(f"hello from {os.getpid()}")
+//!
+//! def square(x):
+//!     return x * x
+//!
+//! if __name__ == "__main__":
+//!     q = Queue()
+//!     p = Process(target=greet, args=(q,))
+//!     p.start()
+//!     print(q.get())
+//!     p.join()
+//!     with Pool(2) as pool:
+//!         print(pool.map(square, range(1, 9)))
 //! ```
+//!
+//! With `multiproc`:
+//!
+//! ```
+//! use multiproc::{Pool, Process, Queue};
+//!
+//! fn greet(q: Queue<String>) {
+//!     q.put(format!("hello from {}", std::process::id())).unwrap();
+//! }
+//!
+//! fn square(x: u64) -> u64 {
+//!     x * x
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let q = Queue::new()?;
+//!     let p = Process::new(greet, q.clone()); // a handle is an argument like any other
+//!     p.start()?;
+//!     let greeting = q.get()?;
+//!     assert!(greeting.starts_with("hello from "));
+//!     p.join()?;
+//!     assert_eq!(p.exitcode(), Some(0));
+//!
+//!     let pool = Pool::new(2)?;
+//!     assert_eq!(pool.map(square, 1..=8u64)?, [1, 4, 9, 16, 25, 36, 49, 64]);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! A target is a plain `fn` taking one serde argument (a tuple for several); the handles —
+//! queues, locks, pipes, shared memory, proxies — reach the child by every start method
+//! (`fork`, `spawn`, `forkserver`, the default).
+//!
+//! # How to depend on it
+//!
+//! ```toml
+//! [dependencies]
+//! multiproc = "0.1"
+//! serde = { version = "1", features = ["derive"] }   # for values of your own types
+//! ```
+//!
+//! Every member crate is a module here, behind a Cargo feature that `default` turns on. For a
+//! smaller build, name only what you use:
+//!
+//! ```toml
+//! [dependencies]
+//! multiproc = { version = "0.1", default-features = false, features = ["process", "queue"] }
+//! ```
+//!
+//! or depend on the member crates themselves (`multiproc-queue = "0.1"`, …): each has its own
+//! page, and the modules below link to them.
 //!
 //! # The crates
 //!
-//! Each member is a module here, behind a Cargo feature that `default` turns on. A program that
-//! needs one primitive can depend on its crate alone.
-//!
-//! | module | crate | Python counterpart | feature |
-//! |---|---|---|---|
-//! | [`core`] | `multiproc-core` | `multiprocessing.reduction`, `heap`, `shared_memory`, `Connection`'s framing | `core` |
-//! | [`process`] | `multiproc-process` | `Process`, `get_context`, `set_start_method`, `current_process`, `os.fork` | `process` |
-//! | [`sync`] | `multiproc-sync` | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | `sync` |
-//! | [`queue`] | `multiproc-queue` | `Queue`, `JoinableQueue`, `SimpleQueue` (and the POSIX `mq_open` queue) | `queue` |
-//! | [`pipe`] | `multiproc-pipe` | `Pipe`, `Connection`, `connection.wait` | `pipe` |
-//! | [`fifo`] | `multiproc-fifo` | `os.mkfifo` named pipes | `fifo` |
-//! | [`pool`] | `multiproc-pool` | `Pool`: `map`, `imap`, `imap_unordered`, `starmap`, `apply`, `apply_async` | `pool` |
-//! | [`rpc`] | `multiproc-rpc` | `xmlrpc.client`, `xmlrpc.server` | `rpc` |
-//! | [`shm`] | `multiproc-shm` | `Value`, `Array`, `RawValue`, `RawArray` (`sharedctypes`), `shared_memory.SharedMemory` | `shm` |
-
+//! | module | package | folder | Python counterpart | feature |
+//! |---|---|---|---|---|
+//! | [`core`] | [`multiproc-core`](https://docs.rs/multiproc-core) | `ipc-core/` | `multiprocessing.reduction`, `heap`, `Connection`'s framing | `core` |
+//! | [`process`] | [`multiproc-process`](https://docs.rs/multiproc-process) | `ipc-process/` | `Process`, `get_context`, `set_start_method`, `current_process`, `os.fork` | `process` |
+//! | [`sync`] | [`multiproc-sync`](https://docs.rs/multiproc-sync) | `ipc-sync/` | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | `sync` |
+//! | [`shm`] | [`multiproc-shm`](https://docs.rs/multiproc-shm) | `ipc-shm/` | `Value`, `Array`, `RawValue`, `RawArray` (`sharedctypes`), `shared_memory.SharedMemory` | `shm` |
+//! | [`pipe`] | [`multiproc-pipe`](https://docs.rs/multiproc-pipe) | `ipc-pipe/` | `Pipe`, `Connection`, `connection.wait`, `connection.Listener` / `Client` | `pipe` |
+//! | [`fifo`] | [`multiproc-fifo`](https://docs.rs/multiproc-fifo) | `ipc-fifo/` | `os.mkfifo` named pipes | `fifo` |
+//! | [`queue`] | [`multiproc-queue`](https://docs.rs/multiproc-queue) | `ipc-queue/` | `Queue`, `JoinableQueue`, `SimpleQueue` (and the POSIX `mq_open` queue) | `queue` |
+//! | [`pool`] | [`multiproc-pool`](https://docs.rs/multiproc-pool) | `ipc-pool/` | `Pool`: `map`, `imap`, `imap_unordered`, `starmap`, `apply`, `apply_async` | `pool` |
+//! | [`manager`] | [`multiproc-manager`](https://docs.rs/multiproc-manager) | `ipc-manager/` | `Manager()`, `BaseManager`, `SyncManager`, proxies, managers over TCP | `manager` |
+//! | [`rpc`] | [`multiproc-rpc`](https://docs.rs/multiproc-rpc) | `ipc-rpc/` | `xmlrpc.client`, `xmlrpc.server` | `rpc` |
 //!
 //! # Comparison with Python multiprocessing
 //!
-//! | Python | `multiproc` |
-//! |---|---|
-//! | `multiprocessing.reduction.send_handle` | [`transfer::send_fds`] |
-//! | pickling a `Connection` to a spawned child | [`transfer::Channel`] is serde: send it over another channel |
-//! | `multiprocessing.shared_memory.SharedMemory(name, create=True)` | [`SharedMapping::create_named`] |
-//! | `Connection.send` framing (length + pickle) | [`frame`] (length + postcard) |
-//! | `Process(target=f, args=(x,)).start()` | [`Process::new(f, x)`](Process::new)`.start()` |
-//! | `get_context('spawn')` | [`get_context`]`(`[`StartMethod::Spawn`]`)` |
-//! | `Value('i', 7)`, `Array('d', 10)` | [`Value::new`]`(7)`, [`Array::zeroed`]`(10)` |
-//! | `SharedMemory(name, create=True, size=n)` (a block of its own) | [`SharedMemory::create`] |
+//! | Python | `multiproc` | crate |
+//! |---|---|---|
+//! | `multiprocessing.reduction.send_handle` | [`transfer::send_fds`] | core |
+//! | pickling a `Connection` to a spawned child | [`transfer::Channel`] is serde: send it over another channel | core |
+//! | `Connection.send` framing (length + pickle) | [`frame`] (length + postcard) | core |
+//! | `Process(target=f, args=(x,)).start()` | [`Process::new(f, x)`](Process::new)`.start()` | process |
+//! | `get_context('spawn')` | [`get_context`]`(`[`StartMethod::Spawn`]`)` | process |
+//! | `p.join(); p.exitcode` | [`Process::join`], [`Process::exitcode`] | process |
+//! | `Lock()`, `with lock:` | [`Lock::new`], [`Lock::lock`] (a guard) | sync |
+//! | `Event()`, `Condition()`, `Barrier(n)` | [`Event`], [`Condition`], [`Barrier`] | sync |
+//! | `Value('i', 7)`, `Array('d', 10)` | [`Value::new`]`(7)`, [`Array::zeroed`]`(10)` | shm |
+//! | `shared_memory.SharedMemory(name, create=True, size=n)` | [`SharedMemory::create`] | shm |
+//! | `a, b = Pipe()`; `a.send(x)`; `b.recv()` | [`Pipe`], [`Connection::send`], [`Connection::recv`] | pipe |
+//! | `connection.wait([a, b], timeout)` | [`wait`] | pipe |
+//! | `Listener(address, authkey=k)`, `Client(address, authkey=k)` | [`pipe::Listener`], [`pipe::Client`] | pipe |
+//! | `os.mkfifo(path)`; `open(path)` | [`Fifo`] | fifo |
+//! | `Queue()`, `q.put(x)`, `q.get(timeout=t)` | [`Queue::new`], [`Queue::put`], [`Queue::get_timeout`] | queue |
+//! | `JoinableQueue()`, `SimpleQueue()` | [`JoinableQueue`], [`SimpleQueue`] | queue |
+//! | `Pool(4).map(f, xs)` | [`Pool::new`]`(4)?.`[`map`](Pool::map)`(f, xs)` | pool |
+//! | `pool.apply_async(f, (x,)).get()` | [`Pool::apply_async`], [`AsyncResult::get`] | pool |
+//! | `with Manager() as m: l = m.list()` | [`Manager::start`]`()?.list(...)` | manager |
+//! | `BaseManager(address, authkey).connect()` | [`Manager::connect`]`(address, authkey)` | manager |
+//! | `xmlrpc.client.ServerProxy(url).add(2, 3)` | [`rpc::Client::new`]`(url)?.call("add", (2, 3))` | rpc |
+//! | `SimpleXMLRPCServer(addr).register_function(f)` | [`rpc::Server::bind`], `register_function` | rpc |
+//!
+//! # Conventions
+//!
+//! Every crate names things the same way, so that a user who learned one type knows them all
+//! (the full text: [`conventions`]):
+//!
+//! - an operation that may wait comes as `op()` (waits as long as it takes), `try_op()` (never
+//!   waits) and `op_timeout(Duration)`; one word per idea: `send`/`recv`, `put`/`get`,
+//!   `lock`/`acquire`/`release`, `wait`; Python's spelling only as an alias where Python has
+//!   that very name (`get_nowait`, `put_nowait`);
+//! - one `Error` per crate, `#[non_exhaustive]`, and the same variant for the same outcome:
+//!   `Timeout`, `Disconnected` (the peer went away), `Closed` (closed on purpose), `Corrupt`
+//!   (bytes that do not decode), `TooLarge`, `OwnerDied`; every crate `Error` converts into
+//!   `std::io::Error`;
+//! - named objects: `Type::create(name, …)`, `Type::open(name)`, `Type::create_or_open`,
+//!   `obj.unlink()`, `Type::unlink_name(name)`.
+//!
+//! Linux is the platform built and tested.
+
+/// The conventions every `multiproc` crate follows: names, errors, the layout of a crate, tests.
+pub mod conventions {
+    #![doc = include_str!("../CONVENTIONS.md")]
+}
+
+/// The examples of README.md (this crate's crates.io page) compile and run.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
 
 #[cfg(feature = "core")]
 #[doc(inline)]
@@ -60,7 +157,7 @@ pub use multiproc_rpc as rpc;
 
 #[cfg(feature = "core")]
 #[doc(inline)]
-pub use multiproc_core::{Error as CoreError, SharedMapping, frame, futex, transfer};
+pub use multiproc_core::{Deadline, Error as CoreError, SharedMapping, frame, futex, transfer};
 
 #[cfg(feature = "process")]
 #[doc(inline)]
@@ -121,3 +218,11 @@ pub use multiproc_pool as pool;
 #[cfg(feature = "pool")]
 #[doc(inline)]
 pub use multiproc_pool::{AsyncResult, Pool};
+
+#[cfg(feature = "manager")]
+#[doc(inline)]
+pub use multiproc_manager as manager;
+
+#[cfg(feature = "manager")]
+#[doc(inline)]
+pub use multiproc_manager::{Manager, shared};

@@ -45,8 +45,7 @@ fn sync_is_reexported() {
         multiproc::sync::BoundedSemaphore::new;
     let _: fn() -> std::io::Result<multiproc::Event> = multiproc::sync::Event::new;
     let _: fn() -> std::io::Result<multiproc::Condition> = multiproc::sync::Condition::new;
-    let _: fn(u32, Option<std::time::Duration>) -> std::io::Result<multiproc::Barrier> =
-        multiproc::sync::Barrier::new;
+    let _: fn(u32) -> std::io::Result<multiproc::Barrier> = multiproc::sync::Barrier::new;
     let _ = multiproc::BrokenBarrier;
     let died: multiproc::OwnerDied<u8> = multiproc::sync::OwnerDied(1);
     assert_eq!(died.to_string(), "the previous owner died holding the lock");
@@ -73,6 +72,7 @@ fn pipe_is_reexported() {
     assert_eq!(multiproc::wait(&[&b], None).unwrap(), vec![0]);
     assert_eq!(b.recv::<u8>().unwrap(), 7);
     let _ = multiproc::pipe::pipe;
+    let _: Option<(multiproc::pipe::Listener, multiproc::pipe::Client)> = None;
 }
 
 #[cfg(feature = "fifo")]
@@ -135,4 +135,46 @@ fn pool_is_reexported() {
     let r: multiproc::AsyncResult<u8> = pool.apply_async(inc, 1).unwrap();
     assert_eq!(r.get().unwrap(), 2);
     let _ = multiproc::pool::TaskError::Timeout;
+}
+
+#[cfg(feature = "manager")]
+#[test]
+fn manager_is_reexported() {
+    let m: multiproc::Manager = multiproc::manager::Manager::start().unwrap();
+    let l: multiproc::manager::ListProxy<u8> = m.list([1u8, 2]).unwrap();
+    assert_eq!(l.repr().unwrap(), "[1, 2]");
+    let v = multiproc::manager::to_value(&("a", None::<u8>)).unwrap();
+    assert_eq!(v.to_string(), "('a', None)");
+    let _: fn() -> multiproc::manager::Registry = multiproc::manager::Registry::sync;
+    m.shutdown().unwrap();
+}
+
+/// A type served by a manager, written against the umbrella crate alone.
+#[cfg(feature = "manager")]
+pub struct Tally(u32);
+
+#[cfg(feature = "manager")]
+#[multiproc::shared(crate = multiproc::manager)]
+impl Tally {
+    /// Counts one.
+    pub fn bump(&mut self) -> u32 {
+        self.0 += 1;
+        self.0
+    }
+}
+
+#[cfg(feature = "manager")]
+#[test]
+fn shared_works_through_the_umbrella() {
+    struct R;
+    impl multiproc::manager::Registrar for R {
+        fn registry() -> multiproc::manager::Registry {
+            let mut r = multiproc::manager::Registry::new();
+            r.register(|start: u32| Tally(start));
+            r
+        }
+    }
+    let m = multiproc::Manager::builder().start_with::<R>().unwrap();
+    let t: TallyProxy = m.create::<Tally, _>(41).unwrap();
+    assert_eq!(t.bump().unwrap(), 42);
 }

@@ -5,11 +5,16 @@ Each workload prints one JSON line {"id", "value", "unit"}, like the Rust side (
 Definitions follow ../shared/BENCH-WORKLOADS.md (start method fork, a Barrier before the timed
 region, warm-up round trips, a watchdog on every repetition).
 
-Usage: python3 bench.py [--quick] [FILTER]
+Usage: python3 bench.py [--quick] [--apart=ID,ID...] [FILTER]
+
+--apart names the workloads whose processes run pinned apart, as their Rust rows and limits do:
+this process on one core, every process it starts on another (see bench/src/place.rs).
 """
 import array
 import json
 import multiprocessing as mp
+import multiprocessing.process
+import os
 import pickle
 import signal
 import statistics
@@ -24,6 +29,47 @@ FILTER = ARGS[0] if ARGS else ""
 REPS = 1 if QUICK else 3
 WAIT = 60  # seconds: every blocking wait has this timeout
 ctx = mp.get_context("fork")
+APART = [a for arg in sys.argv[1:] if arg.startswith("--apart=")
+         for a in arg[len("--apart="):].split(",") if a]
+
+# Placement: the CPUs we may use, and where started processes go (None: anywhere).
+CPUS = sorted(os.sched_getaffinity(0))
+PEER_CPU = None
+
+
+def _pin_all_threads(pid, cpus):
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except OSError:
+            pass  # the thread is gone
+
+
+def place(apart):
+    """Pins this process to the first CPU and every process it starts to the second (apart), or
+    lets both go anywhere."""
+    global PEER_CPU
+    if apart and len(CPUS) >= 2:
+        PEER_CPU = CPUS[1]
+        _pin_all_threads(os.getpid(), {CPUS[0]})
+    else:
+        PEER_CPU = None
+        _pin_all_threads(os.getpid(), set(CPUS))
+
+
+_start = multiprocessing.process.BaseProcess.start
+
+
+def _placed_start(self):
+    _start(self)
+    if PEER_CPU is not None and self.pid is not None:
+        try:
+            _pin_all_threads(self.pid, {PEER_CPU})
+        except OSError:
+            pass  # already gone
+
+
+multiprocessing.process.BaseProcess.start = _placed_start
 
 
 def n(full):
@@ -863,6 +909,57 @@ def value_d():
         emit("py.W8.value_d/get_set_" + suffix, median(once), "ns")
 
 
+# ---------------------------------------------------------------------------------------------
+# Scale rows: many small objects
+# ---------------------------------------------------------------------------------------------
+
+def create_10k_locks():
+    """10,000 ctx.Lock(), all kept alive; us for the 10,000."""
+    def once():
+        t = time.perf_counter()
+        locks = [ctx.Lock() for _ in range(10_000)]
+        took = time.perf_counter() - t
+        del locks
+        return took * 1e6
+
+    emit("py.create_10k_locks", median(once), "us")
+
+
+def create_10k_values():
+    """10,000 ctx.Value('d', 0.0) (each with its RLock), all kept alive; us for the 10,000."""
+    def once():
+        t = time.perf_counter()
+        values = [ctx.Value("d", 0.0) for _ in range(10_000)]
+        took = time.perf_counter() - t
+        del values
+        return took * 1e6
+
+    emit("py.create_10k_values", median(once), "us")
+
+
+def _take_each(locks):
+    for lock in locks:
+        with lock:
+            pass
+
+
+def send_1k_locks_to_spawned():
+    """1,000 Locks as the args of a spawn Process that takes and releases each; ms for start +
+    join."""
+    c = mp.get_context("spawn")
+    locks = [c.Lock() for _ in range(1000)]
+
+    def once():
+        t = time.perf_counter()
+        p = c.Process(target=_take_each, args=(locks,))
+        p.start()
+        p.join(WAIT)
+        assert p.exitcode == 0, p.exitcode
+        return (time.perf_counter() - t) * 1e3
+
+    emit("py.send_1k_locks_to_spawned", median(once), "ms")
+
+
 # (id, function, groups): a filter selects a workload when it occurs in the id or names one
 # of its groups (the Rust crate whose rows compare against it).
 # ---------------------------------------------------------------------------------------------
@@ -984,7 +1081,180 @@ def pool_lifecycle():
     emit("py.W6.pool_lifecycle", median(once), "ms")
 
 
+# ---------------------------------------------------------------------------------------------
+# multiprocessing.connection Listener / Client rows
+# ---------------------------------------------------------------------------------------------
+
+LISTENER_KEY = b"bench key, 32 bytes long........"
+
+
+def _listener_address(tcp):
+    return ("127.0.0.1", 0) if tcp else "\0multiproc-bench-py-%d" % time.monotonic_ns()
+
+
+def _echo_server(listener):
+    watchdog(600)
+    while True:
+        try:
+            c = listener.accept()
+        except Exception:
+            continue
+        try:
+            while True:
+                c.send_bytes(c.recv_bytes())
+        except (EOFError, OSError):
+            c.close()
+
+
+def _listener_connect_cycle(id_, tcp):
+    """Client(address, authkey) + 8 B there and back + close, against a Listener in a forked
+    child; us per cycle."""
+    from multiprocessing.connection import Client, Listener
+    # Python's TCP handshake waits on Nagle's algorithm (~44 ms): fewer rounds there.
+    count = n(100) if tcp else n(2_000)
+
+    def once():
+        watchdog(300)
+        listener = Listener(_listener_address(tcp), authkey=LISTENER_KEY)
+        address = listener.address
+        p = ctx.Process(target=_echo_server, args=(listener,), daemon=True)
+        p.start()
+        listener.close()  # the child serves on its copy
+        for _ in range(min(count, 20)):
+            with Client(address, authkey=LISTENER_KEY) as c:
+                c.send_bytes(b"\1" * 8)
+                c.recv_bytes()
+        t = time.perf_counter()
+        for _ in range(count):
+            with Client(address, authkey=LISTENER_KEY) as c:
+                c.send_bytes(b"\1" * 8)
+                c.recv_bytes()
+        d = time.perf_counter() - t
+        p.terminate()
+        p.join(WAIT)
+        watchdog(0)
+        return d / count * 1e6
+
+    emit(id_, median(once), "us")
+
+
+def _rtt_server(listener):
+    watchdog(300)
+    c = listener.accept()
+    try:
+        while True:
+            c.send(c.recv())
+    except EOFError:
+        pass
+
+
+def _listener_rtt(id_, tcp):
+    """send(i) / recv() on an established, authenticated connection; us per round trip."""
+    from multiprocessing.connection import Client, Listener
+    count, warm = n(20_000), 200
+
+    def once():
+        watchdog(300)
+        listener = Listener(_listener_address(tcp), authkey=LISTENER_KEY)
+        p = ctx.Process(target=_rtt_server, args=(listener,))
+        p.start()
+        c = Client(listener.address, authkey=LISTENER_KEY)
+        for i in range(warm):
+            c.send(i)
+            c.recv()
+        t = time.perf_counter()
+        for i in range(count):
+            c.send(i)
+            c.recv()
+        d = time.perf_counter() - t
+        c.close()
+        p.join(WAIT)
+        listener.close()
+        watchdog(0)
+        return d / count * 1e6
+
+    emit(id_, median(once), "us")
+
+
+# ---------------------------------------------------------------------------------------------
+# multiprocessing.managers rows
+# ---------------------------------------------------------------------------------------------
+
+
+def _manager_rows(id_, tcp, calls, setup):
+    """One proxy call per operation through a Manager's server process; us per call."""
+    from multiprocessing.managers import SyncManager
+    count = n(20_000)
+
+    def once():
+        watchdog(300)
+        if tcp:
+            m = SyncManager(address=("127.0.0.1", 0), authkey=LISTENER_KEY)
+        else:
+            m = SyncManager()
+        m.start()
+        f = setup(m)
+        for i in range(200):
+            f(i)
+        t = time.perf_counter()
+        for i in range(count):
+            f(i)
+        d = time.perf_counter() - t
+        m.shutdown()
+        watchdog(0)
+        return d / (count * calls) * 1e6
+
+    emit(id_, median(once), "us")
+
+
+def _dict_set_get(m):
+    d = m.dict()
+
+    def f(i):
+        d[i % 64] = i
+        assert d[i % 64] == i
+    return f
+
+
+def _list_append(m):
+    l = m.list()
+
+    def f(i):
+        l.append(i)
+        if i % 1000 == 999:
+            del l[:]
+    return f
+
+
+def _namespace_get(m):
+    ns = m.Namespace()
+    ns.a = 1
+
+    def f(i):
+        assert ns.a == 1
+    return f
+
+
+def _queue_put_get(m):
+    q = m.Queue()
+
+    def f(i):
+        q.put(i)
+        assert q.get() == i
+    return f
+
+
 WORKLOADS = [
+    ("py.manager_dict_set_get",
+     lambda: _manager_rows("py.manager_dict_set_get", False, 2, _dict_set_get), "manager"),
+    ("py.manager_list_append",
+     lambda: _manager_rows("py.manager_list_append", False, 1, _list_append), "manager"),
+    ("py.manager_namespace_get",
+     lambda: _manager_rows("py.manager_namespace_get", False, 1, _namespace_get), "manager"),
+    ("py.manager_queue_put_get",
+     lambda: _manager_rows("py.manager_queue_put_get", False, 2, _queue_put_get), "manager"),
+    ("py.manager_dict_set_get_tcp",
+     lambda: _manager_rows("py.manager_dict_set_get_tcp", True, 2, _dict_set_get), "manager"),
     ("py.W1.pipe_rtt_int", pipe_rtt_int, "core pipe"),
     ("py.W1.pipe_rtt_bytes8", pipe_rtt_bytes8, "pipe"),
     ("py.W2.pipe_tput_64B", pipe_tput_64b, "pipe"),
@@ -1000,6 +1270,9 @@ WORKLOADS = [
     ("py.W8.array1M_bulk", array1m_bulk, "shm"),
     ("py.W8.array1M_loop", array1m_loop, "shm"),
     ("py.W8.value_d", value_d, "shm"),
+    ("py.create_10k_values", create_10k_values, "shm"),
+    ("py.create_10k_locks", create_10k_locks, "sync"),
+    ("py.send_1k_locks_to_spawned", send_1k_locks_to_spawned, "sync"),
     ("py.queue_rtt_two_queues", queue_rtt_two_queues, "queue"),
     ("py.W3.queue_int_1p1c", queue_int_1p1c, "queue"),
     ("py.W3.queue_bytes64KiB_1p1c", queue_bytes_1p1c, "queue"),
@@ -1022,6 +1295,12 @@ WORKLOADS = [
     ("py.W10.xmlrpc_4clients_threaded", lambda: xmlrpc_4clients(True), "rpc"),
     ("py.W10.xmlrpc_echo10k_single", lambda: xmlrpc_echo10k(False), "rpc"),
     ("py.W10.xmlrpc_echo10k_threaded", lambda: xmlrpc_echo10k(True), "rpc"),
+    ("py.listener_connect_auth_rtt_unix",
+     lambda: _listener_connect_cycle("py.listener_connect_auth_rtt_unix", False), "listener"),
+    ("py.listener_connect_auth_rtt_tcp",
+     lambda: _listener_connect_cycle("py.listener_connect_auth_rtt_tcp", True), "listener"),
+    ("py.listener_rtt_unix", lambda: _listener_rtt("py.listener_rtt_unix", False), "listener"),
+    ("py.listener_rtt_tcp", lambda: _listener_rtt("py.listener_rtt_tcp", True), "listener"),
 ]
 
 if __name__ == "__main__":
@@ -1034,4 +1313,5 @@ if __name__ == "__main__":
         sys.exit(0)
     for id_, f, groups in WORKLOADS:
         if FILTER in id_ or FILTER in groups.split():
+            place(any(a.startswith(id_) for a in APART))
             f()

@@ -5,9 +5,11 @@ use std::time::{Duration, Instant};
 
 use multiproc_core::futex::{self, WaitResult};
 use multiproc_core::transfer::Channel;
-use multiproc_core::{SharedMapping, frame};
+use multiproc_core::{Deadline, SharedMapping, frame};
 
+use crate::place::Placement;
 use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
+use crate::workload::Workload;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -17,10 +19,24 @@ fn wait_for(word: &std::sync::atomic::AtomicU32, want: u32) {
         if cur == want {
             return;
         }
-        let r = futex::wait(word, cur, Some(TIMEOUT)).expect("futex wait");
+        let r = futex::wait(word, cur, Deadline::after(TIMEOUT));
         assert_ne!(r, WaitResult::TimedOut, "peer never answered");
     }
 }
+
+/// This module's workloads, in the order they run.
+pub const WORKLOADS: &[Workload] = &[FUTEX_PINGPONG, CHANNEL_RTT, FRAME_ROUNDTRIP];
+
+pub const FUTEX_PINGPONG: Workload = Workload {
+    id: "core.futex_pingpong",
+    what: "futex wake between two processes, round trip (Python: two Events)",
+    python: &["py.W5.event_pingpong"],
+    limit: Some("L2_futex_pingpong"),
+    placement: Placement::Apart,
+    busy: true,
+    run: futex_pingpong,
+    ..Workload::ROW
+};
 
 /// `core.futex_pingpong`: the `L2_futex_pingpong` hand-over written with `multiproc_core::futex` on a
 /// `SharedMapping` word (µs per round trip). Python's nearest: two `Event`s (W5.event_pingpong).
@@ -59,6 +75,16 @@ pub fn futex_pingpong(opts: &Opts) {
     emit("core.futex_pingpong", v, "us");
 }
 
+pub const CHANNEL_RTT: Workload = Workload {
+    id: "core.channel_rtt",
+    what: "an integer there and back over a Channel (Python: Pipe send/recv)",
+    python: &["py.W1.pipe_rtt_int"],
+    limit: Some("L1_unix_stream_pingpong"),
+    placement: Placement::Apart,
+    run: channel_rtt,
+    ..Workload::ROW
+};
+
 /// `core.channel_rtt`: a `u64` there and back over a `Channel` (framed, serde, `sendmsg`),
 /// µs per round trip. Python's: `Pipe()` `send(1)`/`recv()` (W1.pipe_rtt_int).
 pub fn channel_rtt(opts: &Opts) {
@@ -91,6 +117,14 @@ pub fn channel_rtt(opts: &Opts) {
     });
     emit("core.channel_rtt", v, "us");
 }
+
+pub const FRAME_ROUNDTRIP: Workload = Workload {
+    id: "core.frame_roundtrip",
+    what: "frame encode + decode of (42, None, \"hello\") (Python: pickle + header)",
+    python: &["py.frame_roundtrip"],
+    run: frame_roundtrip,
+    ..Workload::ROW
+};
 
 /// `core.frame_roundtrip`: encode `(42, None, "hello")` as a frame and decode it again,
 /// ns per round trip. Python's: `pickle.loads(pickle.dumps([42, None, "hello"]))` plus the

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use multiproc_fifo::Fifo;
 
 use crate::util::{Opts, emit, fork, median, reap, watchdog};
+use crate::workload::Workload;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -42,6 +43,18 @@ fn run(opts: &Opts, size: usize, count: usize) -> f64 {
     })
 }
 
+/// This module's workloads, in the order they run.
+pub const WORKLOADS: &[Workload] = &[WRITES_64B, WRITES_64KIB];
+
+pub const WRITES_64KIB: Workload = Workload {
+    id: "fifo.64KiB_writes",
+    what: "named pipe, 1,024 writes of 64 KiB (target: within 1.2x of a bare pipe)",
+    python: &["py.W9.fifo_64KiB_writes"],
+    limit: Some("L4_pipe_bw"),
+    run: writes_64kib,
+    ..Workload::ROW
+};
+
 /// `fifo.64KiB_writes`: W9.fifo_64KiB_writes — 1,024 writes of 64 KiB; GB/s.
 pub fn writes_64kib(opts: &Opts) {
     // Always 64 MiB: fewer bytes measure start-up, not the stream.
@@ -53,6 +66,15 @@ pub fn writes_64kib(opts: &Opts) {
         "GB/s",
     );
 }
+
+pub const WRITES_64B: Workload = Workload {
+    id: "fifo.64B_writes",
+    what: "named pipe, 200,000 writes of 64 B, read in 64 KiB blocks (W9)",
+    python: &["py.W9.fifo_64B_writes"],
+    limit: Some("L4_pipe_64B_writes"),
+    run: writes_64b,
+    ..Workload::ROW
+};
 
 /// `fifo.64B_writes`: W9.fifo_64B_writes — 200,000 writes of 64 B, read in 64 KiB blocks;
 /// writes/s.

@@ -4,7 +4,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
+use crate::place::Placement;
 use crate::util::{Opts, emit, fork, median, per_op, reap, shared_page, watchdog};
+use crate::workload::Workload;
 
 const MSG: usize = 8;
 
@@ -87,10 +89,43 @@ fn one_socketpair() -> (Dir, Dir) {
     ((s[1], s[0]), (s[0], s[1]))
 }
 
+/// This module's workloads, in the order they run.
+pub const WORKLOADS: &[Workload] = &[
+    FUTEX_PINGPONG,
+    UNIX_STREAM_PINGPONG,
+    PIPE_PINGPONG,
+    PIPE_64B_WRITES,
+    PIPE_BW,
+    UNIX_STREAM_BW,
+    MEMCPY_BW,
+    CAS_LOCK,
+    CONTENDED_FUTEX_MUTEX3,
+    FORK_EXIT_WAIT,
+    MEMCPY_8MB_PLUS_SUM,
+];
+
+pub const PIPE_PINGPONG: Workload = Workload {
+    id: "L1_pipe_pingpong",
+    what: "8 B round trip over two pipes",
+    placement: Placement::Apart,
+    same_core: true,
+    run: pipe_pingpong,
+    ..Workload::LIMIT
+};
+
 /// `L1_pipe_pingpong`: 8 bytes there and back over two `pipe(2)`s, µs per round trip.
 pub fn pipe_pingpong(opts: &Opts) {
     pingpong("L1_pipe_pingpong", opts, two_pipes);
 }
+
+pub const UNIX_STREAM_PINGPONG: Workload = Workload {
+    id: "L1_unix_stream_pingpong",
+    what: "8 B round trip over a Unix stream socket pair",
+    placement: Placement::Apart,
+    same_core: true,
+    run: unix_stream_pingpong,
+    ..Workload::LIMIT
+};
 
 /// `L1_unix_stream_pingpong`: the same over one `socketpair(AF_UNIX, SOCK_STREAM)`.
 pub fn unix_stream_pingpong(opts: &Opts) {
@@ -109,6 +144,16 @@ fn futex(word: &AtomicU32, op: i32, val: u32) {
         );
     }
 }
+
+pub const FUTEX_PINGPONG: Workload = Workload {
+    id: "L2_futex_pingpong",
+    what: "futex hand-over round trip, one shared word",
+    placement: Placement::Apart,
+    same_core: true,
+    busy: true,
+    run: futex_pingpong,
+    ..Workload::LIMIT
+};
 
 /// `L2_futex_pingpong`: one word in a shared page; parent sets 1 and wakes, child waits for 1,
 /// sets 0 and wakes. µs per round trip.
@@ -152,6 +197,13 @@ pub fn futex_pingpong(opts: &Opts) {
     emit("L2_futex_pingpong", v, "us");
 }
 
+pub const MEMCPY_BW: Workload = Workload {
+    id: "L5_memcpy_64KiB_bw",
+    what: "memcpy of 64 KiB blocks, one process",
+    run: memcpy_bw,
+    ..Workload::LIMIT
+};
+
 /// `L5_memcpy_64KiB_bw`: one process copies a 64 KiB block into a 16 × 64 KiB region, cycling,
 /// 1 GiB in all. GB/s.
 pub fn memcpy_bw(opts: &Opts) {
@@ -171,6 +223,13 @@ pub fn memcpy_bw(opts: &Opts) {
     emit("L5_memcpy_64KiB_bw", v, "GB/s");
 }
 
+pub const MEMCPY_8MB_PLUS_SUM: Workload = Workload {
+    id: "L5_memcpy_8MB_plus_sum",
+    what: "memcpy of 1M f64 (8 MB) and the sum of the copy, one process",
+    run: memcpy_8mb_plus_sum,
+    ..Workload::LIMIT
+};
+
 /// `L5_memcpy_8MB_plus_sum`: one process copies 1M `f64` (8 MB, both buffers touched before)
 /// and sums the copy, ms: what the `shm.array1M_*` rows would cost with no second process and
 /// no lock.
@@ -188,6 +247,13 @@ pub fn memcpy_8mb_plus_sum(opts: &Opts) {
     });
     emit("L5_memcpy_8MB_plus_sum", v, "ms");
 }
+
+pub const CAS_LOCK: Workload = Workload {
+    id: "L6_cas_lock_uncontended",
+    what: "compare-exchange lock + unlock, one process",
+    run: cas_lock,
+    ..Workload::LIMIT
+};
 
 /// `L6_cas_lock_uncontended`: compare-exchange 0→1 (acquire) + store 0 (release), ns per pair.
 pub fn cas_lock(opts: &Opts) {
@@ -230,6 +296,14 @@ fn mutex3_unlock(word: &AtomicU32) {
     }
 }
 
+pub const CONTENDED_FUTEX_MUTEX3: Workload = Workload {
+    id: "L7_contended_futex_mutex3",
+    what: "two processes x 1M increments under Drepper's mutex3, per increment",
+    placement: Placement::Apart,
+    run: contended_futex_mutex3,
+    ..Workload::LIMIT
+};
+
 /// `L7_contended_futex_mutex3`: parent and a forked child each increment a shared counter 1M
 /// times under mutex3, starting together; wall time / 2M, ns per increment; count checked.
 pub fn contended_futex_mutex3(opts: &Opts) {
@@ -271,6 +345,13 @@ pub fn contended_futex_mutex3(opts: &Opts) {
     });
     emit("L7_contended_futex_mutex3", v, "ns");
 }
+
+pub const FORK_EXIT_WAIT: Workload = Workload {
+    id: "L8_fork_exit_wait",
+    what: "fork + _exit + waitpid",
+    run: fork_exit_wait,
+    ..Workload::LIMIT
+};
 
 /// `L8_fork_exit_wait`: `fork()`, child `_exit(0)`, `waitpid`. µs per process.
 pub fn fork_exit_wait(opts: &Opts) {
@@ -335,15 +416,36 @@ fn stream_bw(id: &str, opts: &Opts, make: fn() -> (Dir, Dir)) {
     emit(id, v, "GB/s");
 }
 
+pub const PIPE_BW: Workload = Workload {
+    id: "L4_pipe_bw",
+    what: "64 KiB writes through a default pipe, one process to another",
+    run: pipe_bw,
+    ..Workload::LIMIT
+};
+
 /// `L4_pipe_bw`: 64 KiB `write`s through a default pipe, 1 GiB. GB/s.
 pub fn pipe_bw(opts: &Opts) {
     stream_bw("L4_pipe_bw", opts, two_pipes);
 }
 
+pub const UNIX_STREAM_BW: Workload = Workload {
+    id: "L4_unix_stream_bw",
+    what: "64 KiB writes through a Unix stream socket pair",
+    run: unix_stream_bw,
+    ..Workload::LIMIT
+};
+
 /// `L4_unix_stream_bw`: the same over `socketpair(AF_UNIX, SOCK_STREAM)`.
 pub fn unix_stream_bw(opts: &Opts) {
     stream_bw("L4_unix_stream_bw", opts, one_socketpair);
 }
+
+pub const PIPE_64B_WRITES: Workload = Workload {
+    id: "L4_pipe_64B_writes",
+    what: "72-byte writes (64 B + header) into a pipe, read in 64 KiB blocks",
+    run: pipe_64b_writes,
+    ..Workload::LIMIT
+};
 
 /// `L4_pipe_64B_writes`: a child `write`s 200,000 blocks of 72 bytes (a 64 B message and its
 /// 8-byte header) into a pipe, the parent reads 64 KiB at a time until it has them all; writes

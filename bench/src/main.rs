@@ -2,15 +2,23 @@
 //! `{"id": ..., "value": ..., "unit": ...}`. `cargo xtask bench` runs this beside the Python
 //! scripts in `bench/python/` and makes the table.
 //!
-//! Usage: `ipc-bench [--quick] [FILTER...]` — runs the workloads whose id contains any FILTER
-//! (all of them without one).
+//! Usage: `multiproc-bench [--quick] [--busy] [FILTER...]` runs the workloads whose id contains
+//! any FILTER (all of them without one) and the limits they are held against; `--busy` runs only
+//! the rows that declare `busy` (and their limits) beside a process that keeps the peers' core
+//! busy. `--list` prints the ids, `--describe` every declaration as JSON.
+//!
+//! Each workload is declared next to its function (a [`Workload`] const in `bench/src/*.rs`,
+//! listed in its module's `WORKLOADS`); adding a row touches that file and `bench.py`.
 //!
 //! This binary is single-threaded, so `fork` is safe to use freely in it.
 
 mod core;
 mod fifo;
 mod limits;
+mod listener;
+mod manager;
 mod pipe;
+mod place;
 mod pool;
 mod process;
 mod queue;
@@ -18,6 +26,25 @@ mod rpc;
 mod shm;
 mod sync;
 mod util;
+mod workload;
+
+use workload::{Variant, Workload};
+
+/// Every module's workloads; the limits first.
+const MODULES: &[&[Workload]] = &[
+    limits::WORKLOADS,
+    core::WORKLOADS,
+    sync::WORKLOADS,
+    pool::WORKLOADS,
+    listener::WORKLOADS,
+    manager::WORKLOADS,
+    pipe::WORKLOADS,
+    fifo::WORKLOADS,
+    process::WORKLOADS,
+    rpc::WORKLOADS,
+    queue::WORKLOADS,
+    shm::WORKLOADS,
+];
 
 fn main() {
     if std::env::var_os(process::FIRST_START_ROLE).is_some() {
@@ -25,140 +52,71 @@ fn main() {
         return;
     }
     let mut quick = false;
+    let mut busy = false;
     let mut filters: Vec<String> = Vec::new();
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--quick" => quick = true,
+            "--busy" => busy = true,
             "--list" => {
-                for (id, _, _) in workloads() {
-                    println!("{id}");
-                }
+                plan(&[], false).iter().for_each(|v| println!("{}", v.id()));
                 return;
+            }
+            "--describe" => {
+                plan(&[], false)
+                    .iter()
+                    .for_each(|v| println!("{}", v.describe()));
+                return;
+            }
+            other if other.starts_with('-') => {
+                eprintln!("multiproc-bench: unknown option {other:?}");
+                std::process::exit(2);
             }
             other => filters.push(other.to_string()),
         }
     }
     let opts = util::Opts { quick };
-    for (id, groups, run) in workloads() {
-        let wanted = filters.is_empty()
-            || filters
-                .iter()
-                .any(|f| id.contains(f.as_str()) || groups.split(' ').any(|g| g == f));
-        if wanted {
-            run(&opts);
-        }
+    let _hog = busy.then(place::Hog::start);
+    for v in plan(&filters, busy) {
+        place::set(v.placement);
+        (v.w.run)(&opts);
     }
+    place::set(place::Placement::Free);
 }
 
-/// An id, the groups (crates) whose rows need it — a filter that names a group runs the limits
-/// its rows are held against — and the function.
-type Workload = (&'static str, &'static str, fn(&util::Opts));
-
-/// Every workload, in the order they run. Ids are prefixes of the ids they emit.
-fn workloads() -> Vec<Workload> {
-    vec![
-        // Each row runs right beside the limit it is held against: the cost of a cross-core
-        // wake-up drifts with the machine's state, so neighbours compare best.
-        (
-            "L2_futex_pingpong",
-            "core sync pool",
-            limits::futex_pingpong,
-        ),
-        ("core.futex_pingpong", "core", core::futex_pingpong),
-        ("sync.event_pingpong", "sync", sync::event_pingpong),
-        ("pool.apply_async_get", "pool", pool::apply_async_get),
-        ("pool.apply_async_await", "pool", pool::apply_async_await),
-        ("sync.condition_pingpong", "sync", sync::condition_pingpong),
-        (
-            "L1_unix_stream_pingpong",
-            "core pipe",
-            limits::unix_stream_pingpong,
-        ),
-        ("core.channel_rtt", "core", core::channel_rtt),
-        ("core.frame_roundtrip", "core", core::frame_roundtrip),
-        ("pipe.rtt_int", "pipe", pipe::rtt_int),
-        ("pipe.rtt_bytes8", "pipe", pipe::rtt_bytes8),
-        ("L1_pipe_pingpong", "core pipe", limits::pipe_pingpong),
-        ("pipe.rtt_oneway_bytes8", "pipe", pipe::rtt_oneway_bytes8),
-        ("L4_pipe_64B_writes", "pipe fifo", limits::pipe_64b_writes),
-        ("pipe.tput_64B", "pipe", pipe::tput_64b),
-        ("fifo.64B_writes", "fifo", fifo::writes_64b),
-        ("L4_pipe_bw", "pipe fifo", limits::pipe_bw),
-        ("fifo.64KiB_writes", "fifo", fifo::writes_64kib),
-        ("pipe.tput_64KiB", "pipe", pipe::tput_64kib),
-        ("L4_unix_stream_bw", "pipe", limits::unix_stream_bw),
-        ("pipe.tput_64KiB_duplex", "pipe", pipe::tput_64kib_duplex),
-        ("L5_memcpy_64KiB_bw", "core", limits::memcpy_bw),
-        ("L6_cas_lock_uncontended", "core sync", limits::cas_lock),
-        ("sync.lock_uncontended", "sync", sync::lock_uncontended),
-        ("sync.rlock_uncontended", "sync", sync::rlock_uncontended),
-        (
-            "sync.semaphore_uncontended",
-            "sync",
-            sync::semaphore_uncontended,
-        ),
-        (
-            "L7_contended_futex_mutex3",
-            "sync",
-            limits::contended_futex_mutex3,
-        ),
-        ("sync.lock_contended_2x1M", "sync", sync::lock_contended),
-        ("L8_fork_exit_wait", "core process", limits::fork_exit_wait),
-        (
-            "process.fork_start_join",
-            "process",
-            process::fork_start_join,
-        ),
-        (
-            "process.forkserver_start_join",
-            "process",
-            process::forkserver_start_join,
-        ),
-        (
-            "process.spawn_start_join",
-            "process",
-            process::spawn_start_join,
-        ),
-        ("process.return_1KiB", "process", process::return_1kib),
-        (
-            "process.first_start_forkserver",
-            "process",
-            process::first_start,
-        ),
-        ("pool.map_default_chunksize", "pool", pool::map_default),
-        ("pool.map_chunksize1", "pool", pool::map_chunksize1),
-        ("pool.imap_unordered", "pool", pool::imap_unordered),
-        ("pool.fib27x8", "pool", pool::fib27x8),
-        ("pool.lifecycle", "pool", pool::lifecycle),
-        (
-            "L10_tcp_loopback_pingpong",
-            "rpc",
-            rpc::tcp_loopback_pingpong,
-        ),
-        ("rpc.seq_add", "rpc", rpc::seq_add),
-        ("rpc.4clients_add", "rpc", rpc::four_clients),
-        ("rpc.echo10k", "rpc", rpc::echo10k),
-        ("queue.rtt_two_queues", "queue", queue::rtt_two_queues),
-        ("queue.int_1p1c", "queue", queue::int_1p1c),
-        ("queue.bytes64KiB_1p1c", "queue", queue::bytes_1p1c),
-        ("queue.int_2p2c", "queue", queue::int_2p2c),
-        ("queue.joinable_int_1p1c", "queue", queue::joinable_1p1c),
-        ("L5_memcpy_8MB_plus_sum", "shm", limits::memcpy_8mb_plus_sum),
-        (
-            "shm.array1M_child_write_parent_sum",
-            "shm",
-            shm::array_child_write_parent_sum,
-        ),
-        (
-            "shm.rawarray1M_loop_child_write_parent_sum",
-            "shm",
-            shm::rawarray_loop_child_write_parent_sum,
-        ),
-        ("shm.value_f64_get_set_lock", "shm", shm::value_get_set_lock),
-        (
-            "shm.value_f64_get_set_nolock",
-            "shm",
-            shm::value_get_set_nolock,
-        ),
-    ]
+/// The runs, in order: each limit, right followed by the rows held against it (the cost of a
+/// cross-core wake-up drifts with the machine's state, so neighbours compare best), then the
+/// rows held against none. With filters: the rows whose id contains one, the limits they are
+/// held against, and the limits whose id contains one. With `busy`: only the rows that declare
+/// it, and their limits.
+fn plan(filters: &[String], busy: bool) -> Vec<Variant> {
+    let all: Vec<Variant> = MODULES
+        .iter()
+        .flat_map(|m| m.iter())
+        .flat_map(Workload::variants)
+        .collect();
+    let matches =
+        |v: &Variant| filters.is_empty() || filters.iter().any(|f| v.id().contains(f.as_str()));
+    let rows: Vec<Variant> = all
+        .iter()
+        .filter(|v| !v.w.is_limit() && matches(v) && (!busy || v.w.busy))
+        .copied()
+        .collect();
+    let mut order = Vec::new();
+    for limit in all.iter().filter(|v| v.w.is_limit()) {
+        let held: Vec<Variant> = rows
+            .iter()
+            .filter(|r| r.held_against(limit))
+            .copied()
+            .collect();
+        if !held.is_empty() || (!busy && matches(limit)) {
+            order.push(*limit);
+        }
+        order.extend(held);
+    }
+    order.extend(
+        rows.iter()
+            .filter(|r| !all.iter().any(|l| l.w.is_limit() && r.held_against(l))),
+    );
+    order
 }

@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use multiproc_pipe::{Connection, pipe};
 
+use crate::place::Placement;
 use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
+use crate::workload::Workload;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -83,17 +85,58 @@ fn rtt(id: &str, opts: &Opts, duplex: bool, bytes: bool) {
     emit(id, v, "us");
 }
 
+/// This module's workloads, in the order they run.
+pub const WORKLOADS: &[Workload] = &[
+    RTT_INT,
+    RTT_BYTES8,
+    RTT_ONEWAY_BYTES8,
+    TPUT_64B,
+    TPUT_64KIB,
+    TPUT_64KIB_DUPLEX,
+];
+
+pub const RTT_INT: Workload = Workload {
+    id: "pipe.rtt_int",
+    what: "duplex Connection, an integer there and back (W1)",
+    python: &["py.W1.pipe_rtt_int"],
+    limit: Some("L1_unix_stream_pingpong"),
+    placement: Placement::Apart,
+    same_core: true,
+    run: rtt_int,
+    ..Workload::ROW
+};
+
 /// `pipe.rtt_int`: W1.pipe_rtt_int — a duplex `Connection`, `send(i)` / `recv()` there and
 /// back; µs per round trip.
 pub fn rtt_int(opts: &Opts) {
     rtt("pipe.rtt_int", opts, true, false);
 }
 
+pub const RTT_BYTES8: Workload = Workload {
+    id: "pipe.rtt_bytes8",
+    what: "duplex Connection, send_bytes of 8 B there and back (W1)",
+    python: &["py.W1.pipe_rtt_bytes8"],
+    limit: Some("L1_unix_stream_pingpong"),
+    placement: Placement::Apart,
+    run: rtt_bytes8,
+    ..Workload::ROW
+};
+
 /// `pipe.rtt_bytes8`: W1.pipe_rtt_bytes8 — 8 bytes with `send_bytes` / `recv_bytes_into` on a
 /// duplex connection.
 pub fn rtt_bytes8(opts: &Opts) {
     rtt("pipe.rtt_bytes8", opts, true, true);
 }
+
+pub const RTT_ONEWAY_BYTES8: Workload = Workload {
+    id: "pipe.rtt_oneway_bytes8",
+    what: "two one-way Connections, 8 B there and back (target: within 1.1x of the bare pipe ping-pong)",
+    limit: Some("L1_pipe_pingpong"),
+    placement: Placement::Apart,
+    same_core: true,
+    run: rtt_oneway_bytes8,
+    ..Workload::ROW
+};
 
 /// `pipe.rtt_oneway_bytes8`: the same over two one-way pipes, against the bare pipe ping-pong.
 pub fn rtt_oneway_bytes8(opts: &Opts) {
@@ -135,12 +178,30 @@ fn tput(id: &str, opts: &Opts, duplex: bool, size: usize, count: usize) -> f64 {
     v
 }
 
+pub const TPUT_64B: Workload = Workload {
+    id: "pipe.tput_64B",
+    what: "one-way Connection, 200k messages of 64 B (target: >= 2M msgs/s)",
+    python: &["py.W2.pipe_tput_64B"],
+    limit: Some("L4_pipe_64B_writes"),
+    run: tput_64b,
+    ..Workload::ROW
+};
+
 /// `pipe.tput_64B`: W2.pipe_tput_64B — 200,000 messages of 64 B over a one-way pipe; msgs/s.
 pub fn tput_64b(opts: &Opts) {
     let count = opts.n(200_000);
     let secs = tput("pipe.tput_64B", opts, false, 64, count);
     emit("pipe.tput_64B", count as f64 / secs, "msgs/s");
 }
+
+pub const TPUT_64KIB: Workload = Workload {
+    id: "pipe.tput_64KiB",
+    what: "one-way Connection, 4096 messages of 64 KiB",
+    python: &["py.W2.pipe_tput_64KiB"],
+    limit: Some("L4_pipe_bw"),
+    run: tput_64kib,
+    ..Workload::ROW
+};
 
 /// `pipe.tput_64KiB`: W2.pipe_tput_64KiB — 4,096 messages of 64 KiB over a one-way pipe; GB/s.
 pub fn tput_64kib(opts: &Opts) {
@@ -152,6 +213,14 @@ pub fn tput_64kib(opts: &Opts) {
         "GB/s",
     );
 }
+
+pub const TPUT_64KIB_DUPLEX: Workload = Workload {
+    id: "pipe.tput_64KiB_duplex",
+    what: "duplex Connection, 64 KiB messages (target: within 1.2x of a bare socket pair)",
+    limit: Some("L4_unix_stream_bw"),
+    run: tput_64kib_duplex,
+    ..Workload::ROW
+};
 
 /// `pipe.tput_64KiB_duplex`: the same over a duplex connection (a socket pair).
 pub fn tput_64kib_duplex(opts: &Opts) {

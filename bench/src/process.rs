@@ -6,6 +6,7 @@ use std::time::Instant;
 use multiproc_process::{StartMethod, get_context};
 
 use crate::util::{Opts, emit, median, per_op, watchdog};
+use crate::workload::Workload;
 
 fn noop(_: ()) {}
 
@@ -35,15 +36,50 @@ fn start_join(id: &str, method: StartMethod, full: usize, opts: &Opts) {
     emit(id, v, "ms");
 }
 
+/// This module's workloads, in the order they run.
+pub const WORKLOADS: &[Workload] = &[
+    FORK_START_JOIN,
+    FORKSERVER_START_JOIN,
+    SPAWN_START_JOIN,
+    RETURN_1KIB,
+    FIRST_START,
+];
+
+pub const FORK_START_JOIN: Workload = Workload {
+    id: "process.fork_start_join",
+    what: "Process start + join of a no-op child, fork (W7)",
+    python: &["py.W7.process_fork"],
+    limit: Some("L8_fork_exit_wait"),
+    run: fork_start_join,
+    ..Workload::ROW
+};
+
 /// `process.fork_start_join`: W7.process_fork, 100 processes.
 pub fn fork_start_join(opts: &Opts) {
     start_join("process.fork_start_join", StartMethod::Fork, 100, opts);
 }
 
+pub const SPAWN_START_JOIN: Workload = Workload {
+    id: "process.spawn_start_join",
+    what: "Process start + join of a no-op child, spawn (W7)",
+    python: &["py.W7.process_spawn"],
+    run: spawn_start_join,
+    ..Workload::ROW
+};
+
 /// `process.spawn_start_join`: W7.process_spawn, 20 processes.
 pub fn spawn_start_join(opts: &Opts) {
     start_join("process.spawn_start_join", StartMethod::Spawn, 20, opts);
 }
+
+pub const FORKSERVER_START_JOIN: Workload = Workload {
+    id: "process.forkserver_start_join",
+    what: "Process start + join of a no-op child, forkserver (W7)",
+    python: &["py.W7.process_forkserver"],
+    limit: Some("L8_fork_exit_wait"),
+    run: forkserver_start_join,
+    ..Workload::ROW
+};
 
 /// `process.forkserver_start_join`: W7.process_forkserver, 20 processes (server started by the
 /// warm-up).
@@ -55,6 +91,15 @@ pub fn forkserver_start_join(opts: &Opts) {
         opts,
     );
 }
+
+pub const RETURN_1KIB: Workload = Workload {
+    id: "process.return_1KiB",
+    what: "fork a child that returns 1 KiB; join and get it (Python: Process + Pipe)",
+    python: &["py.process_return_1KiB"],
+    limit: Some("L8_fork_exit_wait"),
+    run: return_1kib,
+    ..Workload::ROW
+};
 
 /// `process.return_1KiB`: start a fork child that returns 1 KiB, join, get the value.
 /// Python's: a fork `Process` that sends 1 KiB over a `Pipe`, `recv` + `join`.
@@ -92,6 +137,14 @@ pub fn first_start_child() {
     assert_eq!(p.exitcode(), Some(0));
     println!("{}", t.elapsed().as_secs_f64() * 1e3);
 }
+
+pub const FIRST_START: Workload = Workload {
+    id: "process.first_start_forkserver",
+    what: "the first forkserver Process start + join of a fresh program: the fork server boots (target: <= 2 ms)",
+    python: &["py.process_first_start_forkserver"],
+    run: first_start,
+    ..Workload::ROW
+};
 
 /// `process.first_start_forkserver`: the first `Process` start + join of a program, which boots
 /// the fork server (a fresh run of this binary for each sample, timed inside it from before

@@ -7,9 +7,28 @@ use std::time::{Duration, Instant};
 use multiproc_core::SharedMapping;
 use multiproc_queue::{Bytes, JoinableQueue, Queue};
 
+use crate::place::Placement;
 use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
+use crate::workload::Workload;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// This module's workloads, in the order they run.
+pub const WORKLOADS: &[Workload] = &[
+    RTT_TWO_QUEUES,
+    INT_1P1C,
+    BYTES_1P1C,
+    INT_2P2C,
+    JOINABLE_1P1C,
+];
+
+pub const INT_1P1C: Workload = Workload {
+    id: "queue.int_1p1c",
+    what: "Queue, 1 producer -> 1 consumer, small ints (target >= 5M items/s, 30x Python)",
+    python: &["py.W3.queue_int_1p1c"],
+    run: int_1p1c,
+    ..Workload::ROW
+};
 
 /// `queue.int_1p1c`: a forked producer puts 0..n (u64); the parent gets n; items/s from the
 /// first put to the last get. Python's: W3.queue_int_1p1c.
@@ -33,6 +52,14 @@ pub fn int_1p1c(opts: &Opts) {
     });
     emit("queue.int_1p1c", v, "items/s");
 }
+
+pub const BYTES_1P1C: Workload = Workload {
+    id: "queue.bytes64KiB_1p1c",
+    what: "Queue, 1 -> 1, 64 KiB Bytes items, MB/s (target >= 5 GB/s)",
+    python: &["py.W3.queue_bytes64KiB_1p1c"],
+    run: bytes_1p1c,
+    ..Workload::ROW
+};
 
 /// `queue.bytes64KiB_1p1c`: the same with 64 KiB `Bytes` items (one block each); MB/s.
 /// Python's: W3.queue_bytes64KiB_1p1c.
@@ -58,6 +85,14 @@ pub fn bytes_1p1c(opts: &Opts) {
     });
     emit("queue.bytes64KiB_1p1c", v, "MB/s");
 }
+
+pub const INT_2P2C: Workload = Workload {
+    id: "queue.int_2p2c",
+    what: "Queue, 2 producers -> 2 consumers, small ints",
+    python: &["py.W3.queue_int_2p2c"],
+    run: int_2p2c,
+    ..Workload::ROW
+};
 
 /// `queue.int_2p2c`: two forked producers put n ints each then `None`; two forked consumers
 /// get until they saw one `None`; the counts are checked; items/s.
@@ -103,6 +138,14 @@ pub fn int_2p2c(opts: &Opts) {
     emit("queue.int_2p2c", v, "items/s");
 }
 
+pub const JOINABLE_1P1C: Workload = Workload {
+    id: "queue.joinable_int_1p1c",
+    what: "JoinableQueue, get + task_done per item, producer joins",
+    python: &["py.W3b.joinablequeue_int_1p1c"],
+    run: joinable_1p1c,
+    ..Workload::ROW
+};
+
 /// `queue.joinable_int_1p1c`: a forked producer puts n ints into a `JoinableQueue` then
 /// `join`s; a forked consumer does `get` + `task_done` n times; items/s until the producer's
 /// join returned. Python's: W3b.joinablequeue_int_1p1c.
@@ -131,6 +174,18 @@ pub fn joinable_1p1c(opts: &Opts) {
     });
     emit("queue.joinable_int_1p1c", v, "items/s");
 }
+
+pub const RTT_TWO_QUEUES: Workload = Workload {
+    id: "queue.rtt_two_queues",
+    what: "an int there and back through two Queues (target < 2 us)",
+    python: &["py.queue_rtt_two_queues"],
+    limit: Some("L2_futex_pingpong"),
+    placement: Placement::Apart,
+    same_core: true,
+    busy: true,
+    run: rtt_two_queues,
+    ..Workload::ROW
+};
 
 /// `queue.rtt_two_queues`: the parent puts an int on one queue, a forked child gets it and
 /// puts it on another, the parent gets it: µs per round trip.

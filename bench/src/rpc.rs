@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use multiproc_rpc::{Client, Server};
 
+use crate::place::Placement;
 use crate::util::{Opts, emit, fork, median, per_op, watchdog};
+use crate::workload::Workload;
 
 fn start_server() -> (SocketAddr, libc::pid_t) {
     let mut s = Server::bind("127.0.0.1:0").expect("bind");
@@ -36,6 +38,19 @@ fn client(addr: SocketAddr) -> Client {
         .expect("url")
         .timeout(Duration::from_secs(60))
 }
+
+/// This module's workloads, in the order they run.
+pub const WORKLOADS: &[Workload] = &[TCP_LOOPBACK_PINGPONG, SEQ_ADD, FOUR_CLIENTS, ECHO10K];
+
+pub const SEQ_ADD: Workload = Workload {
+    id: "rpc.seq_add",
+    what: "sequential add(2, 3), one client, kept-alive connection (Python: SimpleXMLRPCServer + ServerProxy, a connection per call; the second Python row: its ThreadingMixIn server)",
+    python: &["py.W10.xmlrpc_seq_single", "py.W10.xmlrpc_seq_threaded"],
+    limit: Some("L10_tcp_loopback_pingpong.rate"),
+    placement: Placement::Apart,
+    run: seq_add,
+    ..Workload::ROW
+};
 
 /// `rpc.seq_add`: W10.xmlrpc_seq — 2,000 sequential `add(2, 3)` from one client over one
 /// kept-alive connection after 20 warm-up calls; calls/s. (`--quick` keeps the count: it takes
@@ -86,6 +101,17 @@ fn take(fd: i32, n: usize) {
     }
 }
 
+pub const FOUR_CLIENTS: Workload = Workload {
+    id: "rpc.4clients_add",
+    what: "4 client processes x add(2, 3), all released together (Python: its single-threaded server, then its ThreadingMixIn one)",
+    python: &[
+        "py.W10.xmlrpc_4clients_single",
+        "py.W10.xmlrpc_4clients_threaded",
+    ],
+    run: four_clients,
+    ..Workload::ROW
+};
+
 /// `rpc.4clients_add`: W10.xmlrpc_4clients — 4 client processes, each its own `Client`,
 /// 1,000 sequential `add(2, 3)` each, released together; calls/s over all 4,000 (the full
 /// count also with `--quick`).
@@ -131,6 +157,18 @@ pub fn four_clients(opts: &Opts) {
     });
     emit("rpc.4clients_add", v, "calls/s");
 }
+
+pub const ECHO10K: Workload = Workload {
+    id: "rpc.echo10k",
+    what: "echo of an array of 10,000 ints, there and back, per call (Python: its single-threaded server, then its ThreadingMixIn one)",
+    python: &[
+        "py.W10.xmlrpc_echo10k_single",
+        "py.W10.xmlrpc_echo10k_threaded",
+    ],
+    placement: Placement::Apart,
+    run: echo10k,
+    ..Workload::ROW
+};
 
 /// `rpc.echo10k`: W10.xmlrpc_echo10k — `echo` of the 10,000 integers `0..10000`, there and
 /// back; 10 calls (also with `--quick`), ms per call.
@@ -189,6 +227,18 @@ fn nodelay(fd: i32) {
     };
     assert_eq!(r, 0, "TCP_NODELAY");
 }
+
+pub const TCP_LOOPBACK_PINGPONG: Workload = Workload {
+    id: "L10_tcp_loopback_pingpong",
+    what: "100 B round trip over TCP loopback, TCP_NODELAY",
+    placement: Placement::Apart,
+    run: tcp_loopback_pingpong,
+    also: &[(
+        "L10_tcp_loopback_pingpong.rate",
+        "the same as round trips per second",
+    )],
+    ..Workload::LIMIT
+};
 
 /// `L10_tcp_loopback_pingpong`: TCP on 127.0.0.1, `TCP_NODELAY` both ends; the client sends
 /// 100 B, the server (a forked child) reads 100 B and answers 100 B; 50k round trips after 2k

@@ -3,10 +3,21 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use multiproc_core::Deadline;
 use multiproc_core::{SharedMapping, futex};
 use multiproc_shm::{Array, RawArray, RawValue, Value};
 
 use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
+use crate::workload::Workload;
+
+/// This module's workloads, in the order they run.
+pub const WORKLOADS: &[Workload] = &[
+    ARRAY_CHILD_WRITE_PARENT_SUM,
+    RAWARRAY_LOOP_CHILD_WRITE_PARENT_SUM,
+    VALUE_GET_SET_LOCK,
+    VALUE_GET_SET_NOLOCK,
+    CREATE_10K_VALUES,
+];
 
 /// Elements of the array rows: 1M `f64` (8 MB), in `--quick` too (a run takes milliseconds).
 pub const N: usize = 1_000_000;
@@ -16,7 +27,7 @@ fn wait_for(word: &AtomicU32, value: u32) {
     while word.load(Ordering::Acquire) != value {
         let seen = word.load(Ordering::Acquire);
         if seen != value {
-            futex::wait(word, seen, Some(TIMEOUT)).expect("futex wait");
+            futex::wait(word, seen, Deadline::after(TIMEOUT));
         }
     }
 }
@@ -60,6 +71,15 @@ fn child_write_parent_sum(warm: bool, write: impl Fn(&[f64]), sum: impl Fn() -> 
     d.as_secs_f64() * 1e3
 }
 
+pub const ARRAY_CHILD_WRITE_PARENT_SUM: Workload = Workload {
+    id: "shm.array1M_child_write_parent_sum",
+    what: "a child writes 1M f64 into an Array (one memcpy under its lock), the parent sums under the lock; go -> sum done (target: within 2x of memcpy + sum)",
+    python: &["py.W8.array1M_bulk"],
+    limit: Some("L5_memcpy_8MB_plus_sum"),
+    run: array_child_write_parent_sum,
+    ..Workload::ROW
+};
+
 /// `shm.array1M_child_write_parent_sum`: `Array<f64>` (with its RLock) of 1M; the child copies
 /// its data in under the lock (one `memcpy`), the parent sums under the lock
 /// (`ArrayGuard::iter`, 4 KiB chunks). Held against `L5_memcpy_8MB_plus_sum`; Python's:
@@ -88,6 +108,15 @@ pub fn array_child_write_parent_sum(opts: &Opts) {
     }
 }
 
+pub const RAWARRAY_LOOP_CHILD_WRITE_PARENT_SUM: Workload = Workload {
+    id: "shm.rawarray1M_loop_child_write_parent_sum",
+    what: "the same on a RawArray written element by element (atomic stores), summed by iter()",
+    python: &["py.W8.array1M_loop"],
+    limit: Some("L5_memcpy_8MB_plus_sum"),
+    run: rawarray_loop_child_write_parent_sum,
+    ..Workload::ROW
+};
+
 /// `shm.rawarray1M_loop_child_write_parent_sum`: the same with a `RawArray<f64>` written
 /// element by element (`set(i, x)`, a relaxed atomic store each) and summed by `iter()`.
 /// Python's: W8.array1M_loop (`arr[i] = i` on a `lock=False` array).
@@ -107,6 +136,15 @@ pub fn rawarray_loop_child_write_parent_sum(opts: &Opts) {
     });
     emit("shm.rawarray1M_loop_child_write_parent_sum", v, "ms");
 }
+
+pub const VALUE_GET_SET_LOCK: Workload = Workload {
+    id: "shm.value_f64_get_set_lock",
+    what: "Value<f64> set / get, each taking its RLock, per operation",
+    python: &["py.W8.value_d/get_set_lock"],
+    limit: Some("L6_cas_lock_uncontended"),
+    run: value_get_set_lock,
+    ..Workload::ROW
+};
 
 /// `shm.value_f64_get_set_lock`: `n` x `set(1.5)` then `n` x `get()` on a `Value<f64>` (each
 /// takes and releases its RLock), ns per operation. Python's: W8.value_d (lock=True).
@@ -128,6 +166,14 @@ pub fn value_get_set_lock(opts: &Opts) {
     emit("shm.value_f64_get_set_lock", r, "ns");
 }
 
+pub const VALUE_GET_SET_NOLOCK: Workload = Workload {
+    id: "shm.value_f64_get_set_nolock",
+    what: "RawValue<f64> set / get (relaxed atomics), per operation",
+    python: &["py.W8.value_d/get_set_nolock"],
+    run: value_get_set_nolock,
+    ..Workload::ROW
+};
+
 /// `shm.value_f64_get_set_nolock`: the same on a `RawValue<f64>` (relaxed atomic load and
 /// store). Python's: W8.value_d (lock=False).
 pub fn value_get_set_nolock(opts: &Opts) {
@@ -146,4 +192,28 @@ pub fn value_get_set_nolock(opts: &Opts) {
         per_op(t.elapsed(), 2 * n, "ns")
     });
     emit("shm.value_f64_get_set_nolock", r, "ns");
+}
+
+pub const CREATE_10K_VALUES: Workload = Workload {
+    id: "shm.create_10k_values",
+    what: "create 10,000 Value<f64> with their RLocks and keep them, for the 10,000",
+    python: &["py.create_10k_values"],
+    run: create_10k_values,
+    ..Workload::ROW
+};
+
+/// `shm.create_10k_values`: `Value::new(0.0f64)` (each with its own `RLock`, as Python's
+/// `Value('d', 0.0)`) 10,000 times, kept alive, then dropped; µs for the 10,000.
+pub fn create_10k_values(opts: &Opts) {
+    let n = opts.n(10_000).max(1000);
+    let v = median(opts.reps(), || {
+        let t = Instant::now();
+        let values: Vec<multiproc_shm::Value<f64>> = (0..n)
+            .map(|_| multiproc_shm::Value::new(0.0).expect("value"))
+            .collect();
+        let took = t.elapsed();
+        drop(std::hint::black_box(values));
+        took.as_secs_f64() * 1e6 * 10_000.0 / n as f64
+    });
+    emit("shm.create_10k_values", v, "us");
 }

@@ -22,6 +22,7 @@ impl Opts {
 
 /// Prints one result line.
 pub fn emit(id: &str, value: f64, unit: &str) {
+    let id = format!("{id}{}", crate::place::current_suffix());
     println!(
         "{}",
         serde_json::json!({ "id": id, "value": value, "unit": unit })
@@ -53,12 +54,14 @@ pub fn watchdog(secs: u32) {
     unsafe { libc::alarm(secs) };
 }
 
-/// Forks a child that runs `f` and exits with `_exit(0)`.
+/// Forks a child that runs `f` and exits with `_exit(0)`; the child pins itself where the
+/// workload's placement puts peers.
 pub fn fork(f: impl FnOnce()) -> libc::pid_t {
     // SAFETY: ipc-bench is single-threaded, so the child may run arbitrary code.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
+        crate::place::pin_self_as_peer();
         watchdog(120);
         f();
         // SAFETY: ends the child without unwinding into the parent's code.

@@ -6,6 +6,16 @@
 //! ```text
 //! cargo run -p multiproc-core --example handoff
 //! ```
+//!
+//! # Output
+//!
+//! ```text
+//! parent sends a 4096-byte memfd mapping and a pipe end
+//! child read from the mapping: hello from the parent
+//! parent read from the pipe: a line through the pipe
+//! parent read from the mapping: hello back from the child
+//! child exited: true
+//! ```
 
 use std::fs::File;
 use std::io::{Read, Write};

@@ -62,6 +62,13 @@ pub enum Error {
     /// The value cannot travel to another process this way (for example an anonymous mapping,
     /// which reaches a child only by `fork`).
     NotTransferable(&'static str),
+    /// A handle to a shared-heap object or typed page was refused on arrival: it names
+    /// something of another kind or layout, or an object that is gone.
+    Refused(crate::heap::Refusal),
+    /// A memory descriptor received from another process is not sealed against shrinking
+    /// (`F_SEAL_SHRINK`), so its sender could cut the memory from under the mapping, and every
+    /// access past the new end would kill this process with `SIGBUS`.
+    NotSealed,
 }
 
 /// `Result<T, multiproc_core::Error>`.
@@ -94,6 +101,10 @@ impl fmt::Display for Error {
                 "a handle owning file descriptors can only be serialised by multiproc_core::transfer",
             ),
             Error::NotTransferable(why) => write!(f, "cannot send this handle: {why}"),
+            Error::Refused(why) => write!(f, "handle refused: {why}"),
+            Error::NotSealed => {
+                f.write_str("shared memory descriptor is not sealed against shrinking")
+            }
         }
     }
 }
@@ -108,7 +119,15 @@ impl std::error::Error for Error {
 }
 
 impl From<io::Error> for Error {
+    /// Wraps an OS error; an [`io::Error`] that carries one of ours (made by
+    /// `From<Error> for io::Error`) gives that back.
     fn from(e: io::Error) -> Self {
+        if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            if let Some(Ok(ours)) = e.into_inner().map(|b| b.downcast::<Error>()) {
+                return *ours;
+            }
+            unreachable!("checked just above");
+        }
         Error::Io(e)
     }
 }
@@ -128,6 +147,8 @@ impl From<Error> for io::Error {
                 io::ErrorKind::InvalidInput
             }
             Error::BadFd(_) => io::ErrorKind::InvalidInput,
+            Error::Refused(_) => io::ErrorKind::InvalidData,
+            Error::NotSealed => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, e)
     }

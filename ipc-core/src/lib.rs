@@ -11,7 +11,7 @@
 //! greeting into the page, then wakes the parent, which sleeps on the word until it changes.
 //!
 //! ```
-//! use multiproc_core::{futex, SharedMapping};
+//! use multiproc_core::{futex, Deadline, SharedMapping};
 //! use std::sync::atomic::Ordering;
 //! use std::time::Duration;
 //!
@@ -31,7 +31,7 @@
 //!     }
 //!     child => {
 //!         while ready.load(Ordering::Acquire) == 0 {
-//!             futex::wait(ready, 0, Some(Duration::from_secs(10)))?;
+//!             futex::wait(ready, 0, Deadline::after(Duration::from_secs(10)));
 //!         }
 //!         let got: Vec<u8> = text.iter().map(|c| c.load(Ordering::Relaxed)).collect();
 //!         assert_eq!(got, b"Hello, world!");
@@ -51,40 +51,52 @@
 //! | module | what it gives |
 //! |---|---|
 //! | [`fd`] | close-on-exec pipes and socket pairs, flag helpers, `EINTR` retry, a checked claim of an inherited descriptor |
-//! | [`SharedMapping`] | shared memory: anonymous (inherited by `fork`), memfd (sendable), named (`shm_open`, unlinked by its creator on drop) |
+//! | [`SharedMapping`] | shared memory: anonymous (inherited by `fork`), memfd (sendable, sealed against shrinking), named (`shm_open`, unlinked by its creator on drop or by the tracker after its death; copies that survive another process shrinking it) |
 //! | [`futex`] | wait / wake on an `AtomicU32` in shared memory, with timeouts |
 //! | [`frame`] | length prefix + postcard; typed errors for corrupt, truncated, oversized frames |
+//! | [`stream`] | framed messages on a socket, pipe or fifo, in this workspace's framing (with descriptors) or Python's (`multiprocessing.connection`), as a [`Framing`](stream::Framing) parameter |
 //! | [`task`] | the calling thread's id; whether a thread of any process still lives (for locks whose owner may die) |
+//! | [`tracker`] | the resource tracker: names in `/dev/shm`, `/dev/mqueue` and the file system removed when their creator dies without removing them |
 //! | [`transfer`] | `SCM_RIGHTS` descriptor passing; serde values that own descriptors; [`Channel`](transfer::Channel); a channel for a spawned child |
 //!
 //! # Comparison with Python multiprocessing
 //!
 //! | Python | `multiproc-core` | note |
 //! |---|---|---|
-//! | `multiprocessing.reduction.send_handle` / `recv_handle` | [`transfer::send_fds`] / [`transfer::recv_fds`] | any number of fds (up to 253) per message |
+//! | `multiprocessing.reduction.send_handle` / `recv_handle` | [`transfer::send_fds`] / [`transfer::recv_fds`] | up to 253 fds per `sendmsg`; a [`Channel`](transfer::Channel) message carries any number (up to 65,536), in several |
 //! | `ForkingPickler` + `resource_sharer` (how a `Connection` or `Lock` reaches a spawned child) | [`transfer::to_envelope`], [`transfer::Channel`] | bytes say which fd is which; fds travel out of band |
 //! | `multiprocessing.heap.Arena` (an mmap of a temp file) | [`SharedMapping::memfd`] | no file on disk |
 //! | `multiprocessing.shared_memory.SharedMemory` | [`SharedMapping::create_named`] / [`open_named`](SharedMapping::open_named) | unlinked by the creator on drop |
-//! | `Connection` wire format (4-byte length + pickle) | [`frame`] (4-byte length + postcard) | limit checked before allocating |
+//! | `multiprocessing.resource_tracker` | [`tracker`] | per process: a dead creator's names go at once, not when the whole program ends |
+//! | `Connection` wire format (4-byte big-endian length + pickle) | [`stream`] with [`Framing::Python`](stream::Framing::Python) (the same bytes), or [`Framing::Native`](stream::Framing::Native) (length + descriptor count + postcard) | limit checked before allocating |
 //! | `_multiprocessing.SemLock` (a POSIX semaphore) | [`futex`] | what `multiproc-sync` builds its locks on |
 //!
 //! # Implementation notes
 //!
-//! All syscalls go through one private module (`sys.rs`), on `rustix`. `unsafe` is confined to
-//! mapping and unmapping memory, handing out atomics inside a mapping (bounds and alignment
-//! checked), the `unsafe` slice accessors whose callers promise exclusion, claiming an inherited
-//! descriptor, and the `pre_exec` hook of [`transfer::spawn_with_channel`]; each block says why
-//! it is sound.
+//! All syscalls go through one private module (`sys.rs`, with `sys/named.rs` and
+//! `sys/tracker.rs`), on `rustix`. `unsafe` is confined to mapping and unmapping memory, handing
+//! out atomics inside a mapping (bounds and alignment checked, and on a named mapping only after
+//! the `unsafe` [`SharedMapping::assume_fixed_size`]: another process may shrink a named object,
+//! and a touch past its end is a `SIGBUS`), the `unsafe` slice accessors whose callers promise
+//! exclusion (and, on a named mapping, a fixed size), claiming an inherited descriptor, the
+//! `pre_exec` hook of [`transfer::spawn_with_channel`], and the tracker's machinery: its
+//! `.init_array` entry, `posix_spawn`, the `pthread_atfork` handler that closes a `fork` child's
+//! copy of the tracker connection, and the tracker process's own setup (closing inherited
+//! descriptors, ignoring signals); each block says why it is sound.
 
 pub mod error;
 pub mod fd;
 pub mod frame;
 pub mod futex;
+pub mod heap;
 mod mapping;
+mod mapping_copy;
 pub mod stream;
 mod sys;
 pub mod task;
+pub mod tracker;
 pub mod transfer;
 
 pub use error::{Error, Result};
+pub use futex::Deadline;
 pub use mapping::SharedMapping;

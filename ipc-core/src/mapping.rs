@@ -1,17 +1,18 @@
 //! Shared memory mappings: anonymous, memfd-backed, and named (`shm_open`).
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::Error;
-use crate::sys;
 use crate::transfer::{self, FdRef, PortableFd};
+use crate::{sys, tracker};
 
 static_assertions::const_assert_eq!(std::mem::align_of::<AtomicU32>(), 4);
 static_assertions::const_assert_eq!(std::mem::align_of::<AtomicU64>(), 8);
@@ -40,6 +41,18 @@ static_assertions::const_assert_eq!(std::mem::align_of::<AtomicU64>(), 8);
 /// A memfd or named mapping is a handle that travels: serialise it through
 /// [`crate::transfer`] and the receiver maps the same pages.
 ///
+/// # Named mappings and `SIGBUS`
+///
+/// A page of a mapping past the end of its object cannot be touched: the process dies of
+/// `SIGBUS`. A memfd made here is sealed against shrinking, and a received one is refused
+/// unless it is ([`from_fd`](Self::from_fd), `Deserialize`), so those never shrink. A named
+/// object cannot be sealed: any process of the same user may `ftruncate` it. So the safe
+/// accessors ([`atomic_u32`](Self::atomic_u32), [`atomic_u64`](Self::atomic_u64),
+/// [`atomic_bytes`](Self::atomic_bytes)) panic on a named mapping until its owner promises,
+/// with the `unsafe` [`assume_fixed_size`](Self::assume_fixed_size), that no process shrinks
+/// it; [`read_at`](Self::read_at) and [`write_at`](Self::write_at) copy through the
+/// descriptor and are safe on every mapping.
+///
 /// ```
 /// use multiproc_core::SharedMapping;
 /// use std::sync::atomic::Ordering;
@@ -63,7 +76,18 @@ enum Backing {
         fd: OwnedFd,
         name: CString,
         unlink_on_drop: bool,
+        /// Sealed against shrinking, or promised not to shrink (`assume_fixed_size`): the
+        /// safe accessors may touch its pages.
+        fixed: bool,
     },
+}
+
+/// Whether [`SharedMapping::map_fd`] insists on `F_SEAL_SHRINK`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seal {
+    Required,
+    /// Accepted unsealed (the caller checked, or marks the mapping not fixed in size).
+    Optional,
 }
 
 // SAFETY: a `SharedMapping` is an address range plus an owned descriptor. Moving it to another
@@ -136,15 +160,26 @@ impl SharedMapping {
         })
     }
 
-    /// Maps the whole of a memfd or shared memory descriptor received from elsewhere.
+    /// Maps the whole of a memfd received from elsewhere.
+    ///
+    /// # Errors
+    /// [`Error::NotSealed`](crate::Error::NotSealed) (as an [`io::ErrorKind::InvalidData`]
+    /// error) when the memfd is not sealed against shrinking (`F_SEAL_SHRINK`, as
+    /// [`memfd`](Self::memfd) seals it): its sender could otherwise cut the memory from under
+    /// this mapping. A named object's descriptor cannot be sealed: open it by name
+    /// ([`open_named`](Self::open_named)).
     pub fn from_fd(fd: OwnedFd) -> io::Result<Self> {
         let size = sys::file_size(fd.as_fd())?;
         let len = usize::try_from(size).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
-        Self::map_fd(fd, len)
+        Self::map_fd(fd, len, Seal::Required)
     }
 
-    fn map_fd(fd: OwnedFd, len: usize) -> io::Result<Self> {
+    fn map_fd(fd: OwnedFd, len: usize, seal: Seal) -> io::Result<Self> {
         check_len(len)?;
+        // Checked before the size: a seal, once there, keeps the size from going below it.
+        if seal == Seal::Required && !sys::named::is_shrink_sealed(fd.as_fd()) {
+            return Err(Error::NotSealed.into());
+        }
         let size = sys::file_size(fd.as_fd())?;
         if size < len as u64 {
             return Err(io::Error::new(
@@ -165,7 +200,11 @@ impl SharedMapping {
     ///
     /// `name` is one path component, with or without a leading `/` (it appears as
     /// `/dev/shm/<name>`). The object is removed (`shm_unlink`) when this mapping is dropped,
-    /// unless [`persist`](Self::persist) is called.
+    /// unless [`persist`](Self::persist) is called; the name is registered with the
+    /// [`tracker`](crate::tracker), which removes it if this process dies first.
+    ///
+    /// The safe accessors panic on the result until
+    /// [`assume_fixed_size`](Self::assume_fixed_size) (see [above](Self#named-mappings-and-sigbus)).
     ///
     /// # Errors
     /// [`io::ErrorKind::AlreadyExists`] when the name is taken; [`io::ErrorKind::InvalidInput`]
@@ -181,15 +220,20 @@ impl SharedMapping {
         let ready = sys::ftruncate(fd.as_fd(), len as u64)
             .and_then(|()| sys::map_shared(Some(fd.as_fd()), len));
         match ready {
-            Ok(ptr) => Ok(SharedMapping {
-                ptr,
-                len,
-                backing: Backing::Named {
-                    fd,
-                    name: cname,
-                    unlink_on_drop: true,
-                },
-            }),
+            Ok(ptr) => {
+                let name = OsStr::from_bytes(cname.to_bytes());
+                tracker::register(tracker::Kind::SharedMemory, name, Some(fd.as_fd()));
+                Ok(SharedMapping {
+                    ptr,
+                    len,
+                    backing: Backing::Named {
+                        fd,
+                        name: cname,
+                        unlink_on_drop: true,
+                        fixed: false,
+                    },
+                })
+            }
             Err(e) => {
                 let _ = sys::shm_unlink(&cname);
                 Err(e)
@@ -198,7 +242,8 @@ impl SharedMapping {
     }
 
     /// `shm_open(name, O_RDWR)` + `mmap`—Opens a named shared memory object created elsewhere,
-    /// mapping all of it. Dropping the result does not remove the name.
+    /// mapping all of it. Dropping the result does not remove the name. The safe accessors
+    /// panic on the result until [`assume_fixed_size`](Self::assume_fixed_size).
     ///
     /// # Errors
     /// [`io::ErrorKind::NotFound`] when no object has that name; [`io::ErrorKind::InvalidData`]
@@ -222,6 +267,7 @@ impl SharedMapping {
                 fd,
                 name: cname,
                 unlink_on_drop: false,
+                fixed: false,
             },
         })
     }
@@ -229,7 +275,15 @@ impl SharedMapping {
     /// `shm_unlink(name)`—Removes a named shared memory object. Mappings of it stay valid.
     #[doc(alias = "shm_unlink")]
     pub fn unlink_named(name: &str) -> io::Result<()> {
-        sys::shm_unlink(&shm_name(name)?)
+        let cname = shm_name(name)?;
+        let r = sys::shm_unlink(&cname);
+        if r.is_ok() {
+            tracker::unregister(
+                tracker::Kind::SharedMemory,
+                OsStr::from_bytes(cname.to_bytes()),
+            );
+        }
+        r
     }
 
     /// A second mapping of the same memory (memfd or named), at another address in this
@@ -249,10 +303,11 @@ impl SharedMapping {
         };
         let ptr = sys::map_shared(Some(fd.as_fd()), self.len)?;
         let backing = match &self.backing {
-            Backing::Named { name, .. } => Backing::Named {
+            Backing::Named { name, fixed, .. } => Backing::Named {
                 fd,
                 name: name.clone(),
                 unlink_on_drop: false,
+                fixed: *fixed,
             },
             _ => Backing::Memfd(fd),
         };
@@ -298,11 +353,46 @@ impl SharedMapping {
         unsafe { sys::populate(p, end - start) }
     }
 
-    /// Keeps a named object after this mapping is dropped (it no longer unlinks on drop).
+    /// Keeps a named object after this mapping is dropped (it no longer unlinks on drop, and
+    /// the [`tracker`](crate::tracker) no longer removes it when this process dies).
     /// Has no effect on other kinds.
     pub fn persist(&mut self) {
-        if let Backing::Named { unlink_on_drop, .. } = &mut self.backing {
+        if let Backing::Named {
+            unlink_on_drop,
+            name,
+            ..
+        } = &mut self.backing
+        {
+            if *unlink_on_drop {
+                tracker::unregister(
+                    tracker::Kind::SharedMemory,
+                    OsStr::from_bytes(name.to_bytes()),
+                );
+            }
             *unlink_on_drop = false;
+        }
+    }
+
+    /// Whether the safe accessors may be used: always for anonymous and memfd mappings (whose
+    /// size cannot shrink), for a named one only after
+    /// [`assume_fixed_size`](Self::assume_fixed_size).
+    pub fn size_is_fixed(&self) -> bool {
+        !matches!(self.backing, Backing::Named { fixed: false, .. })
+    }
+
+    /// Lets the safe accessors ([`atomic_u32`](Self::atomic_u32),
+    /// [`atomic_u64`](Self::atomic_u64), [`atomic_bytes`](Self::atomic_bytes)) reach the pages
+    /// of a named mapping. Has no effect on other kinds.
+    ///
+    /// # Safety
+    ///
+    /// For as long as this mapping (and any [`try_clone`](Self::try_clone) made after this
+    /// call) exists, no process may shrink the object below [`len`](Self::len) bytes
+    /// (`ftruncate`): an access to a page past its end kills this process with `SIGBUS`. That
+    /// holds when every program that opens the name is yours and none resizes it.
+    pub unsafe fn assume_fixed_size(&mut self) {
+        if let Backing::Named { fixed, .. } = &mut self.backing {
+            *fixed = true;
         }
     }
 
@@ -330,7 +420,9 @@ impl SharedMapping {
         self.fd().and_then(|fd| sys::file_identity(fd).ok())
     }
 
-    /// The first byte. Valid for [`len`](Self::len) bytes for as long as `self` lives.
+    /// The first byte. Valid for [`len`](Self::len) bytes for as long as `self` lives, and,
+    /// for a named mapping, for as long as no process shrinks the object (see
+    /// [`size_is_fixed`](Self::size_is_fixed)).
     pub fn as_ptr(&self) -> *mut u8 {
         self.ptr.as_ptr()
     }
@@ -340,6 +432,21 @@ impl SharedMapping {
         match &self.backing {
             Backing::Anonymous => None,
             Backing::Memfd(fd) | Backing::Named { fd, .. } => Some(fd.as_fd()),
+        }
+    }
+
+    /// The safe accessors' precondition: no process can shrink the object under us.
+    fn assert_fixed(&self) {
+        #[cold]
+        #[inline(never)]
+        fn not_fixed() -> ! {
+            panic!(
+                "a named mapping's object may be shrunk by another process (SIGBUS on access): \
+                 copy with read_at/write_at, or promise a fixed size with assume_fixed_size"
+            )
+        }
+        if !self.size_is_fixed() {
+            not_fixed();
         }
     }
 
@@ -361,8 +468,10 @@ impl SharedMapping {
     /// The 32-bit word at `offset` as an atomic (for counters, states, futex words).
     ///
     /// # Panics
-    /// When `offset` is not a multiple of 4 or the word is not inside the mapping.
+    /// When `offset` is not a multiple of 4 or the word is not inside the mapping; on a named
+    /// mapping whose size is not [fixed](Self::size_is_fixed).
     pub fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
+        self.assert_fixed();
         let p = self.checked(offset, 4, 4);
         // SAFETY: `p` is in bounds and 4-aligned (checked); the mapping lives as long as `&self`;
         // `AtomicU32` has the size and alignment of `u32` (asserted above), every bit pattern is
@@ -373,8 +482,10 @@ impl SharedMapping {
     /// The 64-bit word at `offset` as an atomic.
     ///
     /// # Panics
-    /// When `offset` is not a multiple of 8 or the word is not inside the mapping.
+    /// When `offset` is not a multiple of 8 or the word is not inside the mapping; on a named
+    /// mapping whose size is not [fixed](Self::size_is_fixed).
     pub fn atomic_u64(&self, offset: usize) -> &AtomicU64 {
+        self.assert_fixed();
         let p = self.checked(offset, 8, 8);
         // SAFETY: as in `atomic_u32`, for 8 bytes at 8-byte alignment.
         unsafe { &*p.cast::<AtomicU64>() }
@@ -383,8 +494,10 @@ impl SharedMapping {
     /// `len` bytes at `offset` as atomics: safe to read and write while other processes do.
     ///
     /// # Panics
-    /// When the range is not inside the mapping.
+    /// When the range is not inside the mapping; on a named mapping whose size is not
+    /// [fixed](Self::size_is_fixed).
     pub fn atomic_bytes(&self, offset: usize, len: usize) -> &[AtomicU8] {
+        self.assert_fixed();
         let p = self.checked(offset, len, 1);
         // SAFETY: the range is in bounds (checked) and lives as long as `&self`; `AtomicU8` has
         // the layout of `u8` and allows shared mutation.
@@ -396,7 +509,8 @@ impl SharedMapping {
     /// # Safety
     ///
     /// For as long as the slice lives, no thread of any process may write those bytes (hold a
-    /// lock that every writer takes, or know that writers are done).
+    /// lock that every writer takes, or know that writers are done), and, for a named mapping,
+    /// no process may shrink the object below `offset + len` bytes.
     ///
     /// # Panics
     /// When the range is not inside the mapping.
@@ -411,7 +525,8 @@ impl SharedMapping {
     /// # Safety
     ///
     /// For as long as the slice lives, no other thread of any process may read or write those
-    /// bytes, and no other slice of them may exist in this process.
+    /// bytes, and no other slice of them may exist in this process; for a named mapping, no
+    /// process may shrink the object below `offset + len` bytes.
     ///
     /// # Panics
     /// When the range is not inside the mapping.
@@ -435,6 +550,10 @@ impl Drop for SharedMapping {
         } = &self.backing
         {
             let _ = sys::shm_unlink(name);
+            tracker::unregister(
+                tracker::Kind::SharedMemory,
+                OsStr::from_bytes(name.to_bytes()),
+            );
         }
     }
 }
@@ -489,25 +608,53 @@ impl Serialize for SharedMapping {
     }
 }
 
+/// A received mapping must be sealed against shrinking: its sender (or anyone it gave the
+/// descriptor to) could otherwise cut the memory from under it. A named object cannot be
+/// sealed: receive one with [`SharedMapping::deserialize_named`].
 impl<'de> Deserialize<'de> for SharedMapping {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let w = WireIn::deserialize(d)?;
-        let len = usize::try_from(w.len)
-            .map_err(|_| transfer::fail_de(Error::FrameCorrupt("mapping length".into())))?;
-        let mut map = SharedMapping::map_fd(w.fd.into_inner(), len)
-            .map_err(|e| transfer::fail_de(e.into()))?;
-        if let Some(name) = w.name {
-            let Backing::Memfd(fd) = std::mem::replace(&mut map.backing, Backing::Anonymous) else {
-                unreachable!("map_fd makes a memfd backing")
-            };
-            let name = CString::new(name)
-                .map_err(|_| transfer::fail_de(Error::FrameCorrupt("name".into())))?;
-            map.backing = Backing::Named {
-                fd,
-                name,
-                unlink_on_drop: false,
-            };
-        }
-        Ok(map)
+        receive(WireIn::deserialize(d)?, Seal::Required)
     }
+}
+
+impl SharedMapping {
+    /// Receives a mapping that may be named (a serde `deserialize_with` function): like
+    /// `Deserialize`, but a descriptor that is not sealed against shrinking is accepted when
+    /// the sender says it has a name, and the result is then not
+    /// [fixed in size](Self::size_is_fixed) (its safe accessors panic; copy with
+    /// [`read_at`](Self::read_at)). For handles over named objects, such as
+    /// `multiproc-shm`'s `SharedMemory`.
+    ///
+    /// # Errors
+    /// As `Deserialize`: a bad descriptor, a length larger than the object, or an unsealed
+    /// descriptor without a name ([`Error::NotSealed`](crate::Error::NotSealed)).
+    pub fn deserialize_named<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        receive(WireIn::deserialize(d)?, Seal::Optional)
+    }
+}
+
+fn receive<E: serde::de::Error>(w: WireIn, seal: Seal) -> Result<SharedMapping, E> {
+    let len = usize::try_from(w.len)
+        .map_err(|_| transfer::fail_de(Error::FrameCorrupt("mapping length".into())))?;
+    let fd = w.fd.into_inner();
+    let sealed = sys::named::is_shrink_sealed(fd.as_fd());
+    if !sealed && (seal == Seal::Required || w.name.is_none()) {
+        return Err(transfer::fail_de(Error::NotSealed));
+    }
+    let mut map =
+        SharedMapping::map_fd(fd, len, Seal::Optional).map_err(|e| transfer::fail_de(e.into()))?;
+    if let Some(name) = w.name {
+        let Backing::Memfd(fd) = std::mem::replace(&mut map.backing, Backing::Anonymous) else {
+            unreachable!("map_fd makes a memfd backing")
+        };
+        let name = CString::new(name)
+            .map_err(|_| transfer::fail_de(Error::FrameCorrupt("name".into())))?;
+        map.backing = Backing::Named {
+            fd,
+            name,
+            unlink_on_drop: false,
+            fixed: sealed,
+        };
+    }
+    Ok(map)
 }

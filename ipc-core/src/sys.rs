@@ -18,6 +18,9 @@ use rustix::net::{
     SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
 };
 
+pub(crate) mod named;
+pub(crate) mod tracker;
+
 /// The largest number of descriptors Linux passes in one `SCM_RIGHTS` message (`SCM_MAX_FD`).
 pub(crate) const MAX_FDS_PER_MESSAGE: usize = 253;
 
@@ -212,6 +215,30 @@ pub(crate) fn recv_with_fds(
     fds: &mut Vec<OwnedFd>,
     max_fds: usize,
 ) -> io::Result<usize> {
+    let (n, truncated) = recvmsg_fds(sock, buf, fds, max_fds)?;
+    if truncated {
+        return Err(ctrunc_error());
+    }
+    Ok(n)
+}
+
+/// The error for a `recvmsg` whose descriptors the kernel had to drop.
+pub(crate) fn ctrunc_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "descriptors were dropped by the kernel (control message truncated)",
+    )
+}
+
+/// `recvmsg` into `buf`, appending any descriptors received (close-on-exec) to `fds`; returns
+/// the bytes received and whether the kernel dropped descriptors (`MSG_CTRUNC`: more than
+/// `max_fds`, or none could be installed), in which case the bytes were still consumed.
+pub(crate) fn recvmsg_fds(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+    max_fds: usize,
+) -> io::Result<(usize, bool)> {
     let max_fds = max_fds.min(MAX_FDS_PER_MESSAGE);
     let mut space = vec![MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(max_fds))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
@@ -223,13 +250,7 @@ pub(crate) fn recv_with_fds(
             fds.extend(received);
         }
     }
-    if msg.flags.contains(ReturnFlags::CTRUNC) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "descriptors were dropped by the kernel (control message truncated)",
-        ));
-    }
-    Ok(msg.bytes)
+    Ok((msg.bytes, msg.flags.contains(ReturnFlags::CTRUNC)))
 }
 
 /// Clears `FD_CLOEXEC` on `fd` in a child between `fork` and `exec`.
@@ -529,5 +550,38 @@ pub(crate) fn posix_spawn_keep_fd(
             return Err(io::Error::from_raw_os_error(r));
         }
         Ok(pid as u32)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Randomness and fork hooks
+// ---------------------------------------------------------------------------------------------
+
+/// `getrandom(8 bytes)`—A random 64-bit number from the kernel's source.
+pub(crate) fn random_u64() -> io::Result<u64> {
+    let mut b = [0u8; 8];
+    let mut filled = 0;
+    while filled < b.len() {
+        filled += retry(|| {
+            rustix::rand::getrandom(&mut b[filled..], rustix::rand::GetRandomFlags::empty())
+        })?;
+    }
+    Ok(u64::from_ne_bytes(b))
+}
+
+/// `pthread_atfork(prepare, parent, child)`—Runs `prepare` in the forking thread before every
+/// `fork()` of this process, then `parent` in the parent and `child` in the child after it.
+pub(crate) fn register_atfork(
+    prepare: unsafe extern "C" fn(),
+    parent: unsafe extern "C" fn(),
+    child: unsafe extern "C" fn(),
+) -> io::Result<()> {
+    // SAFETY: the three are `extern "C"` functions that live for the whole program; glibc calls
+    // them around `fork()` as documented.
+    let r = unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(r))
     }
 }

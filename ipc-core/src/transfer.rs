@@ -29,7 +29,7 @@
 //! To give a freshly executed program (not a `fork` of us) its first channel, use
 //! [`spawn_with_channel`] in the parent and [`inherited_channel`] in the child.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -49,10 +49,18 @@ use crate::sys;
 thread_local! {
     /// Descriptors set aside by the serialisation running on this thread (`None`: none is).
     static OUTGOING: RefCell<Option<Vec<OwnedFd>>> = const { RefCell::new(None) };
+    /// For each descriptor set aside through a [`SharedFdRef`]: the number it has in this
+    /// process and its index in `OUTGOING`, so that it goes once per message.
+    static SHARED_OUT: RefCell<Vec<(RawFd, u32)>> = const { RefCell::new(Vec::new()) };
     /// Descriptors received with the message being deserialised on this thread.
     static INCOMING: RefCell<Option<Vec<Option<OwnedFd>>>> = const { RefCell::new(None) };
+    /// Counts the messages deserialised on this thread: tells one message's descriptor
+    /// positions from another's.
+    static MESSAGE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     /// The typed error behind the last serde `custom` error raised by this module.
     static FAILURE: RefCell<Option<Error>> = const { RefCell::new(None) };
+    /// Whether the serialisation running on this thread prepares a child's arguments.
+    static FOR_CHILD: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Records `e` as the real reason for a serialisation failure and returns a serde error for it;
@@ -128,14 +136,92 @@ pub struct FdRef<'a>(pub BorrowedFd<'a>);
 #[serde(rename = "PortableFd")]
 struct FdIndex(u32);
 
+/// A borrowed descriptor that many values of one message may name (the arena of the shared
+/// heap behind a thousand locks): it is sent once per message, however many values serialise it.
+/// Deserialise the same position as a [`ReceivedFd`].
+#[derive(Debug, Clone, Copy)]
+pub struct SharedFdRef<'a>(pub BorrowedFd<'a>);
+
+impl Serialize for SharedFdRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let raw = self.0.as_raw_fd();
+        let known =
+            SHARED_OUT.with(|m| m.borrow().iter().find(|(r, _)| *r == raw).map(|&(_, i)| i));
+        if let Some(i) = known {
+            return FdIndex(i).serialize(s);
+        }
+        let index = OUTGOING.with(|out| -> std::result::Result<u32, Error> {
+            let mut out = out.borrow_mut();
+            let set = out.as_mut().ok_or(Error::FdOutsideTransfer)?;
+            set.push(sys::dup_cloexec(self.0)?);
+            Ok((set.len() - 1) as u32)
+        });
+        match index {
+            Ok(i) => {
+                SHARED_OUT.with(|m| m.borrow_mut().push((raw, i)));
+                FdIndex(i).serialize(s)
+            }
+            Err(e) => Err(fail(e)),
+        }
+    }
+}
+
+/// A descriptor position in the message being deserialised that several values may share (the
+/// counterpart of [`SharedFdRef`]): deserialising it takes nothing; [`duplicate`](Self::duplicate)
+/// gives a descriptor of one's own. Use it only while the message is being deserialised.
+#[derive(Debug)]
+pub struct ReceivedFd(u32, u64);
+
+impl ReceivedFd {
+    fn with<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> io::Result<R>) -> Result<R> {
+        INCOMING.with(|inc| {
+            let inc = inc.borrow();
+            let set = inc.as_ref().ok_or(Error::FdOutsideTransfer)?;
+            let fd = set
+                .get(self.0 as usize)
+                .and_then(Option::as_ref)
+                .ok_or(Error::MissingFd {
+                    index: self.0,
+                    received: set.len(),
+                })?;
+            Ok(f(fd.as_fd())?)
+        })
+    }
+
+    /// The descriptor's file identity (device, inode): tells whether this process has the same
+    /// file open already.
+    pub fn identity(&self) -> Result<(u64, u64)> {
+        self.with(sys::file_identity)
+    }
+
+    /// A descriptor of this process's own for the same open file (`dup`).
+    pub fn duplicate(&self) -> Result<OwnedFd> {
+        self.with(sys::dup_cloexec)
+    }
+
+    /// Which descriptor of which message this is: equal for every value of one message that
+    /// names the same descriptor, and different from every other message's (on this thread), so
+    /// that work done for the first value (mapping an arena) can be looked up by the rest.
+    pub fn key(&self) -> (u64, u32) {
+        (self.1, self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ReceivedFd {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let FdIndex(index) = FdIndex::deserialize(d)?;
+        Ok(ReceivedFd(index, MESSAGE.with(std::cell::Cell::get)))
+    }
+}
+
 impl Serialize for FdRef<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         let index = OUTGOING.with(|out| -> std::result::Result<u32, Error> {
             let mut out = out.borrow_mut();
             let set = out.as_mut().ok_or(Error::FdOutsideTransfer)?;
-            if set.len() >= sys::MAX_FDS_PER_MESSAGE {
+            if set.len() >= stream::MAX_MESSAGE_FDS {
                 return Err(Error::NotTransferable(
-                    "more than 253 descriptors in one message",
+                    "more than 65,536 descriptors in one message",
                 ));
             }
             set.push(sys::dup_cloexec(self.0)?);
@@ -145,6 +231,61 @@ impl Serialize for FdRef<'_> {
             Ok(i) => FdIndex(i).serialize(s),
             Err(e) => Err(fail(e)),
         }
+    }
+}
+
+/// Descriptors that travel once, moved into the message that carries them instead of duplicated:
+/// a value holding a large set of descriptors (a child's arguments) is then never held twice.
+/// Serialising it hands its descriptors to that message; a second serialisation carries none.
+/// On the wire it is a sequence of descriptors, as a `Vec<PortableFd>` is; deserialising gives a
+/// `MovedFds` that owns the received ones.
+#[derive(Debug, Default)]
+pub struct MovedFds(RefCell<Vec<OwnedFd>>);
+
+impl MovedFds {
+    /// Wraps descriptors to move into the next message that serialises them.
+    pub fn new(fds: Vec<OwnedFd>) -> Self {
+        MovedFds(RefCell::new(fds))
+    }
+
+    /// The descriptors still held (none after a serialisation).
+    pub fn into_inner(self) -> Vec<OwnedFd> {
+        self.0.into_inner()
+    }
+}
+
+impl Serialize for MovedFds {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let fds = std::mem::take(&mut *self.0.borrow_mut());
+        let first = OUTGOING.with(|out| -> std::result::Result<u32, Error> {
+            let mut out = out.borrow_mut();
+            let set = out.as_mut().ok_or(Error::FdOutsideTransfer)?;
+            let first = set.len();
+            if first + fds.len() > stream::MAX_MESSAGE_FDS {
+                return Err(Error::NotTransferable(
+                    "more than 65,536 descriptors in one message",
+                ));
+            }
+            set.extend(fds);
+            Ok(first as u32)
+        });
+        let first = first.map_err(fail)?;
+        let n = OUTGOING.with(|out| out.borrow().as_ref().map_or(0, Vec::len)) as u32 - first;
+        let mut seq = s.serialize_seq(Some(n as usize))?;
+        for i in first..first + n {
+            seq.serialize_element(&FdIndex(i))?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for MovedFds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let fds = Vec::<PortableFd>::deserialize(d)?;
+        Ok(MovedFds::new(
+            fds.into_iter().map(PortableFd::into_inner).collect(),
+        ))
     }
 }
 
@@ -209,7 +350,9 @@ pub fn serialize_into<T: Serialize + ?Sized>(
     bytes: &mut Vec<u8>,
 ) -> Result<Vec<OwnedFd>> {
     let guard = install(&OUTGOING, Vec::new());
+    let shared = SHARED_OUT.with(|m| std::mem::take(&mut *m.borrow_mut()));
     let r = frame::encode_payload(value, bytes);
+    SHARED_OUT.with(|m| *m.borrow_mut() = shared);
     let fds = OUTGOING.with(|o| o.borrow_mut().take()).unwrap_or_default();
     drop(guard);
     r.map(|()| fds)
@@ -222,6 +365,43 @@ pub fn to_envelope<T: Serialize + ?Sized>(value: &T) -> Result<Envelope> {
     Ok(Envelope { bytes, fds })
 }
 
+/// [`to_envelope`] for the arguments of a child process that this process starts: while it
+/// runs, [`preparing_child`] is true on this thread.
+///
+/// That is the one thing a handle's `Serialize` may want to know: whether the bytes go to a
+/// child of ours (started by `multiproc-process`) or anywhere else. A manager proxy, for one,
+/// carries its authkey only to a child, as Python's proxies do (`get_spawning_popen()`).
+pub fn to_child_envelope<T: Serialize + ?Sized>(value: &T) -> Result<Envelope> {
+    let prev = FOR_CHILD.with(|f| f.replace(true));
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            FOR_CHILD.with(|f| f.set(self.0));
+        }
+    }
+    let _reset = Reset(prev);
+    to_envelope(value)
+}
+
+/// Whether the serialisation running on this thread prepares the arguments of a child process
+/// this process starts (see [`to_child_envelope`]).
+///
+/// ```
+/// use multiproc_core::transfer::{preparing_child, to_child_envelope, to_envelope};
+/// struct Probe;
+/// impl serde::Serialize for Probe {
+///     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+///         s.serialize_bool(preparing_child())
+///     }
+/// }
+/// assert_eq!(to_child_envelope(&Probe)?.bytes, [1]);
+/// assert_eq!(to_envelope(&Probe)?.bytes, [0]);
+/// # Ok::<(), multiproc_core::Error>(())
+/// ```
+pub fn preparing_child() -> bool {
+    FOR_CHILD.with(Cell::get)
+}
+
 /// Rebuilds a value from its bytes and the descriptors that came with them (in index order).
 /// Descriptors the value does not claim are closed.
 ///
@@ -229,6 +409,7 @@ pub fn to_envelope<T: Serialize + ?Sized>(value: &T) -> Result<Envelope> {
 /// [`Error::MissingFd`] when the bytes name a descriptor that is not in `fds`;
 /// [`Error::FrameCorrupt`] when the bytes do not decode.
 pub fn from_envelope<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T> {
+    MESSAGE.with(|m| m.set(m.get().wrapping_add(1)));
     let _guard = install(&INCOMING, fds.into_iter().map(Some).collect());
     frame::decode_payload(bytes)
 }
@@ -406,7 +587,9 @@ pub const CHANNEL_FD_ENV: &str = "IPC_CORE_CHANNEL_FD";
 ///
 /// Only that one descriptor is inherited: every descriptor `multiproc` makes is close-on-exec, and
 /// the child end is made inheritable only in the child, between `fork` and `exec`, so other
-/// threads spawning at the same time do not get it.
+/// threads spawning at the same time do not get it. The child also gets this program's
+/// [`tracker`](crate::tracker) address ([`tracker::child_env`](crate::tracker::child_env)), so
+/// that it shares the tracker.
 ///
 /// ```no_run
 /// use std::process::Command;
@@ -419,6 +602,9 @@ pub fn spawn_with_channel(mut cmd: Command) -> io::Result<(Child, Channel)> {
     let (ours, theirs) = sys::socketpair_stream()?;
     let raw = theirs.as_raw_fd();
     cmd.env(CHANNEL_FD_ENV, raw.to_string());
+    if let Some((k, v)) = crate::tracker::child_env() {
+        cmd.env(k, v);
+    }
     // SAFETY: the closure runs in the child between fork and exec and makes one raw `fcntl`
     // syscall, which is async-signal-safe; it allocates nothing and takes no lock. `raw` is open
     // there because `theirs` is alive until after `spawn` returns.
@@ -431,7 +617,8 @@ pub fn spawn_with_channel(mut cmd: Command) -> io::Result<(Child, Channel)> {
 }
 
 /// Starts this very program again (`/proc/self/exe`, the file this process runs even if its
-/// path was replaced since) with `vars` added to the environment and one end of a new
+/// path was replaced since) with `vars` (and the [`tracker`](crate::tracker) address) added to
+/// the environment and one end of a new
 /// [`Channel`] inherited; returns the child's pid and our end. The child takes its end with
 /// [`inherited_channel`].
 ///
@@ -448,6 +635,8 @@ pub fn spawn_self_with_channel(vars: &[(&str, &str)]) -> io::Result<(u32, Channe
         None => CString::new("ipc-child").map_err(nul)?,
     };
     let fd_var = format!("{CHANNEL_FD_ENV}={}", theirs.as_raw_fd());
+    let tracker = crate::tracker::child_env();
+    let vars: Vec<(&str, &str)> = vars.iter().copied().chain(tracker).collect();
     let mut envp: Vec<CString> = std::env::vars_os()
         .filter(|(k, _)| {
             k.as_bytes() != CHANNEL_FD_ENV.as_bytes()
@@ -461,7 +650,7 @@ pub fn spawn_self_with_channel(vars: &[(&str, &str)]) -> io::Result<(u32, Channe
         })
         .collect::<Result<_, _>>()
         .map_err(nul)?;
-    for (k, v) in vars {
+    for (k, v) in &vars {
         envp.push(CString::new(format!("{k}={v}")).map_err(nul)?);
     }
     envp.push(CString::new(fd_var).map_err(nul)?);

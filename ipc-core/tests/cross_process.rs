@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use multiproc_core::futex::{self, WaitResult};
 use multiproc_core::transfer::{self, Channel, PortableFd, inherited_channel, spawn_with_channel};
-use multiproc_core::{Error, SharedMapping, fd, frame};
+use multiproc_core::{Deadline, Error, SharedMapping, fd, frame};
 use multiproc_testkit::{child_command, role, unique_name, wait_timeout};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -84,7 +84,7 @@ fn futex_wakes_a_sleeper_in_another_process() {
         futex::wake(asleep, 1);
         let deadline = Instant::now() + LIMIT;
         while go.load(Ordering::Acquire) == 0 {
-            let r = futex::wait_until(go, 0, Some(deadline)).unwrap();
+            let r = futex::wait(go, 0, Deadline::Until(deadline));
             assert_ne!(r, WaitResult::TimedOut, "never woken");
         }
         seen.store(go.load(Ordering::Acquire), Ordering::Release);
@@ -102,7 +102,7 @@ fn futex_wakes_a_sleeper_in_another_process() {
     let deadline = Instant::now() + LIMIT;
     while asleep.load(Ordering::Acquire) == 0 {
         assert_ne!(
-            futex::wait_until(asleep, 0, Some(deadline)).unwrap(),
+            futex::wait(asleep, 0, Deadline::Until(deadline)),
             WaitResult::TimedOut
         );
     }
@@ -125,7 +125,7 @@ fn anonymous_mapping_and_futex_with_a_forked_child() {
     if pid == 0 {
         // Wait for the parent's 1, answer 2.
         while word.load(Ordering::Acquire) != 1 {
-            let _ = futex::wait(word, 0, Some(Duration::from_secs(10)));
+            let _ = futex::wait(word, 0, Deadline::after(Duration::from_secs(10)));
         }
         word.store(2, Ordering::Release);
         futex::wake(word, 1);
@@ -137,7 +137,7 @@ fn anonymous_mapping_and_futex_with_a_forked_child() {
     let deadline = Instant::now() + LIMIT;
     while word.load(Ordering::Acquire) != 2 {
         assert_ne!(
-            futex::wait_until(word, 1, Some(deadline)).unwrap(),
+            futex::wait(word, 1, Deadline::Until(deadline)),
             WaitResult::TimedOut
         );
     }
@@ -153,7 +153,11 @@ fn futex_timeout_is_close_to_what_was_asked() {
     let map = SharedMapping::anonymous(4096).unwrap();
     for ms in [10u64, 50] {
         let t = Instant::now();
-        let r = futex::wait(map.atomic_u32(0), 0, Some(Duration::from_millis(ms))).unwrap();
+        let r = futex::wait(
+            map.atomic_u32(0),
+            0,
+            Deadline::after(Duration::from_millis(ms)),
+        );
         let took = t.elapsed();
         assert_eq!(r, WaitResult::TimedOut);
         assert!(took >= Duration::from_millis(ms), "{took:?} < {ms} ms");
@@ -174,8 +178,10 @@ fn named_mapping_opened_by_name_in_another_process() {
         let name = std::env::var("IPC_TEST_SHM").unwrap();
         let map = SharedMapping::open_named(&name).unwrap();
         assert_eq!(map.len(), 4096);
-        assert_eq!(map.atomic_u32(0).load(Ordering::Acquire), 1234);
-        map.atomic_u32(4).store(5678, Ordering::Release);
+        let mut word = [0u8; 4];
+        assert_eq!(map.read_at(0, &mut word).unwrap(), 4);
+        assert_eq!(u32::from_ne_bytes(word), 1234);
+        assert_eq!(map.write_at(4, &5678u32.to_ne_bytes()).unwrap(), 4);
         return;
     }
     let name = unique_name("named");
@@ -186,12 +192,14 @@ fn named_mapping_opened_by_name_in_another_process() {
         assert!(std::path::Path::new(&path).exists());
         let err = SharedMapping::create_named(&name, 4096).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
-        map.atomic_u32(0).store(1234, Ordering::Release);
+        map.write_at(0, &1234u32.to_ne_bytes()).unwrap();
         let mut cmd = child_command("named_mapping_opened_by_name_in_another_process", "opener");
         cmd.env("IPC_TEST_SHM", &name);
         let mut child = cmd.spawn().unwrap();
         assert!(wait_timeout(&mut child, LIMIT).success());
-        assert_eq!(map.atomic_u32(4).load(Ordering::Acquire), 5678);
+        let mut word = [0u8; 4];
+        map.read_at(4, &mut word).unwrap();
+        assert_eq!(u32::from_ne_bytes(word), 5678);
     }
     assert!(
         !std::path::Path::new(&path).exists(),
@@ -347,7 +355,10 @@ fn channel_refuses_oversized_and_lying_messages() {
             received: 1
         })
     ));
+    // The stream is poisoned after it: its peer cannot be trusted to be in step.
+    assert!(matches!(b.recv::<u8>(), Err(Error::FrameCorrupt(_))));
     // Timeout when nothing comes.
+    let (_a, mut b) = Channel::pair().unwrap();
     let t = Instant::now();
     assert!(matches!(
         b.recv_timeout::<u8>(Duration::from_millis(30)),

@@ -8,6 +8,26 @@
 //!
 //! Unlike the seed's version, either program may start first: both create the fifos if they
 //! are missing, and [`Duplex`] opens them in the same order on both sides.
+//!
+//! # Output
+//!
+//! ```text
+//! $ fifo_p2 --dir $DIR &
+//! P2 hear P1: How are you?
+//! P2 hear P1: I'm fine too.
+//! $ fifo_p1 --dir $DIR &
+//! P1 hear P2: I'm fine, thank you! And you?
+//! $ wait
+//! ```
+//!
+//! ```text
+//! $ fifo_p1 --dir $DIR &
+//! P1 hear P2: I'm fine, thank you! And you?
+//! $ fifo_p2 --dir $DIR &
+//! P2 hear P1: How are you?
+//! P2 hear P1: I'm fine too.
+//! $ wait
+//! ```
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use multiproc_core::stream::{self, MessageReader, StreamKind};
-use multiproc_core::{fd, frame, transfer};
+use multiproc_core::{fd, frame, tracker, transfer};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -18,7 +18,8 @@ use crate::sys;
 /// and opens its ends.
 ///
 /// Made by [`create`](Self::create) it is removed when dropped (unless
-/// [`persist`](Self::persist)); found by [`open_existing`](Self::open_existing) it is left alone.
+/// [`persist`](Self::persist)), and by the resource tracker of `multiproc-core` if the process
+/// dies first; found by [`open_existing`](Self::open_existing) it is left alone.
 ///
 /// # When not to use a fifo
 ///
@@ -32,7 +33,8 @@ pub struct Fifo {
 }
 
 impl Fifo {
-    /// `mkfifo(path, mode)`—Creates a named pipe; it is removed when the `Fifo` drops.
+    /// `mkfifo(path, mode)`—Creates a named pipe; it is removed when the `Fifo` drops, or by
+    /// the resource tracker (`multiproc_core::tracker`) if this process dies first.
     ///
     /// # Errors
     /// [`Error::AlreadyExists`] when the path is taken; [`Error::PermissionDenied`],
@@ -44,6 +46,7 @@ impl Fifo {
     pub fn create(path: impl AsRef<Path>, mode: u32) -> Result<Fifo, Error> {
         let path = path.as_ref();
         sys::mkfifo(path, mode).map_err(|e| Error::at(path, e))?;
+        tracker::register(tracker::Kind::Path, path.as_os_str(), None);
         Ok(Fifo {
             path: path.to_path_buf(),
             remove_on_drop: true,
@@ -85,8 +88,11 @@ impl Fifo {
         &self.path
     }
 
-    /// Keeps the fifo on disk when this handle drops.
+    /// Keeps the fifo on disk when this handle drops, or this process dies.
     pub fn persist(&mut self) {
+        if self.remove_on_drop {
+            tracker::unregister(tracker::Kind::Path, self.path.as_os_str());
+        }
         self.remove_on_drop = false;
     }
 
@@ -130,6 +136,7 @@ impl Drop for Fifo {
     fn drop(&mut self) {
         if self.remove_on_drop {
             let _ = sys::unlink(&self.path);
+            tracker::unregister(tracker::Kind::Path, self.path.as_os_str());
         }
     }
 }

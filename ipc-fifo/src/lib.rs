@@ -41,7 +41,7 @@
 //!
 //! | Python | `multiproc-fifo` | note |
 //! |---|---|---|
-//! | `os.mkfifo(path)` | [`Fifo::create`], [`Fifo::create_or_open`] | removed on drop by its creator |
+//! | `os.mkfifo(path)` | [`Fifo::create`], [`Fifo::create_or_open`] | removed on drop by its creator, or by the resource tracker (`multiproc_core::tracker`) if the creator dies first |
 //! | `open(path, 'r')` / `open(path, 'w')` | [`Fifo::open_reader`] / [`Fifo::open_writer`] | with a timeout: a peer that never comes is an error, not a hang |
 //! | `os.open(path, os.O_RDONLY \| os.O_NONBLOCK)` | [`Fifo::open_reader_now`] | |
 //! | `f.read()`, `f.write(s)` | [`Read`](std::io::Read), [`Write`](std::io::Write) | |

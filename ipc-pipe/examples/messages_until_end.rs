@@ -1,5 +1,18 @@
 //! Seed 003: one process sends messages and then `END` through a pipe; another prints each
 //! message until it sees `END`.
+//!
+//! # Output
+//!
+//! ```text
+//! $ messages_until_end  # any order
+//! Sent the message: hello
+//! Sent the message: hey
+//! Sent the message: hru?
+//! Sent the message: END
+//! Received the message: hello
+//! Received the message: hey
+//! Received the message: hru?
+//! ```
 
 use multiproc_pipe::{Connection, pipe};
 use multiproc_process::Process;

@@ -3,6 +3,13 @@
 //!
 //! Python's list `[42, None, 'hello']` holds values of three types; in Rust that is a small
 //! enum whose `Debug` prints like Python.
+//!
+//! # Output
+//!
+//! ```text
+//! ["hello"]
+//! [42, None, "hello"]
+//! ```
 
 use std::fmt;
 

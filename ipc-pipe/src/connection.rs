@@ -5,7 +5,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use multiproc_core::stream::{self, MessageReader, StreamKind};
+use multiproc_core::stream::{self, Framing, MessageReader, StreamKind};
 use multiproc_core::transfer::{self, FdRef, PortableFd};
 use multiproc_core::{fd, frame};
 use serde::de::DeserializeOwned;
@@ -30,6 +30,18 @@ pub struct Connection {
     writable: bool,
     reader: MessageReader,
     wbuf: Vec<u8>,
+    /// Whether handles (values that own descriptors) can travel: a Unix socket in the native
+    /// framing.
+    carries_fds: bool,
+}
+
+/// What a connected socket is, for [`Connection::from_socket`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SocketKind {
+    /// A Unix stream socket.
+    Unix,
+    /// A TCP socket: no descriptors.
+    Tcp,
 }
 
 impl fmt::Debug for Connection {
@@ -39,6 +51,7 @@ impl fmt::Debug for Connection {
             .field("duplex", &(self.kind == StreamKind::Socket))
             .field("readable", &self.readable)
             .field("writable", &self.writable)
+            .field("framing", &self.reader.framing())
             .finish()
     }
 }
@@ -96,7 +109,44 @@ impl Connection {
             writable,
             reader: MessageReader::new(frame::DEFAULT_MAX_FRAME),
             wbuf: Vec::new(),
+            carries_fds: kind == StreamKind::Socket,
         }
+    }
+
+    /// A duplex connection over a connected socket (from a `Listener` or a `Client`).
+    pub(crate) fn from_socket(fd: OwnedFd, socket: SocketKind, framing: Framing) -> Connection {
+        Connection {
+            fd,
+            kind: StreamKind::Socket,
+            readable: true,
+            writable: true,
+            reader: MessageReader::with_framing(framing, frame::DEFAULT_MAX_FRAME),
+            wbuf: Vec::new(),
+            carries_fds: socket == SocketKind::Unix && framing.carries_fds(),
+        }
+    }
+
+    /// How messages are laid out on this connection: [`Framing::Native`] for a [`pipe`], the
+    /// framing chosen at `bind`/`connect` for a [`Listener`](crate::Listener) or
+    /// [`Client`](crate::Client) connection.
+    pub fn framing(&self) -> Framing {
+        self.reader.framing()
+    }
+
+    /// Whether this connection carries handles (values that own file descriptors): a duplex
+    /// pipe, or a Unix-socket connection in the native framing.
+    pub fn carries_fds(&self) -> bool {
+        self.carries_fds
+    }
+
+    /// One message of at most [`PRE_AUTH_MAX`](crate::PRE_AUTH_MAX) bytes, refused from
+    /// its header when longer (the handshake's messages).
+    pub(crate) fn recv_pre_auth(&mut self) -> Result<Vec<u8>, Error> {
+        let max = self.reader.max();
+        self.reader.set_max(crate::PRE_AUTH_MAX);
+        let r = self.recv_bytes();
+        self.reader.set_max(max);
+        r
     }
 
     /// Whether this end can receive (Python's `readable`).
@@ -114,9 +164,14 @@ impl Connection {
         self.kind == StreamKind::Socket
     }
 
-    /// Sets the largest message this end sends or accepts, in bytes (default 1 GiB).
+    /// Sets the largest message this end sends or accepts, in bytes (default 1 GiB; at most
+    /// 4 GiB − 1 in the native framing).
     pub fn set_max_message(&mut self, max: usize) {
-        self.reader.set_max(max.min(frame::ABSOLUTE_MAX_FRAME));
+        let max = match self.reader.framing() {
+            Framing::Native => max.min(frame::ABSOLUTE_MAX_FRAME),
+            _ => max,
+        };
+        self.reader.set_max(max);
     }
 
     /// The largest message this end sends or accepts.
@@ -154,10 +209,14 @@ impl Connection {
             .map_err(Error::from)
             .and_then(|fds| {
                 self.check_send(buf.len())?;
+                if !fds.is_empty() && !self.carries_fds {
+                    return Err(Error::CannotSendFds);
+                }
                 let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
-                Ok(stream::send_message(
+                Ok(stream::send_framed(
                     self.fd.as_fd(),
                     self.kind,
+                    self.reader.framing(),
                     &buf,
                     &borrowed,
                 )?)
@@ -196,7 +255,13 @@ impl Connection {
     /// one `writev`, with no copy of `buf`.
     pub fn send_bytes(&mut self, buf: &[u8]) -> Result<(), Error> {
         self.check_send(buf.len())?;
-        Ok(stream::send_message(self.fd.as_fd(), self.kind, buf, &[])?)
+        Ok(stream::send_framed(
+            self.fd.as_fd(),
+            self.kind,
+            self.reader.framing(),
+            buf,
+            &[],
+        )?)
     }
 
     /// Sends `buf[offset..offset + size]` (Python's `send_bytes(buf, offset, size)`); `size`
@@ -316,6 +381,8 @@ struct WireOut<'a> {
     readable: bool,
     writable: bool,
     max: u64,
+    python_framing: bool,
+    carries_fds: bool,
 }
 
 #[derive(Deserialize)]
@@ -325,6 +392,8 @@ struct WireIn {
     readable: bool,
     writable: bool,
     max: u64,
+    python_framing: bool,
+    carries_fds: bool,
 }
 
 /// Bytes already read ahead stay with the sending process's copy: send a connection before
@@ -337,6 +406,8 @@ impl Serialize for Connection {
             readable: self.readable,
             writable: self.writable,
             max: self.reader.max() as u64,
+            python_framing: self.reader.framing() == Framing::Python,
+            carries_fds: self.carries_fds,
         }
         .serialize(s)
     }
@@ -351,6 +422,10 @@ impl<'de> Deserialize<'de> for Connection {
             StreamKind::Pipe
         };
         let mut c = Connection::new(w.fd.into_inner(), kind, w.readable, w.writable);
+        if w.python_framing {
+            c.reader = MessageReader::with_framing(Framing::Python, frame::DEFAULT_MAX_FRAME);
+        }
+        c.carries_fds = w.carries_fds && kind == StreamKind::Socket && !w.python_framing;
         c.set_max_message(usize::try_from(w.max).unwrap_or(usize::MAX));
         Ok(c)
     }

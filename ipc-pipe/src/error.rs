@@ -3,6 +3,8 @@
 use std::fmt;
 use std::io;
 
+use crate::auth::AuthFailure;
+
 /// Why a send or receive on a [`Connection`](crate::Connection) failed.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -30,8 +32,18 @@ pub enum Error {
     NotReadable,
     /// A send on the read-only end of a one-way pipe.
     NotWritable,
-    /// The value holds file descriptors (a handle), which only a duplex connection carries.
+    /// The value holds file descriptors (a handle), which this connection cannot carry: only a
+    /// duplex pipe, or a Unix-socket connection in the native framing, carries them (not a
+    /// one-way pipe, not TCP, not Python's framing).
     CannotSendFds,
+    /// The authentication handshake failed (Python's `AuthenticationError`): the peer holds
+    /// another key, has none, or does not speak the protocol. Nothing else was touched; a
+    /// [`Listener`](crate::Listener) stays usable.
+    AuthenticationError(AuthFailure),
+    /// A TCP listener was asked for without an authkey: use
+    /// [`Listener::bind_tcp_without_authkey`](crate::Listener::bind_tcp_without_authkey) to
+    /// say so on purpose.
+    AuthkeyRequired,
     /// The value could not be encoded.
     Encode(String),
     /// The operating system refused.
@@ -52,9 +64,14 @@ impl fmt::Display for Error {
             }
             Error::NotReadable => f.write_str("connection is write-only"),
             Error::NotWritable => f.write_str("connection is read-only"),
-            Error::CannotSendFds => {
-                f.write_str("a one-way pipe cannot carry file descriptors; use a duplex pipe")
-            }
+            Error::CannotSendFds => f.write_str(
+                "this connection cannot carry file descriptors (a one-way pipe, TCP, or Python's framing)",
+            ),
+            Error::AuthenticationError(why) => write!(f, "authentication failed: {why}"),
+            Error::AuthkeyRequired => f.write_str(
+                "a TCP listener needs an authkey (Listener::bind_tcp_without_authkey opts out)",
+            ),
+
             Error::Encode(why) => write!(f, "cannot encode the value: {why}"),
             Error::Io(e) => write!(f, "os error: {e}"),
         }
@@ -93,5 +110,21 @@ impl From<io::Error> for Error {
             io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => Error::Disconnected,
             _ => Error::Io(e),
         }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> Self {
+        let kind = match &e {
+            Error::Io(inner) => inner.kind(),
+            Error::Disconnected => io::ErrorKind::BrokenPipe,
+            Error::Timeout => io::ErrorKind::TimedOut,
+            Error::TooLarge { .. } | Error::Corrupt(_) | Error::BufferTooShort(_) => {
+                io::ErrorKind::InvalidData
+            }
+            Error::AuthenticationError(_) => io::ErrorKind::PermissionDenied,
+            _ => io::ErrorKind::InvalidInput,
+        };
+        io::Error::new(kind, e)
     }
 }

@@ -264,3 +264,41 @@ fn poll_recv_timeout_and_wait() {
         "a closed peer counts as ready"
     );
 }
+
+fn write_indices(mut conn: Connection) -> usize {
+    use std::io::Write;
+    let ends: Vec<multiproc_core::transfer::PortableFd> = conn.recv_timeout(LIMIT).unwrap();
+    let n = ends.len();
+    for (i, e) in ends.into_iter().enumerate() {
+        std::fs::File::from(e.into_inner())
+            .write_all(&(i as u32).to_le_bytes())
+            .unwrap();
+    }
+    n
+}
+
+#[test]
+fn a_value_of_600_descriptors_travels_in_one_message() {
+    use std::io::Read;
+    let (mut a, b) = pipe(true).unwrap();
+    let h = spawn(write_indices, b).unwrap();
+    let (mut readers, writers): (Vec<std::fs::File>, Vec<_>) = (0..600)
+        .map(|_| {
+            let (r, w) = multiproc_core::fd::pipe().unwrap();
+            (
+                std::fs::File::from(r),
+                multiproc_core::transfer::PortableFd::new(w),
+            )
+        })
+        .unzip();
+    a.send(&writers).unwrap();
+    drop(writers);
+    for (i, r) in readers.iter_mut().enumerate() {
+        let ready = multiproc_core::fd::wait_readable(&[r.as_fd()], Some(LIMIT)).unwrap();
+        assert_eq!(ready, vec![0], "pipe {i} got nothing");
+        let mut b = [0u8; 4];
+        r.read_exact(&mut b).unwrap();
+        assert_eq!(u32::from_le_bytes(b), i as u32);
+    }
+    assert_eq!(h.join().unwrap(), 600);
+}

@@ -1,5 +1,16 @@
 //! Seed 003: `apply_async` with a callback that the parent runs as soon as each task ends —
 //! "a pool task, once done, tells the main process at once, which handles the result".
+//!
+//! # Output
+//!
+//! ```text
+//! $ callback  # any order
+//! <*> parse [https://www.baidu.com] (2100 bytes), in the parent: true
+//! <*> parse [https://www.python.org] (2200 bytes), in the parent: true
+//! <*> parse [https://www.openstack.org] (2500 bytes), in the parent: true
+//! <*> parse [https://help.github.com/] (2400 bytes), in the parent: true
+//! <*> parse [http://www.sina.com.cn/] (2300 bytes), in the parent: true
+//! ```
 
 use std::time::Duration;
 

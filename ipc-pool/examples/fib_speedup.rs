@@ -1,5 +1,13 @@
 //! Seed 000: `fib(35)` twice serially, then in two processes, then `Pool(2).map(fib, [35, 35])`;
 //! each prints `COST: <seconds>`. On two cores the parallel ones take about half as long.
+//!
+//! # Output
+//!
+//! ```text
+//! COST: *
+//! COST: *
+//! COST: *
+//! ```
 
 use std::time::Instant;
 

@@ -1,5 +1,16 @@
 //! Seeds 001 and 004: `Pool(4)`, five `apply_async(long_time_task, i)`, `close`, `join`. Tasks
 //! 0–3 start at once; task 4 starts only when one of them has ended.
+//!
+//! # Output
+//!
+//! ```text
+//! Parent process *.
+//! Run task * (*)...
+//! Task * runs * seconds.
+//! Run task 4 (*)...
+//! Task * runs * seconds.
+//! All subprocesses done.
+//! ```
 
 use std::time::{Duration, Instant};
 

@@ -2,6 +2,13 @@
 //! parent accepts; each connection (a socket: a file descriptor) goes to a pool worker as a
 //! task argument, as Python pickles it. However many clients come at once, at most 3 distinct
 //! server pids answer.
+//!
+//! # Output
+//!
+//! ```text
+//! served 8 clients
+//! at most 3 distinct server pids: true
+//! ```
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};

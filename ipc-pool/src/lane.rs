@@ -26,8 +26,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use multiproc_core::Deadline;
 use multiproc_core::SharedMapping;
-use multiproc_core::futex::{self, Deadline};
+use multiproc_core::futex;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::TaskError;
@@ -70,15 +71,10 @@ fn seq_of(state: u32) -> u32 {
 }
 
 /// Sleeps while `word` holds `expected`, until `deadline`; `false` once the deadline passed.
-/// The only futex wait of this crate.
+/// The only futex wait of this crate (the bare call: the lane's words are its state).
 fn sleep(word: &AtomicU32, expected: u32, deadline: Deadline) -> bool {
-    let Some(timeout) = deadline.left() else {
-        return false;
-    };
-    // Any outcome (woken, value changed, timed out, interrupted) sends the caller back to look
-    // at the word and the deadline.
-    let _ = futex::wait(word, expected, timeout);
-    true
+    // Woken, the value changed, or a spurious wake-up: the caller looks at the word again.
+    futex::wait(word, expected, deadline) != futex::WaitResult::TimedOut
 }
 
 fn wake_all(word: &AtomicU32) {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
 use std::time::Duration;
 
-use multiproc_core::futex::Deadline;
+use multiproc_core::Deadline;
 
 use crate::dispatch::Shared;
 use crate::error::TaskError;

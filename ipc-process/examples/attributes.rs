@@ -1,6 +1,33 @@
 //! Seed 002, "some attributes and methods of Process": start, join(timeout), name, is_alive,
 //! daemon, pid, exitcode (0; N from exit(N); 1 on panic; -N on signal N), sentinel, terminate,
 //! kill, close.
+//!
+//! # Output
+//!
+//! ```text
+//! name: Process-1
+//! daemon: false
+//! pid before start: None
+//! is_alive before start: false
+//! exitcode before start: None
+//! join before start: the process was never started
+//! start twice: a process can only be started once
+//! pid after start is set: true
+//! is_alive after start: true
+//! join(timeout=0.05) ended: false
+//! exitcode while running: None
+//! close while running: cannot close a process that is still running
+//! sentinel became ready: true
+//! is_alive after join: false
+//! exitcode after a normal end: Some(0)
+//! join after close: the process handle was closed
+//! exitcode after exit(3): Some(3)
+//! exitcode after a panic: Some(1) (Some("boom"))
+//! exitcode after terminate: Some(-15)
+//! exitcode after kill: Some(-9)
+//! child sees: name worker, daemon true
+//! named daemon exitcode: Some(0)
+//! ```
 
 use std::time::Duration;
 

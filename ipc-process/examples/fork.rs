@@ -2,6 +2,14 @@
 //!
 //! Python prints the parent's line and the child's in whatever order the scheduler picks; here
 //! the child waits for the parent's line (a pipe) so the output is always in the seed's order.
+//!
+//! # Output
+//!
+//! ```text
+//! Process (*) start...
+//! I (*) just created a child process (*).
+//! I am child process (*) and my parent is *.
+//! ```
 
 use std::fs::File;
 use std::io::{Read, Write};

@@ -1,4 +1,13 @@
 //! Seeds 001 and 004: `Process(target=run_proc, args=('test',))`, start, join.
+//!
+//! # Output
+//!
+//! ```text
+//! Parent process *.
+//! Child process will start.
+//! Run child process test (*)...
+//! Child process end.
+//! ```
 
 use multiproc_process::Process;
 

@@ -1,4 +1,24 @@
 //! Seed 002: the same child under each start method (Python's `set_start_method`).
+//!
+//! # Output
+//!
+//! ```text
+//! start method: fork
+//! Run child process test (*)...
+//! Child process end, exitcode Some(0).
+//! Run child process test (*)...
+//! Child process returned 4.
+//! start method: spawn
+//! Run child process test (*)...
+//! Child process end, exitcode Some(0).
+//! Run child process test (*)...
+//! Child process returned 4.
+//! start method: forkserver
+//! Run child process test (*)...
+//! Child process end, exitcode Some(0).
+//! Run child process test (*)...
+//! Child process returned 4.
+//! ```
 
 use multiproc_process::{StartMethod, get_context};
 

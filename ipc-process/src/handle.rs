@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use multiproc_core::futex::Deadline;
+use multiproc_core::Deadline;
 
 use multiproc_core::transfer::{self, PortableFd};
 use serde::Serialize;

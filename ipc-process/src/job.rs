@@ -15,7 +15,7 @@ use std::os::fd::OwnedFd;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use multiproc_core::transfer::{self, Channel, Envelope, PortableFd};
+use multiproc_core::transfer::{self, Channel, Envelope, MovedFds, PortableFd};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -142,11 +142,12 @@ where
     }
 
     fn to_call(&self) -> Result<Call, Error> {
-        let env = transfer::to_envelope(&self.args)?;
+        // A child's arguments: handles may include what only a child of ours gets.
+        let env = transfer::to_child_envelope(&self.args)?;
         Ok(Call {
             f: RemoteFn::new(self.f)?,
             args: env.bytes,
-            fds: env.fds.into_iter().map(PortableFd::new).collect(),
+            fds: MovedFds::new(env.fds),
         })
     }
 }
@@ -264,13 +265,15 @@ pub(crate) struct Call {
     f: RemoteFn,
     #[serde(with = "serde_bytes")]
     args: Vec<u8>,
-    fds: Vec<PortableFd>,
+    /// Moved into the request message, not duplicated: a child's arguments may hold hundreds
+    /// of descriptors, and a low open-files limit must not be hit by holding them twice.
+    fds: MovedFds,
 }
 
 impl Call {
     /// Runs the call in this process.
     fn run(self) -> Result<Envelope, CallError> {
-        let fds = self.fds.into_iter().map(PortableFd::into_inner).collect();
+        let fds = self.fds.into_inner();
         // SAFETY: the request came from our parent (or the fork server relaying it) over a
         // private socket, and the parent made `f` with `RemoteFn::new` for this executable.
         unsafe { self.f.call(&self.args, fds) }

@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use multiproc_core::futex::Deadline;
+use multiproc_core::Deadline;
 
 use multiproc_core::transfer::{Channel, PortableFd, spawn_self_with_channel};
 use serde::Serialize;
@@ -411,8 +411,20 @@ impl Process {
         let req = self.request(job, id, alive)?;
         let (pid, mut ch) = spawn_self_with_channel(&[(ROLE_ENV, "spawn")])?;
         let pidfd = sys::pidfd_open(pid)?;
-        // A child that died at once shows up as its exit code at join.
-        let _ = ch.send(&req);
+        // A child that died at once shows up as its exit code at join; any other failure to
+        // send (a descriptor limit, a value that does not encode) is the caller's to know.
+        match ch.send(&req) {
+            Err(multiproc_core::Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(e) => {
+                // The child waits for a request that will not come: end it now (it is reaped
+                // with its pidfd).
+                let _ = sys::pidfd_signal(pidfd.as_fd(), rustix::process::Signal::KILL);
+                let _ = sys::poll_readable(pidfd.as_fd(), Some(Duration::from_secs(1)));
+                let _ = sys::try_reap(pidfd.as_fd());
+                return Err(e.into());
+            }
+            Ok(()) => {}
+        }
         Ok(Running {
             pid,
             watch: Watch::Pid(pidfd),

@@ -135,6 +135,9 @@ pub(crate) unsafe fn fork() -> io::Result<u32> {
 
 /// `_exit(code)`: ends the process without running exit handlers (for forked children).
 pub(crate) fn exit_now(code: i32) -> ! {
+    // `_exit` runs no `atexit` hook: give back the shared-heap objects this child still holds
+    // (its copies of its parent's handles among them) first, or they would never be freed.
+    multiproc_core::heap::release_process_references();
     // SAFETY: `_exit` is always safe to call; it does not return.
     unsafe { libc::_exit(code) }
 }

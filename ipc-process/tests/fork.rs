@@ -201,10 +201,7 @@ fn main() {
         middle();
         return;
     }
-    // A watchdog: a hang fails the run instead of stalling CI.
-    // SAFETY: alarm(2) only arms a timer.
-    unsafe { libc::alarm(120) };
-    let tests: &[(&str, fn())] = &[
+    multiproc_testkit::run_single_threaded(&[
         ("exit_codes", exit_codes),
         ("values_come_back", values_come_back),
         ("memory_is_inherited", memory_is_inherited),
@@ -220,15 +217,7 @@ fn main() {
             "fork_under_a_current_thread_runtime",
             fork_under_a_current_thread_runtime,
         ),
+        // Last: it starts a second thread.
         ("refused_once_threads_exist", refused_once_threads_exist),
-    ];
-    println!("\nrunning {} tests", tests.len());
-    for (name, t) in tests {
-        t();
-        println!("test {name} ... ok");
-    }
-    println!(
-        "\ntest result: ok. {} passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n",
-        tests.len()
-    );
+    ]);
 }

@@ -20,6 +20,15 @@
 //! ```text
 //! cargo run -p multiproc-queue --example full_empty
 //! ```
+//!
+//! # Output
+//!
+//! ```text
+//! qsize 1 of maxsize 1, full: true
+//! Full (put_nowait handed "y" back)
+//! got "x"
+//! Empty after 0.* s
+//! ```
 
 use std::time::{Duration, Instant};
 

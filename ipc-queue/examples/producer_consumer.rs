@@ -40,6 +40,13 @@
 //! Differences: a task is the draw itself (a function cannot travel in a queue; the consumer
 //! knows to double it); the consumer also calls `task_done` for the stop marker (the Python
 //! version does not, so its `join` waits for ever); the sleeps are a tenth of a draw.
+//!
+//! # Output
+//!
+//! ```text
+//! stop producer
+//! Result: *
+//! ```
 
 use std::time::Duration;
 

@@ -20,6 +20,12 @@
 //!
 //! A Python list may mix types; the Rust counterpart is a `Vec` of a small enum that prints
 //! the way Python's values do.
+//!
+//! # Output
+//!
+//! ```text
+//! [42, None, "hello"]
+//! ```
 
 use std::fmt;
 

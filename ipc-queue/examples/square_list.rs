@@ -20,6 +20,15 @@
 //! ```text
 //! cargo run -p multiproc-queue --example square_list
 //! ```
+//!
+//! # Output
+//!
+//! ```text
+//! 1
+//! 4
+//! 9
+//! 16
+//! ```
 
 use multiproc_process::Process;
 use multiproc_queue::Queue;

@@ -30,6 +30,17 @@
 //!
 //! The random sleeps are a tenth of Python's (and at least 50 ms, so that the reader has
 //! printed before the next put).
+//!
+//! # Output
+//!
+//! ```text
+//! Put A to queue...
+//! Get A from queue.
+//! Put B to queue...
+//! Get B from queue.
+//! Put C to queue...
+//! Get C from queue.
+//! ```
 
 use std::time::Duration;
 

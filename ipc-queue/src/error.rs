@@ -4,6 +4,8 @@
 use std::fmt;
 use std::io;
 
+use crate::MqLimits;
+
 /// Why [`put`](crate::Queue::put) (or one of its forms) did not put the item, which comes back.
 ///
 /// `Debug` and `Display` never need `T: Debug`.
@@ -103,10 +105,12 @@ impl fmt::Display for TaskDoneError {
 
 impl std::error::Error for TaskDoneError {}
 
-/// What the POSIX message queue ([`MessageQueue`](crate::MessageQueue)) reports.
+/// What the POSIX message queue ([`MessageQueue`](crate::MessageQueue)) reports: the crate's
+/// error for everything that is not a per-operation outcome of [`Queue`](crate::Queue)
+/// ([`PutError`], [`GetError`], [`TaskDoneError`]).
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum MqError {
+pub enum Error {
     /// The queue held `mq_maxmsg` messages for the whole time allowed (`EAGAIN`/`ETIMEDOUT`).
     Full,
     /// No message came in the time allowed.
@@ -125,47 +129,102 @@ pub enum MqError {
         /// The length it needs.
         need: usize,
     },
-    /// The attributes asked for exceed the kernel's limits (see
-    /// [`MqLimits`](crate::MqLimits); `EINVAL` or `EMFILE`/`ENOSPC` from `mq_open`).
-    Limits(String),
+    /// The attributes asked for exceed what this system allows (`EINVAL` from `mq_open`).
+    SizeLimit {
+        /// The messages asked for.
+        max_msgs: usize,
+        /// The message size asked for.
+        msg_size: usize,
+        /// The system's limits, when they could be read.
+        limits: Option<MqLimits>,
+    },
+    /// Too many message queues exist (`EMFILE`, `ENFILE` or `ENOSPC` from `mq_open`:
+    /// `fs.mqueue.queues_max`, or `RLIMIT_MSGQUEUE` for this user's bytes).
+    TooManyQueues {
+        /// The system-wide limit, when it could be read.
+        max_queues: Option<u64>,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// This kernel has no POSIX message queues (`ENOSYS`).
+    Unsupported,
     /// Any other refusal of the operating system.
     Io(io::Error),
 }
 
-impl fmt::Display for MqError {
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MqError::Full => f.write_str("the message queue is full"),
-            MqError::Empty => f.write_str("the message queue is empty"),
-            MqError::TooLarge { len, max } => {
+            Error::Full => f.write_str("the message queue is full"),
+            Error::Empty => f.write_str("the message queue is empty"),
+            Error::TooLarge { len, max } => {
                 write!(
                     f,
                     "message of {len} bytes exceeds the queue's limit of {max} bytes"
                 )
             }
-            MqError::BufferTooSmall { len, need } => {
+            Error::BufferTooSmall { len, need } => {
                 write!(
                     f,
                     "receive buffer of {len} bytes is shorter than the queue's message size {need}"
                 )
             }
-            MqError::Limits(s) => write!(f, "kernel limit: {s}"),
-            MqError::Io(e) => write!(f, "os error: {e}"),
+            Error::SizeLimit {
+                max_msgs,
+                msg_size,
+                limits,
+            } => {
+                write!(f, "asked for {max_msgs} messages of {msg_size} bytes")?;
+                match limits {
+                    Some(l) => write!(
+                        f,
+                        "; this system allows at most {} messages (fs.mqueue.msg_max) of {} bytes \
+                         (fs.mqueue.msgsize_max), and both must be at least 1",
+                        l.max_msgs, l.max_msg_size
+                    ),
+                    None => f.write_str(", more than this system allows"),
+                }
+            }
+            Error::TooManyQueues { max_queues, .. } => match max_queues {
+                Some(n) => write!(
+                    f,
+                    "too many message queues (fs.mqueue.queues_max is {n}; RLIMIT_MSGQUEUE \
+                     bounds the bytes per user)"
+                ),
+                None => f.write_str("too many message queues"),
+            },
+            Error::Unsupported => f.write_str("POSIX message queues are not supported here"),
+            Error::Io(_) => f.write_str("the operating system refused"),
         }
     }
 }
 
-impl std::error::Error for MqError {
+impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            MqError::Io(e) => Some(e),
+            Error::Io(e) | Error::TooManyQueues { source: e, .. } => Some(e),
             _ => None,
         }
     }
 }
 
-impl From<io::Error> for MqError {
+impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
-        MqError::Io(e)
+        Error::Io(e)
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> Self {
+        let kind = match &e {
+            Error::Io(inner) => inner.kind(),
+            Error::Full | Error::Empty => io::ErrorKind::WouldBlock,
+            Error::TooLarge { .. } | Error::BufferTooSmall { .. } | Error::SizeLimit { .. } => {
+                io::ErrorKind::InvalidInput
+            }
+            Error::TooManyQueues { source, .. } => source.kind(),
+            Error::Unsupported => io::ErrorKind::Unsupported,
+        };
+        io::Error::new(kind, e)
     }
 }

@@ -23,21 +23,34 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Using it
+//!
+//! ```toml
+//! [dependencies]
+//! multiproc-queue = "0.1"
+//! multiproc-process = "0.1"   # to start children, as the examples do
+//! ```
+//!
+//! Or the whole family through the umbrella crate `multiproc` (`multiproc::queue`). The crate has no
+//! features; Linux is the platform built and tested.
+//!
 //! A queue handle is a serde value: it reaches a child as an argument by every start method
-//! (`fork`, `spawn`, `forkserver`), its memfd and lock pages travelling out of band
+//! (`fork`, `spawn`, `forkserver`), its ring's memfd and its locks' heap arena travelling out of band
 //! (`multiproc_core::transfer`). The examples `queue_hello`, `write_read`, `square_list`,
 //! `full_empty` and `producer_consumer` are the seed programs.
 //!
 //! # How it works
 //!
-//! Each queue is one memfd mapping: a header page of atomics and a byte ring (1 MiB by
-//! default). A `put` encodes the item with postcard, takes the *producer lock* (an
+//! Each queue is one memfd mapping — a typed header naming its two locks, a page of atomics
+//! and a byte ring (1 MiB by default) — and two locks in `multiproc-core`'s shared heap: one
+//! descriptor and one mapping per queue, plus the heap's arenas that thousands of objects share. A `put` encodes the item with postcard, takes the *producer lock* (an
 //! `multiproc_sync::Lock`), copies the bytes in as one record and publishes it with a single store
 //! of the ring's head; a `get` takes the *consumer lock*, decodes the record in place and frees
 //! it with a single store of the tail. With one producer and one consumer, both locks are
 //! uncontended (one compare-exchange each). A side that must wait spins for ~50 µs (so a hand
-//! over between running processes costs no syscall), then sleeps on a futex word after saying
-//! so; the other side calls `FUTEX_WAKE` only then. A waiter that waits long uses no CPU.
+//! over between running processes costs no syscall), then sleeps on a
+//! [`WaitWord`](multiproc_core::futex::WaitWord) after saying so; the other side calls
+//! `FUTEX_WAKE` only then. A waiter that waits long uses no CPU.
 //!
 //! # When a process dies
 //!
@@ -48,7 +61,8 @@
 //! | producer, half-way through a chunked (> ¼ buffer) item | the consumer waiting for the rest notices within ~10 ms and drops the partial item |
 //! | consumer, before freeing the record it read | the item stays; the next consumer takes the lock over and gets it |
 //! | consumer, asleep in `get` | it holds the consumer lock: the next consumer takes it over within ~8 ms |
-//! | consumer, half-way through a chunked item | that item is lost with it; the next consumer skips its remaining chunks |
+//! | consumer, half-way through a chunked item | an item still whole in the buffer (up to ~¾ of it) goes to the next consumer; a larger one is lost with it, the next consumer skipping its remaining chunks |
+//! | producer, stopped (SIGSTOP) half-way through a chunked item | a `get` still returns by its deadline; the item arrives whole once the producer runs again |
 //!
 //! The `Process` tests SIGKILL producers in the middle of a stream of puts and count what
 //! arrives: every item whose `put` returned arrives once, in order, intact.
@@ -62,8 +76,8 @@
 //! | Python | `multiproc-queue` | note |
 //! |---|---|---|
 //! | `Queue(maxsize=0)` | [`Queue::new`], [`Queue::with_maxsize`], [`Queue::with_capacity`] | items are any serde type |
-//! | `q.put(x)`, `put(x, timeout=t)`, `put_nowait(x)` | [`put`](Queue::put), [`put_timeout`](Queue::put_timeout), [`put_nowait`](Queue::put_nowait) | [`PutError::Full`] hands the item back |
-//! | `q.get()`, `get(timeout=t)`, `get_nowait()` | [`get`](Queue::get), [`get_timeout`](Queue::get_timeout), [`get_nowait`](Queue::get_nowait) | [`GetError::Empty`] |
+//! | `q.put(x)`, `put(x, timeout=t)`, `put_nowait(x)` | [`put`](Queue::put), [`put_timeout`](Queue::put_timeout), [`try_put`](Queue::try_put) (alias [`put_nowait`](Queue::put_nowait)) | [`PutError::Full`] hands the item back |
+//! | `q.get()`, `get(timeout=t)`, `get_nowait()` | [`get`](Queue::get), [`get_timeout`](Queue::get_timeout), [`try_get`](Queue::try_get) (alias [`get_nowait`](Queue::get_nowait)) | [`GetError::Empty`] |
 //! | `queue.Full`, `queue.Empty` | [`PutError::Full`], [`GetError::Empty`] | |
 //! | `qsize()`, `empty()`, `full()` | same names | snapshots, as in Python |
 //! | unbounded `put` never blocks (feeder thread) | an unbounded queue is bounded by its buffer | `put` waits for room; `put_nowait` may be `Full` |
@@ -73,7 +87,7 @@
 //! | `SimpleQueue`: `put`, `get`, `empty`, `close` | [`SimpleQueue`] | |
 //! | a `bytes` item | [`Bytes`] | a `Vec<u8>` that travels as one block (serde sees a `Vec<u8>` as numbers) |
 //! | a producer killed in `put` may corrupt the pipe or hold the lock forever | never a torn item; the lock is taken over | see above |
-//! | `posix_ipc.MessageQueue` (third party) | [`MessageQueue`] | priorities; the kernel's [`MqLimits`] |
+//! | `posix_ipc.MessageQueue` (third party) | [`MessageQueue`] | priorities; the kernel's [`MqLimits`]; a dead creator's queue is removed by the resource tracker |
 //!
 //! # Implementation notes
 //!
@@ -92,8 +106,13 @@ mod simple_queue;
 mod sys;
 
 pub use bytes::Bytes;
-pub use error::{GetError, MqError, PutError, TaskDoneError};
+pub use error::{Error, GetError, PutError, TaskDoneError};
 pub use joinable_queue::JoinableQueue;
 pub use message_queue::{MessageQueue, MqAttributes, MqLimits};
 pub use queue::Queue;
 pub use simple_queue::SimpleQueue;
+
+/// The examples of README.md (this crate's crates.io page) compile and run.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

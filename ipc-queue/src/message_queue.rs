@@ -1,15 +1,17 @@
 //! [`MessageQueue`]: the kernel's POSIX message queue (`mq_open`), named, with priorities.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
+use multiproc_core::tracker;
 use multiproc_core::transfer::{FdRef, PortableFd};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::MqError;
+use crate::error::Error;
 use crate::sys;
 
 /// The kernel's limits on POSIX message queues (`/proc/sys/fs/mqueue`), for an unprivileged
@@ -45,11 +47,12 @@ pub struct MqAttributes {
 /// the fast, typed, unbounded-size queue between processes of one program.
 ///
 /// The creator removes the name (`mq_unlink`) when its handle is dropped, unless
-/// [`persist`](Self::persist) is called; a queue opened by name never removes it. The handle is
+/// [`persist`](Self::persist) is called, and the resource tracker of `multiproc-core` removes it
+/// if the creator dies first; a queue opened by name never removes it. The handle is
 /// a descriptor, so it also travels to a child as an `multiproc_process` argument.
 ///
 /// ```
-/// use multiproc_queue::{MessageQueue, MqError};
+/// use multiproc_queue::{MessageQueue, Error};
 ///
 /// let name = format!("/ipc-doc-{}", std::process::id());
 /// let mq = MessageQueue::create(&name, 4, 64)?;
@@ -57,11 +60,11 @@ pub struct MqAttributes {
 /// mq.send(b"low", 1)?;
 /// mq.send(b"high", 9)?;
 /// let mut buf = [0u8; 64];
-/// let (n, prio) = other.receive(&mut buf)?;
+/// let (n, prio) = other.recv(&mut buf)?;
 /// assert_eq!((&buf[..n], prio), (&b"high"[..], 9));
-/// assert_eq!(other.try_receive_vec()?, (b"low".to_vec(), 1));
-/// assert!(matches!(other.try_receive_vec(), Err(MqError::Empty)));
-/// # Ok::<(), MqError>(())
+/// assert_eq!(other.try_recv_vec()?, (b"low".to_vec(), 1));
+/// assert!(matches!(other.try_recv_vec(), Err(Error::Empty)));
+/// # Ok::<(), Error>(())
 /// ```
 ///
 /// # References
@@ -75,16 +78,16 @@ pub struct MessageQueue {
     msg_size: usize,
 }
 
-fn mq_name(name: &str) -> Result<CString, MqError> {
+fn mq_name(name: &str) -> Result<CString, Error> {
     let body = name.strip_prefix('/').unwrap_or(name);
     if body.is_empty() || body.contains('/') || body.len() > 254 {
-        return Err(MqError::Io(io::Error::new(
+        return Err(Error::Io(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("invalid message queue name {name:?}: one path component of 1 to 254 bytes"),
         )));
     }
     CString::new(format!("/{body}")).map_err(|_| {
-        MqError::Io(io::Error::new(
+        Error::Io(io::Error::new(
             io::ErrorKind::InvalidInput,
             "name contains a NUL byte",
         ))
@@ -96,15 +99,17 @@ impl MessageQueue {
     /// that holds up to `max_msgs` messages of up to `msg_size` bytes.
     ///
     /// # Errors
-    /// [`MqError::Limits`] when `max_msgs` or `msg_size` exceed [`MqLimits`] (or too many
-    /// queues exist), saying which limit; [`MqError::Io`] with `AlreadyExists` when the name
+    /// [`Error::SizeLimit`] when `max_msgs` or `msg_size` exceed [`MqLimits`],
+    /// [`Error::TooManyQueues`] when too many queues exist; [`Error::Io`] with `AlreadyExists` when the name
     /// is taken.
-    pub fn create(name: &str, max_msgs: usize, msg_size: usize) -> Result<Self, MqError> {
+    pub fn create(name: &str, max_msgs: usize, msg_size: usize) -> Result<Self, Error> {
         let cname = mq_name(name)?;
         let fd = match sys::mq_open(&cname, Some((max_msgs as i64, msg_size as i64))) {
             Ok(fd) => fd,
             Err(e) => return Err(Self::explain(e, max_msgs, msg_size)),
         };
+        let tracked = OsStr::from_bytes(cname.to_bytes());
+        tracker::register(tracker::Kind::MessageQueue, tracked, Some(fd.as_fd()));
         Ok(MessageQueue {
             fd,
             name: cname,
@@ -113,32 +118,28 @@ impl MessageQueue {
         })
     }
 
-    fn explain(e: io::Error, max_msgs: usize, msg_size: usize) -> MqError {
+    fn explain(e: io::Error, max_msgs: usize, msg_size: usize) -> Error {
         let limits = Self::limits().ok();
-        match (e.raw_os_error(), limits) {
-            (Some(libc::EINVAL), Some(l)) => MqError::Limits(format!(
-                "asked for {max_msgs} messages of {msg_size} bytes; this system allows at most \
-                 {} messages (fs.mqueue.msg_max) of {} bytes (fs.mqueue.msgsize_max), and both \
-                 must be at least 1",
-                l.max_msgs, l.max_msg_size
-            )),
-            (Some(libc::EMFILE | libc::ENOSPC | libc::ENFILE), l) => MqError::Limits(format!(
-                "too many message queues ({e}); fs.mqueue.queues_max is {:?}, and RLIMIT_MSGQUEUE \
-                 bounds the bytes per user",
-                l.map(|l| l.max_queues)
-            )),
-            (Some(libc::ENOSYS), _) => {
-                MqError::Limits("POSIX message queues are not supported by this kernel".into())
-            }
-            _ => MqError::Io(e),
+        match e.raw_os_error() {
+            Some(libc::EINVAL) => Error::SizeLimit {
+                max_msgs,
+                msg_size,
+                limits,
+            },
+            Some(libc::EMFILE | libc::ENOSPC | libc::ENFILE) => Error::TooManyQueues {
+                max_queues: limits.map(|l| l.max_queues),
+                source: e,
+            },
+            Some(libc::ENOSYS) => Error::Unsupported,
+            _ => Error::Io(e),
         }
     }
 
     /// `mq_open(name, O_RDWR)`—Opens a queue created elsewhere.
     ///
     /// # Errors
-    /// [`MqError::Io`] with `NotFound` when no queue has that name.
-    pub fn open(name: &str) -> Result<Self, MqError> {
+    /// [`Error::Io`] with `NotFound` when no queue has that name.
+    pub fn open(name: &str) -> Result<Self, Error> {
         let cname = mq_name(name)?;
         let fd = sys::mq_open(&cname, None)?;
         let attr = sys::mq_getattr(fd.as_fd())?;
@@ -150,10 +151,35 @@ impl MessageQueue {
         })
     }
 
-    /// `mq_unlink(name)`—Removes a queue's name; open handles keep working.
+    /// `mq_unlink(name)`—Removes this queue's name now (it no longer unlinks on drop); this
+    /// and every other open handle keep working.
+    ///
+    /// # Errors
+    /// [`Error::Io`] with `NotFound` when the name is already gone.
     #[doc(alias = "mq_unlink")]
-    pub fn unlink(name: &str) -> Result<(), MqError> {
-        Ok(sys::mq_unlink(&mq_name(name)?)?)
+    pub fn unlink(&mut self) -> Result<(), Error> {
+        self.unlink_on_drop = false;
+        sys::mq_unlink(&self.name)?;
+        tracker::unregister(
+            tracker::Kind::MessageQueue,
+            OsStr::from_bytes(self.name.to_bytes()),
+        );
+        Ok(())
+    }
+
+    /// `mq_unlink(name)`—Removes a queue's name; open handles keep working.
+    ///
+    /// # Errors
+    /// [`Error::Io`] with `NotFound` when no queue has that name.
+    #[doc(alias = "mq_unlink")]
+    pub fn unlink_name(name: &str) -> Result<(), Error> {
+        let cname = mq_name(name)?;
+        sys::mq_unlink(&cname)?;
+        tracker::unregister(
+            tracker::Kind::MessageQueue,
+            OsStr::from_bytes(cname.to_bytes()),
+        );
+        Ok(())
     }
 
     /// The kernel's limits, read from `/proc/sys/fs/mqueue`.
@@ -173,7 +199,7 @@ impl MessageQueue {
     /// # Errors
     /// When the kernel refuses (it does not for an open queue).
     #[doc(alias = "mq_getattr")]
-    pub fn attributes(&self) -> Result<MqAttributes, MqError> {
+    pub fn attributes(&self) -> Result<MqAttributes, Error> {
         let a = sys::mq_getattr(self.fd.as_fd())?;
         Ok(MqAttributes {
             max_msgs: a.max_msgs as usize,
@@ -187,21 +213,25 @@ impl MessageQueue {
         self.name.to_str().unwrap_or("")
     }
 
-    /// Keeps the name after this handle is dropped.
+    /// Keeps the name after this handle is dropped, or this process dies.
     pub fn persist(&mut self) {
+        if self.unlink_on_drop {
+            let tracked = OsStr::from_bytes(self.name.to_bytes());
+            tracker::unregister(tracker::Kind::MessageQueue, tracked);
+        }
         self.unlink_on_drop = false;
     }
 
-    fn send_with(&self, msg: &[u8], prio: u32, timeout: Option<Duration>) -> Result<(), MqError> {
+    fn send_with(&self, msg: &[u8], prio: u32, timeout: Option<Duration>) -> Result<(), Error> {
         match sys::mq_send(self.fd.as_fd(), msg, prio, timeout) {
             Ok(()) => Ok(()),
             Err(e) => Err(match e.raw_os_error() {
-                Some(libc::EAGAIN | libc::ETIMEDOUT) => MqError::Full,
-                Some(libc::EMSGSIZE) => MqError::TooLarge {
+                Some(libc::EAGAIN | libc::ETIMEDOUT) => Error::Full,
+                Some(libc::EMSGSIZE) => Error::TooLarge {
                     len: msg.len(),
                     max: self.msg_size,
                 },
-                _ => MqError::Io(e),
+                _ => Error::Io(e),
             }),
         }
     }
@@ -210,31 +240,26 @@ impl MessageQueue {
     /// while the queue is full.
     ///
     /// # Errors
-    /// [`MqError::TooLarge`] when `msg` is longer than the queue's message size.
+    /// [`Error::TooLarge`] when `msg` is longer than the queue's message size.
     #[doc(alias = "mq_send")]
-    pub fn send(&self, msg: &[u8], priority: u32) -> Result<(), MqError> {
+    pub fn send(&self, msg: &[u8], priority: u32) -> Result<(), Error> {
         self.send_with(msg, priority, None)
     }
 
     /// `mq_timedsend`—[`send`](Self::send), waiting at most `timeout`.
     ///
     /// # Errors
-    /// [`MqError::Full`] after the timeout; as [`send`](Self::send).
+    /// [`Error::Full`] after the timeout; as [`send`](Self::send).
     #[doc(alias = "mq_timedsend")]
-    pub fn send_timeout(
-        &self,
-        msg: &[u8],
-        priority: u32,
-        timeout: Duration,
-    ) -> Result<(), MqError> {
+    pub fn send_timeout(&self, msg: &[u8], priority: u32, timeout: Duration) -> Result<(), Error> {
         self.send_with(msg, priority, Some(timeout))
     }
 
     /// [`send`](Self::send) only if there is room now.
     ///
     /// # Errors
-    /// [`MqError::Full`] at once; as [`send`](Self::send).
-    pub fn try_send(&self, msg: &[u8], priority: u32) -> Result<(), MqError> {
+    /// [`Error::Full`] at once; as [`send`](Self::send).
+    pub fn try_send(&self, msg: &[u8], priority: u32) -> Result<(), Error> {
         self.send_with(msg, priority, Some(Duration::ZERO))
     }
 
@@ -242,16 +267,16 @@ impl MessageQueue {
         &self,
         buf: &mut [u8],
         timeout: Option<Duration>,
-    ) -> Result<(usize, u32), MqError> {
+    ) -> Result<(usize, u32), Error> {
         match sys::mq_receive(self.fd.as_fd(), buf, timeout) {
             Ok(r) => Ok(r),
             Err(e) => Err(match e.raw_os_error() {
-                Some(libc::EAGAIN | libc::ETIMEDOUT) => MqError::Empty,
-                Some(libc::EMSGSIZE) => MqError::BufferTooSmall {
+                Some(libc::EAGAIN | libc::ETIMEDOUT) => Error::Empty,
+                Some(libc::EMSGSIZE) => Error::BufferTooSmall {
                     len: buf.len(),
                     need: self.msg_size,
                 },
-                _ => MqError::Io(e),
+                _ => Error::Io(e),
             }),
         }
     }
@@ -260,51 +285,47 @@ impl MessageQueue {
     /// hold the queue's message size), waiting for one; returns its length and priority.
     ///
     /// # Errors
-    /// [`MqError::BufferTooSmall`].
+    /// [`Error::BufferTooSmall`].
     #[doc(alias = "mq_receive")]
-    pub fn receive(&self, buf: &mut [u8]) -> Result<(usize, u32), MqError> {
+    pub fn recv(&self, buf: &mut [u8]) -> Result<(usize, u32), Error> {
         self.receive_with(buf, None)
     }
 
-    /// `mq_timedreceive`—[`receive`](Self::receive), waiting at most `timeout`.
+    /// `mq_timedreceive`—[`recv`](Self::recv), waiting at most `timeout`.
     ///
     /// # Errors
-    /// [`MqError::Empty`] after the timeout; as [`receive`](Self::receive).
+    /// [`Error::Empty`] after the timeout; as [`recv`](Self::recv).
     #[doc(alias = "mq_timedreceive")]
-    pub fn receive_timeout(
-        &self,
-        buf: &mut [u8],
-        timeout: Duration,
-    ) -> Result<(usize, u32), MqError> {
+    pub fn recv_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<(usize, u32), Error> {
         self.receive_with(buf, Some(timeout))
     }
 
-    /// [`receive`](Self::receive) only if a message is there now.
+    /// [`recv`](Self::recv) only if a message is there now.
     ///
     /// # Errors
-    /// [`MqError::Empty`] at once; as [`receive`](Self::receive).
-    pub fn try_receive(&self, buf: &mut [u8]) -> Result<(usize, u32), MqError> {
+    /// [`Error::Empty`] at once; as [`recv`](Self::recv).
+    pub fn try_recv(&self, buf: &mut [u8]) -> Result<(usize, u32), Error> {
         self.receive_with(buf, Some(Duration::ZERO))
     }
 
-    /// [`receive`](Self::receive) into a fresh `Vec`.
+    /// [`recv`](Self::recv) into a fresh `Vec`.
     ///
     /// # Errors
-    /// As [`receive`](Self::receive).
-    pub fn receive_vec(&self) -> Result<(Vec<u8>, u32), MqError> {
+    /// As [`recv`](Self::recv).
+    pub fn recv_vec(&self) -> Result<(Vec<u8>, u32), Error> {
         let mut buf = vec![0; self.msg_size];
-        let (n, prio) = self.receive(&mut buf)?;
+        let (n, prio) = self.recv(&mut buf)?;
         buf.truncate(n);
         Ok((buf, prio))
     }
 
-    /// [`try_receive`](Self::try_receive) into a fresh `Vec`.
+    /// [`try_recv`](Self::try_recv) into a fresh `Vec`.
     ///
     /// # Errors
-    /// As [`try_receive`](Self::try_receive).
-    pub fn try_receive_vec(&self) -> Result<(Vec<u8>, u32), MqError> {
+    /// As [`try_recv`](Self::try_recv).
+    pub fn try_recv_vec(&self) -> Result<(Vec<u8>, u32), Error> {
         let mut buf = vec![0; self.msg_size];
-        let (n, prio) = self.try_receive(&mut buf)?;
+        let (n, prio) = self.try_recv(&mut buf)?;
         buf.truncate(n);
         Ok((buf, prio))
     }
@@ -320,6 +341,8 @@ impl Drop for MessageQueue {
     fn drop(&mut self) {
         if self.unlink_on_drop {
             let _ = sys::mq_unlink(&self.name);
+            let tracked = OsStr::from_bytes(self.name.to_bytes());
+            tracker::unregister(tracker::Kind::MessageQueue, tracked);
         }
     }
 }

@@ -59,6 +59,14 @@ thread_local! {
 /// (tests send 64 MiB through a 1 MiB buffer). The timeout of `put` applies until the first
 /// chunk is in; from then the producer waits for consumers to take the rest.
 ///
+/// Every `get` returns by its deadline, even in the middle of such an item whose producer is
+/// slow or stopped, and the item is not lost: an item of up to about three quarters of the
+/// buffer stays in the buffer until it is whole, for the next `get`; a larger one, whose front
+/// the consumer had to take out to make room, is handed back to its producer, which sends it
+/// again from its start. So an item larger than the buffer reaches only a `get` whose timeout
+/// covers its whole transfer (never a `get_nowait`): make the buffer larger than the largest
+/// item if consumers poll with short timeouts.
+///
 /// # Closing
 ///
 /// [`close`](Self::close) closes the queue for putting, for every process: later puts give
@@ -77,8 +85,9 @@ thread_local! {
 /// already. A consumer that dies asleep in `get` holds the consumer lock; the next consumer
 /// takes it over within ~10 ms. A dead producer in the middle of a chunked (larger than a
 /// quarter of the buffer) item: the consumer waiting for the rest notices within ~10 ms and
-/// drops the partial item. A dead consumer in the middle of a chunked item: the rest of that
-/// item is skipped by the next consumer (the item is lost with the consumer).
+/// drops the partial item. A dead consumer in the middle of a chunked item: if the item was
+/// still whole in the buffer, the next consumer gets it; otherwise the rest of that item is
+/// skipped by the next consumer (the item is lost with the consumer).
 pub struct Queue<T> {
     ring: Arc<Ring>,
     _items: PhantomData<fn(T) -> T>,
@@ -199,15 +208,23 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     /// [`PutError::Full`] after the timeout, with the item; as [`put`](Self::put).
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
-        self.put_wait(item, Wait::from_timeout(Some(timeout)))
+        self.put_wait(item, Wait::after(timeout))
     }
 
-    /// Puts `item` only if there is room now (Python's `put_nowait` / `put(block=False)`).
+    /// Puts `item` only if there is room now (Python's `put(block=False)`).
     ///
     /// # Errors
     /// [`PutError::Full`] at once, with the item; as [`put`](Self::put).
-    pub fn put_nowait(&self, item: T) -> Result<(), PutError<T>> {
+    pub fn try_put(&self, item: T) -> Result<(), PutError<T>> {
         self.put_wait(item, Wait::No)
+    }
+
+    /// [`try_put`](Self::try_put) under Python's name.
+    ///
+    /// # Errors
+    /// As [`try_put`](Self::try_put).
+    pub fn put_nowait(&self, item: T) -> Result<(), PutError<T>> {
+        self.try_put(item)
     }
 
     fn get_wait(&self, wait: Wait) -> Result<T, GetError> {
@@ -235,15 +252,23 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     /// [`GetError::Empty`] after the timeout; as [`get`](Self::get).
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
-        self.get_wait(Wait::from_timeout(Some(timeout)))
+        self.get_wait(Wait::after(timeout))
     }
 
-    /// Takes the next item if there is one now (Python's `get_nowait` / `get(block=False)`).
+    /// Takes the next item if there is one now (Python's `get(block=False)`).
     ///
     /// # Errors
     /// [`GetError::Empty`] at once; as [`get`](Self::get).
-    pub fn get_nowait(&self) -> Result<T, GetError> {
+    pub fn try_get(&self) -> Result<T, GetError> {
         self.get_wait(Wait::No)
+    }
+
+    /// [`try_get`](Self::try_get) under Python's name.
+    ///
+    /// # Errors
+    /// As [`try_get`](Self::try_get).
+    pub fn get_nowait(&self) -> Result<T, GetError> {
+        self.try_get()
     }
 }
 

@@ -12,39 +12,87 @@
 //!
 //! `head` (bytes ever published) and `tail` (bytes ever consumed) only grow. A producer holds
 //! the *put lock* (an `multiproc_sync::Lock`, which reports a holder that died), writes at `head`
-//! into free space nobody reads, and then publishes with one release store of `head`: a
-//! producer killed before that store leaves nothing visible, and the next one writes over its
-//! bytes. A consumer holds the *get lock*, reads the record at `tail`, and frees it with one
-//! store of `tail`: a consumer killed before that store leaves the message for the next one.
+//! into free space nobody reads, and then publishes with one release store (or
+//! compare-exchange) of `head`: a producer killed before that leaves nothing visible, and the
+//! next one writes over its bytes. A consumer holds the *get lock*, reads the record at `tail`,
+//! and frees it with one store of `tail`: a consumer killed before that store leaves the
+//! message for the next one.
 //!
 //! A message larger than a quarter of the ring goes as a `FIRST` record (with the total
 //! length), `CONT` records and a `LAST` record, written under the put lock held throughout, so
-//! the chunks of one message are contiguous in the ring. The chunks of a producer that died
-//! half-way are abandoned: the consumer drops a partial message when a new message starts, when
-//! `in_message` is cleared by whoever takes the put lock over from the dead producer, or when it
-//! takes the put lock over itself. Chunks left by a consumer that died half-way through reading
-//! are skipped by the next consumer (`CONT`/`LAST` with no `FIRST`).
+//! the chunks of one message are contiguous in the ring. Each chunk is published with a
+//! compare-exchange of `head` (a small message's record with a plain store), which fails only on
+//! a consumer's *hand-back mark* (below).
+//!
+//! ## A get that runs out of time in the middle of a chunked message
+//!
+//! Every get ends at its deadline, whatever the producer does: it may be slow, or stopped
+//! (SIGSTOP) half-way through a chunked message. The message must then survive, whole, for the
+//! next get, which may be another process's. So:
+//!
+//! - A consumer reading a chunked message copies its chunks out but leaves them in the ring
+//!   (`tail` stays at the `FIRST`) for as long as the producer has room for its next chunk. A
+//!   get that runs out of time then simply returns `Empty`: the next get reads the message again
+//!   from its `FIRST`. A message up to about three quarters of the ring is always received this
+//!   way, by a `get_nowait` too, whatever the timeouts of the gets before.
+//! - When the producer could not go on without the room those chunks take (a message larger
+//!   than the ring), the consumer frees what it has read: it *commits* to the message, and frees
+//!   each later chunk as it reads it. The front of the message now exists only in its memory,
+//!   which no other process can use. If its time runs out before the `LAST`, it *hands the
+//!   message back*: having read everything published, it sets the [`HANDED_BACK`] bit of `head`
+//!   (a compare-exchange from the very `head` it read up to, so it wins only if nothing more was
+//!   published; otherwise it reads on) and returns `Empty`. The producer's next compare-exchange
+//!   of `head` fails on that bit: it clears the bit, takes back the count of a `LAST` it was
+//!   publishing, and sends the message again from its `FIRST` (it still holds all of it: `put`
+//!   has not returned). No chunk of the abandoned attempt is published after the mark, so the
+//!   next get sees nothing torn and receives the message whole, once.
+//!
+//! Why not keep the front in the consumer for its own next get: another process's get may come
+//! first, and could not finish that message; only the producer can send it again. The cost: a
+//! message larger than the ring reaches only a get whose wait covers its whole transfer (a
+//! `get_nowait` never commits, so never receives one; shorter timeouts make the producer send it
+//! again each time).
+//!
+//! ## Dead producers and consumers
+//!
+//! The chunks of a producer that died half-way are abandoned. A consumer waiting for the rest
+//! checks that the producer lives ([`PRODUCER_CHECK_FIRST`] after it starts waiting, then at
+//! doubling intervals up to [`PRODUCER_CHECK_MAX`]) by trying the put lock, whose failed try
+//! checks its holder's liveness; it drops the partial message when it takes the lock over
+//! itself, when `in_message` is cleared by whoever else took it over, or when a new message
+//! starts. A consumer that died half-way through reading a chunked message leaves it whole in
+//! the ring for the next consumer if it had not committed; otherwise the next consumer skips its
+//! remaining chunks (`CONT`/`LAST` with no `FIRST`) and the message is lost with the consumer.
 //!
 //! Counts: `items_put` and `items_got`. A producer's commit writes `pending_head` and
 //! `pending_items` before `items_put` and `head`, so whoever takes over from a dead producer can
 //! tell whether its last commit was published (`head >= pending_head`) and put `items_put` right.
 //!
-//! Waiting: only the holder of the put (get) lock ever sleeps for space (data), on `space_word`
-//! (`data_word`), after a bounded spin, having raised `space_sleeping` (`data_sleeping`); the
-//! other side bumps the word and wakes only when that flag is up.
+//! Waiting: only the holder of the put (get) lock ever sleeps for space (data), on the
+//! `space` (`data`) [`WaitWord`] of the header, after a bounded spin; the other side notifies it,
+//! which costs a fence and a load unless someone sleeps. A consumer waiting for the
+//! rest of a chunked message sleeps in slices, to check its producer between them.
 
 use std::io;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
 
-use multiproc_core::SharedMapping;
-use multiproc_core::futex;
+use multiproc_core::futex::{Spin, WaitWord};
+use multiproc_core::heap::{Kind, Refusal, Spec, TypedMapping, TypedMappingSeed};
+use multiproc_core::transfer;
 use multiproc_sync::{Lock, LockGuard, TryLockError};
-use serde::de::Error as _;
+use serde::de::{Error as _, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Marks a page as a queue ring (and its layout version).
-const MAGIC: u32 = 0x5155_4531; // "QUE1"
+/// Marks a page as a queue ring (and its layout and protocol version: 2 added the hand-back
+/// mark of `head`).
+/// What the mapping holds, in its typed header (version 3: the waits are `WaitWord`s, the locks
+/// are guards recorded in the header).
+const KIND: Kind = Kind::new(*b"QRng");
+const VERSION: u16 = 3;
+/// Where the typed header puts the payload (the `Header` below): after its own 40 bytes and
+/// two guards, at 64-byte alignment.
+const PAYLOAD_START: usize = 128;
 /// Bytes before the ring: the header page.
 const DATA: usize = 4096;
 /// Record header bytes.
@@ -63,13 +111,21 @@ pub(crate) const MIN_BUFFER: usize = 4096;
 
 /// How long a waiter spins (re-checking, with `pause`) before it sleeps on the futex.
 const SPIN: Duration = Duration::from_micros(50);
-/// A consumer in the middle of a chunked message checks this often whether its producer lives.
-const PARTIAL_CHECK: Duration = Duration::from_millis(10);
+/// A consumer waiting for the rest of a chunked message first checks that its producer lives
+/// this long after it starts waiting, then at doubling intervals up to [`PRODUCER_CHECK_MAX`]:
+/// a dead producer is noticed within about 10 ms.
+const PRODUCER_CHECK_FIRST: Duration = Duration::from_millis(1);
+/// The longest a consumer waits for the rest of a chunked message without checking its producer.
+const PRODUCER_CHECK_MAX: Duration = Duration::from_millis(8);
+
+/// The bit of `head` by which a consumer hands the chunked message in flight back to its
+/// producer (see the module docs). Positions never reach it (2^63 bytes).
+const HANDED_BACK: u64 = 1 << 63;
 
 /// The shared state, at offset 0 of the mapping. Each group sits on a cache line of its own.
 #[repr(C, align(64))]
 struct Header {
-    magic: AtomicU32,
+    _reserved: AtomicU32,
     closed: AtomicU32,
     cap: AtomicU64,
     maxsize: AtomicU64,
@@ -85,23 +141,23 @@ struct Header {
     tail: AtomicU64,
     items_got: AtomicU64,
     _pad2: [u64; 6],
-    data_word: AtomicU32,
-    data_sleeping: AtomicU32,
+    /// Where the get-lock holder sleeps for data.
+    data: WaitWord,
     _pad3: [u32; 14],
-    space_word: AtomicU32,
-    space_sleeping: AtomicU32,
+    /// Where the put-lock holder sleeps for space.
+    space: WaitWord,
     _pad4: [u32; 14],
     // JoinableQueue.
     tasks_done: AtomicU64,
-    join_word: AtomicU32,
-    join_waiters: AtomicU32,
+    /// Where joiners sleep until every item is done.
+    joined: WaitWord,
 }
 
-static_assertions::const_assert!(std::mem::size_of::<Header>() <= DATA);
+static_assertions::const_assert!(std::mem::size_of::<Header>() <= DATA - PAYLOAD_START);
 static_assertions::const_assert_eq!(std::mem::align_of::<Header>(), 64);
 
-/// How long an operation may wait (the deadline type of `multiproc-core`).
-pub(crate) use multiproc_core::futex::Deadline as Wait;
+/// How long an operation may wait.
+pub(crate) use multiproc_core::Deadline as Wait;
 
 /// Why a put did not happen.
 #[derive(Debug, PartialEq, Eq)]
@@ -117,63 +173,106 @@ pub(crate) enum GetFail {
     Closed,
 }
 
+/// How far a get has gone: it has read up to `pos`, and freed (`tail`) up to `pos` too, except
+/// while it keeps the chunks of a message it has not committed to in the ring.
+struct Reading {
+    pos: u64,
+    /// The chunked message read so far.
+    partial: Option<Vec<u8>>,
+    /// Whether the front of `partial` was freed, so that it exists only here.
+    committed: bool,
+}
+
+/// What a get found in a record.
+enum Record {
+    /// A small message, its payload at `off + 8`, `len` bytes; the record ends at `end`.
+    Single { off: u64, len: u64, end: u64 },
+    /// The last chunk of a message: the whole of it.
+    Whole(Vec<u8>),
+    /// Nothing to return yet.
+    Next,
+}
+
+/// How a wait for the rest of a chunked message ended.
+enum Rest {
+    /// More was published.
+    More,
+    /// The message is abandoned (its producer died, or unwound out of `put`).
+    Dropped,
+    /// The deadline struck.
+    TimedOut,
+}
+
 /// The ring: the mapping and its two locks.
 pub(crate) struct Ring {
-    map: SharedMapping,
+    map: TypedMapping,
     put_lock: Lock,
     get_lock: Lock,
     cap: u64,
 }
 
-/// A ring on the wire: the mapping (its memfd out of band) and the two locks.
-#[derive(Deserialize)]
-struct Wire {
-    map: SharedMapping,
-    put_lock: Lock,
-    get_lock: Lock,
+/// The typed header's spec for a ring of `cap` bytes: the `Header` page, then the ring.
+fn spec(cap: u64) -> Option<Spec> {
+    let size = usize::try_from(cap)
+        .ok()?
+        .checked_add(DATA - PAYLOAD_START)?;
+    Some(Spec {
+        kind: KIND,
+        version: VERSION,
+        size,
+        align: 64,
+        layout: multiproc_core::heap::type_tag::<Header>(),
+    })
 }
 
+/// A ring on the wire: its size, the mapping (its memfd out of band), and the two locks, which
+/// must be the ones the mapping's header names.
 impl Serialize for Ring {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("Wire", 3)?;
-        st.serialize_field("map", &self.map)?;
-        st.serialize_field("put_lock", &self.put_lock)?;
-        st.serialize_field("get_lock", &self.get_lock)?;
-        st.end()
+        (self.cap, &self.map, &self.put_lock, &self.get_lock).serialize(s)
     }
 }
 
 impl<'de> Deserialize<'de> for Ring {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let w = Wire::deserialize(d)?;
-        Ring::from_wire(w).map_err(D::Error::custom)
-    }
-}
-
-impl Ring {
-    fn from_wire(w: Wire) -> Result<Ring, String> {
-        if w.map.len() < DATA + MIN_BUFFER {
-            return Err("queue mapping too small".into());
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Ring;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a queue ring")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Ring, A::Error> {
+                let missing = |i| A::Error::invalid_length(i, &"a ring and its two locks");
+                let cap: u64 = seq.next_element()?.ok_or_else(|| missing(0))?;
+                if !cap.is_power_of_two() || cap < MIN_BUFFER as u64 {
+                    return Err(A::Error::custom(format!("a queue ring of {cap} bytes")));
+                }
+                let spec = spec(cap).ok_or_else(|| A::Error::custom("queue ring too large"))?;
+                let map = seq
+                    .next_element_seed(TypedMappingSeed(&spec))?
+                    .ok_or_else(|| missing(1))?;
+                let put_lock: Lock = seq.next_element()?.ok_or_else(|| missing(2))?;
+                let get_lock: Lock = seq.next_element()?.ok_or_else(|| missing(3))?;
+                if map.guards() != [put_lock.id(), get_lock.id()] {
+                    return Err(transfer::fail_de(multiproc_core::Error::Refused(
+                        Refusal::WrongGuard,
+                    )));
+                }
+                let ring = Ring {
+                    map,
+                    put_lock,
+                    get_lock,
+                    cap,
+                };
+                if ring.hdr().cap.load(Ordering::Relaxed) != cap {
+                    return Err(transfer::fail_de(multiproc_core::Error::Refused(
+                        Refusal::WrongLayout,
+                    )));
+                }
+                Ok(ring)
+            }
         }
-        let ring = Ring {
-            cap: 0,
-            map: w.map,
-            put_lock: w.put_lock,
-            get_lock: w.get_lock,
-        };
-        let h = ring.hdr();
-        if h.magic.load(Ordering::Acquire) != MAGIC {
-            return Err("the mapping is not a queue".into());
-        }
-        let cap = h.cap.load(Ordering::Relaxed);
-        if !cap.is_power_of_two()
-            || cap < MIN_BUFFER as u64
-            || cap as usize + DATA != ring.map.len()
-        {
-            return Err(format!("queue ring of {cap} bytes is inconsistent"));
-        }
-        Ok(Ring { cap, ..ring })
+        d.deserialize_tuple(4, V)
     }
 }
 
@@ -189,33 +288,36 @@ impl Ring {
             .max(MIN_BUFFER)
             .checked_next_power_of_two()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "queue buffer too large"))?;
-        let map = SharedMapping::memfd("multiproc-queue", DATA + cap)?;
+        let too_large = || io::Error::new(io::ErrorKind::InvalidInput, "queue buffer too large");
+        let spec = spec(cap as u64).ok_or_else(too_large)?;
+        let (put_lock, get_lock) = (Lock::new()?, Lock::new()?);
+        let map = TypedMapping::new("multiproc-queue", &spec, &[put_lock.id(), get_lock.id()])?;
         let ring = Ring {
             map,
-            put_lock: Lock::new()?,
-            get_lock: Lock::new()?,
+            put_lock,
+            get_lock,
             cap: cap as u64,
         };
         let h = ring.hdr();
         h.cap.store(cap as u64, Ordering::Relaxed);
-        h.maxsize.store(maxsize as u64, Ordering::Relaxed);
-        h.magic.store(MAGIC, Ordering::Release);
+        h.maxsize.store(maxsize as u64, Ordering::Release);
         Ok(ring)
     }
 
     #[inline]
     fn hdr(&self) -> &Header {
-        // SAFETY: the mapping is page-aligned and at least DATA >= size_of::<Header>() bytes
-        // (checked on construction and deserialisation); `Header` is all atomics (and padding
-        // integers never read), valid for any bytes, and meant for concurrent access; the
-        // mapping lives as long as `self`.
-        unsafe { &*self.map.as_ptr().cast::<Header>() }
+        // SAFETY: the payload starts 64-aligned with `DATA - PAYLOAD_START >= size_of::<Header>()`
+        // bytes before the ring (the spec, checked on construction and deserialisation);
+        // `Header` is all atomics (and padding integers never read), valid for any bytes, and
+        // meant for concurrent access; the mapping lives as long as `self`.
+        unsafe { self.map.payload().cast::<Header>().as_ref() }
     }
 
     #[inline]
     fn data(&self) -> *mut u8 {
-        // SAFETY: DATA is inside the mapping (its length is DATA + cap).
-        unsafe { self.map.as_ptr().add(DATA) }
+        // SAFETY: the ring starts `DATA - PAYLOAD_START` bytes into the payload, whose length is
+        // that plus `cap` (the spec).
+        unsafe { self.map.payload().as_ptr().add(DATA - PAYLOAD_START) }
     }
 
     pub(crate) fn capacity(&self) -> usize {
@@ -239,8 +341,13 @@ impl Ring {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        let h = self.hdr();
-        h.head.load(Ordering::Acquire) == h.tail.load(Ordering::Acquire)
+        self.head() == self.hdr().tail.load(Ordering::Acquire)
+    }
+
+    /// `head` without the hand-back mark.
+    #[inline]
+    fn head(&self) -> u64 {
+        self.hdr().head.load(Ordering::Acquire) & !HANDED_BACK
     }
 
     pub(crate) fn is_full(&self) -> bool {
@@ -249,17 +356,15 @@ impl Ring {
             return self.qsize() >= max;
         }
         let h = self.hdr();
-        let used = h.head.load(Ordering::Acquire) - h.tail.load(Ordering::Acquire);
+        let used = self.head() - h.tail.load(Ordering::Acquire);
         self.cap - used < REC + 8
     }
 
     pub(crate) fn close(&self) {
         let h = self.hdr();
-        h.closed.store(1, Ordering::Release);
-        for word in [&h.data_word, &h.space_word] {
-            word.fetch_add(1, Ordering::Release);
-            futex::wake_all(word);
-        }
+        h.closed.store(1, Ordering::SeqCst);
+        h.data.notify_all();
+        h.space.notify_all();
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -272,72 +377,16 @@ impl Ring {
 
     // ---- waiting ------------------------------------------------------------------------
 
-    /// Waits until `ready()`, spinning first, then sleeping on `word` with `sleeping` raised;
-    /// gives up at `wait`'s deadline (or after `cap`, when given). Returns `ready()`.
+    /// Waits on `word` until `ready()`: spins [`SPIN`], then sleeps; gives up at `wait`'s
+    /// deadline (or after `cap`, when given). Returns `ready()`.
     fn wait_on(
-        word: &AtomicU32,
-        sleeping: &AtomicU32,
-        mut ready: impl FnMut() -> bool,
+        word: &WaitWord,
+        ready: impl FnMut() -> bool,
         wait: Wait,
         cap: Option<Duration>,
     ) -> bool {
-        if ready() {
-            return true;
-        }
-        if matches!(wait, Wait::No) {
-            return false;
-        }
-        let start = Instant::now();
-        let mut n = 0u32;
-        loop {
-            for _ in 0..64 {
-                std::hint::spin_loop();
-            }
-            if ready() {
-                return true;
-            }
-            n += 1;
-            if n.is_multiple_of(16) && start.elapsed() >= SPIN {
-                break;
-            }
-        }
-        let stop = cap.map(|c| start + c);
-        loop {
-            let seen = word.load(Ordering::Acquire);
-            sleeping.store(1, Ordering::Relaxed);
-            fence(Ordering::SeqCst);
-            if ready() {
-                sleeping.store(0, Ordering::Relaxed);
-                return true;
-            }
-            let Some(mut left) = wait.left() else {
-                sleeping.store(0, Ordering::Relaxed);
-                return false;
-            };
-            if let Some(stop) = stop {
-                let Some(to_stop) = stop.checked_duration_since(Instant::now()) else {
-                    sleeping.store(0, Ordering::Relaxed);
-                    return false;
-                };
-                left = Some(left.map_or(to_stop, |l| l.min(to_stop)));
-            }
-            let _ = futex::wait(word, seen, left);
-            sleeping.store(0, Ordering::Relaxed);
-            if ready() {
-                return true;
-            }
-        }
-    }
-
-    /// Tells the sleeper on `word`, if there is one, that things changed. Call after the
-    /// store that changed them.
-    #[inline]
-    fn notify(word: &AtomicU32, sleeping: &AtomicU32) {
-        fence(Ordering::SeqCst);
-        if sleeping.load(Ordering::Relaxed) != 0 {
-            word.fetch_add(1, Ordering::Release);
-            futex::wake(word, 1);
-        }
+        let deadline = cap.map_or(wait, |c| wait.capped(c));
+        word.wait_until(ready, deadline, Spin::For(SPIN))
     }
 
     fn lock(lock: &Lock, wait: Wait) -> Option<(LockGuard<'_>, bool)> {
@@ -362,18 +411,17 @@ impl Ring {
     /// commit it had not published, a chunked message it had not finished.
     fn recover_put(&self) {
         let h = self.hdr();
-        let head = h.head.load(Ordering::Relaxed);
+        // A hand-back mark was meant for the dead producer: nobody will send its message again.
+        let head = h.head.fetch_and(!HANDED_BACK, Ordering::AcqRel) & !HANDED_BACK;
         let pending = h.pending_head.load(Ordering::Relaxed);
         if head < pending {
             let n = h.pending_items.load(Ordering::Relaxed);
             h.items_put.store(n.saturating_sub(1), Ordering::Release);
             h.pending_head.store(head, Ordering::Relaxed);
         }
-        h.space_sleeping.store(0, Ordering::Relaxed);
-        if h.in_message.swap(0, Ordering::AcqRel) != 0 {
+        if h.in_message.swap(0, Ordering::SeqCst) != 0 {
             // A consumer may wait for the rest of that message: let it see it is abandoned.
-            h.data_word.fetch_add(1, Ordering::Release);
-            futex::wake_all(&h.data_word);
+            h.data.notify_all();
         }
     }
 
@@ -402,7 +450,7 @@ impl Ring {
         if new_item && h.closed.load(Ordering::Relaxed) != 0 {
             return true;
         }
-        let head = h.head.load(Ordering::Relaxed);
+        let head = self.head();
         let tail = h.tail.load(Ordering::Acquire);
         if self.cap - (head - tail) < self.need(head, rec) {
             return false;
@@ -415,13 +463,7 @@ impl Ring {
 
     fn wait_space(&self, rec: u64, new_item: bool, wait: Wait) -> bool {
         let h = self.hdr();
-        Self::wait_on(
-            &h.space_word,
-            &h.space_sleeping,
-            || self.space_ok(rec, new_item),
-            wait,
-            None,
-        )
+        Self::wait_on(&h.space, || self.space_ok(rec, new_item), wait, None)
     }
 
     /// Writes a record at `head` (after a skip record when it would straddle the end);
@@ -464,8 +506,40 @@ impl Ring {
             h.pending_items.store(n, Ordering::Relaxed);
             h.items_put.store(n, Ordering::Release);
         }
-        h.head.store(new_head, Ordering::Release);
-        Self::notify(&h.data_word, &h.data_sleeping);
+        // A plain store: a hand-back mark it may overwrite was left for a chunked message no
+        // longer in flight (the put lock is held, and this is no chunk).
+        h.head.store(new_head, Ordering::SeqCst);
+        h.data.notify_one();
+    }
+
+    /// Publishes a chunk written from `old` up to `new`; with `item` (a `LAST`), counts its
+    /// message. `false` when a consumer handed the message back: nothing is published or
+    /// counted, and the mark is cleared.
+    fn publish_chunk(&self, old: u64, new: u64, item: bool) -> bool {
+        let h = self.hdr();
+        let n = h.items_put.load(Ordering::Relaxed) + 1;
+        if item {
+            h.pending_head.store(new, Ordering::Relaxed);
+            h.pending_items.store(n, Ordering::Relaxed);
+            h.items_put.store(n, Ordering::Release);
+        }
+        if h.head
+            .compare_exchange(old, new, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+        {
+            // Only the mark makes it fail (the put lock is held). A producer that dies in here
+            // leaves `head < pending_head`, which `recover_put` reads as "not counted".
+            if item {
+                h.items_put.store(n - 1, Ordering::SeqCst);
+                h.pending_head.store(old, Ordering::Relaxed);
+                // A joiner may have seen the count that is now taken back.
+                self.wake_joiners();
+            }
+            h.head.store(old, Ordering::Release);
+            return false;
+        }
+        h.data.notify_one();
+        true
     }
 
     /// Puts one message. `Full` when the wait ran out before there was room (or the put lock
@@ -492,13 +566,12 @@ impl Ring {
             if h.closed.load(Ordering::Acquire) != 0 {
                 return Err(PutFail::Closed);
             }
-            let head = self.write_record(h.head.load(Ordering::Relaxed), KIND_SINGLE, &[], payload);
+            let head = self.write_record(self.head(), KIND_SINGLE, &[], payload);
             self.publish(head, true);
             return Ok(());
         }
         // Chunked: FIRST (with the total length), CONT..., LAST; the put lock is held
         // throughout, so the chunks are contiguous.
-        let first = (max - 8) as usize;
         if !self.wait_space(REC + max, true, wait) {
             return Err(PutFail::Full);
         }
@@ -506,28 +579,42 @@ impl Ring {
             return Err(PutFail::Closed);
         }
         h.in_message.store(1, Ordering::Release);
-        let total = len.to_le_bytes();
-        let head = self.write_record(
-            h.head.load(Ordering::Relaxed),
-            KIND_FIRST,
-            &total,
-            &payload[..first],
-        );
-        self.publish(head, false);
+        // Once part of a message is out, the rest follows whatever the timeout (a consumer
+        // would otherwise hold a partial message); closing does not stop it either. A consumer
+        // that ran out of time half-way hands it back: send it again, whole.
+        while !self.send_chunks(payload) {}
+        h.in_message.store(0, Ordering::Release);
+        Ok(())
+    }
+
+    /// Sends `payload` (longer than a chunk) as `FIRST`, `CONT`..., `LAST`. `false` when a
+    /// consumer handed it back half-way: nothing more of it was published.
+    fn send_chunks(&self, payload: &[u8]) -> bool {
+        let max = self.max_chunk();
+        let first = (max - 8) as usize;
+        // Room for the FIRST: `put` saw it the first time; after a hand-back the consumer has
+        // freed all it read.
+        self.wait_space(REC + max, false, Wait::Forever);
+        let old = self.head();
+        let total = (payload.len() as u64).to_le_bytes();
+        let new = self.write_record(old, KIND_FIRST, &total, &payload[..first]);
+        if !self.publish_chunk(old, new, false) {
+            return false;
+        }
         let mut rest = &payload[first..];
         while !rest.is_empty() {
             let n = rest.len().min(max as usize);
             let last = n == rest.len();
-            // Once part of a message is out, the rest follows whatever the timeout (a consumer
-            // would otherwise hold a partial message); closing does not stop it either.
             self.wait_space(REC + align8(n as u64), false, Wait::Forever);
             let kind = if last { KIND_LAST } else { KIND_CONT };
-            let head = self.write_record(h.head.load(Ordering::Relaxed), kind, &[], &rest[..n]);
-            self.publish(head, last);
+            let old = self.head();
+            let new = self.write_record(old, kind, &[], &rest[..n]);
+            if !self.publish_chunk(old, new, last) {
+                return false;
+            }
             rest = &rest[n..];
         }
-        h.in_message.store(0, Ordering::Release);
-        Ok(())
+        true
     }
 
     // ---- consuming ----------------------------------------------------------------------
@@ -554,8 +641,8 @@ impl Ring {
 
     fn free_to(&self, tail: u64) {
         let h = self.hdr();
-        h.tail.store(tail, Ordering::Release);
-        Self::notify(&h.space_word, &h.space_sleeping);
+        h.tail.store(tail, Ordering::SeqCst);
+        h.space.notify_one();
     }
 
     fn took_item(&self) {
@@ -574,124 +661,231 @@ impl Ring {
             return Err(GetFail::Empty);
         };
         let h = self.hdr();
-        if died {
-            h.data_sleeping.store(0, Ordering::Relaxed);
-        }
-        let mut partial: Option<Vec<u8>> = None;
+        // A dead holder may have left itself counted as a sleeper on `data`: that only costs a
+        // spare wake-up now and then, never a lost one.
+        let _ = died;
+        let mut r = Reading {
+            pos: h.tail.load(Ordering::Relaxed),
+            partial: None,
+            committed: false,
+        };
         loop {
-            let tail = h.tail.load(Ordering::Relaxed);
-            let head = h.head.load(Ordering::Acquire);
-            if head == tail {
-                if partial.is_some() {
-                    if !self.wait_rest() {
-                        partial = None;
-                    }
+            let marked = h.head.load(Ordering::Acquire);
+            let head = marked & !HANDED_BACK;
+            if head == r.pos {
+                if r.partial.is_some() || marked & HANDED_BACK != 0 {
+                    // A chunked message is in flight: the rest of it, or all of it again.
+                    self.wait_for_rest(&mut r, wait)?;
                     continue;
                 }
-                if h.closed.load(Ordering::Acquire) != 0 && h.head.load(Ordering::Acquire) == tail {
+                if h.closed.load(Ordering::Acquire) != 0 && self.head() == r.pos {
                     return Err(GetFail::Closed);
                 }
-                let ready = || {
-                    h.head.load(Ordering::Acquire) != tail || h.closed.load(Ordering::Acquire) != 0
-                };
-                if !Self::wait_on(&h.data_word, &h.data_sleeping, ready, wait, None) {
+                let pos = r.pos;
+                let ready = || self.head() != pos || h.closed.load(Ordering::Acquire) != 0;
+                if !Self::wait_on(&h.data, ready, wait, None) {
                     return Err(GetFail::Empty);
                 }
                 continue;
             }
-            let off = self.offset(tail);
-            let word = self.read_u64(off);
-            let kind = (word >> 32) as u32;
-            let len = word & 0xffff_ffff;
-            if kind == KIND_WRAP {
-                self.free_to(tail + (self.cap - off));
-                continue;
-            }
-            let rec = REC + align8(len);
-            if off + rec > self.cap || tail + rec > head {
-                // Never written by a producer of ours: drop everything published.
-                self.free_to(head);
-                partial = None;
-                continue;
-            }
-            match kind {
-                KIND_SINGLE => {
-                    // SAFETY: the get lock is held, the record is published and in bounds.
-                    let r = take(unsafe { self.payload(off, len) });
+            match self.read_record(&mut r, head) {
+                Record::Single { off, len, end } => {
+                    // SAFETY: the get lock is held; the record is published, in bounds
+                    // (checked by `read_record`) and not freed.
+                    let out = take(unsafe { self.payload(off, len) });
                     self.took_item();
-                    self.free_to(tail + rec);
-                    return Ok(r);
+                    // Frees with it the chunks of a dead producer's message kept before it.
+                    self.free_to(end);
+                    return Ok(out);
                 }
-                KIND_FIRST if len >= 8 => {
-                    let total = self.read_u64(off + 8);
-                    let mut buf = Vec::with_capacity(total.min(1 << 30) as usize);
+                Record::Whole(buf) => return Ok(take(&buf)),
+                Record::Next => {}
+            }
+        }
+    }
+
+    /// Reads the record at `r.pos` (published: below `head`).
+    fn read_record(&self, r: &mut Reading, head: u64) -> Record {
+        let off = self.offset(r.pos);
+        let word = self.read_u64(off);
+        let kind = (word >> 32) as u32;
+        let len = word & 0xffff_ffff;
+        if kind == KIND_WRAP {
+            self.advance(r, r.pos + (self.cap - off));
+            return Record::Next;
+        }
+        let rec = REC + align8(len);
+        let end = r.pos + rec;
+        if off + rec > self.cap || end > head {
+            // Never written by a producer of ours: drop everything published.
+            *r = Reading {
+                pos: head,
+                partial: None,
+                committed: false,
+            };
+            self.free_to(head);
+            return Record::Next;
+        }
+        match kind {
+            KIND_SINGLE => return Record::Single { off, len, end },
+            KIND_FIRST if len >= 8 => {
+                if r.partial.is_some() {
+                    // A new message: the one before was a dead producer's, abandoned.
+                    self.free_to(r.pos);
+                }
+                let total = self.read_u64(off + 8);
+                let mut buf = Vec::with_capacity(total.min(1 << 30) as usize);
+                // SAFETY: the get lock is held; the record is published, in bounds and not
+                // freed.
+                buf.extend_from_slice(unsafe { &self.payload(off, len)[8..] });
+                r.partial = Some(buf);
+                r.committed = false;
+                self.advance(r, end);
+            }
+            KIND_CONT => {
+                if let Some(buf) = r.partial.as_mut() {
                     // SAFETY: as above.
-                    buf.extend_from_slice(unsafe { &self.payload(off, len)[8..] });
-                    partial = Some(buf);
-                    self.free_to(tail + rec);
+                    buf.extend_from_slice(unsafe { self.payload(off, len) });
                 }
-                KIND_CONT => {
-                    if let Some(buf) = partial.as_mut() {
-                        // SAFETY: as above.
-                        buf.extend_from_slice(unsafe { self.payload(off, len) });
-                    }
-                    self.free_to(tail + rec);
+                self.advance(r, end);
+            }
+            KIND_LAST => {
+                self.took_item();
+                let whole = r.partial.take().map(|mut buf| {
+                    // SAFETY: as above (freed only below).
+                    buf.extend_from_slice(unsafe { self.payload(off, len) });
+                    buf
+                });
+                r.committed = false;
+                self.advance(r, end);
+                // Without a FIRST, the end of a message whose reader died: it was counted, so
+                // it is counted out.
+                if let Some(buf) = whole {
+                    return Record::Whole(buf);
                 }
-                KIND_LAST => {
-                    self.took_item();
-                    if let Some(mut buf) = partial.take() {
-                        // SAFETY: as above.
-                        buf.extend_from_slice(unsafe { self.payload(off, len) });
-                        self.free_to(tail + rec);
-                        return Ok(take(&buf));
-                    }
-                    // The end of a message whose reader died: it was counted, so count it out.
-                    self.free_to(tail + rec);
-                }
-                _ => {
-                    self.free_to(tail + rec);
+            }
+            _ => self.advance(r, end),
+        }
+        Record::Next
+    }
+
+    /// Moves the get past a record that ends at `end`, freeing it unless it belongs to a
+    /// chunked message kept in the ring.
+    fn advance(&self, r: &mut Reading, end: u64) {
+        r.pos = end;
+        if r.partial.is_none() || r.committed {
+            self.free_to(end);
+        }
+    }
+
+    /// At the end of what is published, with a chunked message in flight (the get holds its
+    /// front, or it was handed back and not yet sent again): waits for more until `wait`'s
+    /// deadline. `Err(Empty)` when the time ran out, the message left in the ring or handed
+    /// back.
+    fn wait_for_rest(&self, r: &mut Reading, wait: Wait) -> Result<(), GetFail> {
+        if r.partial.is_some()
+            && !r.committed
+            && wait.left().is_some()
+            && self.producer_needs_room(r.pos)
+        {
+            // The producer cannot go on unless the get frees what it read: commit.
+            r.committed = true;
+            self.free_to(r.pos);
+        }
+        match self.wait_rest(r.pos, wait) {
+            Rest::More => Ok(()),
+            Rest::Dropped => {
+                // Its producer died: drop it, as an unpublished small message is.
+                r.partial = None;
+                r.committed = false;
+                self.free_to(r.pos);
+                Ok(())
+            }
+            // Nothing held, or all of it still in the ring for the next get.
+            Rest::TimedOut if !r.committed => Err(GetFail::Empty),
+            Rest::TimedOut => {
+                if self.hand_back(r.pos) {
+                    r.partial = None;
+                    Err(GetFail::Empty)
+                } else {
+                    // More was published meanwhile: read it first.
+                    Ok(())
                 }
             }
         }
     }
 
-    /// In the middle of a chunked message with nothing to read: waits for more. `false` when
-    /// the message is abandoned (its producer died).
-    fn wait_rest(&self) -> bool {
+    /// Whether the producer, writing a chunk at `pos` (the head), might lack room for it unless
+    /// the get frees the chunks it keeps.
+    fn producer_needs_room(&self, pos: u64) -> bool {
+        let tail = self.hdr().tail.load(Ordering::Relaxed);
+        self.cap - (pos - tail) < self.need(pos, REC + self.max_chunk())
+    }
+
+    /// Waits until `wait`'s deadline for more to be published after `pos` (the head), checking
+    /// now and then that the producer of the message in flight lives.
+    fn wait_rest(&self, pos: u64, wait: Wait) -> Rest {
         let h = self.hdr();
+        let mut interval = PRODUCER_CHECK_FIRST;
         loop {
-            let tail = h.tail.load(Ordering::Relaxed);
-            let ready = || {
-                h.head.load(Ordering::Acquire) != tail || h.in_message.load(Ordering::Acquire) == 0
-            };
-            let more = Self::wait_on(
-                &h.data_word,
-                &h.data_sleeping,
-                ready,
-                Wait::Forever,
-                Some(PARTIAL_CHECK),
+            let ready = || self.head() != pos || h.in_message.load(Ordering::Acquire) == 0;
+            let woke = Self::wait_on(&h.data, ready, wait, Some(interval));
+            if self.head() != pos {
+                return Rest::More;
+            }
+            if !woke {
+                if wait.left().is_none() {
+                    return Rest::TimedOut;
+                }
+                if !self.producer_gone(pos) {
+                    interval = (interval * 2).min(PRODUCER_CHECK_MAX);
+                    continue;
+                }
+            }
+            // `in_message` cleared, or the producer gone, with nothing more published: the
+            // message is abandoned, and a hand-back mark left for it is void.
+            let _ = h.head.compare_exchange(
+                pos | HANDED_BACK,
+                pos,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
             );
-            if h.head.load(Ordering::Acquire) != tail {
-                return true;
+            return Rest::Dropped;
+        }
+    }
+
+    /// Whether the producer of the message in flight is gone: its put lock could be taken (over
+    /// from a dead holder, whose state is repaired, or free: a `put` that unwound) with nothing
+    /// more published. A failed try checks the holder's liveness (rate-limited by the lock).
+    fn producer_gone(&self, pos: u64) -> bool {
+        let guard = match self.put_lock.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::OwnerDied(g)) => {
+                self.recover_put();
+                g
             }
-            if more {
-                // in_message cleared and nothing more came: abandoned.
-                return false;
-            }
-            // Is the producer still there? Try its lock: taking it over means it died.
-            if let Some((_g, died)) = Self::lock(
-                &self.put_lock,
-                Wait::from_timeout(Some(Duration::from_millis(1))),
-            ) {
-                if died {
-                    self.recover_put();
-                }
-                if h.head.load(Ordering::Acquire) == tail {
-                    h.in_message.store(0, Ordering::Release);
-                    return false;
-                }
-                return true;
-            }
+            Err(TryLockError::Timeout) => return false,
+        };
+        let gone = self.head() == pos;
+        if gone {
+            self.hdr().in_message.store(0, Ordering::Release);
+        }
+        drop(guard);
+        gone
+    }
+
+    /// Hands the chunked message in flight back to its producer (see the module docs); the get
+    /// has read and freed everything published, up to `pos`. `false` when more was published
+    /// meanwhile.
+    fn hand_back(&self, pos: u64) -> bool {
+        match self.hdr().head.compare_exchange(
+            pos,
+            pos | HANDED_BACK,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => true,
+            Err(now) => now == pos | HANDED_BACK,
         }
     }
 
@@ -708,7 +902,7 @@ impl Ring {
             match h.tasks_done.compare_exchange_weak(
                 done,
                 done + 1,
-                Ordering::AcqRel,
+                Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => break,
@@ -716,13 +910,15 @@ impl Ring {
             }
         }
         if done + 1 >= h.items_put.load(Ordering::Acquire) {
-            fence(Ordering::SeqCst);
-            if h.join_waiters.load(Ordering::Relaxed) != 0 {
-                h.join_word.fetch_add(1, Ordering::Release);
-                futex::wake_all(&h.join_word);
-            }
+            self.wake_joiners();
         }
         true
+    }
+
+    /// Wakes the joiners, if any sleep, to look at the counts again.
+    fn wake_joiners(&self) {
+        let h = self.hdr();
+        h.joined.notify_all();
     }
 
     /// Items put and not yet marked done.
@@ -735,34 +931,7 @@ impl Ring {
     /// Waits until every item put has been marked done; `false` on timeout.
     pub(crate) fn join(&self, wait: Wait) -> bool {
         let h = self.hdr();
-        if self.unfinished() == 0 {
-            return true;
-        }
-        let start = Instant::now();
-        while start.elapsed() < SPIN {
-            std::hint::spin_loop();
-            if self.unfinished() == 0 {
-                return true;
-            }
-        }
-        loop {
-            let seen = h.join_word.load(Ordering::Acquire);
-            h.join_waiters.fetch_add(1, Ordering::SeqCst);
-            fence(Ordering::SeqCst);
-            if self.unfinished() == 0 {
-                h.join_waiters.fetch_sub(1, Ordering::SeqCst);
-                return true;
-            }
-            let Some(left) = wait.left() else {
-                h.join_waiters.fetch_sub(1, Ordering::SeqCst);
-                return false;
-            };
-            // Bounded sleeps: a joiner that died leaves its count up, which only costs wakes.
-            let left = left.map_or(Duration::from_millis(100), |l| {
-                l.min(Duration::from_millis(100))
-            });
-            let _ = futex::wait(&h.join_word, seen, Some(left));
-            h.join_waiters.fetch_sub(1, Ordering::SeqCst);
-        }
+        h.joined
+            .wait_until(|| self.unfinished() == 0, wait, Spin::For(SPIN))
     }
 }

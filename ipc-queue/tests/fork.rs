@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use multiproc_process::{Process, StartMethod};
-use multiproc_queue::{JoinableQueue, MessageQueue, MqError, Queue, SimpleQueue};
+use multiproc_queue::{Error, JoinableQueue, MessageQueue, Queue, SimpleQueue};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -49,7 +49,7 @@ fn handles_reach_a_forked_child() {
         format!("hello from {}", p.pid().unwrap())
     );
     assert_eq!(s.get().unwrap(), 42);
-    assert_eq!(mq.try_receive_vec().unwrap(), (b"by name".to_vec(), 3));
+    assert_eq!(mq.try_recv_vec().unwrap(), (b"by name".to_vec(), 3));
 }
 
 fn message_queue_errors_and_limits() {
@@ -59,62 +59,59 @@ fn message_queue_errors_and_limits() {
     let mq = MessageQueue::create(&name, 2, 16).unwrap();
     assert!(matches!(
         MessageQueue::create(&name, 2, 16),
-        Err(MqError::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists
+        Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists
     ));
     let a = mq.attributes().unwrap();
     assert_eq!((a.max_msgs, a.msg_size, a.current_msgs), (2, 16, 0));
     assert!(matches!(
         mq.send(&[0; 17], 0),
-        Err(MqError::TooLarge { len: 17, max: 16 })
+        Err(Error::TooLarge { len: 17, max: 16 })
     ));
     mq.send(b"a", 0).unwrap();
     mq.try_send(b"b", 5).unwrap();
-    assert!(matches!(mq.try_send(b"c", 0), Err(MqError::Full)));
+    assert!(matches!(mq.try_send(b"c", 0), Err(Error::Full)));
     assert!(matches!(
         mq.send_timeout(b"c", 0, Duration::from_millis(20)),
-        Err(MqError::Full)
+        Err(Error::Full)
     ));
     let mut small = [0u8; 8];
     assert!(matches!(
-        mq.receive(&mut small),
-        Err(MqError::BufferTooSmall { len: 8, need: 16 })
+        mq.recv(&mut small),
+        Err(Error::BufferTooSmall { len: 8, need: 16 })
     ));
     let mut buf = [0u8; 16];
-    assert_eq!(mq.receive_timeout(&mut buf, LIMIT).unwrap(), (1, 5));
-    assert_eq!(mq.try_receive(&mut buf).unwrap(), (1, 0));
+    assert_eq!(mq.recv_timeout(&mut buf, LIMIT).unwrap(), (1, 5));
+    assert_eq!(mq.try_recv(&mut buf).unwrap(), (1, 0));
     assert!(matches!(
-        mq.receive_timeout(&mut buf, Duration::from_millis(20)),
-        Err(MqError::Empty)
+        mq.recv_timeout(&mut buf, Duration::from_millis(20)),
+        Err(Error::Empty)
     ));
     let too_many = limits.max_msgs as usize + 1;
     match MessageQueue::create(&format!("{name}-big"), too_many, 16) {
-        Err(MqError::Limits(msg)) => assert!(msg.contains("msg_max"), "{msg}"),
+        Err(e @ Error::SizeLimit { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains("msg_max"), "{msg}");
+        }
         Ok(_) => {} // a privileged user may exceed msg_max
         Err(e) => panic!("{e}"),
     }
     drop(mq);
     assert!(matches!(
         MessageQueue::open(&name),
-        Err(MqError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound
+        Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound
     ));
     assert!(
-        MessageQueue::unlink(&name).is_err(),
+        MessageQueue::unlink_name(&name).is_err(),
         "the creator removed it"
     );
 }
 
 fn main() {
-    for (name, test) in [
-        (
-            "handles_reach_a_forked_child",
-            handles_reach_a_forked_child as fn(),
-        ),
+    multiproc_testkit::run_single_threaded(&[
+        ("handles_reach_a_forked_child", handles_reach_a_forked_child),
         (
             "message_queue_errors_and_limits",
             message_queue_errors_and_limits,
         ),
-    ] {
-        test();
-        println!("test {name} ... ok");
-    }
+    ]);
 }

@@ -8,6 +8,19 @@
 //! Prints `listening on http://HOST:PORT/RPC2` once it accepts connections, then serves until
 //! it is killed. Try it with Python: `python3 -c "import xmlrpc.client as x;
 //! print(x.ServerProxy('http://127.0.0.1:8000/RPC2').add(2, 3))"`.
+//!
+//! # Output
+//!
+//! ```text
+//! $ rpc_server --addr 127.0.0.1:0 &
+//! listening on *
+//! $ rpc_client --url $ADDRESS
+//! 8
+//! 5
+//! 10
+//! ["add", "mul", "pow", "system.listMethods", "system.methodHelp", "system.methodSignature"]
+//! $ kill
+//! ```
 
 use std::io::Write;
 

@@ -31,6 +31,16 @@
 //! ```text
 //! cargo run -p multiproc-shm --example sharedctypes
 //! ```
+//!
+//! # Output
+//!
+//! ```text
+//! 49
+//! true
+//! HELLO WORLD
+//! [10, 1, 2, 3, 4]
+//! [(3.515625, 39.0625), (33.0625, 4.0)]
+//! ```
 
 use multiproc_process::Process;
 use multiproc_shm::{Array, RawValue, Shareable, Value};

@@ -7,6 +7,12 @@
 //! ```
 //!
 //! Without a name it shows the error for a name that does not exist.
+//!
+//! # Output
+//!
+//! ```text
+//! usage: shm_attach NAME (start shm_create); open "ipc-example-no-such-block": no shared memory block named "ipc-example-no-such-block"
+//! ```
 
 use std::sync::atomic::Ordering;
 
@@ -25,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         return Ok(());
     };
-    let block = SharedMemory::open(&name)?;
+    let mut block = SharedMemory::open(&name)?;
     let mut buf = [0u8; 256];
     block.read(GREETING, &mut buf)?;
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
@@ -37,6 +43,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let reply = format!("hello back from shm_attach (pid {})\0", std::process::id());
     block.write(REPLY, reply.as_bytes())?;
+    // SAFETY: the block is `shm_create`'s, which never resizes it: the state word stays inside
+    // the object for as long as `block` lives.
+    unsafe { block.assume_fixed_size() };
     let state = block.mapping().atomic_u32(0);
     state.store(1, Ordering::Release);
     futex::wake(state, 1);

@@ -12,11 +12,25 @@
 //!
 //! The block's layout: a `u32` state word at 0 (1 once the reply is there: a futex word), the
 //! greeting at 64, the reply at 1024, each NUL-terminated.
+//!
+//! # Output
+//!
+//! ```text
+//! created "ipc-example-shm-*": 4096 bytes
+//! create it again: a shared memory block named "ipc-example-shm-*" exists already
+//! open it as 8192 bytes: shared memory block "ipc-example-shm-*" has 4096 bytes, 8192 expected
+//! open a missing name: no shared memory block named "ipc-example-no-such-block"
+//! shm_attach opened "ipc-example-shm-*" (4096 bytes) and read: hello from shm_create
+//! reply: hello back from shm_attach (pid *)
+//! shm_attach exited: true
+//! unlinked: the name is gone
+//! ```
 
 use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use multiproc_core::Deadline;
 use multiproc_core::futex;
 use multiproc_shm::SharedMemory;
 
@@ -40,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .cloned()
         .unwrap_or_else(|| format!("ipc-example-shm-{}", std::process::id()));
 
-    let block = SharedMemory::create(&name, SIZE)?;
+    let mut block = SharedMemory::create(&name, SIZE)?;
     println!("created {:?}: {} bytes", block.name(), block.size());
     block.write(GREETING, b"hello from shm_create\0")?;
 
@@ -57,6 +71,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(_) => return Err("a missing name was opened".into()),
     }
 
+    // SAFETY: only this program and `shm_attach` open the block, and neither resizes it: the
+    // state word stays inside the object for as long as `block` lives.
+    unsafe { block.assume_fixed_size() };
     let state = block.mapping().atomic_u32(0);
     let mut attach = None;
     if manual {
@@ -71,7 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let left = deadline
             .checked_duration_since(Instant::now())
             .ok_or("no reply within 60 s")?;
-        futex::wait(state, 0, Some(left))?;
+        futex::wait(state, 0, Deadline::after(left));
     }
     println!("reply: {}", text_at(&block, REPLY)?);
     if let Some(mut child) = attach {

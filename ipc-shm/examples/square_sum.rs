@@ -24,6 +24,15 @@
 //! ```text
 //! cargo run -p multiproc-shm --example square_sum
 //! ```
+//!
+//! # Output
+//!
+//! ```text
+//! Result(in process p1): [1, 4, 9, 16]
+//! Sum of squares(in process p1): 30
+//! Result(in main program): [1, 4, 9, 16]
+//! Sum of squares(in main program): 30
+//! ```
 
 use std::io::Write;
 

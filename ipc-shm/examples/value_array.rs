@@ -21,6 +21,13 @@
 //! ```text
 //! cargo run -p multiproc-shm --example value_array
 //! ```
+//!
+//! # Output
+//!
+//! ```text
+//! 3.1415927
+//! [0, -1, -2, -3, -4, -5, -6, -7, -8, -9]
+//! ```
 
 use multiproc_process::Process;
 use multiproc_shm::{Array, Value};

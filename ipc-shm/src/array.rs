@@ -3,12 +3,15 @@
 use std::fmt;
 use std::ops::RangeBounds;
 
-use multiproc_sync::{LockResult, OwnerDied};
 use serde::{Deserialize, Serialize};
 
 use crate::Shareable;
-use crate::any_lock::{AnyLock, AnyLockGuard};
+use multiproc_sync::{AnyLock, AnyLockGuard, LockResult, OwnerDied, TryLockError};
+
 use crate::error::{Error, check_index, check_range};
+use crate::locking::{assert_held, lock_anyway};
+use multiproc_core::heap::Refusal;
+
 use crate::region::{Kind, Region, wire};
 
 /// Elements copied per step of an [`Iter`]: 4 KiB, small enough to stay in the L1 cache.
@@ -64,14 +67,11 @@ struct ArrayWire<T: Shareable> {
 }
 
 impl<T: Shareable> TryFrom<ArrayWire<T>> for Array<T> {
-    type Error = String;
-    fn try_from(w: ArrayWire<T>) -> Result<Self, String> {
-        if !w.region.bound_to(w.lock.identity()) {
-            let why = "the shared memory and the lock of this handle do not belong together";
-            // Record the typed reason for `multiproc_core::transfer` (postcard keeps only "custom").
-            let _: serde::de::value::Error =
-                multiproc_core::transfer::fail_de(multiproc_core::Error::FrameCorrupt(why.into()));
-            return Err(why.into());
+    type Error = serde::de::value::Error;
+    fn try_from(w: ArrayWire<T>) -> Result<Self, Self::Error> {
+        if !w.region.guarded_by(w.lock.id()) {
+            let why = multiproc_core::Error::Refused(Refusal::WrongGuard);
+            return Err(multiproc_core::transfer::fail_de(why));
         }
         Ok(Array {
             region: w.region,
@@ -113,22 +113,20 @@ impl<T: Shareable + Copy> Array<T> {
     /// A new array holding a copy of `values`, guarded by `lock`, which other values and
     /// arrays may share (Python's `Array(t, initializer, lock=lock)`).
     pub fn with_lock(values: &[T], lock: impl Into<AnyLock>) -> std::io::Result<Array<T>> {
-        let region = Region::<T>::create(Kind::Array, values.len())?;
+        let lock = lock.into();
+        let region = Region::<T>::create(Kind::Array, values.len(), Some(lock.id()))?;
         // SAFETY: the region was just made for `values.len()` elements and no other handle to
-        // it exists yet; a fresh mapping never overlaps `values`.
+        // it exists yet; fresh shared memory never overlaps `values`.
         unsafe {
             std::ptr::copy_nonoverlapping(values.as_ptr(), region.ptr(), values.len());
         }
-        let lock = lock.into();
-        region.bind(lock.identity());
         Ok(Array { region, lock })
     }
 
     /// A new array of `len` zeros guarded by `lock`.
     pub fn zeroed_with_lock(len: usize, lock: impl Into<AnyLock>) -> std::io::Result<Array<T>> {
-        let region = Region::create(Kind::Array, len)?;
         let lock = lock.into();
-        region.bind(lock.identity());
+        let region = Region::create(Kind::Array, len, Some(lock.id()))?;
         Ok(Array { region, lock })
     }
 
@@ -162,7 +160,7 @@ impl<T: Shareable + Copy> Array<T> {
 
     #[inline]
     fn locked(&self) -> ArrayGuard<'_, T> {
-        self.guard(self.lock.lock_anyway())
+        self.guard(lock_anyway(&self.lock))
     }
 
     /// Takes the lock and returns a guard that reads and writes the elements while it lives.
@@ -174,6 +172,37 @@ impl<T: Shareable + Copy> Array<T> {
         match self.lock.lock() {
             Ok(g) => Ok(self.guard(g)),
             Err(OwnerDied(g)) => Err(OwnerDied(self.guard(g))),
+        }
+    }
+
+    /// [`lock`](Self::lock) if the lock is free now.
+    ///
+    /// # Errors
+    /// [`TryLockError::Timeout`] when another thread holds it; [`TryLockError::OwnerDied`]
+    /// (with the guard) as for [`lock`](Self::lock).
+    pub fn try_lock(&self) -> Result<ArrayGuard<'_, T>, TryLockError<ArrayGuard<'_, T>>> {
+        self.outcome(self.lock.try_lock())
+    }
+
+    /// [`lock`](Self::lock), waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As [`try_lock`](Self::try_lock), after `timeout`.
+    pub fn lock_timeout(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<ArrayGuard<'_, T>, TryLockError<ArrayGuard<'_, T>>> {
+        self.outcome(self.lock.lock_timeout(timeout))
+    }
+
+    fn outcome<'a>(
+        &'a self,
+        r: Result<AnyLockGuard<'a>, TryLockError<AnyLockGuard<'a>>>,
+    ) -> Result<ArrayGuard<'a, T>, TryLockError<ArrayGuard<'a, T>>> {
+        match r {
+            Ok(g) => Ok(self.guard(g)),
+            Err(TryLockError::OwnerDied(g)) => Err(TryLockError::OwnerDied(self.guard(g))),
+            Err(TryLockError::Timeout) => Err(TryLockError::Timeout),
         }
     }
 
@@ -289,7 +318,7 @@ impl<T: Shareable + Copy> ArrayGuard<'_, T> {
     #[inline]
     fn read(&self, start: usize, out: &mut [T]) {
         debug_assert!(start + out.len() <= self.len());
-        self.array.lock.assert_held();
+        assert_held(&self.array.lock);
         // This thread holds the lock (checked just now; no user code runs until the copy is
         // done), so no thread of any process writes these elements meanwhile.
         // SAFETY: as just said; the range is inside the region; `out` is private memory.
@@ -307,7 +336,7 @@ impl<T: Shareable + Copy> ArrayGuard<'_, T> {
     fn write(&self, start: usize, values: &[T]) {
         debug_assert!(start + values.len() <= self.len());
         self.array.region.prefault(start, values.len());
-        self.array.lock.assert_held();
+        assert_held(&self.array.lock);
         // SAFETY: as in `read`, for writing.
         unsafe {
             std::ptr::copy_nonoverlapping(
@@ -328,7 +357,7 @@ impl<T: Shareable + Copy> ArrayGuard<'_, T> {
     #[inline]
     pub fn get(&self, index: usize) -> Result<T, Error> {
         let i = check_index(index, self.len())?;
-        self.array.lock.assert_held();
+        assert_held(&self.array.lock);
         // SAFETY: the lock is held (checked), `i` is in bounds.
         Ok(unsafe { crate::shareable::read_one(self.array.region.ptr().add(i)) })
     }
@@ -340,7 +369,7 @@ impl<T: Shareable + Copy> ArrayGuard<'_, T> {
     #[inline]
     pub fn set(&self, index: usize, value: T) -> Result<(), Error> {
         let i = check_index(index, self.len())?;
-        self.array.lock.assert_held();
+        assert_held(&self.array.lock);
         // SAFETY: the lock is held (checked), `i` is in bounds.
         unsafe { self.array.region.ptr().add(i).write(value) };
         Ok(())
@@ -383,7 +412,7 @@ impl<T: Shareable + Copy> ArrayGuard<'_, T> {
     pub fn slice(&self, range: impl RangeBounds<usize>) -> Result<Vec<T>, Error> {
         let r = check_range(range, self.len())?;
         let mut v = Vec::with_capacity(r.len());
-        self.array.lock.assert_held();
+        assert_held(&self.array.lock);
         // The lock is held (checked; no user code until the copy is done); the range is in
         // bounds; the Vec has room for `r.len()` elements.
         // SAFETY: as just said; the copy initialises those elements before `set_len`.

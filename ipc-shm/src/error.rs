@@ -51,6 +51,16 @@ pub enum Error {
         /// The block's size.
         actual: usize,
     },
+    /// The block's object is now smaller than its mapping: another process shrank it
+    /// (`ftruncate`), and the bytes asked for are past its new end. Nothing was copied past it.
+    Truncated {
+        /// The block's name.
+        name: String,
+        /// The size of the mapping, in bytes.
+        expected: usize,
+        /// Where the object ends now, in bytes.
+        actual: u64,
+    },
     /// The operating system refused (an invalid name, no memory, …).
     Io(io::Error),
 }
@@ -90,6 +100,15 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "shared memory block {name:?} has {actual} bytes, {expected} expected"
+            ),
+            Error::Truncated {
+                name,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "shared memory block {name:?} was shrunk to {actual} bytes by another process \
+                 ({expected} mapped)"
             ),
             Error::Io(e) => write!(f, "shared memory: {e}"),
         }

@@ -22,6 +22,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Using it
+//!
+//! ```toml
+//! [dependencies]
+//! multiproc-shm = "0.1"
+//! multiproc-process = "0.1"   # to start children, as the examples do
+//! ```
+//!
+//! Or the whole family through the umbrella crate `multiproc` (`multiproc::shm`). The crate has no
+//! features; Linux is the platform built and tested.
+//!
 //! # What may live in shared memory
 //!
 //! Element types implement the `unsafe` marker trait [`Shareable`], whose contract is written
@@ -36,15 +47,28 @@
 //! |---|---|---|---|
 //! | [`Value`], [`Array`] | an [`RLock`](multiproc_sync::RLock) (default), or any [`AnyLock`] shared with others | copies in and out under the lock; guards for several steps | any [`Shareable`] + `Copy` |
 //! | [`RawValue`], [`RawArray`] | none | one relaxed atomic load or store per element | [`AtomicElement`]: integers, floats, `bool` |
-//! | [`SharedMemory`] | none (bring your own) | per-byte atomics; word atomics and futexes through its mapping | bytes |
+//! | [`SharedMemory`] | none (bring your own) | copies through its descriptor; atomics and futexes once you promise a fixed size | bytes |
 //!
 //! # Handles reach children
 //!
-//! Each handle is a memfd mapping (plus, for `Value` and `Array`, the lock's memfd page):
-//! a `fork`ed child inherits it, and under `spawn` and `forkserver` it travels as an
-//! `multiproc-process` argument (serde), its descriptors passed out of band. A rebuilt handle checks
-//! the header of its region (kind, element size, alignment and type name) and refuses another
-//! kind or type. A [`SharedMemory`] also travels, or is simply opened by name.
+//! A `Value`, `Array`, `RawValue` or `RawArray` of up to about 4 KiB lives in a slot of
+//! `multiproc-core`'s shared heap (`multiproc_core::heap`), as does its lock; a larger array gets a
+//! memfd mapping of its own. A `fork`ed child inherits the handle, and under `spawn` and
+//! `forkserver` it travels as a `multiproc-process` argument (serde), its descriptors passed out
+//! of band (one per heap arena, however many handles share it). A rebuilt handle checks the
+//! header of its memory (kind, element type's tag, size and alignment, element count, and the
+//! lock that guards it) and refuses anything else. A [`SharedMemory`] also travels, or is simply
+//! opened by name.
+//!
+//! # What one handle costs
+//!
+//! | | `multiproc-shm` | Python `multiprocessing` |
+//! |---|---|---|
+//! | `Value<f64>` (with its `RLock`) | two 64-byte heap slots; no descriptor or mapping of its own | 8 bytes in a heap arena, and a semaphore mapping (4 KiB) for its lock |
+//! | `RawValue<f64>` | one 64-byte slot | 8 bytes in a heap arena |
+//! | `Array` up to ~4 KiB | one slot of 64 B to 4 KiB, and its lock's slot | a block in a heap arena, and a lock |
+//! | a larger `Array` | a memfd mapping of its own (one descriptor) | a block of a heap arena, or an arena of its own |
+//! | 10,000 `Value<f64>`s | 2 descriptors and 2 mappings (two 1 MiB arenas) | 10,000 semaphore mappings |
 //!
 //! # Comparison with Python multiprocessing
 //!
@@ -66,8 +90,9 @@
 //! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] | numbers and `bool` only (atomic) |
 //! | `shared_memory.SharedMemory(name, create=True, size=n)` | [`SharedMemory::create`] | [`Error::AlreadyExists`] |
 //! | `SharedMemory(name)` | [`SharedMemory::open`], [`open_sized`](SharedMemory::open_sized) | [`Error::NotFound`], [`Error::SizeMismatch`] |
-//! | `shm.buf` | [`read`](SharedMemory::read), [`write`](SharedMemory::write), [`atomic_bytes`](SharedMemory::atomic_bytes) | plain slices are `unsafe` |
+//! | `shm.buf` | [`read`](SharedMemory::read), [`write`](SharedMemory::write), [`atomic_bytes`](SharedMemory::atomic_bytes) | a shrunk block is [`Error::Truncated`], not `SIGBUS`; plain slices are `unsafe` |
 //! | `shm.close()`, `shm.unlink()` | drop, [`unlink`](SharedMemory::unlink) | the creator unlinks on drop unless [`persist`](SharedMemory::persist) |
+//! | `resource_tracker` (removes a dead creator's block) | `multiproc_core::tracker` | per process: a killed creator's name goes at once |
 //! | `ShareableList` | — | not here |
 //!
 //! # Soundness
@@ -90,8 +115,21 @@
 //!   x86-64. (Volatile copies were the other candidate; they are still data races in Rust's
 //!   memory model.) A raw region is never rebuilt as a locked one (its header says which it
 //!   is), so atomic and plain accesses never mix on one element.
-//! - **Named blocks** ([`SharedMemory`]) are written by programs we do not control: safe access
-//!   is per-byte atomics.
+//! - **Named blocks** ([`SharedMemory`]) are written, and may be resized, by programs we do
+//!   not control. A named object cannot be sealed against shrinking, and a load or store past
+//!   the end of a shrunk object is a `SIGBUS`. So the safe copies
+//!   ([`read`](SharedMemory::read), [`write`](SharedMemory::write)) go through the descriptor
+//!   (`pread`, `pwrite`), which stop at the object's end and report [`Error::Truncated`]; the
+//!   atomics ([`atomic_bytes`](SharedMemory::atomic_bytes) and the mapping's words, futexes
+//!   included) panic until the `unsafe`
+//!   [`assume_fixed_size`](SharedMemory::assume_fixed_size) promises that nobody shrinks the
+//!   block. A received block is accepted unsealed only as a `SharedMemory`; every other handle
+//!   (`Value`, `Array`, the locks) refuses a memfd that is not sealed against shrinking, so a
+//!   forged handle cannot bring such memory in.
+//!
+//! What stays `unsafe`: [`SharedMemory::as_slice`] and [`as_mut_slice`](SharedMemory::as_mut_slice)
+//! (plain slices: no other process may write, or shrink, the block meanwhile) and
+//! [`SharedMemory::assume_fixed_size`]; nothing else.
 //!
 //! What a dead process leaves is still valid data ([`Shareable`] rule 4): a guard reports it as
 //! [`OwnerDied`](multiproc_sync::OwnerDied); the conveniences (`get`, `set`, …) carry on.
@@ -99,19 +137,21 @@
 //! # Implementation notes
 //!
 //! `unsafe` is confined to: the copies described above, the region view (a pointer into a
-//! mapping the handle keeps alive, past a 64-byte header, checked for size and alignment), and
+//! heap slot or mapping the handle keeps alive, past its typed header, checked for size and
+//! alignment), and
 //! the atomic accessors (`AtomicU64::from_ptr` and its kin on elements whose size and alignment
 //! `static_assertions` check). Shared memory, locks and futexes come from `multiproc-core` and
-//! `multiproc-sync`; this crate makes no system call of its own (so it has no `sys.rs`).
+//! `multiproc-sync` (`SharedMemory`'s copies are `multiproc-core`'s `read_at` and `write_at`);
+//! this crate makes no system call of its own (so it has no `sys.rs`).
 //!
 //! A handle rebuilt from bytes crafted by hand (not from a real handle) could pair a region
 //! with another lock, or view it as a bare [`SharedMapping`](multiproc_core::SharedMapping); the
 //! header check refuses wrong kinds and types, but not that pairing. Only serialise handles
 //! you got from this crate.
 
-mod any_lock;
 mod array;
 mod error;
+mod locking;
 mod raw_array;
 mod raw_value;
 mod region;
@@ -119,11 +159,16 @@ mod shareable;
 mod shared_memory;
 mod value;
 
-pub use any_lock::{AnyLock, AnyLockGuard};
 pub use array::{Array, ArrayGuard, Iter};
 pub use error::Error;
+pub use multiproc_sync::{AnyLock, AnyLockGuard};
 pub use raw_array::RawArray;
 pub use raw_value::RawValue;
 pub use shareable::{AtomicElement, Shareable};
 pub use shared_memory::SharedMemory;
 pub use value::{Value, ValueGuard};
+
+/// The examples of README.md (this crate's crates.io page) compile and run.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

@@ -54,7 +54,7 @@ impl<T: Shareable + Copy> RawArray<T> {
     /// A new array of `len` zeros (Python's `RawArray('d', 1_000_000)`).
     pub fn zeroed(len: usize) -> std::io::Result<RawArray<T>> {
         Ok(RawArray {
-            region: Region::create(Kind::RawArray, len)?,
+            region: Region::create(Kind::RawArray, len, None)?,
         })
     }
 

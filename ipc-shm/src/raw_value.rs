@@ -53,7 +53,7 @@ impl<T: Shareable + Copy> RawValue<T> {
     /// A new zero value (Python's `RawValue('i')`).
     pub fn zeroed() -> std::io::Result<RawValue<T>> {
         Ok(RawValue {
-            region: Region::create(Kind::RawValue, 1)?,
+            region: Region::create(Kind::RawValue, 1, None)?,
         })
     }
 

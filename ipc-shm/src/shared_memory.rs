@@ -1,7 +1,7 @@
 //! [`SharedMemory`]: a named block of shared memory that unrelated processes open by name.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::AtomicU8;
 
 use multiproc_core::SharedMapping;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -12,15 +12,20 @@ use crate::error::{Error, check_range};
 ///
 /// One process [`create`](Self::create)s it under a name (`/dev/shm/<name>` on Linux); any
 /// other process — related or not — [`open`](Self::open)s it by that name and sees the same
-/// bytes. The creator removes the name when its handle is dropped (so a crashed test leaves
-/// nothing in `/dev/shm` unless the process is killed), or earlier with
-/// [`unlink`](Self::unlink); [`persist`](Self::persist) keeps it for others to open later, as
-/// Python does until `unlink()`. Mappings stay valid after the name is gone.
+/// bytes. The creator removes the name when its handle is dropped, or earlier with
+/// [`unlink`](Self::unlink); if the creator dies first (killed, crashed), the resource
+/// tracker of `multiproc-core` removes it, as Python's does. [`persist`](Self::persist) keeps
+/// it for others to open later, as Python does until `unlink()`. Mappings stay valid after the
+/// name is gone.
 ///
-/// The bytes are shared with programs that follow no lock of ours, so safe access is by
-/// per-byte atomic copies ([`read`](Self::read), [`write`](Self::write),
-/// [`atomic_bytes`](Self::atomic_bytes)) and the words of the [`mapping`](Self::mapping)
-/// (atomics and futexes); a plain `&[u8]` is `unsafe` ([`as_slice`](Self::as_slice)).
+/// The bytes are shared with programs that follow no lock of ours, and any of them may shrink
+/// the object (`ftruncate`; a named object cannot be sealed), after which a load or store past
+/// its new end kills the process with `SIGBUS`. So the safe way in is by copies that go through
+/// the descriptor and stop at the object's end ([`read`](Self::read), [`write`](Self::write):
+/// [`Error::Truncated`] instead of a crash). The atomics ([`atomic_bytes`](Self::atomic_bytes),
+/// and the words and futexes of the [`mapping`](Self::mapping)) need the promise that nobody
+/// shrinks the block ([`assume_fixed_size`](Self::assume_fixed_size), `unsafe`); a plain
+/// `&[u8]` is `unsafe` too ([`as_slice`](Self::as_slice)).
 ///
 /// ```
 /// use multiproc_shm::{Error, SharedMemory};
@@ -123,8 +128,8 @@ impl SharedMemory {
         SharedMapping::unlink_named(&self.name).map_err(|e| Error::from_named(e, &self.name))
     }
 
-    /// Keeps the name after this (creator's) handle is dropped, for processes that open it
-    /// later; someone must then [`unlink`](Self::unlink) it or call
+    /// Keeps the name after this (creator's) handle is dropped, or this process dies, for
+    /// processes that open it later; someone must then [`unlink`](Self::unlink) it or call
     /// [`SharedMemory::unlink_name`].
     pub fn persist(&mut self) {
         self.map.persist();
@@ -151,45 +156,92 @@ impl SharedMemory {
     }
 
     /// The bytes as atomics: safe to read and write while other processes do.
+    ///
+    /// # Panics
+    /// Unless [`assume_fixed_size`](Self::assume_fixed_size) was called: another process could
+    /// otherwise shrink the block under the atomics.
     pub fn atomic_bytes(&self) -> &[AtomicU8] {
         self.map.atomic_bytes(0, self.map.len())
     }
 
-    /// The underlying mapping, for word-sized atomics (`atomic_u32`, `atomic_u64`) and futexes.
+    /// The underlying mapping, for word-sized atomics (`atomic_u32`, `atomic_u64`) and futexes
+    /// (which panic unless [`assume_fixed_size`](Self::assume_fixed_size) was called).
     pub fn mapping(&self) -> &SharedMapping {
         &self.map
     }
 
-    /// Copies `out.len()` bytes from `offset` into `out`, each byte by a relaxed atomic load.
+    /// Lets the atomics ([`atomic_bytes`](Self::atomic_bytes), the
+    /// [`mapping`](Self::mapping)'s words and futexes) reach the block.
     ///
-    /// # Errors
-    /// [`Error::OutOfBounds`] when the range is not inside the block.
-    pub fn read(&self, offset: usize, out: &mut [u8]) -> Result<(), Error> {
-        let r = check_range(offset..offset.saturating_add(out.len()), self.size())?;
-        let src = self.map.atomic_bytes(r.start, r.len());
-        for (o, s) in out.iter_mut().zip(src) {
-            *o = s.load(Ordering::Relaxed);
-        }
-        Ok(())
+    /// # Safety
+    ///
+    /// For as long as this handle (and any [`try_clone`](Self::try_clone) made after this
+    /// call) exists, no process may shrink the block below [`size`](Self::size) bytes
+    /// (`ftruncate`, Python's `os.ftruncate` on its fd): a touch past its end kills this process
+    /// with `SIGBUS`. That holds when every program that opens the name is yours and none
+    /// resizes it.
+    ///
+    /// ```
+    /// use std::sync::atomic::Ordering;
+    /// # let name = format!("ipc-doc-fixed-{}", std::process::id());
+    /// let mut block = multiproc_shm::SharedMemory::create(&name, 64)?;
+    /// // SAFETY: this block is ours alone; nothing resizes it.
+    /// unsafe { block.assume_fixed_size() };
+    /// block.mapping().atomic_u32(0).store(7, Ordering::Release);
+    /// # Ok::<(), multiproc_shm::Error>(())
+    /// ```
+    pub unsafe fn assume_fixed_size(&mut self) {
+        // SAFETY: the caller's promise is the mapping's contract.
+        unsafe { self.map.assume_fixed_size() }
     }
 
-    /// Copies `data` into the block at `offset`, each byte by a relaxed atomic store.
+    /// Copies `out.len()` bytes from `offset` into `out` (`pread` on the block's descriptor).
+    ///
+    /// Safe whatever another process does to the block: if it was shrunk, this fails instead of
+    /// touching memory past its end. One system call; for a few bytes at a time, the atomics
+    /// (after [`assume_fixed_size`](Self::assume_fixed_size)) are cheaper.
     ///
     /// # Errors
-    /// [`Error::OutOfBounds`] when the range is not inside the block.
+    /// [`Error::OutOfBounds`] when the range is not inside the block; [`Error::Truncated`] when
+    /// another process shrank the block below the range's end (`out` then holds what was
+    /// there before the end).
+    pub fn read(&self, offset: usize, out: &mut [u8]) -> Result<(), Error> {
+        let r = check_range(offset..offset.saturating_add(out.len()), self.size())?;
+        let n = self.map.read_at(r.start, out)?;
+        self.whole(r, n)
+    }
+
+    /// Copies `data` into the block at `offset` (`pwrite` on the block's descriptor).
+    ///
+    /// Safe whatever another process does to the block, as [`read`](Self::read).
+    ///
+    /// # Errors
+    /// [`Error::OutOfBounds`] when the range is not inside the block; [`Error::Truncated`] when
+    /// another process shrank the block below the range's end (nothing is written past it).
     pub fn write(&self, offset: usize, data: &[u8]) -> Result<(), Error> {
         let r = check_range(offset..offset.saturating_add(data.len()), self.size())?;
-        let dst = self.map.atomic_bytes(r.start, r.len());
-        for (d, s) in dst.iter().zip(data) {
-            d.store(*s, Ordering::Relaxed);
+        let n = self.map.write_at(r.start, data)?;
+        self.whole(r, n)
+    }
+
+    /// `Ok` when the copy of `r` went through whole; [`Error::Truncated`] when it stopped after
+    /// `n` bytes at the object's end.
+    fn whole(&self, r: std::ops::Range<usize>, n: usize) -> Result<(), Error> {
+        if n == r.len() {
+            return Ok(());
         }
-        Ok(())
+        Err(Error::Truncated {
+            name: self.name.clone(),
+            expected: self.size(),
+            actual: self.map.current_len().unwrap_or((r.start + n) as u64),
+        })
     }
 
     /// The bytes as a plain slice (Python's `buf`).
     ///
     /// # Safety
-    /// While the slice lives, no thread of any process may write the block.
+    /// While the slice lives, no thread of any process may write the block, nor shrink it
+    /// (`ftruncate`: a read past its new end is a `SIGBUS`).
     pub unsafe fn as_slice(&self) -> &[u8] {
         // SAFETY: the caller guarantees that nobody writes meanwhile.
         unsafe { self.map.slice(0, self.map.len()) }
@@ -198,8 +250,8 @@ impl SharedMemory {
     /// The bytes as a mutable slice.
     ///
     /// # Safety
-    /// While the slice lives, no other thread of any process may read or write the block, and
-    /// no other slice of it may exist in this process.
+    /// While the slice lives, no other thread of any process may read or write the block, nor
+    /// shrink it, and no other slice of it may exist in this process.
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn as_mut_slice(&self) -> &mut [u8] {
         // SAFETY: the caller guarantees exclusive access.
@@ -215,7 +267,9 @@ impl Serialize for SharedMemory {
 
 impl<'de> Deserialize<'de> for SharedMemory {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map = SharedMapping::deserialize(d)?;
+        // A named object's descriptor cannot be sealed: accepted, with the atomics off until
+        // the receiver promises a fixed size.
+        let map = SharedMapping::deserialize_named(d)?;
         let name = map
             .name()
             .map(plain)

@@ -2,11 +2,14 @@
 
 use std::fmt;
 
-use multiproc_sync::{LockResult, OwnerDied};
 use serde::{Deserialize, Serialize};
 
 use crate::Shareable;
-use crate::any_lock::{AnyLock, AnyLockGuard};
+use multiproc_sync::{AnyLock, AnyLockGuard, LockResult, OwnerDied, TryLockError};
+
+use crate::locking::{assert_held, lock_anyway};
+use multiproc_core::heap::Refusal;
+
 use crate::region::{Kind, Region, wire};
 
 /// One `T` in shared memory, guarded by a process-shared lock: Python's
@@ -51,14 +54,11 @@ struct ValueWire<T: Shareable> {
 }
 
 impl<T: Shareable> TryFrom<ValueWire<T>> for Value<T> {
-    type Error = String;
-    fn try_from(w: ValueWire<T>) -> Result<Self, String> {
-        if !w.region.bound_to(w.lock.identity()) {
-            let why = "the shared memory and the lock of this handle do not belong together";
-            // Record the typed reason for `multiproc_core::transfer` (postcard keeps only "custom").
-            let _: serde::de::value::Error =
-                multiproc_core::transfer::fail_de(multiproc_core::Error::FrameCorrupt(why.into()));
-            return Err(why.into());
+    type Error = serde::de::value::Error;
+    fn try_from(w: ValueWire<T>) -> Result<Self, Self::Error> {
+        if !w.region.guarded_by(w.lock.id()) {
+            let why = multiproc_core::Error::Refused(Refusal::WrongGuard);
+            return Err(multiproc_core::transfer::fail_de(why));
         }
         Ok(Value {
             region: w.region,
@@ -93,21 +93,19 @@ impl<T: Shareable + Copy> Value<T> {
 
     /// A new zero value (Python's `Value('i')`).
     pub fn zeroed() -> std::io::Result<Value<T>> {
-        let region = Region::create(Kind::Value, 1)?;
         let lock = AnyLock::new()?;
-        region.bind(lock.identity());
+        let region = Region::create(Kind::Value, 1, Some(lock.id()))?;
         Ok(Value { region, lock })
     }
 
     /// A new value guarded by `lock`, which other values and arrays may share (Python's
     /// `Value(t, v, lock=lock)`).
     pub fn with_lock(value: T, lock: impl Into<AnyLock>) -> std::io::Result<Value<T>> {
-        let region = Region::<T>::create(Kind::Value, 1)?;
+        let lock = lock.into();
+        let region = Region::<T>::create(Kind::Value, 1, Some(lock.id()))?;
         // SAFETY: the region was just made and no other handle to it exists yet; it holds one
         // aligned `T`.
         unsafe { region.ptr().write(value) };
-        let lock = lock.into();
-        region.bind(lock.identity());
         Ok(Value { region, lock })
     }
 
@@ -132,10 +130,45 @@ impl<T: Shareable + Copy> Value<T> {
         }
     }
 
+    /// [`lock`](Self::lock) if the lock is free now.
+    ///
+    /// # Errors
+    /// [`TryLockError::Timeout`] when another thread holds it; [`TryLockError::OwnerDied`]
+    /// (with the guard) as for [`lock`](Self::lock).
+    pub fn try_lock(&self) -> Result<ValueGuard<'_, T>, TryLockError<ValueGuard<'_, T>>> {
+        self.outcome(self.lock.try_lock())
+    }
+
+    /// [`lock`](Self::lock), waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As [`try_lock`](Self::try_lock), after `timeout`.
+    pub fn lock_timeout(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<ValueGuard<'_, T>, TryLockError<ValueGuard<'_, T>>> {
+        self.outcome(self.lock.lock_timeout(timeout))
+    }
+
+    fn outcome<'a>(
+        &'a self,
+        r: Result<AnyLockGuard<'a>, TryLockError<AnyLockGuard<'a>>>,
+    ) -> Result<ValueGuard<'a, T>, TryLockError<ValueGuard<'a, T>>> {
+        let wrap = |g| ValueGuard {
+            value: self,
+            _guard: g,
+        };
+        match r {
+            Ok(g) => Ok(wrap(g)),
+            Err(TryLockError::OwnerDied(g)) => Err(TryLockError::OwnerDied(wrap(g))),
+            Err(TryLockError::Timeout) => Err(TryLockError::Timeout),
+        }
+    }
+
     /// Copies the value out, under the lock (Python's `v.value`).
     #[inline]
     pub fn get(&self) -> T {
-        let _g = self.lock.lock_anyway();
+        let _g = lock_anyway(&self.lock);
         // SAFETY: the lock is held (just taken, no user code since), so no other thread of any
         // process accesses the value; the pointer is valid and aligned (`Region`).
         unsafe { crate::shareable::read_one(self.region.ptr()) }
@@ -144,7 +177,7 @@ impl<T: Shareable + Copy> Value<T> {
     /// Copies `value` in, under the lock (Python's `v.value = x`).
     #[inline]
     pub fn set(&self, value: T) {
-        let _g = self.lock.lock_anyway();
+        let _g = lock_anyway(&self.lock);
         // SAFETY: as in `get`.
         unsafe { self.region.ptr().write(value) }
     }
@@ -155,7 +188,7 @@ impl<T: Shareable + Copy> Value<T> {
     /// # Panics
     /// If `f` releases the lock (unbalanced `release` calls), rather than write unguarded.
     pub fn update<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        let g = self.lock.lock_anyway();
+        let g = lock_anyway(&self.lock);
         let guard = ValueGuard {
             value: self,
             _guard: g,
@@ -194,7 +227,7 @@ impl<T: Shareable + Copy> ValueGuard<'_, T> {
     /// If this thread no longer holds the lock (see [`AnyLock`]).
     #[inline]
     pub fn get(&self) -> T {
-        self.value.lock.assert_held();
+        assert_held(&self.value.lock);
         // SAFETY: this thread holds the lock (checked just now; no user code since), so no
         // other thread of any process accesses the value; the pointer is valid and aligned.
         unsafe { crate::shareable::read_one(self.value.region.ptr()) }
@@ -206,7 +239,7 @@ impl<T: Shareable + Copy> ValueGuard<'_, T> {
     /// If this thread no longer holds the lock.
     #[inline]
     pub fn set(&self, value: T) {
-        self.value.lock.assert_held();
+        assert_held(&self.value.lock);
         // SAFETY: as in `get`.
         unsafe { self.value.region.ptr().write(value) }
     }

@@ -19,6 +19,22 @@
 //!
 //! The lock reaches each child as an argument, like any handle (default start method:
 //! forkserver).
+//!
+//! # Output
+//!
+//! ```text
+//! $ lock_print  # any order
+//! hello world 0
+//! hello world 1
+//! hello world 2
+//! hello world 3
+//! hello world 4
+//! hello world 5
+//! hello world 6
+//! hello world 7
+//! hello world 8
+//! hello world 9
+//! ```
 
 use std::io::Write;
 

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use multiproc_core::futex::{self, WaitResult};
+use multiproc_core::futex::{Spin, WaitWord};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::BrokenBarrier;
 use crate::ident;
-use crate::raw_lock::{CHECK_FIRST, CHECK_MAX, LONG_SLEEP, Wait};
-use crate::storage::{Shared, SharedState};
+use crate::raw_lock::{CHECK_FIRST, CHECK_MAX, Deadline};
+use multiproc_core::heap::{Kind, Shared, SharedState};
 
 // The state word: generation (bits 17..32) | last generation ended broken (bit 16) |
 // broken (bit 15) | arrivals in this generation (bits 0..15).
@@ -33,7 +33,7 @@ fn next_generation(s: u32, last_broken: bool) -> u32 {
 
 #[repr(C)]
 pub(crate) struct BarrierState {
-    /// See the constants above; the futex word.
+    /// See the constants above.
     state: AtomicU32,
     parties: AtomicU32,
     /// A generation ended by reset or break (for a waiter that wakes two generations late).
@@ -43,12 +43,13 @@ pub(crate) struct BarrierState {
     timeout_ns: AtomicU64,
     /// The stamp of the party running the action (its liveness is checked by the others).
     runner: AtomicU64,
+    /// Where parties sleep until `state` changes.
+    wake: WaitWord,
 }
 
-// SAFETY: `#[repr(C)]`, atomics only, 32 bytes, alignment 8.
+// SAFETY: `#[repr(C)]`, atomics only, 40 bytes, alignment 8.
 unsafe impl SharedState for BarrierState {
-    const KIND: u32 = u32::from_le_bytes(*b"Barr");
-    const LABEL: &'static str = "ipc-sync-barrier";
+    const KIND: Kind = Kind::new(*b"Barr");
 }
 
 type Action = Arc<dyn Fn() + Send + Sync>;
@@ -70,7 +71,7 @@ type Action = Arc<dyn Fn() + Send + Sync>;
 /// [`set_action`](Self::set_action)); a `fork`ed child keeps its copy.
 ///
 /// ```
-/// let b = multiproc_sync::Barrier::new(1, None)?;
+/// let b = multiproc_sync::Barrier::new(1)?;
 /// assert_eq!(b.wait(), Ok(0));
 /// b.abort();
 /// assert!(b.broken() && b.wait().is_err());
@@ -121,11 +122,25 @@ impl Drop for BreakOnUnwind<'_> {
 }
 
 impl Barrier {
-    /// A barrier for `parties` parties, with a default `timeout` for [`wait`](Self::wait).
+    /// A barrier for `parties` parties, whose [`wait`](Self::wait) waits as long as it takes
+    /// (Python's `Barrier(parties)`).
     ///
     /// # Errors
     /// [`std::io::ErrorKind::InvalidInput`] for 0 parties or more than [`MAX_PARTIES`].
-    pub fn new(parties: u32, timeout: Option<Duration>) -> std::io::Result<Barrier> {
+    pub fn new(parties: u32) -> std::io::Result<Barrier> {
+        Barrier::build(parties, None)
+    }
+
+    /// A barrier whose [`wait`](Self::wait) breaks it after `timeout` (Python's
+    /// `Barrier(parties, timeout=…)`).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_timeout(parties: u32, timeout: Duration) -> std::io::Result<Barrier> {
+        Barrier::build(parties, Some(timeout))
+    }
+
+    fn build(parties: u32, timeout: Option<Duration>) -> std::io::Result<Barrier> {
         if parties == 0 || parties > MAX_PARTIES {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
@@ -144,13 +159,13 @@ impl Barrier {
     }
 
     /// [`new`](Self::new) with an action, run by the last party to arrive before the others
-    /// are released.
+    /// are released (Python's `Barrier(parties, action)`; a default timeout is
+    /// [`with_timeout`](Self::with_timeout) then [`set_action`](Self::set_action)).
     pub fn with_action(
         parties: u32,
-        timeout: Option<Duration>,
         action: impl Fn() + Send + Sync + 'static,
     ) -> std::io::Result<Barrier> {
-        let mut b = Barrier::new(parties, timeout)?;
+        let mut b = Barrier::new(parties)?;
         b.set_action(action);
         Ok(b)
     }
@@ -188,116 +203,140 @@ impl Barrier {
         }
     }
 
-    /// Waits for all parties, with the default timeout. Returns the arrival index.
+    /// Waits for all parties, for at most the barrier's default timeout (none: as long as it
+    /// takes). Returns the arrival index (Python's `wait()`).
     ///
     /// # Errors
     /// [`BrokenBarrier`] when the barrier is or becomes broken (this wait timing out breaks it).
     pub fn wait(&self) -> Result<u32, BrokenBarrier> {
-        self.wait_timeout(self.timeout())
+        self.wait_deadline(Deadline::from_timeout(self.timeout()))
     }
 
-    /// Waits for all parties, for at most `timeout` (`None`: no limit). Returns the arrival
-    /// index.
+    /// Waits for all parties, for at most `timeout`. Returns the arrival index (Python's
+    /// `wait(timeout)`).
     ///
     /// # Errors
     /// [`BrokenBarrier`] when the barrier is or becomes broken (this wait timing out breaks it).
-    pub fn wait_timeout(&self, timeout: Option<Duration>) -> Result<u32, BrokenBarrier> {
-        let wait = Wait::from_timeout(timeout);
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<u32, BrokenBarrier> {
+        self.wait_deadline(Deadline::after(timeout))
+    }
+
+    fn wait_deadline(&self, wait: Deadline) -> Result<u32, BrokenBarrier> {
+        let (mine, index) = self.arrive(wait)?;
+        if index + 1 == self.parties() {
+            self.trip(mine, index)
+        } else {
+            self.await_trip(mine, index, wait)
+        }
+    }
+
+    /// Counts this party in; returns the state it made and its arrival index. Waits while the
+    /// previous round's last party runs the action (this party belongs to the next round).
+    fn arrive(&self, wait: Deadline) -> Result<(u32, u32), BrokenBarrier> {
         let st = self.s();
         let parties = self.parties();
-        // Arrive.
-        let (mine, index) = loop {
+        loop {
             let s = st.state.load(Ordering::Acquire);
             if s & BROKEN != 0 {
                 return Err(BrokenBarrier);
             }
             let count = s & COUNT_MASK;
             if count >= parties {
-                // The last arrival is running the action: this party belongs to the next round.
-                match wait.next_sleep(CHECK_MAX) {
-                    Some(t) => {
-                        futex::wait(&st.state, s, Some(t)).expect("futex wait");
-                    }
-                    None => {
-                        self.break_gen(s);
-                        return Err(BrokenBarrier);
-                    }
+                let changed = || st.state.load(Ordering::Acquire) != s;
+                if !st
+                    .wake
+                    .wait_until(changed, wait.capped(CHECK_MAX), Spin::Never)
+                    && wait.is_over()
+                {
+                    self.break_gen(s);
+                    return Err(BrokenBarrier);
                 }
                 continue;
             }
             if st
                 .state
-                .compare_exchange(s, s + 1, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(s, s + 1, Ordering::SeqCst, Ordering::Acquire)
                 .is_ok()
             {
-                break (s + 1, count);
+                return Ok((s + 1, count));
             }
-        };
-        if index + 1 == parties {
-            if let Some(action) = &self.action {
-                st.runner.store(ident::me().stamp, Ordering::Release);
-                // Let the sleepers see that the action runs, so they watch the runner's life.
-                futex::wake_all(&st.state);
-                let mut guard = BreakOnUnwind(self, false);
-                action();
-                guard.1 = true;
-            }
-            // Trip: the next generation, everyone released.
-            let tripped = st
-                .state
-                .compare_exchange(
-                    mine,
-                    next_generation(mine, false),
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                )
-                .is_ok();
-            futex::wake_all(&st.state);
-            return if tripped {
-                Ok(index)
-            } else {
-                Err(BrokenBarrier)
-            };
         }
-        // Wait for the trip (or a break).
+    }
+
+    /// The last party: runs the action, then starts the next generation, releasing everyone.
+    fn trip(&self, mine: u32, index: u32) -> Result<u32, BrokenBarrier> {
+        let st = self.s();
+        if let Some(action) = &self.action {
+            st.runner.store(ident::me().stamp, Ordering::Release);
+            // Let the sleepers see that the action runs, so they watch the runner's life.
+            st.wake.notify_all();
+            let mut guard = BreakOnUnwind(self, false);
+            action();
+            guard.1 = true;
+        }
+        let tripped = st
+            .state
+            .compare_exchange(
+                mine,
+                next_generation(mine, false),
+                Ordering::SeqCst,
+                Ordering::Acquire,
+            )
+            .is_ok();
+        st.wake.notify_all();
+        if tripped {
+            Ok(index)
+        } else {
+            Err(BrokenBarrier)
+        }
+    }
+
+    /// Every other party: waits for the trip or a break, watching the life of the party that
+    /// runs the action.
+    fn await_trip(&self, mine: u32, index: u32, wait: Deadline) -> Result<u32, BrokenBarrier> {
+        let st = self.s();
+        let parties = self.parties();
         let my_gen = generation(mine);
         let mut interval = CHECK_FIRST;
         loop {
             let s = st.state.load(Ordering::Acquire);
             if generation(s) != my_gen {
-                let broken = if generation(s) == (my_gen + 1) & ((1 << (32 - GEN_SHIFT)) - 1) {
-                    s & LAST_BROKEN != 0
-                } else {
-                    st.broken_gen.load(Ordering::Acquire) == my_gen
-                };
-                return if broken {
-                    Err(BrokenBarrier)
-                } else {
-                    Ok(index)
-                };
+                return self.outcome(s, my_gen, index);
             }
             if s & BROKEN != 0 {
                 return Err(BrokenBarrier);
             }
-            let cap = if s & COUNT_MASK >= parties {
-                interval
-            } else {
-                LONG_SLEEP
-            };
-            let Some(sleep) = wait.next_sleep(cap) else {
+            if wait.is_over() {
                 self.break_gen(s);
                 return Err(BrokenBarrier);
-            };
-            let r = futex::wait(&st.state, s, Some(sleep)).expect("futex wait");
-            if r == WaitResult::TimedOut && sleep == interval && s & COUNT_MASK >= parties {
-                // The action has run for a while: does the party running it still live?
-                let stamp = st.runner.load(Ordering::Acquire);
-                if stamp != 0 && ident::owner_is_dead((stamp >> 32) as u32, &st.runner) {
-                    self.break_gen(s);
-                    return Err(BrokenBarrier);
-                }
-                interval = (interval * 2).min(CHECK_MAX);
             }
+            let running = s & COUNT_MASK >= parties;
+            let nap = if running { wait.capped(interval) } else { wait };
+            let changed = || st.state.load(Ordering::Acquire) != s;
+            if st.wake.wait_until(changed, nap, Spin::Never) || !running || wait.is_over() {
+                continue;
+            }
+            // The action has run for a while: does the party running it still live?
+            let stamp = st.runner.load(Ordering::Acquire);
+            if stamp != 0 && ident::owner_is_dead((stamp >> 32) as u32, &st.runner) {
+                self.break_gen(s);
+                return Err(BrokenBarrier);
+            }
+            interval = (interval * 2).min(CHECK_MAX);
+        }
+    }
+
+    /// How the generation `my_gen` ended, seen from state `s` of a later one.
+    fn outcome(&self, s: u32, my_gen: u32, index: u32) -> Result<u32, BrokenBarrier> {
+        let broken = if generation(s) == (my_gen + 1) & ((1 << (32 - GEN_SHIFT)) - 1) {
+            s & LAST_BROKEN != 0
+        } else {
+            self.s().broken_gen.load(Ordering::Acquire) == my_gen
+        };
+        if broken {
+            Err(BrokenBarrier)
+        } else {
+            Ok(index)
         }
     }
 
@@ -308,13 +347,13 @@ impl Barrier {
         while generation(s) == generation(seen) && s & BROKEN == 0 {
             match st
                 .state
-                .compare_exchange(s, s | BROKEN, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(s, s | BROKEN, Ordering::SeqCst, Ordering::Acquire)
             {
                 Ok(_) => break,
                 Err(now) => s = now,
             }
         }
-        futex::wake_all(&st.state);
+        st.wake.notify_all();
     }
 
     /// Breaks the barrier: every waiter, and every later [`wait`](Self::wait) until
@@ -337,18 +376,18 @@ impl Barrier {
         loop {
             let had_waiters = s & COUNT_MASK != 0 || s & BROKEN != 0;
             if had_waiters {
-                st.broken_gen.store(generation(s), Ordering::Release);
+                st.broken_gen.store(generation(s), Ordering::SeqCst);
             }
             match st.state.compare_exchange(
                 s,
                 next_generation(s, had_waiters),
-                Ordering::AcqRel,
+                Ordering::SeqCst,
                 Ordering::Acquire,
             ) {
                 Ok(_) => break,
                 Err(now) => s = now,
             }
         }
-        futex::wake_all(&st.state);
+        st.wake.notify_all();
     }
 }

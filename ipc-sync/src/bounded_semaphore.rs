@@ -6,9 +6,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::raw_lock::Wait;
+use crate::raw_lock::Deadline;
 use crate::semaphore::RawSemaphore;
-use crate::storage::{Shared, SharedState};
+use multiproc_core::heap::{Kind, Shared, SharedState};
 
 #[repr(C)]
 pub(crate) struct BoundedState {
@@ -17,8 +17,7 @@ pub(crate) struct BoundedState {
 
 // SAFETY: `#[repr(C)]`, three `AtomicU32`s.
 unsafe impl SharedState for BoundedState {
-    const KIND: u32 = u32::from_le_bytes(*b"BSem");
-    const LABEL: &'static str = "ipc-sync-bounded-semaphore";
+    const KIND: Kind = Kind::new(*b"BSem");
 }
 
 /// A semaphore whose value may not exceed its initial value: Python's
@@ -74,21 +73,28 @@ impl BoundedSemaphore {
         &self.state.get().raw
     }
 
-    /// Decrements the value, waiting while it is 0 (see [`Semaphore::acquire`](crate::Semaphore::acquire)).
+    /// Decrements the value, waiting as long as it is 0 (Python's `acquire()`).
     #[inline]
-    pub fn acquire(&self, timeout: Option<Duration>) -> bool {
-        self.raw().acquire(Wait::from_timeout(timeout))
+    pub fn acquire(&self) {
+        self.raw().acquire(Deadline::Forever);
+    }
+
+    /// [`acquire`](Self::acquire), waiting at most `timeout`; `false` when no unit came in
+    /// time (Python's `acquire(timeout=…)`).
+    #[inline]
+    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+        self.raw().acquire(Deadline::after(timeout))
     }
 
     /// Decrements the value if it is above 0 now.
     #[inline]
     pub fn try_acquire(&self) -> bool {
-        self.raw().acquire(Wait::No)
+        self.raw().acquire(Deadline::No)
     }
 
     /// Waits for a unit (forever) and returns a guard that gives it back.
     pub fn guard(&self) -> BoundedSemaphoreGuard<'_> {
-        self.acquire(None);
+        self.acquire();
         BoundedSemaphoreGuard { sem: self }
     }
 

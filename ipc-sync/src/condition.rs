@@ -5,15 +5,15 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use multiproc_core::futex::{self, WaitResult};
+use multiproc_core::futex::{Spin, WaitWord};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LockResult, OwnerDied, TryLockError};
 use crate::ident::{self, Me};
 use crate::lock::Lock;
-use crate::raw_lock::{Acquired, RawLock, Wait};
+use crate::raw_lock::{Acquired, Deadline, RawLock};
 use crate::rlock::RLock;
-use crate::storage::{Shared, SharedState};
+use multiproc_core::heap::{Kind, Shared, SharedState};
 
 mod sealed {
     use crate::raw_lock::RawLock;
@@ -46,16 +46,16 @@ impl ConditionLock for RLock {}
 
 #[repr(C)]
 pub(crate) struct ConditionState {
-    /// Bumped by every notify; the futex word waiters sleep on.
+    /// Bumped by every notify: a waiter is notified once it changed.
     seq: AtomicU32,
-    /// How many may sleep on `seq` (a dead waiter leaves it too high: only a spare syscall).
-    sleepers: AtomicU32,
+    _pad: AtomicU32,
+    /// Where waiters sleep until `seq` changes.
+    wake: WaitWord,
 }
 
-// SAFETY: `#[repr(C)]`, two `AtomicU32`s.
+// SAFETY: `#[repr(C)]`, atomics only (a `WaitWord` is two `AtomicU32`s).
 unsafe impl SharedState for ConditionState {
-    const KIND: u32 = u32::from_le_bytes(*b"Cond");
-    const LABEL: &'static str = "ipc-sync-condition";
+    const KIND: Kind = Kind::new(*b"Cond");
 }
 
 /// A condition variable shared between processes: Python's `multiprocessing.Condition`.
@@ -76,7 +76,7 @@ unsafe impl SharedState for ConditionState {
 /// let cond = multiproc_sync::Condition::new()?;
 /// let mut g = cond.lock().unwrap();
 /// // Nobody notifies: the wait times out, holding the lock again.
-/// assert_eq!(g.wait(Some(std::time::Duration::from_millis(2))).unwrap(), false);
+/// assert_eq!(g.wait_timeout(std::time::Duration::from_millis(2)).unwrap(), false);
 /// g.notify_all();
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -127,12 +127,17 @@ fn release_level<L: ConditionLock>(raw: &RawLock, me: Me) {
     raw.unlock(me.tid);
 }
 
-fn acquire_level<L: ConditionLock>(raw: &RawLock, me: Me, wait: Wait) -> Acquired {
+/// Acquires one level, waiting as `wait()` says (called only when another thread holds it).
+fn acquire_level<L: ConditionLock>(
+    raw: &RawLock,
+    me: Me,
+    wait: impl FnOnce() -> Deadline,
+) -> Acquired {
     if L::REENTRANT && raw.owner() == me.tid {
         raw.set_count(raw.count() + 1);
         return Acquired::Yes;
     }
-    let a = raw.lock(me, wait);
+    let a = raw.lock_with(me, wait);
     if L::REENTRANT && a != Acquired::TimedOut {
         raw.set_count(1);
     }
@@ -172,7 +177,7 @@ impl<L: ConditionLock> Condition<L> {
     /// # Errors
     /// [`OwnerDied`] (with the guard) when the previous holder died holding it.
     pub fn lock(&self) -> LockResult<ConditionGuard<'_, L>> {
-        match acquire_level::<L>(self.lock.raw_lock(), ident::me(), Wait::Forever) {
+        match acquire_level::<L>(self.lock.raw_lock(), ident::me(), || Deadline::Forever) {
             Acquired::Yes => Ok(self.guard()),
             _ => Err(OwnerDied(self.guard())),
         }
@@ -180,17 +185,19 @@ impl<L: ConditionLock> Condition<L> {
 
     /// Acquires the lock, waiting at most `timeout` (`Duration::ZERO`: not at all).
     ///
+    /// A holder's death is noticed as by [`Lock::lock_timeout`]: while waiting, and once more
+    /// when the time runs out (at most once per millisecond per lock), so polling with
+    /// `Duration::ZERO` sees it too.
+    ///
     /// # Errors
     /// [`TryLockError::Timeout`]; [`TryLockError::OwnerDied`] (acquired).
     pub fn lock_timeout(
         &self,
         timeout: Duration,
     ) -> Result<ConditionGuard<'_, L>, TryLockError<ConditionGuard<'_, L>>> {
-        match acquire_level::<L>(
-            self.lock.raw_lock(),
-            ident::me(),
-            Wait::from_timeout(Some(timeout)),
-        ) {
+        match acquire_level::<L>(self.lock.raw_lock(), ident::me(), || {
+            Deadline::from_timeout(Some(timeout))
+        }) {
             Acquired::Yes => Ok(self.guard()),
             Acquired::OwnerDied => Err(TryLockError::OwnerDied(self.guard())),
             Acquired::TimedOut => Err(TryLockError::Timeout),
@@ -199,40 +206,44 @@ impl<L: ConditionLock> Condition<L> {
 }
 
 impl<L: ConditionLock> ConditionGuard<'_, L> {
-    /// Releases the lock, sleeps until notified or until `timeout` passes (`None`: no limit),
-    /// and takes the lock again (at the depth it had). Returns whether it was notified
-    /// (`false`: timed out), like Python's `Condition.wait`.
+    /// Releases the lock, sleeps until notified, and takes the lock again (at the depth it
+    /// had), like Python's `Condition.wait()`. Wake-ups may be spurious: wait in a loop, or
+    /// with [`wait_for`](Self::wait_for).
+    ///
+    /// # Errors
+    /// `OwnerDied(())` when, taking the lock back, it found that its holder had died holding
+    /// it; the lock is held again all the same.
+    pub fn wait(&mut self) -> Result<(), OwnerDied<()>> {
+        self.wait_deadline(Deadline::Forever)
+            .map(|_| ())
+            .map_err(|_| OwnerDied(()))
+    }
+
+    /// [`wait`](Self::wait) for at most `timeout`. Returns whether it was notified (`false`:
+    /// timed out), like Python's `Condition.wait(timeout)`.
     ///
     /// # Errors
     /// `OwnerDied(notified)` when, taking the lock back, it found that its holder had died
     /// holding it; the lock is held again all the same.
-    pub fn wait(&mut self, timeout: Option<Duration>) -> Result<bool, OwnerDied<bool>> {
-        let wait = Wait::from_timeout(timeout);
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<bool, OwnerDied<bool>> {
+        self.wait_deadline(Deadline::after(timeout))
+    }
+
+    fn wait_deadline(&mut self, wait: Deadline) -> Result<bool, OwnerDied<bool>> {
         let me = ident::me();
         let s = self.cond.state.get();
         let raw = self.cond.lock.raw_lock();
         let seen = s.seq.load(Ordering::SeqCst);
-        s.sleepers.fetch_add(1, Ordering::SeqCst);
         // Release fully (every level of an RLock), remembering the depth.
         let depth = if L::REENTRANT { raw.count() } else { 1 };
         if L::REENTRANT {
             raw.set_count(0);
         }
         raw.unlock(me.tid);
-        let notified = loop {
-            if s.seq.load(Ordering::SeqCst) != seen {
-                break true;
-            }
-            let Some(sleep) = wait.next_sleep(crate::raw_lock::LONG_SLEEP) else {
-                break false;
-            };
-            match futex::wait(&s.seq, seen, Some(sleep)).expect("futex wait") {
-                WaitResult::Woken | WaitResult::ValueChanged | WaitResult::Interrupted => {}
-                WaitResult::TimedOut => {}
-            }
-        };
-        s.sleepers.fetch_sub(1, Ordering::SeqCst);
-        let a = raw.lock(me, Wait::Forever);
+        // No spin: a notifier holds the lock and this waiter cannot run before it lets go.
+        let changed = || s.seq.load(Ordering::Acquire) != seen;
+        let notified = s.wake.wait_until(changed, wait, Spin::Never);
+        let a = raw.lock(me, Deadline::Forever);
         if L::REENTRANT {
             raw.set_count(depth);
         }
@@ -243,31 +254,45 @@ impl<L: ConditionLock> ConditionGuard<'_, L> {
     }
 
     /// Waits until `predicate()` holds (checked with the lock held, first before any wait),
-    /// or until `timeout` passes. Returns the predicate's last value, like Python's `wait_for`.
+    /// like Python's `wait_for(predicate)`.
+    ///
+    /// # Errors
+    /// `OwnerDied(())` when re-taking the lock found a dead holder; the wait carried on until
+    /// the predicate held.
+    pub fn wait_for(&mut self, predicate: impl FnMut() -> bool) -> Result<(), OwnerDied<()>> {
+        self.wait_for_deadline(predicate, Deadline::Forever)
+            .map(|_| ())
+            .map_err(|_| OwnerDied(()))
+    }
+
+    /// [`wait_for`](Self::wait_for) for at most `timeout`. Returns the predicate's last value,
+    /// like Python's `wait_for(predicate, timeout)`.
     ///
     /// # Errors
     /// `OwnerDied(value)` when re-taking the lock found a dead holder; the wait carried on and
     /// `value` is the predicate's last value.
-    pub fn wait_for(
+    pub fn wait_for_timeout(
+        &mut self,
+        predicate: impl FnMut() -> bool,
+        timeout: Duration,
+    ) -> Result<bool, OwnerDied<bool>> {
+        self.wait_for_deadline(predicate, Deadline::after(timeout))
+    }
+
+    fn wait_for_deadline(
         &mut self,
         mut predicate: impl FnMut() -> bool,
-        timeout: Option<Duration>,
+        wait: Deadline,
     ) -> Result<bool, OwnerDied<bool>> {
-        let wait = Wait::from_timeout(timeout);
         let mut died = false;
         let ok = loop {
             if predicate() {
                 break true;
             }
-            let left = match wait {
-                Wait::Forever => None,
-                Wait::No => break false,
-                Wait::Until(d) => match d.checked_duration_since(std::time::Instant::now()) {
-                    Some(l) if !l.is_zero() => Some(l),
-                    _ => break predicate(),
-                },
-            };
-            if self.wait(left).is_err() {
+            if wait.is_over() {
+                break predicate();
+            }
+            if self.wait_deadline(wait).is_err() {
                 died = true;
             }
         };
@@ -278,8 +303,8 @@ impl<L: ConditionLock> ConditionGuard<'_, L> {
     pub fn notify(&self, n: u32) {
         let s = self.cond.state.get();
         s.seq.fetch_add(1, Ordering::SeqCst);
-        if n > 0 && s.sleepers.load(Ordering::SeqCst) > 0 {
-            futex::wake(&s.seq, n);
+        if n > 0 {
+            s.wake.notify(n);
         }
     }
 

@@ -4,24 +4,25 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use multiproc_core::futex;
+use multiproc_core::Deadline;
+use multiproc_core::futex::WaitWord;
 use serde::{Deserialize, Serialize};
 
-use crate::raw_lock::{SPIN, Wait};
-use crate::storage::{Shared, SharedState};
+use crate::raw_lock::SPIN;
+use multiproc_core::heap::{Kind, Shared, SharedState};
 
 #[repr(C)]
 pub(crate) struct EventState {
-    /// 0 clear, 1 set; the futex word.
+    /// 0 clear, 1 set.
     flag: AtomicU32,
-    /// How many may sleep on `flag`.
-    sleepers: AtomicU32,
+    _pad: AtomicU32,
+    /// Where waiters sleep until `flag` is 1.
+    wake: WaitWord,
 }
 
-// SAFETY: `#[repr(C)]`, two `AtomicU32`s.
+// SAFETY: `#[repr(C)]`, atomics only (a `WaitWord` is two `AtomicU32`s).
 unsafe impl SharedState for EventState {
-    const KIND: u32 = u32::from_le_bytes(*b"Evnt");
-    const LABEL: &'static str = "ipc-sync-event";
+    const KIND: Kind = Kind::new(*b"Evnt");
 }
 
 /// A flag that processes wait for: Python's `multiprocessing.Event`.
@@ -32,9 +33,10 @@ unsafe impl SharedState for EventState {
 /// ```
 /// use std::time::Duration;
 /// let ev = multiproc_sync::Event::new()?;
-/// assert!(!ev.wait(Some(Duration::from_millis(1))));
+/// assert!(!ev.wait_timeout(Duration::from_millis(1)));
 /// ev.set();
-/// assert!(ev.is_set() && ev.wait(None));
+/// ev.wait();
+/// assert!(ev.is_set());
 /// ev.clear();
 /// assert!(!ev.is_set());
 /// # Ok::<(), std::io::Error>(())
@@ -65,8 +67,8 @@ impl Event {
     #[inline]
     pub fn set(&self) {
         let s = self.state.get();
-        if s.flag.swap(1, Ordering::SeqCst) == 0 && s.sleepers.load(Ordering::SeqCst) > 0 {
-            futex::wake_all(&s.flag);
+        if s.flag.swap(1, Ordering::SeqCst) == 0 {
+            s.wake.notify_all();
         }
     }
 
@@ -82,38 +84,25 @@ impl Event {
         self.state.get().flag.load(Ordering::Acquire) == 1
     }
 
-    /// Waits until the flag is set, for at most `timeout` (`None`: no limit). Returns whether
-    /// it is set (`false` only on timeout), like Python's `Event.wait`.
+    /// Waits until the flag is set, as long as it takes (Python's `wait()`).
     #[inline]
-    pub fn wait(&self, timeout: Option<Duration>) -> bool {
-        if self.is_set() {
-            return true;
+    pub fn wait(&self) {
+        if !self.is_set() {
+            self.wait_slow(Deadline::Forever);
         }
-        self.wait_slow(Wait::from_timeout(timeout))
+    }
+
+    /// Waits until the flag is set, for at most `timeout`. Returns whether it is set (`false`
+    /// only on timeout), like Python's `Event.wait(timeout)`.
+    #[inline]
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.is_set() || self.wait_slow(Deadline::after(timeout))
     }
 
     #[cold]
-    fn wait_slow(&self, wait: Wait) -> bool {
+    fn wait_slow(&self, deadline: Deadline) -> bool {
         let s = self.state.get();
-        if !matches!(wait, Wait::No) {
-            for _ in 0..SPIN {
-                std::hint::spin_loop();
-                if self.is_set() {
-                    return true;
-                }
-            }
-        }
-        s.sleepers.fetch_add(1, Ordering::SeqCst);
-        let set = loop {
-            if s.flag.load(Ordering::SeqCst) == 1 {
-                break true;
-            }
-            let Some(sleep) = wait.next_sleep(crate::raw_lock::LONG_SLEEP) else {
-                break false;
-            };
-            futex::wait(&s.flag, 0, Some(sleep)).expect("futex wait");
-        };
-        s.sleepers.fetch_sub(1, Ordering::SeqCst);
-        set
+        s.wake
+            .wait_until(|| s.flag.load(Ordering::Acquire) == 1, deadline, SPIN)
     }
 }

@@ -5,55 +5,66 @@
 //!
 //! # Hello, world!
 //!
-//! A parent and a forked child take turns on a [`Lock`] and count together; the parent waits
-//! for the child's [`Event`].
+//! A child process takes a [`Lock`], says hello and sets an [`Event`] the parent waits for.
 //!
 //! ```
+//! use multiproc_process::Process;
 //! use multiproc_sync::{Event, Lock};
-//! use multiproc_core::SharedMapping;
-//! use std::sync::atomic::Ordering;
 //! use std::time::Duration;
 //!
-//! let lock = Lock::new()?;
-//! let done = Event::new()?;
-//! let page = SharedMapping::anonymous(4096)?;
-//! let count = page.atomic_u32(0);
-//! let bump = || {
-//!     for _ in 0..1000 {
-//!         let _guard = lock.lock().unwrap();
-//!         // Not an atomic increment: the lock makes it safe.
-//!         count.store(count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-//!     }
-//! };
-//! // SAFETY: the child only takes the lock, does atomics and futex calls, and `_exit`s.
-//! match unsafe { libc::fork() } {
-//!     -1 => panic!("fork failed"),
-//!     0 => {
-//!         bump();
-//!         done.set();
-//!         // SAFETY: `_exit` ends the child without running the parent's exit handlers.
-//!         unsafe { libc::_exit(0) };
-//!     }
-//!     child => {
-//!         bump();
-//!         assert!(done.wait(Some(Duration::from_secs(10))), "Hello, world! never came");
-//!         // SAFETY: reaps our own child; a null status pointer is allowed.
-//!         unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
-//!         assert_eq!(count.load(Ordering::Relaxed), 2000);
-//!     }
+//! fn child((lock, done): (Lock, Event)) {
+//!     let _held = lock.lock().unwrap();
+//!     println!("Hello, world! from {}", std::process::id());
+//!     done.set();
 //! }
-//! # Ok::<(), std::io::Error>(())
+//!
+//! let (lock, done) = (Lock::new()?, Event::new()?);
+//! let p = Process::new(child, (lock.clone(), done.clone()));
+//! p.start()?;
+//! assert!(done.wait_timeout(Duration::from_secs(10)), "Hello, world! never came");
+//! p.join()?;
+//! assert_eq!(p.exitcode(), Some(0));
+//! assert!(lock.try_lock().is_ok(), "the child released the lock");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Every primitive is a handle over a small memfd page: [`Clone`] shares it within a process,
-//! `fork` inherits it, and it travels to any other process through [`multiproc_core::transfer`]
-//! (serde; the memfd goes out of band), which is how `multiproc-process` hands it to a `spawn` or
-//! `forkserver` child. The `lock_print` example starts ten processes that print under one lock.
+//! # Using it
+//!
+//! ```toml
+//! [dependencies]
+//! multiproc-sync = "0.1"
+//! multiproc-process = "0.1"   # to start children, as the examples do
+//! ```
+//!
+//! Or the whole family through the umbrella crate `multiproc` (`multiproc::sync`). The crate
+//! has no features; Linux is the platform built and tested.
+//!
+//! Every primitive is a handle to a slot of `multiproc-core`'s shared heap
+//! ([`multiproc_core::heap`]): [`Clone`] shares it within a process, `fork` inherits it, and it
+//! travels to any other process through [`multiproc_core::transfer`] (serde; its arena's
+//! descriptor goes out of band, once per message however many primitives share the arena), which
+//! is how `multiproc-process` hands it to a `spawn` or `forkserver` child. The `lock_print`
+//! example starts ten processes that print under one lock.
+//!
+//! # What one primitive costs
+//!
+//! A primitive is a 64-byte slot (header and state) in a 1 MiB arena that thousands share; the
+//! slot is freed, and reused, when the last handle to it in every process is dropped.
+//!
+//! | | `multiproc-sync` | Python `multiprocessing` |
+//! |---|---|---|
+//! | memory per `Lock`, `RLock`, `Semaphore`, `Event`, `Condition`, `Barrier` | 64 bytes (a `Condition` over a new `RLock`: 128) | a named POSIX semaphore: one 4 KiB mapping each |
+//! | descriptors | one per arena (16,382 slots), none per primitive | none (the semaphore's descriptor is closed) |
+//! | mappings | one per arena | one per `Lock` |
+//! | 10,000 `Lock`s | 1 descriptor, 1 mapping | 10,000 mappings |
+//! | sending 1,000 `Lock`s in one message | one descriptor | each pickled by name |
 //!
 //! # Waiting
 //!
-//! Every wait is a `FUTEX_WAIT` on a word of the shared page, after a short bounded spin (about
-//! a microsecond) that lets a hand-over between running processes skip the syscall. No waiter
+//! Every wait is a `FUTEX_WAIT` on a word of the shared state, after a short bounded spin (about
+//! a microsecond) that lets a hand-over between running processes skip the syscall; events,
+//! semaphores, conditions and barriers sleep on a [`multiproc_core::futex::WaitWord`], the one
+//! wait protocol of the workspace, and the lock on its own word (it never spins). No waiter
 //! polls or burns a core. Every wait has a timeout variant; a timeout is a `FUTEX_WAIT` timeout,
 //! so it is as precise as the kernel's timers (well within a millisecond here).
 //!
@@ -76,7 +87,11 @@
 //!
 //! **How fast.** The first check comes after 1 ms of sleep, then at doubling intervals up to
 //! 8 ms: an acquirer notices a death at most ~8 ms after it happened (about 1 ms when it
-//! arrives after the death); the tests see a few milliseconds. Why not instantly: the kernel
+//! arrives after the death); the tests see a few milliseconds. An acquire that gives up — a
+//! failed [`Lock::try_lock`], a [`Lock::lock_timeout`] that ran out, however short — checks
+//! too, at most once per millisecond per lock (the lock records when it was last checked, for
+//! every process that polls it): a program that polls learns of the death about a millisecond
+//! after it, and a tight polling loop still makes almost no syscalls. Why not instantly: the kernel
 //! tells nobody when a thread dies except through its robust-futex list, which glibc owns for
 //! its own `pthread_mutex`es (registering ours would clobber it), and a pidfd cannot be waited
 //! on together with a futex. Why not less often: a check is one read of a small `/proc` file
@@ -101,31 +116,34 @@
 //! |---|---|---|
 //! | `Lock()` | [`Lock::new`] | only the holder may release ([`Error::NotOwner`]) |
 //! | `with lock:` | [`Lock::lock`] → [`LockGuard`] | `#[must_use]` guard, released on drop |
-//! | `lock.acquire(block=False)` | [`Lock::try_lock`] | |
-//! | `lock.acquire(timeout=t)` | [`Lock::lock_timeout`], [`Lock::acquire`]`(Some(t))` | |
+//! | `lock.acquire(block=False)` | [`Lock::try_lock`], [`Lock::try_acquire`] | |
+//! | `lock.acquire(timeout=t)` | [`Lock::lock_timeout`], [`Lock::acquire_timeout`] | |
 //! | `lock.release()` | [`Lock::release`] | |
 //! | (hangs forever when the holder died) | [`OwnerDied`] | noticed within ~8 ms |
 //! | `RLock()` | [`RLock`] | re-entrant per thread; [`RLock::depth`] |
-//! | `Semaphore(n)`, `get_value()` | [`Semaphore::new`], [`Semaphore::value`] | `acquire(timeout)` returns `bool` |
+//! | `Semaphore(n)`, `get_value()` | [`Semaphore::new`], [`Semaphore::value`] | [`Semaphore::acquire_timeout`] returns `bool` |
 //! | `BoundedSemaphore(n)` | [`BoundedSemaphore`] | over-release is [`Error::BoundExceeded`] (Python: `ValueError`) |
-//! | `Event()`: `set`, `clear`, `is_set`, `wait(t)` | [`Event`] | same names |
+//! | `Event()`: `set`, `clear`, `is_set`, `wait()`, `wait(t)` | [`Event`]: the same, and [`Event::wait_timeout`] | |
 //! | `Condition(lock=None)` | [`Condition::new`] (over an [`RLock`]), [`Condition::with_lock`] | |
-//! | `cond.wait(t)`, `wait_for(pred, t)` | [`ConditionGuard::wait`], [`ConditionGuard::wait_for`] | on the guard: the lock is held, statically |
+//! | `cond.wait()`, `wait(t)`, `wait_for(pred)`, `wait_for(pred, t)` | [`ConditionGuard::wait`], [`wait_timeout`](ConditionGuard::wait_timeout), [`wait_for`](ConditionGuard::wait_for), [`wait_for_timeout`](ConditionGuard::wait_for_timeout) | on the guard: the lock is held, statically |
 //! | `cond.notify(n)`, `notify_all()` | [`ConditionGuard::notify`], [`ConditionGuard::notify_all`] | |
-//! | `Barrier(parties, action, timeout)` | [`Barrier::new`], [`Barrier::with_action`] | the action is per handle |
+//! | `Barrier(parties, action, timeout)` | [`Barrier::new`], [`Barrier::with_action`], [`Barrier::with_timeout`] | the action is per handle |
 //! | `barrier.wait(t)` | [`Barrier::wait`], [`Barrier::wait_timeout`] | arrival index, or [`BrokenBarrier`] |
 //! | `abort()`, `reset()`, `broken`, `n_waiting`, `parties` | same names | |
 //! | `BrokenBarrierError` | [`BrokenBarrier`] | |
+//! | `Value(…, lock=…)`'s lock argument | [`AnyLock`]: a [`Lock`] or an [`RLock`] | |
 //!
 //! # Implementation notes
 //!
-//! The state of each primitive is a `#[repr(C)]` struct of atomics in its page (the storage),
-//! apart from the handle that views it (lock_api's and iceoryx2's split). `unsafe` is confined
-//! to that view (a pointer into a mapping the handle keeps alive, checked for size and
-//! alignment, and a kind tag checked when a handle is rebuilt from the wire) and to the one
-//! `pthread_atfork` call in `sys.rs`; futexes, mappings and `/proc` come from `multiproc-core`.
+//! The state of each primitive is a `#[repr(C)]` struct of atomics in a shared-heap slot (the
+//! storage), apart from the handle that views it (lock_api's and iceoryx2's split): a
+//! [`multiproc_core::heap::Shared`], whose header (kind, layout, generation) is checked when a
+//! handle is rebuilt from the wire. This crate's only `unsafe` is the `SharedState` promise of
+//! each state type (all atomics) and the one `pthread_atfork` call in `sys.rs`; futexes, the
+//! heap and `/proc` come from `multiproc-core`.
 //! Guards are not `Send`: a lock belongs to the thread that took it.
 
+mod any_lock;
 mod barrier;
 mod bounded_semaphore;
 mod condition;
@@ -136,9 +154,9 @@ mod lock;
 mod raw_lock;
 mod rlock;
 mod semaphore;
-mod storage;
 mod sys;
 
+pub use any_lock::{AnyLock, AnyLockGuard};
 pub use barrier::{Barrier, MAX_PARTIES};
 pub use bounded_semaphore::{BoundedSemaphore, BoundedSemaphoreGuard};
 pub use condition::{Condition, ConditionGuard, ConditionLock};
@@ -147,3 +165,8 @@ pub use event::Event;
 pub use lock::{Lock, LockGuard};
 pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{Semaphore, SemaphoreGuard};
+
+/// The examples of README.md (this crate's crates.io page) compile and run.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

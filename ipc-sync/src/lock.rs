@@ -8,18 +8,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, LockResult, OwnerDied, TryLockError};
 use crate::ident;
-use crate::raw_lock::{Acquired, RawLock, Wait};
-use crate::storage::{Shared, SharedState};
+use crate::raw_lock::{Acquired, Deadline, RawLock};
+use multiproc_core::heap::{Kind, ObjectId, Shared, SharedState};
 
 #[repr(C)]
 pub(crate) struct LockState {
     pub(crate) raw: RawLock,
 }
 
-// SAFETY: `#[repr(C)]`, atomics only (`RawLock`), 16 bytes, alignment 8.
+// SAFETY: `#[repr(C)]`, atomics only (`RawLock`), 24 bytes, alignment 8.
 unsafe impl SharedState for LockState {
-    const KIND: u32 = u32::from_le_bytes(*b"Lock");
-    const LABEL: &'static str = "ipc-sync-lock";
+    const KIND: Kind = Kind::new(*b"Lock");
 }
 
 /// A lock shared between processes: Python's `multiprocessing.Lock`.
@@ -119,7 +118,7 @@ impl Lock {
     /// [`OwnerDied`] (with the guard) when the previous holder died holding it.
     #[inline]
     pub fn lock(&self) -> LockResult<LockGuard<'_>> {
-        match self.raw().lock(ident::me(), Wait::Forever) {
+        match self.raw().lock(ident::me(), Deadline::Forever) {
             Acquired::Yes => Ok(self.guard()),
             _ => Err(OwnerDied(self.guard())),
         }
@@ -127,41 +126,68 @@ impl Lock {
 
     /// Acquires only if nobody holds it now (Python's `acquire(block=False)`).
     ///
+    /// When the lock is held, the attempt also checks whether the holder still lives (at most
+    /// once per millisecond per lock, whoever polls), so a loop of `try_lock` learns of a dead
+    /// holder about a millisecond after its death; the check costs nothing when the lock is
+    /// free.
+    ///
     /// # Errors
-    /// [`TryLockError::Timeout`] when held; [`TryLockError::OwnerDied`] (acquired) never happens
-    /// here, as a non-blocking attempt does not check the holder's liveness.
+    /// [`TryLockError::Timeout`] when held; [`TryLockError::OwnerDied`] (acquired) when the
+    /// holder died holding it.
     #[inline]
     pub fn try_lock(&self) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
-        self.outcome(self.raw().lock(ident::me(), Wait::No))
+        self.outcome(self.raw().lock(ident::me(), Deadline::No))
     }
 
     /// Acquires, waiting at most `timeout` (Python's `acquire(timeout=...)`).
     ///
+    /// A holder's death is noticed while waiting, and once more when the time runs out (as
+    /// for [`try_lock`](Self::try_lock)), so polling with short timeouts sees it too.
+    ///
     /// # Errors
     /// [`TryLockError::Timeout`] when still held after `timeout`; [`TryLockError::OwnerDied`]
     /// (with the guard) when the previous holder died holding it.
+    #[inline]
     pub fn lock_timeout(
         &self,
         timeout: Duration,
     ) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
         self.outcome(
             self.raw()
-                .lock(ident::me(), Wait::from_timeout(Some(timeout))),
+                .lock_with(ident::me(), || Deadline::from_timeout(Some(timeout))),
         )
     }
 
-    /// Acquires without a guard, for code that must release elsewhere: `None` waits forever,
-    /// `Some(Duration::ZERO)` does not wait. Pair it with [`release`](Self::release).
+    /// Acquires without a guard, waiting as long as it takes (Python's `acquire()`), for code
+    /// that must release elsewhere: pair it with [`release`](Self::release).
+    ///
+    /// # Errors
+    /// `OwnerDied(())` when the previous holder died holding it; the lock is held all the same.
+    pub fn acquire(&self) -> Result<(), OwnerDied<()>> {
+        match self.raw().lock(ident::me(), Deadline::Forever) {
+            Acquired::OwnerDied => Err(OwnerDied(())),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`acquire`](Self::acquire) if it is free now (Python's `acquire(block=False)`).
+    ///
+    /// # Errors
+    /// As [`try_lock`](Self::try_lock); `Err(TryLockError::OwnerDied(()))` means acquired.
+    pub fn try_acquire(&self) -> Result<(), TryLockError<()>> {
+        raw_outcome(self.raw().lock(ident::me(), Deadline::No))
+    }
+
+    /// [`acquire`](Self::acquire), waiting at most `timeout` (Python's `acquire(timeout=…)`).
     ///
     /// # Errors
     /// As [`lock_timeout`](Self::lock_timeout); `Err(TryLockError::OwnerDied(()))` means
     /// acquired.
-    pub fn acquire(&self, timeout: Option<Duration>) -> Result<(), TryLockError<()>> {
-        match self.raw().lock(ident::me(), Wait::from_timeout(timeout)) {
-            Acquired::Yes => Ok(()),
-            Acquired::OwnerDied => Err(TryLockError::OwnerDied(())),
-            Acquired::TimedOut => Err(TryLockError::Timeout),
-        }
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<(), TryLockError<()>> {
+        raw_outcome(
+            self.raw()
+                .lock_with(ident::me(), || Deadline::from_timeout(Some(timeout))),
+        )
     }
 
     /// Releases a lock taken with [`acquire`](Self::acquire) (or a guard given up with
@@ -206,9 +232,18 @@ impl Lock {
         self.state.same(&other.state)
     }
 
-    /// The lock's identity, equal in every process that holds a handle to it (the device and
-    /// inode of its shared memory): for data that must stay paired with its lock.
-    pub fn identity(&self) -> (u64, u64) {
-        self.state.identity()
+    /// Which lock this is, the same in every process that holds a handle to it: for data that
+    /// must stay paired with its lock (recorded as a guard in the data's header).
+    pub fn id(&self) -> ObjectId {
+        self.state.id()
+    }
+}
+
+/// What a guard-less acquire reports.
+pub(crate) fn raw_outcome(a: Acquired) -> Result<(), TryLockError<()>> {
+    match a {
+        Acquired::Yes => Ok(()),
+        Acquired::OwnerDied => Err(TryLockError::OwnerDied(())),
+        Acquired::TimedOut => Err(TryLockError::Timeout),
     }
 }

@@ -5,32 +5,42 @@
 //! the `1`: acquire is one compare-exchange 0 → tid, release one compare-exchange tid → 0; only
 //! when the waiters bit is set does release swap and `FUTEX_WAKE` one sleeper, which then
 //! acquires with the bit set (other sleepers may remain).
+//!
+//! An owner that died is noticed two ways. A sleeping acquirer looks at the owner's liveness
+//! after each whole check interval it slept ([`CHECK_FIRST`] doubling to [`CHECK_MAX`]). An
+//! acquire that gives up — a failed `try_lock`, a timed-out `lock_timeout` of any length —
+//! looks too, at most once per [`POLL_CHECK`] per lock (the time of the last such look is kept
+//! in the lock, so that every process polling it shares the budget): a program that polls sees
+//! `OwnerDied` about a millisecond after the death, and a tight polling loop stays a loop of
+//! compare-exchanges and clock reads, not of `/proc` reads. Neither costs the uncontended path
+//! anything: both run only after the fast compare-exchange failed.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use multiproc_core::futex::{self, WaitResult};
+use multiproc_core::futex::{self, Spin, WaitResult};
 
 use crate::ident::{self, Me};
+use crate::sys;
 
 pub(crate) const WAITERS: u32 = 1 << 31;
 pub(crate) const TID_MASK: u32 = (1 << 30) - 1;
 
-/// Spins (each a `pause`) before an `Event` or `Semaphore` waiter sleeps: a hand-over between
-/// two running processes then costs no syscall on either side.
-pub(crate) const SPIN: u32 = 100;
+/// How an `Event` or `Semaphore` waiter spins before it sleeps: a hand-over between two running
+/// processes then costs no syscall on either side. (The lock itself never spins: see
+/// `lock_slow`.)
+pub(crate) const SPIN: Spin = Spin::Checks(100);
 /// A sleeping acquirer looks at the owner's liveness after this much time asleep, then at
 /// doubling intervals up to [`CHECK_MAX`].
 pub(crate) const CHECK_FIRST: Duration = Duration::from_millis(1);
 /// The longest a blocked acquirer sleeps without checking that the owner lives.
 pub(crate) const CHECK_MAX: Duration = Duration::from_millis(8);
-
-/// The longest single sleep of a waiter with no deadline that has nothing to check (it
-/// re-checks its condition and sleeps again).
-pub(crate) const LONG_SLEEP: Duration = Duration::from_secs(3600);
+/// An acquire that gives up (a failed try, a timeout) checks the owner's liveness if nobody
+/// did so for this long on this lock.
+pub(crate) const POLL_CHECK: Duration = Duration::from_millis(1);
 
 /// How long to wait (the deadline type of `multiproc-core`).
-pub(crate) use multiproc_core::futex::Deadline as Wait;
+pub(crate) use multiproc_core::Deadline;
 
 /// How an acquire ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,9 +59,12 @@ pub struct RawLock {
     count: AtomicU32,
     /// The owner's `Me::stamp`, written right after the word.
     stamp: AtomicU64,
+    /// When an acquire that gave up last checked the owner's liveness
+    /// ([`sys::monotonic_nanos`]); 0 = never. Only a rate limit: any value is safe.
+    polled: AtomicU64,
 }
 
-static_assertions::assert_eq_size!(RawLock, [u64; 2]);
+static_assertions::assert_eq_size!(RawLock, [u64; 3]);
 
 impl RawLock {
     /// The owner's thread id, 0 when free.
@@ -83,15 +96,22 @@ impl RawLock {
 
     /// Acquires, waiting as `wait` says.
     #[inline]
-    pub(crate) fn lock(&self, me: Me, wait: Wait) -> Acquired {
+    pub(crate) fn lock(&self, me: Me, wait: Deadline) -> Acquired {
+        self.lock_with(me, || wait)
+    }
+
+    /// Acquires, waiting as `wait()` says; `wait` is called only when the fast path fails, so
+    /// that an uncontended timed acquire does not read the clock for its deadline.
+    #[inline]
+    pub(crate) fn lock_with(&self, me: Me, wait: impl FnOnce() -> Deadline) -> Acquired {
         if self.try_fast(me) {
             return Acquired::Yes;
         }
-        self.lock_slow(me, wait)
+        self.lock_slow(me, wait())
     }
 
     #[cold]
-    fn lock_slow(&self, me: Me, wait: Wait) -> Acquired {
+    fn lock_slow(&self, me: Me, wait: Deadline) -> Acquired {
         // No spin before sleeping: measured under two-process contention, a spinning acquirer
         // keeps pulling the lock's cache line from the holder and doubles the cost per
         // hand-over; sleeping at once, as Drepper's mutex3 does, matches mutex3.
@@ -111,9 +131,10 @@ impl RawLock {
                 }
                 continue;
             }
-            let Some(sleep) = wait.next_sleep(interval) else {
-                return Acquired::TimedOut;
-            };
+            if wait.is_over() {
+                return self.give_up(me, c);
+            }
+            let sleep = wait.capped(interval);
             if c & WAITERS == 0
                 && self
                     .word
@@ -122,8 +143,8 @@ impl RawLock {
             {
                 continue;
             }
-            let r = futex::wait(&self.word, c | WAITERS, Some(sleep)).expect("futex wait");
-            if r == WaitResult::TimedOut && sleep == interval {
+            let r = futex::wait(&self.word, c | WAITERS, sleep);
+            if r == WaitResult::TimedOut && !wait.is_over() {
                 // Asleep for a whole check interval with the same owner: does it still live?
                 if ident::owner_is_dead(owner, &self.stamp)
                     && self
@@ -142,6 +163,49 @@ impl RawLock {
                 interval = (interval * 2).min(CHECK_MAX);
             }
         }
+    }
+
+    /// An acquire out of time, having last seen the word hold `c` (held): before it reports
+    /// `TimedOut`, it checks (rate-limited, see [`POLL_CHECK`]) whether the owner lives, and
+    /// takes the lock over if it does not.
+    #[cold]
+    fn give_up(&self, me: Me, mut c: u32) -> Acquired {
+        let owner = c & TID_MASK;
+        if owner == me.tid || !self.poll_due() || !ident::owner_is_dead(owner, &self.stamp) {
+            return Acquired::TimedOut;
+        }
+        // Keep the waiters bit as it is: sleepers may remain.
+        loop {
+            match self.word.compare_exchange(
+                c,
+                me.tid | (c & WAITERS),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    self.stamp.store(me.stamp, Ordering::Release);
+                    return Acquired::OwnerDied;
+                }
+                // A sleeper raised the waiters bit meanwhile: the same dead owner.
+                Err(now) if now & TID_MASK == owner => c = now,
+                // Another acquirer took it over (or it was freed): not ours this time.
+                Err(_) => return Acquired::TimedOut,
+            }
+        }
+    }
+
+    /// Whether a giving-up acquire may check the owner's liveness now: nobody did for
+    /// [`POLL_CHECK`]. Claims the check (one compare-exchange) when it answers `true`.
+    fn poll_due(&self) -> bool {
+        let now = sys::monotonic_nanos();
+        let last = self.polled.load(Ordering::Relaxed);
+        // Wrapping: a value from the future (forged, or another time namespace) only lets the
+        // check run, it never stops it for long.
+        now.wrapping_sub(last) >= POLL_CHECK.as_nanos() as u64
+            && self
+                .polled
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Releases if `tid` holds the lock; `false` (and nothing changes) otherwise.

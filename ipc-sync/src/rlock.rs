@@ -8,18 +8,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, LockResult, OwnerDied, TryLockError};
 use crate::ident::{self, Me};
-use crate::raw_lock::{Acquired, RawLock, Wait};
-use crate::storage::{Shared, SharedState};
+use crate::raw_lock::{Acquired, Deadline, RawLock};
+use multiproc_core::heap::{Kind, ObjectId, Shared, SharedState};
 
 #[repr(C)]
 pub(crate) struct RLockState {
     pub(crate) raw: RawLock,
 }
 
-// SAFETY: `#[repr(C)]`, atomics only (`RawLock`), 16 bytes, alignment 8.
+// SAFETY: `#[repr(C)]`, atomics only (`RawLock`), 24 bytes, alignment 8.
 unsafe impl SharedState for RLockState {
-    const KIND: u32 = u32::from_le_bytes(*b"RLck");
-    const LABEL: &'static str = "ipc-sync-rlock";
+    const KIND: Kind = Kind::new(*b"RLck");
 }
 
 /// A re-entrant lock shared between processes: Python's `multiprocessing.RLock`.
@@ -90,8 +89,10 @@ impl RLock {
         &self.state.get().raw
     }
 
+    /// Acquires one level, waiting as `wait()` says (called only when the lock is held by
+    /// another thread).
     #[inline]
-    fn acquire_as(&self, me: Me, wait: Wait) -> Acquired {
+    fn acquire_as(&self, me: Me, wait: impl FnOnce() -> Deadline) -> Acquired {
         let raw = self.raw();
         if raw.owner() == me.tid {
             let n = raw.count();
@@ -99,7 +100,7 @@ impl RLock {
             raw.set_count(n + 1);
             return Acquired::Yes;
         }
-        let a = raw.lock(me, wait);
+        let a = raw.lock_with(me, wait);
         if a != Acquired::TimedOut {
             raw.set_count(1);
         }
@@ -146,7 +147,7 @@ impl RLock {
     /// [`OwnerDied`] (with the guard) when the previous owner died holding it.
     #[inline]
     pub fn lock(&self) -> LockResult<RLockGuard<'_>> {
-        match self.acquire_as(ident::me(), Wait::Forever) {
+        match self.acquire_as(ident::me(), || Deadline::Forever) {
             Acquired::Yes => Ok(self.guard()),
             _ => Err(OwnerDied(self.guard())),
         }
@@ -154,14 +155,20 @@ impl RLock {
 
     /// Acquires only if free or already held by this thread.
     ///
+    /// When another thread holds it, the attempt also checks whether that holder still lives
+    /// (at most once per millisecond per lock), as [`Lock::try_lock`](crate::Lock::try_lock)
+    /// does.
+    ///
     /// # Errors
-    /// [`TryLockError::Timeout`] when another thread holds it.
+    /// [`TryLockError::Timeout`] when another thread holds it; [`TryLockError::OwnerDied`]
+    /// (acquired once) when the holder died holding it.
     #[inline]
     pub fn try_lock(&self) -> Result<RLockGuard<'_>, TryLockError<RLockGuard<'_>>> {
-        self.outcome(self.acquire_as(ident::me(), Wait::No))
+        self.outcome(self.acquire_as(ident::me(), || Deadline::No))
     }
 
-    /// Acquires, waiting at most `timeout`.
+    /// Acquires, waiting at most `timeout`; a dead holder is noticed as by
+    /// [`Lock::lock_timeout`](crate::Lock::lock_timeout).
     ///
     /// # Errors
     /// [`TryLockError::Timeout`]; [`TryLockError::OwnerDied`] (acquired).
@@ -169,21 +176,38 @@ impl RLock {
         &self,
         timeout: Duration,
     ) -> Result<RLockGuard<'_>, TryLockError<RLockGuard<'_>>> {
-        self.outcome(self.acquire_as(ident::me(), Wait::from_timeout(Some(timeout))))
+        self.outcome(self.acquire_as(ident::me(), || Deadline::from_timeout(Some(timeout))))
     }
 
-    /// Acquires one level without a guard: `None` waits forever, `Some(Duration::ZERO)` does
-    /// not wait. Pair each with a [`release`](Self::release).
+    /// Acquires one level without a guard, waiting as long as it takes (Python's
+    /// `acquire()`). Pair each with a [`release`](Self::release).
+    ///
+    /// # Errors
+    /// `OwnerDied(())` when the previous holder died holding it; the lock is held all the same.
+    pub fn acquire(&self) -> Result<(), OwnerDied<()>> {
+        match self.acquire_as(ident::me(), || Deadline::Forever) {
+            Acquired::OwnerDied => Err(OwnerDied(())),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`acquire`](Self::acquire) if it is free (or held by this thread) now.
+    ///
+    /// # Errors
+    /// As [`try_lock`](Self::try_lock); `Err(TryLockError::OwnerDied(()))` means acquired.
+    pub fn try_acquire(&self) -> Result<(), TryLockError<()>> {
+        crate::lock::raw_outcome(self.acquire_as(ident::me(), || Deadline::No))
+    }
+
+    /// [`acquire`](Self::acquire), waiting at most `timeout`.
     ///
     /// # Errors
     /// As [`lock_timeout`](Self::lock_timeout); `Err(TryLockError::OwnerDied(()))` means
     /// acquired.
-    pub fn acquire(&self, timeout: Option<Duration>) -> Result<(), TryLockError<()>> {
-        match self.acquire_as(ident::me(), Wait::from_timeout(timeout)) {
-            Acquired::Yes => Ok(()),
-            Acquired::OwnerDied => Err(TryLockError::OwnerDied(())),
-            Acquired::TimedOut => Err(TryLockError::Timeout),
-        }
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<(), TryLockError<()>> {
+        crate::lock::raw_outcome(
+            self.acquire_as(ident::me(), || Deadline::from_timeout(Some(timeout))),
+        )
     }
 
     /// Releases one level.
@@ -221,9 +245,9 @@ impl RLock {
         self.state.same(&other.state)
     }
 
-    /// The lock's identity, equal in every process that holds a handle to it (the device and
-    /// inode of its shared memory): for data that must stay paired with its lock.
-    pub fn identity(&self) -> (u64, u64) {
-        self.state.identity()
+    /// Which lock this is, the same in every process that holds a handle to it: for data that
+    /// must stay paired with its lock (recorded as a guard in the data's header).
+    pub fn id(&self) -> ObjectId {
+        self.state.id()
     }
 }

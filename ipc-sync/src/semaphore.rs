@@ -4,21 +4,21 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use multiproc_core::futex;
+use multiproc_core::futex::WaitWord;
 use serde::{Deserialize, Serialize};
 
-use crate::raw_lock::{SPIN, Wait};
-use crate::storage::{Shared, SharedState};
+use crate::raw_lock::{Deadline, SPIN};
+use multiproc_core::heap::{Kind, Shared, SharedState};
 
 /// A counter and its sleepers, in shared memory.
 #[repr(C)]
 pub(crate) struct RawSemaphore {
-    /// The value; the futex word.
+    /// The value.
     value: AtomicU32,
-    /// How many may sleep on `value` (a dead sleeper leaves it too high: only a spare wake).
-    sleepers: AtomicU32,
     /// The bound for a `BoundedSemaphore`, `u32::MAX` for none.
     bound: AtomicU32,
+    /// Where acquirers sleep while the value is 0.
+    wake: WaitWord,
 }
 
 impl RawSemaphore {
@@ -52,7 +52,7 @@ impl RawSemaphore {
 
     /// Decrements, waiting while the value is 0. `false` on timeout.
     #[inline]
-    pub(crate) fn acquire(&self, wait: Wait) -> bool {
+    pub(crate) fn acquire(&self, wait: Deadline) -> bool {
         if self.try_take() {
             return true;
         }
@@ -60,28 +60,8 @@ impl RawSemaphore {
     }
 
     #[cold]
-    fn acquire_slow(&self, wait: Wait) -> bool {
-        if !matches!(wait, Wait::No) {
-            for _ in 0..SPIN {
-                std::hint::spin_loop();
-                if self.try_take() {
-                    return true;
-                }
-            }
-        }
-        self.sleepers.fetch_add(1, Ordering::SeqCst);
-        let got = loop {
-            if self.try_take() {
-                break true;
-            }
-            // `value` is 0 here (or just changed): sleep while it stays 0.
-            let Some(sleep) = wait.next_sleep(crate::raw_lock::LONG_SLEEP) else {
-                break false;
-            };
-            futex::wait(&self.value, 0, Some(sleep)).expect("futex wait");
-        };
-        self.sleepers.fetch_sub(1, Ordering::SeqCst);
-        got
+    fn acquire_slow(&self, wait: Deadline) -> bool {
+        self.wake.wait_until(|| self.try_take(), wait, SPIN)
     }
 
     /// Increments, up to the bound; `false` (nothing changed) when at the bound.
@@ -101,9 +81,7 @@ impl RawSemaphore {
                 Err(now) => v = now,
             }
         }
-        if self.sleepers.load(Ordering::SeqCst) > 0 {
-            futex::wake(&self.value, 1);
-        }
+        self.wake.notify_one();
         true
     }
 }
@@ -113,10 +91,9 @@ pub(crate) struct SemaphoreState {
     pub(crate) raw: RawSemaphore,
 }
 
-// SAFETY: `#[repr(C)]`, three `AtomicU32`s.
+// SAFETY: `#[repr(C)]`, atomics only (a `WaitWord` is two `AtomicU32`s).
 unsafe impl SharedState for SemaphoreState {
-    const KIND: u32 = u32::from_le_bytes(*b"Sema");
-    const LABEL: &'static str = "ipc-sync-semaphore";
+    const KIND: Kind = Kind::new(*b"Sema");
 }
 
 /// A counting semaphore shared between processes: Python's `multiprocessing.Semaphore`.
@@ -174,22 +151,28 @@ impl Semaphore {
         &self.state.get().raw
     }
 
-    /// Decrements the value, waiting while it is 0: `None` waits forever,
-    /// `Some(Duration::ZERO)` not at all. `false` when the time ran out.
+    /// Decrements the value, waiting as long as it is 0 (Python's `acquire()`).
     #[inline]
-    pub fn acquire(&self, timeout: Option<Duration>) -> bool {
-        self.raw().acquire(Wait::from_timeout(timeout))
+    pub fn acquire(&self) {
+        self.raw().acquire(Deadline::Forever);
+    }
+
+    /// [`acquire`](Self::acquire), waiting at most `timeout`; `false` when no unit came in
+    /// time (Python's `acquire(timeout=…)`).
+    #[inline]
+    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+        self.raw().acquire(Deadline::after(timeout))
     }
 
     /// Decrements the value if it is above 0 now.
     #[inline]
     pub fn try_acquire(&self) -> bool {
-        self.raw().acquire(Wait::No)
+        self.raw().acquire(Deadline::No)
     }
 
     /// Waits for a unit (forever) and returns a guard that gives it back.
     pub fn guard(&self) -> SemaphoreGuard<'_> {
-        self.acquire(None);
+        self.acquire();
         SemaphoreGuard { sem: self }
     }
 

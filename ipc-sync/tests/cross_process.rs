@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use multiproc_core::Deadline;
 use multiproc_core::SharedMapping;
 use multiproc_core::futex;
 use multiproc_core::transfer::{Channel, inherited_channel, spawn_with_channel};
@@ -33,7 +34,7 @@ fn wait_eq(word: &AtomicU32, want: u32) {
             return;
         }
         assert!(Instant::now() < deadline, "word stayed {v}, wanted {want}");
-        let _ = futex::wait_until(word, v, Some(deadline));
+        let _ = futex::wait(word, v, Deadline::Until(deadline));
     }
 }
 
@@ -123,13 +124,13 @@ fn every_primitive_works_with_a_spawned_child() {
         }
         bsem.release().unwrap();
         // Events.
-        assert!(ev1.wait(Some(LIMIT)));
+        assert!(ev1.wait_timeout(LIMIT));
         ev2.set();
         // Condition ping-pong.
         for i in 0..50 {
             let mut g = cond.lock().unwrap();
             assert!(
-                g.wait_for(|| turn.load(Ordering::Relaxed) == 2 * i + 1, Some(LIMIT))
+                g.wait_for_timeout(|| turn.load(Ordering::Relaxed) == 2 * i + 1, LIMIT)
                     .unwrap()
             );
             turn.store(2 * i + 2, Ordering::Relaxed);
@@ -149,7 +150,7 @@ fn every_primitive_works_with_a_spawned_child() {
     assert!(bsem.try_acquire());
     let (ev1, ev2) = (Event::new().unwrap(), Event::new().unwrap());
     let cond = Condition::new().unwrap();
-    let barrier = Barrier::new(2, Some(LIMIT)).unwrap();
+    let barrier = Barrier::with_timeout(2, LIMIT).unwrap();
     let map = SharedMapping::memfd("kit", 4096).unwrap();
     let (mut child, mut ch) = spawn_with_channel(child_command(
         "every_primitive_works_with_a_spawned_child",
@@ -168,14 +169,14 @@ fn every_primitive_works_with_a_spawned_child() {
     }
     let counter2 = map.atomic_u32(8);
     for _ in 0..N {
-        rlock.acquire(None).unwrap();
-        rlock.acquire(None).unwrap();
+        rlock.acquire().unwrap();
+        rlock.acquire().unwrap();
         counter2.store(counter2.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         rlock.release().unwrap();
         rlock.release().unwrap();
     }
     for _ in 0..3 {
-        assert!(sem.acquire(Some(LIMIT)));
+        assert!(sem.acquire_timeout(LIMIT));
     }
     assert!(!sem.try_acquire());
     let deadline = Instant::now() + LIMIT;
@@ -185,13 +186,13 @@ fn every_primitive_works_with_a_spawned_child() {
     }
     assert_eq!(bsem.release(), Err(Error::BoundExceeded { bound: 2 }));
     ev1.set();
-    assert!(ev2.wait(Some(LIMIT)));
+    assert!(ev2.wait_timeout(LIMIT));
     for i in 0..50 {
         let mut g = cond.lock().unwrap();
         turn.store(2 * i + 1, Ordering::Relaxed);
         g.notify_all();
         assert!(
-            g.wait_for(|| turn.load(Ordering::Relaxed) == 2 * i + 2, Some(LIMIT))
+            g.wait_for_timeout(|| turn.load(Ordering::Relaxed) == 2 * i + 2, LIMIT)
                 .unwrap()
         );
     }
@@ -226,7 +227,7 @@ fn lock_and_rlock_owner_died() {
         std::mem::forget(rlock.lock());
         std::mem::forget(rlock.lock());
         put(holding, 1);
-        let _ = futex::wait(holding, 1, Some(LIMIT));
+        let _ = futex::wait(holding, 1, Deadline::after(LIMIT));
         0
     });
     wait_eq(holding, 1);
@@ -259,7 +260,7 @@ fn sleeping_acquirer_notices_death() {
     let pid = fork_child(|| {
         std::mem::forget(lock.lock());
         put(holding, 1);
-        let _ = futex::wait(holding, 1, Some(Duration::from_millis(50)));
+        let _ = futex::wait(holding, 1, Deadline::after(Duration::from_millis(50)));
         // Dies holding the lock, while the parent sleeps in `lock()`.
         // SAFETY: raising SIGKILL on ourselves.
         unsafe { libc::raise(libc::SIGKILL) };
@@ -291,8 +292,8 @@ fn thread_that_exits_holding_the_lock() {
 fn release_by_another_thread_is_an_error() {
     let lock = Lock::new().unwrap();
     let rlock = RLock::new().unwrap();
-    lock.acquire(None).unwrap();
-    rlock.acquire(None).unwrap();
+    lock.acquire().unwrap();
+    rlock.acquire().unwrap();
     let (l2, r2) = (lock.clone(), rlock.clone());
     std::thread::spawn(move || {
         assert_eq!(l2.release(), Err(Error::NotOwner));
@@ -325,7 +326,7 @@ fn timeouts_are_close_to_what_was_asked() {
         let g = lock.lock();
         let r = rlock.lock();
         put(holding, 1);
-        let _ = futex::wait(release, 0, Some(LIMIT));
+        let _ = futex::wait(release, 0, Deadline::after(LIMIT));
         drop((g, r));
         0
     });
@@ -338,7 +339,7 @@ fn timeouts_are_close_to_what_was_asked() {
     assert_close(t.elapsed(), asked);
     let t = Instant::now();
     assert!(matches!(
-        rlock.acquire(Some(asked)),
+        rlock.acquire_timeout(asked),
         Err(TryLockError::Timeout)
     ));
     assert_close(t.elapsed(), asked);
@@ -347,26 +348,26 @@ fn timeouts_are_close_to_what_was_asked() {
 
     let sem = Semaphore::new(0).unwrap();
     let t = Instant::now();
-    assert!(!sem.acquire(Some(asked)));
+    assert!(!sem.acquire_timeout(asked));
     assert_close(t.elapsed(), asked);
     let bsem = BoundedSemaphore::new(0).unwrap();
     let t = Instant::now();
-    assert!(!bsem.acquire(Some(asked)));
+    assert!(!bsem.acquire_timeout(asked));
     assert_close(t.elapsed(), asked);
     let ev = Event::new().unwrap();
     let t = Instant::now();
-    assert!(!ev.wait(Some(asked)));
+    assert!(!ev.wait_timeout(asked));
     assert_close(t.elapsed(), asked);
     let cond = Condition::with_lock(Lock::new().unwrap()).unwrap();
     let mut g = cond.lock().unwrap();
     let t = Instant::now();
-    assert_eq!(g.wait(Some(asked)), Ok(false));
+    assert_eq!(g.wait_timeout(asked), Ok(false));
     assert_close(t.elapsed(), asked);
     let t = Instant::now();
-    assert_eq!(g.wait_for(|| false, Some(asked)), Ok(false));
+    assert_eq!(g.wait_for_timeout(|| false, asked), Ok(false));
     assert_close(t.elapsed(), asked);
     drop(g);
-    let b = Barrier::new(2, Some(asked)).unwrap();
+    let b = Barrier::with_timeout(2, asked).unwrap();
     let t = Instant::now();
     assert_eq!(b.wait(), Err(BrokenBarrier));
     assert_close(t.elapsed(), asked);
@@ -388,7 +389,7 @@ fn condition_waiter_death_and_owner_death() {
             };
             ready.fetch_add(1, Ordering::AcqRel);
             futex::wake_all(ready);
-            let notified = g.wait(Some(LIMIT)).unwrap_or(false);
+            let notified = g.wait_timeout(LIMIT).unwrap_or(false);
             drop(g);
             if notified {
                 woken.fetch_add(1, Ordering::AcqRel);
@@ -413,14 +414,14 @@ fn condition_waiter_death_and_owner_death() {
     let c = fork_child(|| {
         std::mem::forget(cond.lock());
         put(holding, 1);
-        let _ = futex::wait(holding, 1, Some(LIMIT));
+        let _ = futex::wait(holding, 1, Deadline::after(LIMIT));
         0
     });
     wait_eq(holding, 1);
     kill_and_reap(c);
     let mut g = cond.lock().expect_err("owner died").into_inner();
     g.notify_all();
-    assert_eq!(g.wait(Some(Duration::from_millis(1))), Ok(false));
+    assert_eq!(g.wait_timeout(Duration::from_millis(1)), Ok(false));
 }
 
 /// A party killed while waiting at the barrier was counted: the others are released. The party
@@ -429,7 +430,7 @@ fn condition_waiter_death_and_owner_death() {
 fn barrier_with_dead_parties() {
     let map = std::sync::Arc::new(SharedMapping::anonymous(4096).unwrap());
     let (arrived, in_action) = (map.atomic_u32(0), map.atomic_u32(4));
-    let b = Barrier::new(3, Some(LIMIT)).unwrap();
+    let b = Barrier::with_timeout(3, LIMIT).unwrap();
     let a = fork_child(|| {
         put(arrived, 1);
         match b.wait() {
@@ -455,16 +456,16 @@ fn barrier_with_dead_parties() {
     assert!(!b.broken());
 
     // The action runner dies mid-action.
-    let mut b2 = Barrier::new(2, Some(LIMIT)).unwrap();
+    let mut b2 = Barrier::with_timeout(2, LIMIT).unwrap();
     let m2 = map.clone();
     b2.set_action(move || {
         let in_action = m2.atomic_u32(4);
         in_action.store(1, Ordering::Release);
         futex::wake_all(in_action);
-        let _ = futex::wait(in_action, 1, Some(LIMIT));
+        let _ = futex::wait(in_action, 1, Deadline::after(LIMIT));
     });
     let waiter = b2.clone();
-    let t = std::thread::spawn(move || waiter.wait_timeout(Some(LIMIT)));
+    let t = std::thread::spawn(move || waiter.wait_timeout(LIMIT));
     let deadline = Instant::now() + LIMIT;
     while b2.n_waiting() != 1 {
         assert!(Instant::now() < deadline);
@@ -489,10 +490,10 @@ fn barrier_abort_reset_and_action_across_fork() {
     let map = std::sync::Arc::new(SharedMapping::anonymous(4096).unwrap());
     let ran = map.atomic_u32(0);
     let m2 = map.clone();
-    let b = Barrier::with_action(2, Some(LIMIT), move || {
+    let mut b = Barrier::with_timeout(2, LIMIT).unwrap();
+    b.set_action(move || {
         m2.atomic_u32(0).fetch_add(1, Ordering::AcqRel);
-    })
-    .unwrap();
+    });
     let c = fork_child(|| match (b.wait(), b.wait()) {
         (Ok(_), Err(_)) => 0,
         _ => 1,
@@ -530,7 +531,7 @@ fn semaphore_wakes_a_forked_waiter_and_event_clear() {
     let sem = Semaphore::new(0).unwrap();
     let ev = Event::new().unwrap();
     let c = fork_child(|| {
-        if !sem.acquire(Some(LIMIT)) {
+        if !sem.acquire_timeout(LIMIT) {
             return 1;
         }
         ev.set();
@@ -538,7 +539,7 @@ fn semaphore_wakes_a_forked_waiter_and_event_clear() {
     });
     std::thread::sleep(Duration::from_millis(5));
     sem.release();
-    assert!(ev.wait(Some(LIMIT)));
+    assert!(ev.wait_timeout(LIMIT));
     reap_ok(c);
     assert_eq!(sem.value(), 0);
     ev.clear();

@@ -33,16 +33,16 @@ fn count_under_rlock((lock, map): (RLock, SharedMapping)) {
 
 fn signal((ev, sem, barrier): (Event, Semaphore, Barrier)) -> u32 {
     sem.release();
-    assert!(ev.wait(Some(Duration::from_secs(10))));
+    assert!(ev.wait_timeout(Duration::from_secs(10)));
     barrier.wait().unwrap()
 }
 
 fn cond_child((cond, map): (Condition, SharedMapping)) {
     let turn = map.atomic_u32(0);
     let mut g = cond.lock().unwrap();
-    let ok = g.wait_for(
+    let ok = g.wait_for_timeout(
         || turn.load(Ordering::Acquire) == 1,
-        Some(Duration::from_secs(10)),
+        Duration::from_secs(10),
     );
     assert!(ok.unwrap());
     turn.store(2, Ordering::Release);
@@ -88,11 +88,11 @@ fn primitives_work_under_spawn_and_forkserver() {
         // Semaphore, Event, Barrier.
         let ev = Event::new().unwrap();
         let sem = Semaphore::new(0).unwrap();
-        let barrier = Barrier::new(2, Some(Duration::from_secs(10))).unwrap();
+        let barrier = Barrier::with_timeout(2, Duration::from_secs(10)).unwrap();
         let k = ctx
             .spawn(signal, (ev.clone(), sem.clone(), barrier.clone()))
             .unwrap();
-        assert!(sem.acquire(Some(Duration::from_secs(10))));
+        assert!(sem.acquire_timeout(Duration::from_secs(10)));
         ev.set();
         let mine = barrier.wait().unwrap();
         let theirs = k.join().unwrap();
@@ -111,9 +111,9 @@ fn primitives_work_under_spawn_and_forkserver() {
         }
         let mut g = cond.lock().unwrap();
         let turn = map.atomic_u32(0);
-        let ok = g.wait_for(
+        let ok = g.wait_for_timeout(
             || turn.load(Ordering::Acquire) == 2,
-            Some(Duration::from_secs(10)),
+            Duration::from_secs(10),
         );
         assert!(ok.unwrap(), "{m:?}: the child's notify arrived");
         drop(g);

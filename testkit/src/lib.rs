@@ -4,6 +4,13 @@
 //! starts `current_exe()` with its own name, `--exact`, and a role in [`ROLE_ENV`]; the same
 //! `#[test]` plays the child when [`role`] says so. Every wait has a timeout
 //! ([`wait_timeout`], [`ChildGuard`]), and named resources get [`unique_name`]s.
+//!
+//! Test binaries that must stay single-threaded (the `fork` start method) set `harness = false`
+//! and run their tests with [`run_single_threaded`], which has a watchdog of its own.
+
+mod single_threaded;
+
+pub use single_threaded::{Test, WATCHDOG, run_single_threaded, run_single_threaded_within};
 
 use std::os::fd::AsFd;
 use std::process::{Child, Command, ExitStatus};
@@ -92,4 +99,36 @@ pub fn pid_gone_within(pid: u32, limit: Duration) -> bool {
         rustix::event::PollFlags::IN,
     )];
     matches!(rustix::event::poll(&mut fds, Some(&ts)), Ok(n) if n > 0)
+}
+
+/// Whether `cond` holds within `limit`, checked every 5 ms (for a state another process
+/// changes, such as a name that must disappear).
+pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
+/// The rest of the first line of `child`'s piped standard output that starts with `prefix`,
+/// waiting at most `limit`; panics if none comes. The output is read to its end on a thread
+/// of its own, so the child never writes to a closed pipe.
+pub fn child_line(child: &mut Child, prefix: &'static str, limit: Duration) -> String {
+    use std::io::BufRead;
+    let out = child.stdout.take().expect("the child's stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.strip_prefix(prefix) {
+                let _ = tx.send(rest.to_string());
+            }
+        }
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("no {prefix:?} line from the child within {limit:?}"))
 }

@@ -1,364 +1,196 @@
-//! `cargo xtask bench`: runs each registered workload in Rust (`multiproc-bench`) and the same
-//! workload with Python's `multiprocessing` (`bench/python/bench.py`) in the same run, beside
-//! the bare kernel limits, and prints one table; writes it to `target/bench/bench.md` and
+//! `cargo xtask bench`: runs each workload in Rust (`multiproc-bench`) and the same workload
+//! with Python's `multiprocessing` (`bench/python/bench.py`) in the same run, beside the bare
+//! kernel limits, and prints one table; writes it to `target/bench/bench.md` and
 //! `target/bench/bench.json`. Records the machine's load before and during the run.
 //!
-//! To add a workload: a function in `bench/src/<crate>.rs` (listed in `bench/src/main.rs`), its
-//! Python twin in `bench/python/bench.py`, and a [`Row`] here.
+//! The rows are not listed here: each workload declares its Python twin(s), its limit and what it
+//! measures next to its function in `bench/src/*.rs`, and this reads the declarations
+//! (`multiproc-bench --describe`). To add a row: a function and its declaration there, and its
+//! Python twin in `bench/python/bench.py`.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::cli::{self, Arg, Spec};
 use crate::util::{self, run_captured};
 
-/// One line of the comparison table.
-struct Row {
-    /// The id `multiproc-bench` emits.
-    rust: &'static str,
-    /// The id `bench.py` emits for the same work, if Python has one.
-    python: Option<&'static str>,
-    /// The bare limit this row is held against.
-    limit: Option<&'static str>,
-    /// What is measured.
-    what: &'static str,
+const SPEC: Spec = Spec {
+    name: "bench",
+    about: "Runs the workloads of bench/src in Rust and, in the same run, their twins with \
+            Python's multiprocessing (bench/python/bench.py), beside the bare kernel limits; \
+            prints the table and writes target/bench/bench.{md,json}. Takes minutes: on a \
+            shared machine the figures are indicative only.",
+    args: &[
+        Arg {
+            name: "--quick",
+            value: None,
+            help: "a tenth of the iterations, one repetition (under a minute)",
+        },
+        Arg {
+            name: "--busy",
+            value: None,
+            help: "only the rows that declare `busy` and their limits, beside a process that \
+                   keeps the peers' core busy (no Python side; writes bench-busy.{md,json})",
+        },
+        Arg {
+            name: "FILTER",
+            value: None,
+            help: "only the rows whose id contains FILTER (and their limits), e.g. sync or queue.rtt",
+        },
+    ],
+};
+
+/// What a run is asked to do.
+#[derive(Default)]
+pub struct Options {
+    /// `--quick`.
+    pub quick: bool,
+    /// `--busy`.
+    pub busy: bool,
+    /// Only the rows whose id contains this (empty: all).
+    pub filter: String,
 }
 
-const ROWS: &[Row] = &[
-    Row {
-        rust: "queue.int_1p1c",
-        python: Some("py.W3.queue_int_1p1c"),
-        limit: None,
-        what: "Queue, 1 producer -> 1 consumer, small ints (target >= 5M items/s, 30x Python)",
-    },
-    Row {
-        rust: "queue.bytes64KiB_1p1c",
-        python: Some("py.W3.queue_bytes64KiB_1p1c"),
-        limit: None,
-        what: "Queue, 1 -> 1, 64 KiB Bytes items, MB/s (target >= 5 GB/s)",
-    },
-    Row {
-        rust: "queue.int_2p2c",
-        python: Some("py.W3.queue_int_2p2c"),
-        limit: None,
-        what: "Queue, 2 producers -> 2 consumers, small ints",
-    },
-    Row {
-        rust: "queue.joinable_int_1p1c",
-        python: Some("py.W3b.joinablequeue_int_1p1c"),
-        limit: None,
-        what: "JoinableQueue, get + task_done per item, producer joins",
-    },
-    Row {
-        rust: "queue.rtt_two_queues",
-        python: Some("py.queue_rtt_two_queues"),
-        limit: Some("L2_futex_pingpong"),
-        what: "an int there and back through two Queues (target < 2 us)",
-    },
-    Row {
-        rust: "core.futex_pingpong",
-        python: Some("py.W5.event_pingpong"),
-        limit: Some("L2_futex_pingpong"),
-        what: "futex wake between two processes, round trip (Python: two Events)",
-    },
-    Row {
-        rust: "core.channel_rtt",
-        python: Some("py.W1.pipe_rtt_int"),
-        limit: Some("L1_unix_stream_pingpong"),
-        what: "an integer there and back over a Channel (Python: Pipe send/recv)",
-    },
-    Row {
-        rust: "core.frame_roundtrip",
-        python: Some("py.frame_roundtrip"),
-        limit: None,
-        what: "frame encode + decode of (42, None, \"hello\") (Python: pickle + header)",
-    },
-    Row {
-        rust: "process.fork_start_join",
-        python: Some("py.W7.process_fork"),
-        limit: Some("L8_fork_exit_wait"),
-        what: "Process start + join of a no-op child, fork (W7)",
-    },
-    Row {
-        rust: "process.forkserver_start_join",
-        python: Some("py.W7.process_forkserver"),
-        limit: Some("L8_fork_exit_wait"),
-        what: "Process start + join of a no-op child, forkserver (W7)",
-    },
-    Row {
-        rust: "process.spawn_start_join",
-        python: Some("py.W7.process_spawn"),
-        limit: None,
-        what: "Process start + join of a no-op child, spawn (W7)",
-    },
-    Row {
-        rust: "process.return_1KiB",
-        python: Some("py.process_return_1KiB"),
-        limit: Some("L8_fork_exit_wait"),
-        what: "fork a child that returns 1 KiB; join and get it (Python: Process + Pipe)",
-    },
-    Row {
-        rust: "process.first_start_forkserver",
-        python: Some("py.process_first_start_forkserver"),
-        limit: None,
-        what: "the first forkserver Process start + join of a fresh program: the fork server boots (target: <= 2 ms)",
-    },
-    Row {
-        rust: "sync.lock_uncontended",
-        python: Some("py.W4.uncontended/lock_acquire_release"),
-        limit: Some("L6_cas_lock_uncontended"),
-        what: "Lock acquire + release, one process (target: within 3x of the CAS lock)",
-    },
-    Row {
-        rust: "sync.rlock_uncontended",
-        python: Some("py.W4.uncontended/rlock_acquire_release"),
-        limit: Some("L6_cas_lock_uncontended"),
-        what: "RLock acquire + release, one process",
-    },
-    Row {
-        rust: "sync.semaphore_uncontended",
-        python: Some("py.W4.uncontended/semaphore_acquire_release"),
-        limit: Some("L6_cas_lock_uncontended"),
-        what: "Semaphore(1) acquire + release, one process",
-    },
-    Row {
-        rust: "sync.lock_contended_2x1M",
-        python: Some("py.W4.contended_lock"),
-        limit: Some("L7_contended_futex_mutex3"),
-        what: "two processes increment a counter under one Lock, per increment (target: within 1.5x of mutex3)",
-    },
-    Row {
-        rust: "sync.event_pingpong",
-        python: Some("py.W5.event_pingpong"),
-        limit: Some("L2_futex_pingpong"),
-        what: "two Events ping-pong between two processes, round trip (target: within 1.2x)",
-    },
-    Row {
-        rust: "sync.condition_pingpong",
-        python: Some("py.W5.condition_pingpong"),
-        limit: Some("L2_futex_pingpong"),
-        what: "Condition + shared turn ping-pong between two processes, round trip (target: within 1.2x)",
-    },
-    Row {
-        rust: "rpc.seq_add",
-        python: Some("py.W10.xmlrpc_seq_single"),
-        limit: Some("L10_tcp_loopback_pingpong.rate"),
-        what: "sequential add(2, 3), one client, kept-alive connection (Python: SimpleXMLRPCServer + ServerProxy, a connection per call)",
-    },
-    Row {
-        rust: "rpc.seq_add",
-        python: Some("py.W10.xmlrpc_seq_threaded"),
-        limit: None,
-        what: "the same against Python's ThreadingMixIn server",
-    },
-    Row {
-        rust: "rpc.4clients_add",
-        python: Some("py.W10.xmlrpc_4clients_single"),
-        limit: None,
-        what: "4 client processes x add(2, 3), all released together",
-    },
-    Row {
-        rust: "rpc.4clients_add",
-        python: Some("py.W10.xmlrpc_4clients_threaded"),
-        limit: None,
-        what: "the same against Python's ThreadingMixIn server",
-    },
-    Row {
-        rust: "rpc.echo10k",
-        python: Some("py.W10.xmlrpc_echo10k_single"),
-        limit: None,
-        what: "echo of an array of 10,000 ints, there and back, per call",
-    },
-    Row {
-        rust: "rpc.echo10k",
-        python: Some("py.W10.xmlrpc_echo10k_threaded"),
-        limit: None,
-        what: "the same against Python's ThreadingMixIn server",
-    },
-    Row {
-        rust: "pipe.rtt_int",
-        python: Some("py.W1.pipe_rtt_int"),
-        limit: Some("L1_unix_stream_pingpong"),
-        what: "duplex Connection, an integer there and back (W1)",
-    },
-    Row {
-        rust: "pipe.rtt_bytes8",
-        python: Some("py.W1.pipe_rtt_bytes8"),
-        limit: Some("L1_unix_stream_pingpong"),
-        what: "duplex Connection, send_bytes of 8 B there and back (W1)",
-    },
-    Row {
-        rust: "pipe.rtt_oneway_bytes8",
-        python: None,
-        limit: Some("L1_pipe_pingpong"),
-        what: "two one-way Connections, 8 B there and back (target: within 1.1x of the bare pipe ping-pong)",
-    },
-    Row {
-        rust: "pipe.tput_64B",
-        python: Some("py.W2.pipe_tput_64B"),
-        limit: Some("L4_pipe_64B_writes"),
-        what: "one-way Connection, 200k messages of 64 B (target: >= 2M msgs/s)",
-    },
-    Row {
-        rust: "pipe.tput_64KiB",
-        python: Some("py.W2.pipe_tput_64KiB"),
-        limit: Some("L4_pipe_bw"),
-        what: "one-way Connection, 4096 messages of 64 KiB",
-    },
-    Row {
-        rust: "pipe.tput_64KiB_duplex",
-        python: None,
-        limit: Some("L4_unix_stream_bw"),
-        what: "duplex Connection, 64 KiB messages (target: within 1.2x of a bare socket pair)",
-    },
-    Row {
-        rust: "fifo.64KiB_writes",
-        python: Some("py.W9.fifo_64KiB_writes"),
-        limit: Some("L4_pipe_bw"),
-        what: "named pipe, 1,024 writes of 64 KiB (target: within 1.2x of a bare pipe)",
-    },
-    Row {
-        rust: "fifo.64B_writes",
-        python: Some("py.W9.fifo_64B_writes"),
-        limit: Some("L4_pipe_64B_writes"),
-        what: "named pipe, 200,000 writes of 64 B, read in 64 KiB blocks (W9)",
-    },
-    Row {
-        rust: "shm.array1M_child_write_parent_sum",
-        python: Some("py.W8.array1M_bulk"),
-        limit: Some("L5_memcpy_8MB_plus_sum"),
-        what: "a child writes 1M f64 into an Array (one memcpy under its lock), the parent sums under the lock; go -> sum done (target: within 2x of memcpy + sum)",
-    },
-    Row {
-        rust: "shm.array1M_child_write_parent_sum_warm",
-        python: Some("py.W8.array1M_bulk"),
-        limit: Some("L5_memcpy_8MB_plus_sum"),
-        what: "the same, the child having touched the array once before the go (no first-touch page faults in the timed region)",
-    },
-    Row {
-        rust: "shm.rawarray1M_loop_child_write_parent_sum",
-        python: Some("py.W8.array1M_loop"),
-        limit: Some("L5_memcpy_8MB_plus_sum"),
-        what: "the same on a RawArray written element by element (atomic stores), summed by iter()",
-    },
-    Row {
-        rust: "shm.value_f64_get_set_lock",
-        python: Some("py.W8.value_d/get_set_lock"),
-        limit: Some("L6_cas_lock_uncontended"),
-        what: "Value<f64> set / get, each taking its RLock, per operation",
-    },
-    Row {
-        rust: "shm.value_f64_get_set_nolock",
-        python: Some("py.W8.value_d/get_set_nolock"),
-        limit: None,
-        what: "RawValue<f64> set / get (relaxed atomics), per operation",
-    },
-    Row {
-        rust: "pool.map_default_chunksize",
-        python: Some("py.W6.pool_map_default_chunksize"),
-        limit: None,
-        what: "Pool(2).map(x*2) over 100k items, default chunksize (target: <= 0.03 us/item)",
-    },
-    Row {
-        rust: "pool.map_chunksize1",
-        python: Some("py.W6.pool_map_chunksize1"),
-        limit: None,
-        what: "Pool(2).map(x*2) over 20k items, chunksize 1 (target: <= 5 us/item)",
-    },
-    Row {
-        rust: "pool.apply_async_get",
-        python: Some("py.W6.pool_apply_async_get"),
-        limit: Some("L2_futex_pingpong"),
-        what: "sequential apply_async(f, 1).get() (target: within 1.5x of a bare futex ping-pong)",
-    },
-    Row {
-        rust: "pool.apply_async_await",
-        python: None,
-        limit: Some("L2_futex_pingpong"),
-        what: "the same awaited on a current-thread tokio runtime (feature tokio; the pool's thread wakes the task)",
-    },
-    Row {
-        rust: "pool.fib27x8_speedup",
-        python: Some("py.W6.pool_fib27x8"),
-        limit: None,
-        what: "fib x 8: serial time / Pool(2) time, at equal work: Rust's n is picked so that its serial time is about Python's fib(27) x 8 in the same run (target: >= 1.9)",
-    },
-    Row {
-        rust: "pool.fib27x8_serial",
-        python: Some("py.W6.pool_fib27x8_serial"),
-        limit: None,
-        what: "the serial time of the fib x 8 row on each side (they should be about equal)",
-    },
-    Row {
-        rust: "pool.fib27x8_n",
-        python: None,
-        limit: None,
-        what: "the n of Rust's fib(n) in the fib x 8 row (Python's is 27)",
-    },
-    Row {
-        rust: "pool.imap_unordered",
-        python: Some("py.W6.pool_imap_unordered"),
-        limit: None,
-        what: "iterate imap_unordered(x*2) over 100k items, chunksize 1",
-    },
-    Row {
-        rust: "pool.lifecycle",
-        python: Some("py.W6.pool_lifecycle"),
-        limit: None,
-        what: "Pool(2) + close + join, no tasks (target: <= 0.5 ms)",
-    },
-];
+/// `cargo xtask bench …`.
+pub fn main(args: &[String]) -> Result<(), cli::Error> {
+    let p = SPEC.parse(args)?;
+    run(&Options {
+        quick: p.flag("--quick"),
+        busy: p.flag("--busy"),
+        filter: p.positional().unwrap_or_default().to_string(),
+    })?;
+    Ok(())
+}
 
-/// The bare limits, measured in the same run.
-const LIMITS: &[(&str, &str)] = &[
-    ("L1_pipe_pingpong", "8 B round trip over two pipes"),
-    (
-        "L1_unix_stream_pingpong",
-        "8 B round trip over a Unix stream socket pair",
-    ),
-    (
-        "L2_futex_pingpong",
-        "futex hand-over round trip, one shared word",
-    ),
-    ("L5_memcpy_64KiB_bw", "memcpy of 64 KiB blocks, one process"),
-    (
-        "L5_memcpy_8MB_plus_sum",
-        "memcpy of 1M f64 (8 MB) and the sum of the copy, one process",
-    ),
-    (
-        "L6_cas_lock_uncontended",
-        "compare-exchange lock + unlock, one process",
-    ),
-    (
-        "L7_contended_futex_mutex3",
-        "two processes x 1M increments under Drepper's mutex3, per increment",
-    ),
-    (
-        "L4_pipe_bw",
-        "64 KiB writes through a default pipe, one process to another",
-    ),
-    (
-        "L4_pipe_64B_writes",
-        "72-byte writes (64 B + header) into a pipe, read in 64 KiB blocks",
-    ),
-    (
-        "L4_unix_stream_bw",
-        "64 KiB writes through a Unix stream socket pair",
-    ),
-    ("L8_fork_exit_wait", "fork + _exit + waitpid"),
-    (
-        "L10_tcp_loopback_pingpong",
-        "100 B round trip over TCP loopback, TCP_NODELAY",
-    ),
-    (
-        "L10_tcp_loopback_pingpong.rate",
-        "the same as round trips per second",
-    ),
-];
+/// One workload as `multiproc-bench --describe` declares it.
+#[derive(Debug, Clone)]
+pub struct Declared {
+    /// The id it emits (a limit's starts with `L`).
+    pub id: String,
+    /// What it measures.
+    pub what: String,
+    /// Its Python twins' ids.
+    pub python: Vec<String>,
+    /// The limit it is held against.
+    pub limit: Option<String>,
+    /// Further ids (a limit's), with what each means.
+    pub also: Vec<(String, String)>,
+    /// Where its processes run: `free`, `apart` (two cores), `same core`.
+    pub placement: String,
+}
 
-fn higher_is_better(unit: &str) -> bool {
-    unit.ends_with("/s") || unit == "x"
+impl Declared {
+    fn is_limit(&self) -> bool {
+        self.id.starts_with('L')
+    }
+}
+
+fn parse_declared(line: &str) -> Result<Declared, String> {
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("{line:?}: {e}"))?;
+    let s = |v: &Value| v.as_str().map(str::to_string);
+    Ok(Declared {
+        id: s(&v["id"]).ok_or_else(|| format!("no id in {line:?}"))?,
+        what: s(&v["what"]).unwrap_or_default(),
+        python: v["python"]
+            .as_array()
+            .map(|a| a.iter().filter_map(s).collect())
+            .unwrap_or_default(),
+        limit: s(&v["limit"]),
+        also: v["also"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| Some((s(&x["id"])?, s(&x["what"])?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        placement: s(&v["placement"]).unwrap_or_else(|| "free".into()),
+    })
+}
+
+/// The declarations a `multiproc-bench` binary makes.
+fn declarations_of(mut cmd: std::process::Command) -> Result<Vec<Declared>, String> {
+    let out = cmd
+        .arg("--describe")
+        .output()
+        .map_err(|e| format!("cannot run multiproc-bench: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "multiproc-bench --describe failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(parse_declared)
+        .collect()
+}
+
+/// The declarations, from a debug build (for `test-all`'s check, which needs no release build).
+pub fn declarations() -> Result<Vec<Declared>, String> {
+    let mut cmd = util::cargo();
+    cmd.args(["run", "--quiet", "--package", "multiproc-bench", "--"]);
+    declarations_of(cmd)
+}
+
+/// The workload ids `bench.py --list` prints.
+pub fn python_ids() -> Result<Vec<String>, String> {
+    let out = std::process::Command::new("python3")
+        .arg(util::root().join("bench/python/bench.py"))
+        .arg("--list")
+        .output()
+        .map_err(|e| format!("cannot run python3: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "bench.py --list failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect())
+}
+
+/// What the declarations name that nothing provides: a Python twin `bench.py` does not list (a
+/// listed id is a prefix of the ids it emits: `py.W4.uncontended` emits
+/// `py.W4.uncontended/lock_acquire_release`), a limit no limit declares, an id declared twice;
+/// and a row whose placement differs from its limit's.
+pub fn unmatched(declared: &[Declared], python: &[String]) -> Vec<String> {
+    let mut missing = Vec::new();
+    let limit_ids: Vec<(&str, &str)> = declared
+        .iter()
+        .filter(|d| d.is_limit())
+        .flat_map(|d| {
+            std::iter::once(d.id.as_str())
+                .chain(d.also.iter().map(|a| a.0.as_str()))
+                .map(|id| (id, d.placement.as_str()))
+        })
+        .collect();
+    for (i, d) in declared.iter().enumerate() {
+        if declared[..i].iter().any(|e| e.id == d.id) {
+            missing.push(format!("{} is declared twice", d.id));
+        }
+        for p in &d.python {
+            if !python.iter().any(|w| p.starts_with(w.as_str())) {
+                missing.push(format!("{}'s Python twin {p} is not in bench.py", d.id));
+            }
+        }
+        if let Some(l) = &d.limit {
+            match limit_ids.iter().find(|(id, _)| id == l) {
+                None => missing.push(format!("{}'s limit {l} is declared by no limit", d.id)),
+                Some((_, placed)) if *placed != d.placement => missing.push(format!(
+                    "{} runs {} but its limit {l} runs {placed}",
+                    d.id, d.placement
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    missing
 }
 
 #[derive(Clone, Copy)]
@@ -384,7 +216,10 @@ fn cpu_times() -> Option<CpuTimes> {
 }
 
 /// Busy cores between two samples (0.0 = idle machine, `nproc` = every core busy).
-fn busy_cores(a: CpuTimes, b: CpuTimes) -> f64 {
+fn busy_cores(a: Option<CpuTimes>, b: Option<CpuTimes>) -> f64 {
+    let (Some(a), Some(b)) = (a, b) else {
+        return f64::NAN;
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let dt = b.total.saturating_sub(a.total).max(1) as f64;
     b.busy.saturating_sub(a.busy) as f64 / dt * cores
@@ -396,7 +231,10 @@ fn loadavg() -> String {
         .unwrap_or_default()
 }
 
-fn parse_results(out: &str) -> BTreeMap<String, (f64, String)> {
+/// Results by id: value and unit.
+type Results = BTreeMap<String, (f64, String)>;
+
+fn parse_results(out: &str) -> Results {
     out.lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter_map(|v| {
@@ -420,6 +258,10 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
+fn higher_is_better(unit: &str) -> bool {
+    unit.ends_with("/s") || unit == "x"
+}
+
 /// A value in its unit's base (seconds for times, the unit itself otherwise), so that rows and
 /// limits measured in different units compare.
 fn base((value, unit): &(f64, String)) -> f64 {
@@ -431,12 +273,30 @@ fn base((value, unit): &(f64, String)) -> f64 {
     }
 }
 
-/// How many times better `multiproc` is than `other` (>1: `multiproc` wins); both in base units.
-fn advantage(ipc: f64, other: f64, unit: &str) -> f64 {
-    if higher_is_better(unit) {
-        ipc / other
+/// How many times better `ours` is than `other` (>1: `ours` wins), in `unit`'s sense.
+fn advantage(ours: &(f64, String), other: &(f64, String)) -> f64 {
+    let (a, b) = (base(ours), base(other));
+    if higher_is_better(&ours.1) {
+        a / b
     } else {
-        other / ipc
+        b / a
+    }
+}
+
+/// "3.2× faster" or "1.4× slower" (two significant digits), from an advantage.
+pub fn faster_or_slower(advantage: f64) -> String {
+    if !advantage.is_finite() || advantage <= 0.0 {
+        return "-".into();
+    }
+    let (x, word) = if advantage >= 1.0 {
+        (advantage, "faster")
+    } else {
+        (1.0 / advantage, "slower")
+    };
+    if x >= 10.0 {
+        format!("{x:.0}× {word}")
+    } else {
+        format!("{x:.1}× {word}")
     }
 }
 
@@ -451,6 +311,78 @@ fn python_filter(filter: &str) -> String {
     }
 }
 
+/// The machine's state around the run.
+struct Machine {
+    background: f64,
+    during: f64,
+    load_start: String,
+    load_end: String,
+}
+
+/// Builds the release `multiproc-bench`; its path.
+fn build() -> Result<PathBuf, String> {
+    println!("==> building multiproc-bench (release)");
+    util::run_status(util::cargo().args([
+        "build",
+        "--quiet",
+        "--release",
+        "--package",
+        "multiproc-bench",
+    ]))?;
+    Ok(util::target_dir().join("release").join("multiproc-bench"))
+}
+
+/// Busy cores while nothing of ours runs, sampled for a moment.
+fn background_load(quick: bool) -> f64 {
+    let a = cpu_times();
+    std::thread::sleep(Duration::from_millis(if quick { 300 } else { 1000 }));
+    busy_cores(a, cpu_times())
+}
+
+/// Runs a bench program to completion (killed after `limit`); its results.
+fn run_side(
+    name: &str,
+    cmd: &mut std::process::Command,
+    limit: Duration,
+) -> Result<Results, String> {
+    let out = run_captured(cmd, limit)?;
+    if !out.success {
+        return Err(format!(
+            "{name} failed{}:\n{}\n{}",
+            if out.timed_out { " (timed out)" } else { "" },
+            out.stdout,
+            out.stderr
+        ));
+    }
+    Ok(parse_results(&out.stdout))
+}
+
+fn time_limit(quick: bool) -> Duration {
+    Duration::from_secs(if quick { 120 } else { 900 })
+}
+
+fn run_rust(bin: &Path, o: &Options) -> Result<Results, String> {
+    println!("==> Rust workloads and bare limits");
+    let mut cmd = std::process::Command::new(bin);
+    if o.quick {
+        cmd.arg("--quick");
+    }
+    if o.busy {
+        cmd.arg("--busy");
+    }
+    if !o.filter.is_empty() {
+        cmd.arg(&o.filter);
+    }
+    let f = o.filter.as_str();
+    if f.is_empty() || f == "pool" || "pool.fib27x8_speedup".contains(f) {
+        // The fib row works at equal work: Rust picks its n from Python's serial time.
+        if let Some(ms) = python_fib_serial_ms() {
+            cmd.env("IPC_BENCH_FIB_SERIAL_MS", format!("{ms:.1}"));
+        }
+    }
+    run_side("multiproc-bench", &mut cmd, time_limit(o.quick))
+}
+
 /// Python's eight `fib(27)` in ms, measured now (`bench.py --fib-serial-ms`).
 fn python_fib_serial_ms() -> Option<f64> {
     let out = std::process::Command::new("python3")
@@ -461,244 +393,228 @@ fn python_fib_serial_ms() -> Option<f64> {
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
-/// The workload ids `ipc-bench --list` and `bench.py --list` print.
-pub fn listed_ids() -> Result<(Vec<String>, Vec<String>), String> {
-    let out = util::cargo()
-        .args([
-            "run",
-            "--quiet",
-            "--package",
-            "multiproc-bench",
-            "--",
-            "--list",
-        ])
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!(
-            "ipc-bench --list failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
+/// Runs `bench.py`; the twins of rows whose processes run apart run apart there too.
+fn run_python(o: &Options, declared: &[Declared]) -> Result<Results, String> {
+    if o.busy {
+        return Ok(Results::new());
     }
-    let rust = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    let out = std::process::Command::new("python3")
-        .arg(util::root().join("bench/python/bench.py"))
-        .arg("--list")
-        .output()
-        .map_err(|e| format!("cannot run python3: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "bench.py --list failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let python = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    Ok((rust, python))
-}
-
-/// Rows (and limits) whose ids no listed workload produces. A workload id is a prefix of the ids
-/// it emits (`py.W4.uncontended` emits `py.W4.uncontended/lock_acquire_release`).
-pub fn unmatched_rows(rust: &[String], python: &[String]) -> Vec<String> {
-    let has = |list: &[String], id: &str| list.iter().any(|w| id.starts_with(w.as_str()));
-    let mut missing = Vec::new();
-    for row in ROWS {
-        if !has(rust, row.rust) {
-            missing.push(row.rust.to_string());
-        }
-        if let Some(p) = row.python
-            && !has(python, p)
-        {
-            missing.push(p.to_string());
-        }
-        if let Some(l) = row.limit
-            && !has(rust, l)
-        {
-            missing.push(l.to_string());
-        }
-    }
-    for (id, _) in LIMITS {
-        if !has(rust, id) {
-            missing.push(id.to_string());
-        }
-    }
-    missing
-}
-
-/// Runs the bench. Arguments: `--quick`, and an optional filter on workload ids.
-pub fn run(args: &[String]) -> Result<(), String> {
-    let quick = args.iter().any(|a| a == "--quick");
-    let filter = args
-        .iter()
-        .find(|a| !a.starts_with("--"))
-        .cloned()
-        .unwrap_or_default();
-    let t_all = Instant::now();
-    println!("==> building ipc-bench (release)");
-    util::run_status(util::cargo().args([
-        "build",
-        "--quiet",
-        "--release",
-        "--package",
-        "multiproc-bench",
-    ]))?;
-
-    // Background load: what the machine does before we start.
-    let idle_for = if quick {
-        Duration::from_millis(300)
-    } else {
-        Duration::from_secs(1)
-    };
-    let a = cpu_times();
-    std::thread::sleep(idle_for);
-    let b = cpu_times();
-    let background = a.zip(b).map_or(f64::NAN, |(a, b)| busy_cores(a, b));
-    let load_start = loadavg();
-    println!(
-        "    background load before the run: {background:.2} busy cores (loadavg {load_start})"
-    );
-
-    let mut flag = vec![];
-    if quick {
-        flag.push("--quick".to_string());
-    }
-    let limit = Duration::from_secs(if quick { 120 } else { 900 });
-
-    let during_a = cpu_times();
-    println!("==> Rust workloads and bare limits");
-    let mut cmd =
-        std::process::Command::new(util::target_dir().join("release").join("multiproc-bench"));
-    // The rows the filter selects, and the limits they are held against.
-    let mut wanted: Vec<String> = Vec::new();
-    if !filter.is_empty() {
-        wanted.push(filter.clone());
-        for row in ROWS.iter().filter(|r| r.rust.contains(filter.as_str())) {
-            wanted.extend(row.limit.map(str::to_string));
-        }
-    }
-    cmd.args(&flag).args(&wanted);
-    if filter.is_empty() || filter == "pool" || "pool.fib27x8_speedup".contains(filter.as_str()) {
-        // The fib row works at equal work: Rust picks its n from Python's serial time.
-        if let Some(ms) = python_fib_serial_ms() {
-            cmd.env("IPC_BENCH_FIB_SERIAL_MS", format!("{ms:.1}"));
-        }
-    }
-    let rust_out = run_captured(&mut cmd, limit)?;
-    if !rust_out.success {
-        return Err(format!(
-            "ipc-bench failed{}:\n{}\n{}",
-            if rust_out.timed_out {
-                " (timed out)"
-            } else {
-                ""
-            },
-            rust_out.stdout,
-            rust_out.stderr
-        ));
-    }
-    let rust = parse_results(&rust_out.stdout);
-
     println!("==> Python multiprocessing workloads");
     let mut cmd = std::process::Command::new("python3");
-    cmd.arg(util::root().join("bench/python/bench.py"))
-        .args(&flag)
-        .arg(python_filter(&filter));
-    let py_out = run_captured(&mut cmd, limit)?;
-    if !py_out.success {
-        return Err(format!(
-            "bench.py failed{}:\n{}\n{}",
-            if py_out.timed_out { " (timed out)" } else { "" },
-            py_out.stdout,
-            py_out.stderr
-        ));
+    cmd.arg(util::root().join("bench/python/bench.py"));
+    if o.quick {
+        cmd.arg("--quick");
     }
-    let python = parse_results(&py_out.stdout);
-    let during_b = cpu_times();
-    let during = during_a
-        .zip(during_b)
-        .map_or(f64::NAN, |(a, b)| busy_cores(a, b));
-    let load_end = loadavg();
+    let apart: Vec<&str> = declared
+        .iter()
+        .filter(|d| d.placement == "apart")
+        .flat_map(|d| d.python.iter().map(String::as_str))
+        .collect();
+    cmd.arg(format!("--apart={}", apart.join(",")));
+    cmd.arg(python_filter(&o.filter));
+    run_side("bench.py", &mut cmd, time_limit(o.quick))
+}
 
-    // The table.
-    let mut md = String::new();
-    md.push_str(&format!(
-        "# cargo xtask bench{}\n\nMachine: {} cores; background load before the run {background:.2} busy cores; \
-         during the run {during:.2} busy cores (ours included); loadavg {load_start} -> {load_end}.\n\n",
-        if quick { " --quick" } else { "" },
+/// The rows and the limits, as Markdown and as JSON.
+fn table(
+    declared: &[Declared],
+    rust: &Results,
+    python: &Results,
+    o: &Options,
+    m: &Machine,
+) -> (String, Value) {
+    let mut md = format!(
+        "# cargo xtask bench{}{}\n\nMachine: {} cores; background load before the run {:.2} busy \
+         cores; during the run {:.2} busy cores (ours included); loadavg {} -> {}.{}\n\n",
+        if o.quick { " --quick" } else { "" },
+        if o.busy { " --busy" } else { "" },
         std::thread::available_parallelism().map_or(1, |n| n.get()),
-    ));
-    md.push_str("| workload | unit | Python | ipc | ipc vs Python | bare limit | limit (its unit) | ipc cost vs limit |\n");
+        m.background,
+        m.during,
+        m.load_start,
+        m.load_end,
+        if o.busy {
+            " Every row and its limit ran beside a process that kept the peers' core busy."
+        } else {
+            ""
+        },
+    );
+    md.push_str(
+        "| workload | unit | Python | multiproc | vs Python | bare limit | limit | vs limit |\n",
+    );
     md.push_str("|---|---|---|---|---|---|---|---|\n");
     let mut rows_json = Vec::new();
-    for row in ROWS {
-        let Some(ours) = rust.get(row.rust) else {
+    for d in declared.iter().filter(|d| !d.is_limit()) {
+        let Some(ours) = rust.get(&d.id) else {
             continue;
         };
-        let (v, unit) = (&ours.0, &ours.1);
-        let py_raw = row.python.and_then(|p| python.get(p));
-        let lim_raw = row.limit.and_then(|l| rust.get(l));
-        let py = py_raw.map(|x| x.0);
-        let lim = lim_raw.map(|x| x.0);
-        let vs_py = py_raw.map(|p| advantage(base(ours), base(p), unit));
-        // Cost relative to the limit: 1.0 is at the limit, 2.0 twice its cost.
-        let vs_lim = lim_raw.map(|l| 1.0 / advantage(base(ours), base(l), unit));
-        md.push_str(&format!(
-            "| {} | {unit} | {} | {} | {} | {} | {} | {} |\n",
-            row.rust,
-            py.map_or("-".into(), fmt_num),
-            fmt_num(*v),
-            vs_py.map_or("-".into(), |r| format!("{r:.2}x better")),
-            row.limit.unwrap_or("-"),
-            lim_raw.map_or("-".into(), |l| format!("{} {}", fmt_num(l.0), l.1)),
-            vs_lim.map_or("-".into(), |r| format!("{r:.2}x")),
-        ));
-        rows_json.push(json!({
-            "workload": row.rust, "what": row.what, "unit": unit,
-            "ipc": v, "python": py, "python_id": row.python,
-            "ipc_vs_python": vs_py, "limit_id": row.limit, "limit": lim,
-            "limit_unit": lim_raw.map(|l| l.1.clone()), "ipc_cost_vs_limit": vs_lim,
-        }));
+        let twins: Vec<Option<&String>> = if d.python.is_empty() {
+            vec![None]
+        } else {
+            d.python.iter().map(Some).collect()
+        };
+        for (i, twin) in twins.into_iter().enumerate() {
+            let py = twin.and_then(|p| python.get(p));
+            let lim = d.limit.as_ref().and_then(|l| rust.get(l));
+            let vs_py = py.map(|p| advantage(ours, p));
+            let vs_lim = lim.map(|l| advantage(ours, l));
+            let name = match (i, twin) {
+                (0, _) | (_, None) => d.id.clone(),
+                (_, Some(p)) => format!("{} (vs {})", d.id, p.rsplit('.').next().unwrap_or(p)),
+            };
+            md.push_str(&format!(
+                "| {name} | {} | {} | {} | {} | {} | {} | {} |\n",
+                ours.1,
+                py.map_or("-".into(), |p| fmt_num(p.0)),
+                fmt_num(ours.0),
+                vs_py.map_or("-".into(), faster_or_slower),
+                d.limit.as_deref().unwrap_or("-"),
+                lim.map_or("-".into(), |l| format!("{} {}", fmt_num(l.0), l.1)),
+                vs_lim.map_or("-".into(), faster_or_slower),
+            ));
+            rows_json.push(json!({
+                "workload": d.id, "what": d.what, "unit": ours.1,
+                "multiproc": ours.0, "python": py.map(|p| p.0), "python_id": twin,
+                "vs_python": vs_py, "limit_id": d.limit, "limit": lim.map(|l| l.0),
+                "limit_unit": lim.map(|l| l.1.clone()), "vs_limit": vs_lim,
+            }));
+        }
     }
     md.push_str("\n| bare limit | unit | value | what |\n|---|---|---|---|\n");
     let mut limits_json = Vec::new();
-    for (id, what) in LIMITS {
-        if let Some((v, unit)) = rust.get(*id) {
-            md.push_str(&format!("| {id} | {unit} | {} | {what} |\n", fmt_num(*v)));
-            limits_json.push(json!({"id": id, "unit": unit, "value": v, "what": what}));
+    for d in declared.iter().filter(|d| d.is_limit()) {
+        let ids = std::iter::once((&d.id, &d.what)).chain(d.also.iter().map(|(a, b)| (a, b)));
+        for (id, what) in ids {
+            if let Some((v, unit)) = rust.get(id) {
+                md.push_str(&format!("| {id} | {unit} | {} | {what} |\n", fmt_num(*v)));
+                limits_json.push(json!({"id": id, "unit": unit, "value": v, "what": what}));
+            }
         }
     }
     md.push_str("\nRows:\n\n");
-    for row in ROWS {
-        md.push_str(&format!("- `{}`: {}\n", row.rust, row.what));
+    for d in declared
+        .iter()
+        .filter(|d| !d.is_limit() && rust.contains_key(&d.id))
+    {
+        let twins = if d.python.is_empty() {
+            String::new()
+        } else {
+            format!(" (Python: {})", d.python.join(", "))
+        };
+        let placed = match d.placement.as_str() {
+            "apart" => " [two processes pinned to two cores]",
+            "same core" => " [pinned to one core]",
+            _ => "",
+        };
+        md.push_str(&format!("- `{}`: {}{twins}{placed}\n", d.id, d.what));
     }
-    println!("\n{md}");
-    let dir = util::target_dir().join("bench");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("bench.md"), &md).map_err(|e| e.to_string())?;
     let doc = json!({
-        "quick": quick,
-        "background_busy_cores": background,
-        "during_busy_cores": during,
-        "loadavg_start": load_start,
-        "loadavg_end": load_end,
+        "quick": o.quick,
+        "busy": o.busy,
+        "background_busy_cores": m.background,
+        "during_busy_cores": m.during,
+        "loadavg_start": m.load_start,
+        "loadavg_end": m.load_end,
         "rows": rows_json,
         "limits": limits_json,
         "raw": { "rust": rust, "python": python },
     });
-    std::fs::write(
-        dir.join("bench.json"),
-        serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| e.to_string())?;
+    (md, doc)
+}
+
+/// Writes `bench.md` and `bench.json` (`bench-busy.*` for `--busy`); the Markdown's path.
+fn write(md: &str, doc: &Value, o: &Options) -> Result<PathBuf, String> {
+    let dir = util::target_dir().join("bench");
+    let stem = if o.busy { "bench-busy" } else { "bench" };
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join(format!("{stem}.md")), md).map_err(|e| e.to_string())?;
+    let json = serde_json::to_string_pretty(doc).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join(format!("{stem}.json")), json).map_err(|e| e.to_string())?;
+    Ok(dir.join(format!("{stem}.md")))
+}
+
+/// Runs the bench; returns the JSON document it wrote.
+pub fn run(o: &Options) -> Result<Value, String> {
+    let t_all = Instant::now();
+    let bin = build()?;
+    let declared = declarations_of(std::process::Command::new(&bin))?;
+    let background = background_load(o.quick);
+    let load_start = loadavg();
     println!(
-        "wrote {} and bench.json in {}",
-        dir.join("bench.md").display(),
+        "    background load before the run: {background:.2} busy cores (loadavg {load_start})"
+    );
+    let during_a = cpu_times();
+    let rust = run_rust(&bin, o)?;
+    let python = run_python(o, &declared)?;
+    let machine = Machine {
+        background,
+        during: busy_cores(during_a, cpu_times()),
+        load_start,
+        load_end: loadavg(),
+    };
+    let (md, doc) = table(&declared, &rust, &python, o, &machine);
+    println!("\n{md}");
+    let path = write(&md, &doc, o)?;
+    println!(
+        "wrote {} (and .json) in {}",
+        path.display(),
         util::secs(t_all.elapsed())
     );
-    Ok(())
+    Ok(doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_read_faster_or_slower() {
+        assert_eq!(faster_or_slower(3.24), "3.2× faster");
+        assert_eq!(faster_or_slower(0.23), "4.3× slower");
+        assert_eq!(faster_or_slower(1.0), "1.0× faster");
+        assert_eq!(faster_or_slower(31.6), "32× faster");
+        assert_eq!(faster_or_slower(f64::NAN), "-");
+    }
+
+    #[test]
+    fn advantage_knows_which_way_is_better() {
+        let us = |v: f64| (v, "us".to_string());
+        let rate = |v: f64| (v, "items/s".to_string());
+        assert!((advantage(&us(2.0), &us(4.0)) - 2.0).abs() < 1e-9);
+        assert!((advantage(&rate(2.0), &rate(4.0)) - 0.5).abs() < 1e-9);
+        assert!((advantage(&(500.0, "ns".into()), &us(1.0)) - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn unmatched_declarations_are_named() {
+        let d = |id: &str, py: &[&str], limit: Option<&str>| Declared {
+            id: id.into(),
+            what: String::new(),
+            python: py.iter().map(|s| s.to_string()).collect(),
+            limit: limit.map(str::to_string),
+            also: vec![("L1.rate".into(), "per second".into())],
+            placement: "apart".into(),
+        };
+        let free = Declared {
+            placement: "free".into(),
+            ..d("a.w", &[], Some("L1"))
+        };
+        let declared = [
+            d("L1", &[], None),
+            d("a.x", &["py.a/x"], Some("L1")),
+            d("a.y", &["py.b"], Some("L1.rate")),
+            d("a.z", &[], Some("L9")),
+            d("a.x", &[], None),
+            free,
+        ];
+        let missing = unmatched(&declared, &["py.a".to_string()]);
+        assert_eq!(
+            missing,
+            [
+                "a.y's Python twin py.b is not in bench.py",
+                "a.z's limit L9 is declared by no limit",
+                "a.x is declared twice",
+                "a.w runs free but its limit L1 runs apart",
+            ]
+        );
+    }
 }

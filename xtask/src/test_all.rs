@@ -3,8 +3,9 @@
 
 use std::time::Instant;
 
-use crate::examples;
+use crate::cli::{self, Arg, Spec};
 use crate::util::{self, cargo, run_status, secs};
+use crate::{bench, examples};
 
 type Step = (&'static str, fn() -> Result<String, String>);
 
@@ -13,7 +14,9 @@ const STEPS: &[Step] = &[
     ("clippy", clippy),
     ("test", test),
     ("doctest", doctest),
+    ("loom", loom),
     ("doc", doc),
+    ("package", package),
     ("examples", run_examples),
     ("bench-check", bench_check),
     ("bench-quick", bench_quick),
@@ -56,6 +59,28 @@ fn doctest() -> Result<String, String> {
     Ok("doctests passed".into())
 }
 
+/// The futex wait protocol (`multiproc_core::futex::WaitWord`) checked with the loom model
+/// checker: no lost wake-up, no sleeper left behind on a timeout. A build of its own (`--cfg
+/// loom`, in `target/loom`), of `multiproc-core` only; a debug build, which compiles in a
+/// fraction of a release build's time and checks the bounded models in seconds.
+fn loom() -> Result<String, String> {
+    let dir = util::target_dir().join("loom");
+    run_status(
+        cargo()
+            .args([
+                "test",
+                "--quiet",
+                "-p",
+                "multiproc-core",
+                "--lib",
+                "loom_tests",
+            ])
+            .env("RUSTFLAGS", "--cfg loom")
+            .env("CARGO_TARGET_DIR", dir),
+    )?;
+    Ok("the futex protocol holds in every interleaving loom tried".into())
+}
+
 fn doc() -> Result<String, String> {
     run_status(
         cargo()
@@ -71,43 +96,49 @@ fn doc() -> Result<String, String> {
     Ok("docs build with warnings denied".into())
 }
 
-fn run_examples() -> Result<String, String> {
-    let n = examples::run_all(None)?;
-    Ok(format!("{n} examples printed what they must"))
+/// Every published package's metadata, README and how-to-depend section, and `cargo package`
+/// of them all (without the verifying build).
+fn package() -> Result<String, String> {
+    crate::package::run()
 }
 
-/// The bench's two sides agree: `bench.py` parses, and every table row names a Rust workload
-/// `multiproc-bench` has and a Python workload `bench.py` has (running the bench itself is
-/// `cargo xtask bench`, not part of the test pipeline).
+fn run_examples() -> Result<String, String> {
+    let n = examples::run_all(None)?;
+    Ok(format!(
+        "{n} example runs printed what their # Output sections say"
+    ))
+}
+
+/// The bench's declarations hold together: `bench.py` parses, every Python twin a workload
+/// declares is a workload `bench.py` has, every declared limit is one the bench measures, and
+/// no id is declared twice (running the bench itself is `cargo xtask bench`).
 fn bench_check() -> Result<String, String> {
-    let (rust, python) = crate::bench::listed_ids()?;
-    let missing = crate::bench::unmatched_rows(&rust, &python);
+    let declared = bench::declarations()?;
+    let python = bench::python_ids()?;
+    let missing = bench::unmatched(&declared, &python);
     if missing.is_empty() {
         Ok(format!(
-            "{} Rust and {} Python workloads; every row has both sides",
-            rust.len(),
+            "{} Rust and {} Python workloads; every declared twin and limit exists",
+            declared.len(),
             python.len()
         ))
     } else {
-        Err(format!(
-            "bench rows without a workload: {}",
-            missing.join(", ")
-        ))
+        Err(format!("bench declarations: {}", missing.join("; ")))
     }
 }
 
 /// `cargo xtask bench --quick` runs, and every row that names a Python twin got a value from
 /// both sides (the figures themselves are for `cargo xtask bench`, not for pass/fail).
 fn bench_quick() -> Result<String, String> {
-    crate::bench::run(&["--quick".to_string()])?;
-    let path = util::target_dir().join("bench").join("bench.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let doc = bench::run(&bench::Options {
+        quick: true,
+        ..Default::default()
+    })?;
     let rows = doc["rows"].as_array().cloned().unwrap_or_default();
     let empty: Vec<String> = rows
         .iter()
         .filter(|r| !r["python_id"].is_null() && r["python"].is_null())
-        .filter_map(|r| r["workload"].as_str().map(str::to_string))
+        .filter_map(|r| r["python_id"].as_str().map(str::to_string))
         .collect();
     if !empty.is_empty() {
         return Err(format!(
@@ -118,60 +149,127 @@ fn bench_quick() -> Result<String, String> {
     Ok(format!("{} rows, Python column filled", rows.len()))
 }
 
-/// The suite must leave no named shared memory and no process of its own behind.
+/// The prefixes of every name the tests, doctests, examples and benches make (shared memory,
+/// message queues, fifos and directories under the temporary directory).
+const PREFIXES: &[&str] = &["ipc-test-", "ipc-example-", "ipc-doc-", "ipc-bench-"];
+
+/// The suite must leave nothing behind: no process of its own (a resource tracker included),
+/// no named shared memory, no POSIX message queue, no fifo or directory in the temporary
+/// directory. Trackers exit as their programs do, so what is found is looked at again for up
+/// to two seconds before it counts.
 fn leftovers() -> Result<String, String> {
+    let mqueue = std::path::Path::new("/dev/mqueue");
+    let deadline = Instant::now() + std::time::Duration::from_secs(2);
+    let mut left = find_leftovers(mqueue);
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = find_leftovers(mqueue);
+    }
+    if !left.is_empty() {
+        return Err(format!("left behind by the suite: {}", left.join(", ")));
+    }
+    let checked = if mqueue.is_dir() {
+        "/dev/mqueue"
+    } else {
+        "/dev/mqueue (not mounted here: not checked)"
+    };
+    Ok(format!(
+        "no process, tracker, /dev/shm entry, {checked} entry or temporary fifo left by tests or examples"
+    ))
+}
+
+fn find_leftovers(mqueue: &std::path::Path) -> Vec<String> {
+    let mut ours = our_processes();
+    let tmp = std::env::temp_dir();
+    for dir in [std::path::Path::new("/dev/shm"), mqueue, tmp.as_path()] {
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if PREFIXES.iter().any(|p| name.starts_with(p)) {
+                    ours.push(dir.join(&name).display().to_string());
+                }
+            }
+        }
+    }
+    ours
+}
+
+/// Processes still running a binary from our target directory (test binaries, examples, and
+/// the resource trackers they started, which are copies of them), other than this xtask.
+fn our_processes() -> Vec<String> {
     let mut ours = Vec::new();
-    // Processes still running a binary from our target directory (test binaries, examples),
-    // other than this xtask itself.
     let target = util::target_dir();
     let target = target.canonicalize().unwrap_or(target);
     let me = std::process::id().to_string();
-    if let Ok(rd) = std::fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            let pid = e.file_name().to_string_lossy().into_owned();
-            if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
-                continue;
-            }
-            if let Ok(exe) = std::fs::read_link(e.path().join("exe"))
-                && exe.starts_with(&target)
-                && !exe.ends_with("xtask")
-            {
-                ours.push(format!("process {pid} ({})", exe.display()));
-            }
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return ours;
+    };
+    for e in rd.flatten() {
+        let pid = e.file_name().to_string_lossy().into_owned();
+        if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(exe) = std::fs::read_link(e.path().join("exe"))
+            && exe.starts_with(&target)
+            && !exe.ends_with("xtask")
+        {
+            let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+            let what = if comm.trim() == "multiproc-track" {
+                "resource tracker"
+            } else {
+                "process"
+            };
+            ours.push(format!("{what} {pid} ({})", exe.display()));
         }
     }
-    if let Ok(rd) = std::fs::read_dir("/dev/shm") {
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with("ipc-test-") || name.starts_with("ipc-example-") {
-                ours.push(format!("/dev/shm/{name}"));
-            }
-        }
-    }
-    if ours.is_empty() {
-        Ok("no process or /dev/shm entry left by tests or examples".into())
-    } else {
-        Err(format!("left behind by the suite: {}", ours.join(", ")))
-    }
+    ours
 }
 
-/// Runs the pipeline. `--from STEP` starts at a later step (for re-runs after a fix).
-pub fn run(args: &[String]) -> Result<(), String> {
-    let from = match args {
-        [flag, step] if flag == "--from" => Some(step.as_str()),
-        [] => None,
-        _ => return Err("usage: cargo xtask test-all [--from STEP]".into()),
+const SPEC: Spec = Spec {
+    name: "test-all",
+    about: "Everything CI checks, as one pipeline of named, timed steps that stops at the first \
+            failure: fmt, clippy, test, doctest, loom, doc, package, examples, bench-check, \
+            bench-quick, leftovers.",
+    args: &[
+        Arg {
+            name: "--from",
+            value: Some("STEP"),
+            help: "start at STEP (a re-run after a fix)",
+        },
+        Arg {
+            name: "--only",
+            value: Some("STEP"),
+            help: "run STEP alone",
+        },
+    ],
+};
+
+/// `cargo xtask test-all …`.
+pub fn main(args: &[String]) -> Result<(), cli::Error> {
+    let p = SPEC.parse(args)?;
+    let step = |s: &str| {
+        STEPS.iter().position(|(n, _)| *n == s).ok_or_else(|| {
+            let names: Vec<&str> = STEPS.iter().map(|(n, _)| *n).collect();
+            cli::Error::Usage(format!("no step {s:?}; the steps: {}", names.join(", ")))
+        })
     };
-    let start = from.map_or(Ok(0), |s| {
-        STEPS
-            .iter()
-            .position(|(n, _)| *n == s)
-            .ok_or_else(|| format!("no step {s:?}"))
-    })?;
+    let steps = match (p.option("--from"), p.option("--only")) {
+        (Some(_), Some(_)) => {
+            return Err(cli::Error::Usage("--from or --only, not both".into()));
+        }
+        (Some(s), None) => &STEPS[step(s)?..],
+        (None, Some(s)) => &STEPS[step(s)?..=step(s)?],
+        (None, None) => STEPS,
+    };
+    Ok(run(steps)?)
+}
+
+/// Runs these steps of the pipeline, in order.
+fn run(steps: &[Step]) -> Result<(), String> {
     let t_all = Instant::now();
     let mut summary = Vec::new();
     let mut failed = None;
-    for (name, step) in &STEPS[start..] {
+    for (name, step) in steps {
         println!("==> {name}");
         let t = Instant::now();
         let r = step();
