@@ -29,7 +29,8 @@ fn process_is_reexported() {
     let p: multiproc::Process = multiproc::process::Process::new(double, 1);
     assert!(p.name().starts_with("Process-"));
     assert_eq!(multiproc::current_process().name, "MainProcess");
-    let _: fn(multiproc::StartMethod) = multiproc::set_start_method;
+    let _: fn(multiproc::StartMethod) -> Result<(), multiproc::process::Error> =
+        multiproc::set_start_method;
     let _ = multiproc::spawn::<u32, u32>;
 }
 

@@ -219,7 +219,7 @@ impl ManagerBuilder {
         };
         let n = STARTED.load(Ordering::Relaxed);
         let mut p = Process::new(server_main::<R>, args)
-            .with_daemon(true)
+            .with_daemon(multiproc_process::Daemon::Yes)
             .with_name(format!("SyncManager-{n}"));
         if let Some(m) = self.method {
             p = p.with_start_method(m);
