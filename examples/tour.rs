@@ -10,8 +10,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use multiproc::Deadline;
+use multiproc::stream::{Endpoint, Framing};
 use multiproc::transfer::{PortableFd, inherited_channel, spawn_with_channel};
-use multiproc::{SharedMapping, frame, futex};
+use multiproc::{SharedMapping, futex};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // SAFETY: when the variable is set, this process was started by `spawn_with_channel` below
@@ -21,13 +22,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("ipc tour (pid {})", std::process::id());
 
-    // 1. Frames: a value, encoded and decoded; a corrupt frame is a typed error.
-    let mut buf = Vec::new();
-    frame::encode(&(42u32, None::<u8>, "hello"), &mut buf)?;
-    let (v, _): ((u32, Option<u8>, String), usize) = frame::decode(&buf, 1024)?;
-    println!("[core] frame round trip: {v:?} in {} bytes", buf.len());
-    let bad = frame::decode::<String>(&[9, 0, 0, 0, 1], 1024).unwrap_err();
-    println!("[core] a truncated frame is an error: {bad}");
+    // 1. Messages: a value over a framed endpoint; a message its sender cut off is a typed
+    //    error.
+    let (mut a, mut b) = Endpoint::pair(Framing::Native)?;
+    a.send(&(42u32, None::<u8>, "hello"))?;
+    let v: (u32, Option<u8>, String) = b.recv()?;
+    println!("[core] message round trip: {v:?}");
+    a.send_bytes(b"lost")?;
+    let whole = b.recv_bytes_until(multiproc::Deadline::Forever)?;
+    // Half of a header, then the sender is gone.
+    multiproc::transfer::send_fds(&a, &[9, 0, 0, 0], &[])?;
+    drop(a);
+    let bad = b.recv::<String>().unwrap_err();
+    println!(
+        "[core] {} bytes, then a cut-off message is an error: {bad}",
+        whole.len()
+    );
 
     // 2. A fresh process (exec, not fork) gets a shared page and a pipe end over a channel,
     //    then wakes us through a futex in that page.
@@ -95,7 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("[queue] their reports: {got:?}");
 
     // 5. A pipe between two processes.
-    let (mut here, there) = multiproc::Pipe(true)?;
+    let (mut here, there) = multiproc::pipe()?;
     let echo = multiproc::Process::new(echo_upper, there);
     echo.start()?;
     here.send(&"hello through a pipe")?;

@@ -45,7 +45,7 @@
 //! | `multiprocessing.reduction.send_handle` | [`transfer::send_fds`] |
 //! | pickling a `Connection` to a spawned child | [`transfer::Channel`] is serde: send it over another channel |
 //! | `multiprocessing.shared_memory.SharedMemory(name, create=True)` | [`SharedMapping::create_named`] |
-//! | `Connection.send` framing (length + pickle) | [`frame`] (length + postcard) |
+//! | `Connection.send` framing (length + pickle) | [`stream`]: one framed endpoint, Python's framing or ours (length + postcard) |
 //! | `Process(target=f, args=(x,)).start()` | [`Process::new(f, x)`](Process::new)`.start()` |
 //! | `get_context('spawn')` | [`get_context`]`(`[`StartMethod::Spawn`]`)` |
 //! | `Value('i', 7)`, `Array('d', 10)` | [`Value::new`]`(7)`, [`Array::zeroed`]`(10)` |
@@ -63,7 +63,9 @@ pub use multiproc_rpc as rpc;
 
 #[cfg(feature = "core")]
 #[doc(inline)]
-pub use multiproc_core::{Deadline, Error as CoreError, SharedMapping, frame, futex, transfer};
+pub use multiproc_core::{
+    Deadline, Error as CoreError, SharedMapping, codec, futex, stream, transfer,
+};
 
 #[cfg(feature = "process")]
 #[doc(inline)]
@@ -92,7 +94,7 @@ pub use multiproc_pipe as pipe;
 
 #[cfg(feature = "pipe")]
 #[doc(inline)]
-pub use multiproc_pipe::{Connection, Pipe, wait};
+pub use multiproc_pipe::{Connection, pipe, pipe_one_way, wait};
 
 #[cfg(feature = "fifo")]
 #[doc(inline)]

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use multiproc_pipe::{Connection, pipe};
+use multiproc_pipe::{Connection, pipe, pipe_one_way};
 
 use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
 
@@ -21,11 +21,11 @@ fn rtt(id: &str, opts: &Opts, duplex: bool, bytes: bool) {
             Option<Connection>,
             Option<Connection>,
         ) = if duplex {
-            let (a, b) = pipe(true).expect("pipe");
+            let (a, b) = pipe().expect("pipe");
             (a, b, None, None)
         } else {
-            let (r1, w1) = pipe(false).expect("pipe");
-            let (r2, w2) = pipe(false).expect("pipe");
+            let (r1, w1) = pipe_one_way().expect("pipe");
+            let (r2, w2) = pipe_one_way().expect("pipe");
             (w1, r1, Some(w2), Some(r2))
         };
         let pid = fork(|| {
@@ -106,11 +106,11 @@ fn tput(id: &str, opts: &Opts, duplex: bool, size: usize, count: usize) -> f64 {
     let v = median(opts.reps(), || {
         watchdog(120);
         let (mut r, mut w) = if duplex {
-            pipe(true).expect("pipe")
+            pipe().expect("pipe")
         } else {
-            pipe(false).expect("pipe")
+            pipe_one_way().expect("pipe")
         };
-        let go = pipe(false).expect("pipe");
+        let go = pipe_one_way().expect("pipe");
         let (mut go_r, mut go_w) = go;
         let pid = fork(|| {
             let msg = vec![0x5au8; size];

@@ -84,9 +84,9 @@
 //! copy of the tracker connection, and the tracker process's own setup (closing inherited
 //! descriptors, ignoring signals); each block says why it is sound.
 
+pub mod codec;
 pub mod error;
 pub mod fd;
-pub mod frame;
 pub mod futex;
 pub mod heap;
 mod mapping;
@@ -97,6 +97,6 @@ pub mod task;
 pub mod tracker;
 pub mod transfer;
 
-pub use error::{Error, Result};
+pub use error::{CorruptReason, Error, Result};
 pub use futex::Deadline;
 pub use mapping::SharedMapping;

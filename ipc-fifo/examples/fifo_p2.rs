@@ -27,7 +27,7 @@ fn dir() -> PathBuf {
 fn main() -> Result<(), multiproc_fifo::Error> {
     let d = dir();
     // p2 reads p1 and writes p2.
-    let mut chat = Duplex::connect(d.join("p1"), d.join("p2"), Some(WAIT))?;
+    let mut chat = Duplex::connect_timeout(d.join("p1"), d.join("p2"), WAIT)?;
     let heard: String = chat.recv_timeout(WAIT)?.unwrap_or_default();
     println!("P2 hear {heard}");
     chat.send("P2: I'm fine, thank you! And you?")?;

@@ -11,8 +11,8 @@
 //! use multiproc_process::Process;
 //!
 //! fn writer(path: String) {
-//!     let fifo = Fifo::open_existing(&path).unwrap();
-//!     let mut w = fifo.open_writer(Some(Duration::from_secs(10))).unwrap();
+//!     let fifo = Fifo::open(&path).unwrap();
+//!     let mut w = fifo.open_writer_timeout(Duration::from_secs(10)).unwrap();
 //!     w.send("hello, world").unwrap();
 //! }
 //!
@@ -20,7 +20,7 @@
 //! let fifo = Fifo::create(&path, 0o600)?; // removed when `fifo` drops
 //! let p = Process::new(writer, path.to_string_lossy().into_owned());
 //! p.start()?;
-//! let mut r = fifo.open_reader(Some(Duration::from_secs(10)))?;
+//! let mut r = fifo.open_reader_timeout(Duration::from_secs(10))?;
 //! assert_eq!(r.recv::<String>()?, Some("hello, world".to_string()));
 //! assert_eq!(r.recv::<String>()?, None); // the writer closed: end of stream
 //! p.join()?;
@@ -49,9 +49,15 @@
 //! | two fifos, opened in the right order by hand | [`Duplex::connect`] | works whichever program starts first |
 //! | `BrokenPipeError` / `SIGPIPE` | [`Error::Disconnected`] | |
 
+mod duplex;
 mod error;
 mod fifo;
+mod reader;
 mod sys;
+mod writer;
 
-pub use error::Error;
-pub use fifo::{Duplex, Fifo, FifoReader, FifoWriter};
+pub use duplex::Duplex;
+pub use error::{CorruptReason, Error};
+pub use fifo::Fifo;
+pub use reader::FifoReader;
+pub use writer::FifoWriter;

@@ -14,7 +14,7 @@
 //!     conn.send(&vec!["hello".to_string()]).unwrap();
 //! }
 //!
-//! let (mut parent, child_end) = pipe(true)?;
+//! let (mut parent, child_end) = pipe()?;
 //! let p = Process::new(child, child_end);
 //! p.start()?;
 //! let got: Vec<String> = parent.recv()?;
@@ -43,7 +43,7 @@
 //! ([`Connection::set_max_message`], default 1 GiB) is refused by the sender before anything is
 //! written and by the receiver from its header, before anything is allocated.
 //!
-//! //! # Listener and Client
+//! # Listener and Client
 //!
 //! A [`Listener`] binds an [`Address`] and gives a [`Connection`] for each client that
 //! [`Client::connect`] connects; both take an optional authkey (Python's `authkey=`), and with
@@ -116,14 +116,14 @@
 //!
 //! | Python | `multiproc-pipe` | note |
 //! |---|---|---|
-//! | `Pipe()` / `Pipe(duplex=False)` | [`pipe(true)`](pipe) / [`pipe(false)`](pipe) | one-way returns `(reader, writer)` too |
-//! | `conn.send(obj)`, `conn.recv()` | [`send`](Connection::send), [`recv`](Connection::recv), [`recv_timeout`](Connection::recv_timeout) | serde + postcard instead of pickle |
+//! | `Pipe()` / `Pipe(duplex=False)` | [`pipe()`](pipe) / [`pipe_one_way()`](pipe_one_way) | one-way returns `(reader, writer)`, as Python does |
+//! | `conn.send(obj)`, `conn.recv()` | [`send`](Connection::send), [`recv`](Connection::recv), [`try_recv`](Connection::try_recv), [`recv_timeout`](Connection::recv_timeout) | serde + postcard instead of pickle |
 //! | `send_bytes(buf, offset, size)` | [`send_bytes`](Connection::send_bytes), [`send_bytes_range`](Connection::send_bytes_range) | one `writev`, no copy |
-//! | `recv_bytes(maxlength)` | [`recv_bytes`](Connection::recv_bytes), [`recv_bytes_max`](Connection::recv_bytes_max) | too long: an error, and the connection stays usable |
+//! | `recv_bytes(maxlength)` | [`recv_bytes`](Connection::recv_bytes), [`recv_bytes_max`](Connection::recv_bytes_max) | too long: an error from the header, and the connection stays usable |
 //! | `recv_bytes_into(buf, offset)` | [`recv_bytes_into`](Connection::recv_bytes_into) | `BufferTooShort` carries the message, as in Python |
-//! | `poll(timeout)` | [`poll`](Connection::poll) | |
+//! | `poll()`, `poll(timeout)` | [`poll`](Connection::poll), [`poll_timeout`](Connection::poll_timeout) | `Duration::MAX` for `poll(None)` |
 //! | `EOFError`, `BrokenPipeError` | [`Error::Disconnected`] | also when the peer died mid-message |
-//! | `connection.wait(objects, timeout)` | [`wait`] | connections, sentinels, any fd |
+//! | `connection.wait(objects)`, `wait(objects, timeout)` | [`wait`], [`wait_timeout`] | connections, sentinels, any fd |
 //! | `Listener(address, authkey=k)` | [`Listener::bind(address, framing, Some(k))`](Listener::bind) | the framing is explicit; TCP needs a key or [`bind_tcp_without_authkey`](Listener::bind_tcp_without_authkey) |
 //! | `listener.accept()`, `address`, `last_accepted`, `close()` | [`accept`](Listener::accept), [`accept_timeout`](Listener::accept_timeout), [`address`](Listener::address), [`last_accepted`](Listener::last_accepted), [`close`](Listener::close) | handshakes of many clients run side by side; a silent one is dropped after a timeout |
 //! | `Client(address, authkey=k)` | [`Client::connect(address, framing, Some(k))`](Client::connect), [`connect_timeout`](Client::connect_timeout) | TCP sets `TCP_NODELAY` |
@@ -146,12 +146,12 @@ mod wait;
 pub use address::Address;
 pub use auth::{AuthFailure, PRE_AUTH_MAX, answer_challenge, deliver_challenge};
 pub use client::Client;
-pub use connection::{Connection, Pipe, pipe};
-pub use error::Error;
+pub use connection::{Connection, pipe, pipe_one_way};
+pub use error::{CorruptReason, EncodeError, Error};
 pub use listener::Listener;
 pub use multiproc_core::stream::Framing;
 #[cfg(feature = "pickle")]
-pub use pickle::PICKLE_MAX_DEPTH;
+pub use pickle::{PICKLE_MAX_DEPTH, PickleRule};
 #[cfg(feature = "pickle")]
 pub use serde_pickle;
-pub use wait::{Waitable, wait};
+pub use wait::{Waitable, wait, wait_timeout};

@@ -119,7 +119,7 @@ fn worker_name(method: StartMethod, n: usize) -> String {
 }
 
 fn start_worker(cfg: &WorkerConfig, method: StartMethod, n: usize) -> Result<Worker, Error> {
-    let (ours, theirs) = multiproc_pipe::pipe(true).map_err(|e| Error::Transfer(e.to_string()))?;
+    let (ours, theirs) = multiproc_pipe::pipe().map_err(|e| Error::Transfer(e.to_string()))?;
     let init = match &cfg.init {
         None => None,
         Some((f, bytes, fds)) => {
@@ -282,10 +282,8 @@ impl PoolBuilder {
             .collect::<Result<Vec<_>, _>>()?;
         let (wake_r, wake_w) =
             multiproc_core::fd::pipe().map_err(|e| Error::Transfer(e.to_string()))?;
-        multiproc_core::fd::set_nonblocking(&wake_r, true)
-            .map_err(|e| Error::Transfer(e.to_string()))?;
-        multiproc_core::fd::set_nonblocking(&wake_w, true)
-            .map_err(|e| Error::Transfer(e.to_string()))?;
+        multiproc_core::fd::set_nonblocking(&wake_r).map_err(|e| Error::Transfer(e.to_string()))?;
+        multiproc_core::fd::set_nonblocking(&wake_w).map_err(|e| Error::Transfer(e.to_string()))?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -681,7 +679,7 @@ fn dispatch(shared: &Shared, wake_r: OwnedFd, cfg: WorkerConfig, mut workers: Ve
                 objs.push(&w.conn);
                 objs.push(&w.sentinel);
             }
-            multiproc_pipe::wait(&objs, None).unwrap_or_default()
+            multiproc_pipe::wait(&objs).unwrap_or_default()
         };
         if ready.contains(&0) {
             let mut buf = [0u8; 256];
@@ -695,7 +693,7 @@ fn dispatch(shared: &Shared, wake_r: OwnedFd, cfg: WorkerConfig, mut workers: Ve
             let gone = ready.contains(&(2 + 2 * i));
             if conn_ready || gone {
                 loop {
-                    if !w.conn.poll(Some(Duration::ZERO)).unwrap_or(false) {
+                    if !w.conn.poll().unwrap_or(false) {
                         break;
                     }
                     match w.conn.recv::<Done>() {

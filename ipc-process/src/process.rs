@@ -397,7 +397,7 @@ impl Process {
                 }
             }
             Watch::Server(ch, _) => {
-                while ch.poll(Duration::ZERO)? {
+                while ch.poll()? {
                     match ch.recv::<Status>() {
                         Ok(Status::Exited(code)) => {
                             run.exitcode = Some(code);
@@ -423,7 +423,7 @@ impl Process {
     /// After the child ended: reads a panic or failure report, if it sent one.
     fn collect_report(run: &mut Running) {
         if let Some(ch) = run.report.as_mut()
-            && let Ok(true) = ch.poll(Duration::ZERO)
+            && let Ok(true) = ch.poll()
             && let Ok(o) = ch.recv::<Outcome>()
         {
             run.outcome = Some(o);

@@ -30,8 +30,8 @@ pub const EXAMPLES: &[Example] = &[
         args: &[],
         expect: &[
             "ipc tour (pid *)",
-            "[core] frame round trip: (42, None, \"hello\") in 12 bytes",
-            "[core] a truncated frame is an error: truncated frame: expected 13 bytes, got 5",
+            "[core] message round trip: (42, None, \"hello\")",
+            "[core] 4 bytes, then a cut-off message is an error: the peer went away in the middle of a message",
             "[core] child * woke us through a futex in a shared memfd page after *",
             "[core] and wrote through the pipe end we sent: hello from the child",
             "[process] fork       child * returned 30 in *",
