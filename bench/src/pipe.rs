@@ -8,8 +8,20 @@ use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How each side receives in a round trip.
+#[derive(Clone, Copy, PartialEq)]
+enum Receive {
+    /// `recv_bytes_into` of 8 bytes.
+    Bytes,
+    /// `recv()` of an integer, waiting as long as it takes.
+    Value,
+    /// `recv_timeout()` of an integer.
+    ValueTimeout,
+}
+
 /// Round trips: the parent sends, the child echoes, `n` times after 200 warm-up rounds.
-fn rtt(id: &str, opts: &Opts, duplex: bool, bytes: bool) {
+fn rtt(id: &str, opts: &Opts, duplex: bool, how: Receive) {
+    let bytes = how == Receive::Bytes;
     let n = opts.n(20_000);
     let warm = 200;
     let v = median(opts.reps(), || {
@@ -41,7 +53,11 @@ fn rtt(id: &str, opts: &Opts, duplex: bool, bytes: bool) {
                     }
                     .expect("child send");
                 } else {
-                    let x: u64 = c_recv.recv().expect("child recv");
+                    let x: u64 = match how {
+                        Receive::ValueTimeout => c_recv.recv_timeout(TIMEOUT),
+                        _ => c_recv.recv(),
+                    }
+                    .expect("child recv");
                     match out {
                         Some(o) => o.send(&x),
                         None => c_recv.send(&x),
@@ -64,7 +80,11 @@ fn rtt(id: &str, opts: &Opts, duplex: bool, bytes: bool) {
                 let mut b = [0u8; 8];
                 back.recv_bytes_into(&mut b, 0).expect("recv");
             } else {
-                let x: u64 = back.recv_timeout(TIMEOUT).expect("recv");
+                let x: u64 = match how {
+                    Receive::ValueTimeout => back.recv_timeout(TIMEOUT),
+                    _ => back.recv(),
+                }
+                .expect("recv");
                 assert_eq!(x, i);
             }
         };
@@ -86,18 +106,40 @@ fn rtt(id: &str, opts: &Opts, duplex: bool, bytes: bool) {
 /// `pipe.rtt_int`: W1.pipe_rtt_int — a duplex `Connection`, `send(i)` / `recv()` there and
 /// back; µs per round trip.
 pub fn rtt_int(opts: &Opts) {
-    rtt("pipe.rtt_int", opts, true, false);
+    rtt("pipe.rtt_int", opts, true, Receive::Value);
+}
+
+/// `pipe.rtt_int_timeout`: the same with `recv_timeout` on both sides (a receive that reads
+/// first and waits in `poll` only when the read would block).
+pub fn rtt_int_timeout(opts: &Opts) {
+    rtt("pipe.rtt_int_timeout", opts, true, Receive::ValueTimeout);
+}
+
+/// `pipe.rtt_oneway_int`: an integer there and back over two one-way pipes through `recv`,
+/// against the bare pipe ping-pong.
+pub fn rtt_oneway_int(opts: &Opts) {
+    rtt("pipe.rtt_oneway_int", opts, false, Receive::Value);
+}
+
+/// `pipe.rtt_oneway_int_timeout`: the same through `recv_timeout`.
+pub fn rtt_oneway_int_timeout(opts: &Opts) {
+    rtt(
+        "pipe.rtt_oneway_int_timeout",
+        opts,
+        false,
+        Receive::ValueTimeout,
+    );
 }
 
 /// `pipe.rtt_bytes8`: W1.pipe_rtt_bytes8 — 8 bytes with `send_bytes` / `recv_bytes_into` on a
 /// duplex connection.
 pub fn rtt_bytes8(opts: &Opts) {
-    rtt("pipe.rtt_bytes8", opts, true, true);
+    rtt("pipe.rtt_bytes8", opts, true, Receive::Bytes);
 }
 
 /// `pipe.rtt_oneway_bytes8`: the same over two one-way pipes, against the bare pipe ping-pong.
 pub fn rtt_oneway_bytes8(opts: &Opts) {
-    rtt("pipe.rtt_oneway_bytes8", opts, false, true);
+    rtt("pipe.rtt_oneway_bytes8", opts, false, Receive::Bytes);
 }
 
 /// One-way throughput: a child `send_bytes` `count` messages of `size` bytes back to back; the

@@ -177,6 +177,12 @@ const ROWS: &[Row] = &[
         what: "duplex Connection, an integer there and back (W1)",
     },
     Row {
+        rust: "pipe.rtt_int_timeout",
+        python: Some("py.W1.pipe_rtt_int"),
+        limit: Some("L1_unix_stream_pingpong"),
+        what: "duplex Connection, an integer there and back through recv_timeout (reads first, polls only when the read would block)",
+    },
+    Row {
         rust: "pipe.rtt_bytes8",
         python: Some("py.W1.pipe_rtt_bytes8"),
         limit: Some("L1_unix_stream_pingpong"),
@@ -187,6 +193,18 @@ const ROWS: &[Row] = &[
         python: None,
         limit: Some("L1_pipe_pingpong"),
         what: "two one-way Connections, 8 B there and back (target: within 1.1x of the bare pipe ping-pong)",
+    },
+    Row {
+        rust: "pipe.rtt_oneway_int",
+        python: None,
+        limit: Some("L1_pipe_pingpong"),
+        what: "two one-way Connections, an integer there and back through recv",
+    },
+    Row {
+        rust: "pipe.rtt_oneway_int_timeout",
+        python: None,
+        limit: Some("L1_pipe_pingpong"),
+        what: "the same through recv_timeout",
     },
     Row {
         rust: "pipe.tput_64B",
