@@ -1,4 +1,4 @@
-//! Seed 000, `pipe_test_1.py`: the other side of `fifo_p2`'s conversation (see there).
+//! The other side of `fifo_p2`'s conversation (see there).
 
 use std::path::PathBuf;
 use std::time::Duration;

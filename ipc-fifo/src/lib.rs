@@ -27,25 +27,45 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Using it
+//!
+//! ```toml
+//! [dependencies]
+//! multiproc-fifo = "0.1"
+//! multiproc-process = "0.1"   # for the example above only: Process
+//! ```
+//!
 //! # Opening, and peers that never come
 //!
 //! The kernel lets a fifo's read end open only once a writer opens it, and the other way
-//! round. [`Fifo::open_reader`] and [`Fifo::open_writer`] wait at most a timeout for the peer
-//! and say [`Error::Timeout`] if it never comes, instead of hanging; a writer whose reader is
-//! gone gets [`Error::Disconnected`], never a `SIGPIPE`; a reader whose writers all closed gets
-//! end of stream, which is not an error.
+//! round. [`Fifo::open_reader_timeout`] and [`Fifo::open_writer_timeout`] wait at most a
+//! timeout for the peer and say [`Error::Timeout`] if it never comes, instead of hanging
+//! ([`open_reader`](Fifo::open_reader) waits as long as it takes,
+//! [`try_open_writer`](Fifo::try_open_writer) not at all); a writer whose reader is gone gets
+//! [`Error::Disconnected`], never a `SIGPIPE`; a reader whose writers all closed between
+//! messages gets end of stream, which is not an error.
+//!
+//! # Messages
+//!
+//! [`FifoWriter::send`] and [`FifoReader::recv`] carry whole serde values in the framing of
+//! `multiproc-pipe` (the framed endpoint of `multiproc_core::stream`), with the same limit
+//! ([`set_max_message`](FifoReader::set_max_message)), the same outcomes and the same shapes:
+//! `recv`, `try_recv`, `recv_timeout`. A writer that went away in the middle of a message is
+//! [`Error::Disconnected`], as on a pipe.
 //!
 //! # Comparison with Python multiprocessing
 //!
-//! Python has no fifo type: the seed uses `os.mkfifo` and `open`.
+//! Python has no fifo type: a Python program uses `os.mkfifo` and `open`.
 //!
 //! | Python | `multiproc-fifo` | note |
 //! |---|---|---|
 //! | `os.mkfifo(path)` | [`Fifo::create`], [`Fifo::create_or_open`] | removed on drop by its creator, or by the resource tracker (`multiproc_core::tracker`) if the creator dies first |
-//! | `open(path, 'r')` / `open(path, 'w')` | [`Fifo::open_reader`] / [`Fifo::open_writer`] | with a timeout: a peer that never comes is an error, not a hang |
-//! | `os.open(path, os.O_RDONLY \| os.O_NONBLOCK)` | [`Fifo::open_reader_now`] | |
+//! | `os.path.exists(path)` and a check of its type | [`Fifo::open`] | [`Error::NotAFifo`] for anything else |
+//! | `os.unlink(path)` | [`Fifo::unlink`], [`Fifo::unlink_name`] | |
+//! | `open(path, 'r')` / `open(path, 'w')` | [`Fifo::open_reader`] / [`Fifo::open_writer`], and `_timeout` | with a timeout, a peer that never comes is an error, not a hang |
+//! | `os.open(path, os.O_RDONLY \| os.O_NONBLOCK)` | [`Fifo::try_open_reader`] | |
 //! | `f.read()`, `f.write(s)` | [`Read`](std::io::Read), [`Write`](std::io::Write) | |
-//! | pickling onto the stream | [`FifoWriter::send`] / [`FifoReader::recv`] | framed: a message arrives whole |
+//! | pickling onto the stream | [`FifoWriter::send`] / [`FifoReader::recv`], [`try_recv`](FifoReader::try_recv), [`recv_timeout`](FifoReader::recv_timeout) | framed: a message arrives whole |
 //! | two fifos, opened in the right order by hand | [`Duplex::connect`] | works whichever program starts first |
 //! | `BrokenPipeError` / `SIGPIPE` | [`Error::Disconnected`] | |
 
@@ -61,3 +81,8 @@ pub use error::{CorruptReason, Error};
 pub use fifo::Fifo;
 pub use reader::FifoReader;
 pub use writer::FifoWriter;
+
+/// The examples of `README.md`, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

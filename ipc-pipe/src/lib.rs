@@ -155,3 +155,8 @@ pub use pickle::{PICKLE_MAX_DEPTH, PickleRule};
 #[cfg(feature = "pickle")]
 pub use serde_pickle;
 pub use wait::{Waitable, wait, wait_timeout};
+
+/// The examples of `README.md`, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
