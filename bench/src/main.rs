@@ -89,6 +89,7 @@ fn workloads() -> Vec<Workload> {
         ("core.frame_roundtrip", "core", core::frame_roundtrip),
         ("pipe.rtt_int", "pipe", pipe::rtt_int),
         ("pipe.rtt_int_timeout", "pipe", pipe::rtt_int_timeout),
+        ("pipe.rtt_int_async", "pipe", pipe::rtt_int_async),
         ("pipe.rtt_bytes8", "pipe", pipe::rtt_bytes8),
         ("L1_pipe_pingpong", "core pipe", limits::pipe_pingpong),
         ("pipe.rtt_oneway_bytes8", "pipe", pipe::rtt_oneway_bytes8),

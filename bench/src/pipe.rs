@@ -131,6 +131,50 @@ pub fn rtt_oneway_int_timeout(opts: &Opts) {
     );
 }
 
+/// `pipe.rtt_int_async`: `pipe.rtt_int` with both sides async (`AsyncConnection`, a
+/// current-thread tokio runtime in each process); µs per round trip.
+pub fn rtt_int_async(opts: &Opts) {
+    let n = opts.n(20_000);
+    let warm = 200;
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let (a, b) = pipe().expect("pipe");
+        let pid = fork(|| {
+            runtime().block_on(async {
+                let mut b = b.into_async().expect("async");
+                for _ in 0..warm + n {
+                    let x: u64 = b.recv().await.expect("child recv");
+                    b.send(&x).await.expect("child send");
+                }
+            })
+        });
+        let d = runtime().block_on(async {
+            let mut a = a.into_async().expect("async");
+            for i in 0..warm as u64 {
+                a.send(&i).await.expect("send");
+                let _: u64 = a.recv().await.expect("recv");
+            }
+            let t = Instant::now();
+            for i in 0..n as u64 {
+                a.send(&i).await.expect("send");
+                let x: u64 = a.recv().await.expect("recv");
+                assert_eq!(x, i);
+            }
+            t.elapsed()
+        });
+        reap(pid);
+        watchdog(0);
+        per_op(d, n, "us")
+    });
+    emit("pipe.rtt_int_async", v, "us");
+}
+
 /// `pipe.rtt_bytes8`: W1.pipe_rtt_bytes8 — 8 bytes with `send_bytes` / `recv_bytes_into` on a
 /// duplex connection.
 pub fn rtt_bytes8(opts: &Opts) {

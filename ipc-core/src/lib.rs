@@ -67,6 +67,34 @@
 //! | [`tracker`] | the resource tracker: names in `/dev/shm`, `/dev/mqueue` and the file system removed when their creator dies without removing them |
 //! | [`transfer`] | `SCM_RIGHTS` descriptor passing; serde values that own descriptors; [`Channel`](transfer::Channel) (an endpoint on a Unix socket); a channel for a spawned child |
 //!
+//! # In a tokio program
+//!
+//! With the `tokio` feature (off by default), [`stream::AsyncEndpoint`] makes any endpoint's
+//! sends and receives futures on tokio's `AsyncFd`; `multiproc-pipe` and `multiproc-fifo` build
+//! their async connections and fifo ends on it. A dropped future loses no message: see its
+//! docs.
+//!
+//! ```
+//! # #[cfg(feature = "tokio")] {
+//! use multiproc_core::stream::{AsyncEndpoint, Endpoint, Framing};
+//!
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     let (a, b) = Endpoint::pair(Framing::Native)?;
+//!     let mut b = AsyncEndpoint::new(b)?;
+//!     // A synchronous sender on a thread, an async receiver.
+//!     let t = std::thread::spawn(move || {
+//!         let mut a = a;
+//!         a.send(&"hello")
+//!     });
+//!     assert_eq!(b.recv::<String>().await?, "hello");
+//!     t.join().unwrap()?;
+//!     Ok::<(), multiproc_core::Error>(())
+//! })?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Comparison with Python multiprocessing
 //!
 //! | Python | `multiproc-core` | note |

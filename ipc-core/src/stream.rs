@@ -78,10 +78,14 @@ use crate::futex::Deadline;
 use crate::sys;
 use crate::sys::Mode;
 
+#[cfg(feature = "tokio")]
+mod async_endpoint;
 mod endpoint;
 mod reader;
 
-pub use endpoint::Endpoint;
+#[cfg(feature = "tokio")]
+pub use async_endpoint::AsyncEndpoint;
+pub use endpoint::{Endpoint, Outgoing};
 pub use reader::{MessageReader, ReadAhead};
 
 /// Bytes in a native message header.

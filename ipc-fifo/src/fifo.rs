@@ -32,7 +32,7 @@ use crate::writer::FifoWriter;
 /// name to clean up); for many producers and consumers, `multiproc-queue`.
 #[derive(Debug)]
 pub struct Fifo {
-    path: PathBuf,
+    pub(crate) path: PathBuf,
     remove_on_drop: bool,
 }
 

@@ -31,8 +31,8 @@
 //!
 //! ```toml
 //! [dependencies]
-//! multiproc-fifo = "0.1"
-//! multiproc-process = "0.1"   # for the example above only: Process
+//! multiproc-fifo = "0.1"      # features = ["tokio"] for async opens and messages
+//! multiproc-process = "0.1"   # for the examples only: Process
 //! ```
 //!
 //! # Opening, and peers that never come
@@ -53,6 +53,42 @@
 //! `recv`, `try_recv`, `recv_timeout`. A writer that went away in the middle of a message is
 //! [`Error::Disconnected`], as on a pipe.
 //!
+//! # In a tokio program
+//!
+//! With the `tokio` feature (off by default), [`Fifo::open_reader_async`] and
+//! [`Fifo::open_writer_async`] open either end without holding a runtime thread (either side
+//! may come first; the `_timeout_async` forms give up with [`Error::Timeout`] as the
+//! synchronous ones do), and [`AsyncFifoReader`] / [`AsyncFifoWriter`] carry framed messages
+//! (`recv`, `send`) or raw bytes (tokio's `AsyncRead` / `AsyncWrite`). A dropped future loses
+//! nothing: a pending open is released, a receive keeps what arrived of its message.
+//!
+//! ```
+//! # #[cfg(feature = "tokio")] {
+//! use multiproc_fifo::Fifo;
+//! use multiproc_process::Process;
+//! use std::time::Duration;
+//!
+//! fn writer(path: String) {
+//!     let mut w = Fifo::open(&path).unwrap().open_writer_timeout(Duration::from_secs(10)).unwrap();
+//!     w.send(&"from a synchronous process").unwrap();
+//! }
+//!
+//! let path = std::env::temp_dir().join(format!("multiproc-doc-afifo-{}", std::process::id()));
+//! let fifo = Fifo::create(&path, 0o600)?;
+//! let p = Process::new(writer, path.to_string_lossy().into_owned());
+//! p.start()?;
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     let mut r = fifo.open_reader_timeout_async(Duration::from_secs(10)).await?;
+//!     assert_eq!(r.recv::<String>().await?.as_deref(), Some("from a synchronous process"));
+//!     assert_eq!(r.recv::<String>().await?, None);
+//!     Ok::<(), multiproc_fifo::Error>(())
+//! })?;
+//! p.join()?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Comparison with Python multiprocessing
 //!
 //! Python has no fifo type: a Python program uses `os.mkfifo` and `open`.
@@ -69,6 +105,8 @@
 //! | two fifos, opened in the right order by hand | [`Duplex::connect`] | works whichever program starts first |
 //! | `BrokenPipeError` / `SIGPIPE` | [`Error::Disconnected`] | |
 
+#[cfg(feature = "tokio")]
+mod async_fifo;
 mod duplex;
 mod error;
 mod fifo;
@@ -76,6 +114,8 @@ mod reader;
 mod sys;
 mod writer;
 
+#[cfg(feature = "tokio")]
+pub use async_fifo::{AsyncFifoReader, AsyncFifoWriter};
 pub use duplex::Duplex;
 pub use error::{CorruptReason, Error};
 pub use fifo::Fifo;

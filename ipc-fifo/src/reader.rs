@@ -122,6 +122,14 @@ impl Read for FifoReader {
     }
 }
 
+impl FifoReader {
+    /// The endpoint, for the async end.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn into_endpoint(self) -> Endpoint {
+        self.end
+    }
+}
+
 impl AsFd for FifoReader {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.end.as_fd()

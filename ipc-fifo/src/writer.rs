@@ -61,6 +61,14 @@ impl Write for FifoWriter {
     }
 }
 
+impl FifoWriter {
+    /// The endpoint, for the async end.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn into_endpoint(self) -> Endpoint {
+        self.end
+    }
+}
+
 impl AsFd for FifoWriter {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.end.as_fd()

@@ -280,6 +280,31 @@ impl From<AuthFailure> for Failed {
     }
 }
 
+/// What to do after a peer's handshake message.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// The messages to send back (on a failure, best effort).
+    pub(crate) replies: Vec<Vec<u8>>,
+    /// Why the handshake failed, if it did.
+    pub(crate) failed: Option<Error>,
+}
+
+impl Answer {
+    /// Sends the replies with `send`, then gives the failure, if any.
+    pub(crate) fn send_with(
+        self,
+        mut send: impl FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        for r in &self.replies {
+            let sent = send(r);
+            if self.failed.is_none() {
+                sent?;
+            }
+        }
+        self.failed.map_or(Ok(()), Err)
+    }
+}
+
 /// Both halves of the handshake as a state machine that is fed whole messages and says what
 /// to send, so that one thread can run many handshakes at once.
 #[derive(Debug)]
@@ -317,6 +342,21 @@ impl Handshake {
 
     pub(crate) fn done(&self) -> bool {
         self.step == self.plan.len()
+    }
+
+    /// Takes the peer's next message: what to send in reply, and, when the handshake failed,
+    /// why (send the replies anyway, then stop).
+    pub(crate) fn answer(&mut self, msg: &[u8]) -> Answer {
+        match self.feed(msg) {
+            Ok(replies) => Answer {
+                replies,
+                failed: None,
+            },
+            Err(f) => Answer {
+                replies: f.reply.map(<[u8]>::to_vec).into_iter().collect(),
+                failed: Some(f.error),
+            },
+        }
     }
 
     /// Takes the peer's next message; returns what to send in reply.

@@ -124,25 +124,25 @@ pub(crate) fn run_client_handshake(
     deadline: Deadline,
 ) -> Result<(), Error> {
     let mut hs = Handshake::client(key)?;
-    end.set_max_message(crate::PRE_AUTH_MAX);
-    end.set_read_ahead(ReadAhead::No);
+    before_auth(end);
     while !hs.done() {
         let msg = end.recv_bytes_until(deadline)?;
-        match hs.feed(&msg) {
-            Ok(replies) => {
-                for r in replies {
-                    end.send_bytes(&r)?;
-                }
-            }
-            Err(failed) => {
-                if let Some(reply) = failed.reply {
-                    let _ = end.send_bytes(reply);
-                }
-                return Err(failed.error);
-            }
-        }
+        hs.answer(&msg).send_with(|r| Ok(end.send_bytes(r)?))?;
     }
+    after_auth(end);
+    Ok(())
+}
+
+/// An endpoint before its peer is authenticated: messages of at most
+/// [`PRE_AUTH_MAX`](crate::PRE_AUTH_MAX) bytes, and no byte read past each (the first message
+/// after the handshake may carry descriptors, which only the connection may take).
+pub(crate) fn before_auth(end: &mut Endpoint) {
+    end.set_max_message(crate::PRE_AUTH_MAX);
+    end.set_read_ahead(ReadAhead::No);
+}
+
+/// An endpoint whose peer is authenticated: the default limit, reads ahead again.
+pub(crate) fn after_auth(end: &mut Endpoint) {
     end.set_max_message(DEFAULT_MAX_MESSAGE);
     end.set_read_ahead(ReadAhead::Yes);
-    Ok(())
 }

@@ -320,6 +320,24 @@ impl Connection {
     pub(crate) fn has_message(&self) -> bool {
         self.end.has_message()
     }
+
+    /// The endpoint and which ways it carries messages, for the async connection.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn into_parts(self) -> (Endpoint, bool, bool) {
+        let (r, w) = (self.readable(), self.writable());
+        (self.end, r, w)
+    }
+
+    /// A connection from the parts [`into_parts`](Self::into_parts) gave.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn from_parts(end: Endpoint, readable: bool, writable: bool) -> Connection {
+        let direction = match (readable, writable) {
+            (true, false) => Direction::ReadOnly,
+            (false, true) => Direction::WriteOnly,
+            _ => Direction::Both,
+        };
+        Connection { end, direction }
+    }
 }
 
 impl SocketKind {

@@ -27,8 +27,8 @@
 //!
 //! ```toml
 //! [dependencies]
-//! multiproc-pipe = "0.1"                                   # add features = ["pickle"] to talk to Python with values
-//! multiproc-process = "0.1"                                # for the example above: Process
+//! multiproc-pipe = "0.1"      # features = ["pickle"] to exchange values with Python, "tokio" for async
+//! multiproc-process = "0.1"   # for the examples: Process
 //! ```
 //!
 //! # Messages, bytes, and what can go wrong
@@ -91,6 +91,46 @@
 //! for Rust peers; [`send_bytes`](Connection::send_bytes)/[`recv_bytes`](Connection::recv_bytes)
 //! are the same bytes on both sides.
 //!
+//! # In a tokio program
+//!
+//! With the `tokio` feature (off by default: `multiproc-pipe = { version = "0.1", features =
+//! ["tokio"] }`), [`Connection::into_async`] gives an [`AsyncConnection`] whose `send`, `recv`,
+//! `send_bytes` and `recv_bytes` are futures on tokio's `AsyncFd` — a waiting task holds no
+//! thread — [`wait_async`] waits on many, [`AsyncListener::accept`] and
+//! [`Client::connect_async`] accept and connect. The peer may be synchronous, async or Python.
+//! Any of these futures may be dropped (`select!`, `tokio::time::timeout`, a runtime shutting
+//! down) without losing a message or leaving the connection out of step: see
+//! [`AsyncConnection`].
+//!
+//! ```
+//! # #[cfg(feature = "tokio")] {
+//! use multiproc_pipe::{pipe, Connection};
+//! use multiproc_process::Process;
+//! use std::time::Duration;
+//!
+//! // A synchronous child: it doubles what it receives.
+//! fn double(mut conn: Connection) {
+//!     while let Ok(n) = conn.recv::<u64>() {
+//!         conn.send(&(n * 2)).unwrap();
+//!     }
+//! }
+//!
+//! let (ours, theirs) = pipe()?;
+//! let child = Process::new(double, theirs);
+//! child.start()?;
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     let mut conn = ours.into_async()?;
+//!     conn.send(&21u64).await?;
+//!     let answer = tokio::time::timeout(Duration::from_secs(10), conn.recv::<u64>()).await;
+//!     assert_eq!(answer.expect("in time")?, 42);
+//!     Ok::<(), multiproc_pipe::Error>(())
+//! })?;
+//! child.join()?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Security
 //!
 //! The authkey authenticates the handshake only: each side proves it holds the key (an HMAC
@@ -130,9 +170,14 @@
 //! | `deliver_challenge(conn, key)`, `answer_challenge(conn, key)` | [`deliver_challenge`], [`answer_challenge`] | both generations (`{sha256}` and bare HMAC-MD5) |
 //! | `AuthenticationError` | [`Error::AuthenticationError`] with an [`AuthFailure`] | on both sides |
 //! | `conn.send(obj)` / `recv()` to a Python peer (pickle) | `send_pickle` / `recv_pickle` (feature `pickle`) | plain values; depth and size checked first |
+//! | (no async in Python's `multiprocessing`) | [`AsyncConnection`], [`wait_async`], [`AsyncListener`], [`Client::connect_async`] (feature `tokio`) | |
 //! | sending a `Connection` to a child | a `Connection` is serde: a [`Process`](https://docs.rs/multiproc-process) argument, or a message on another duplex connection | |
 
 mod address;
+#[cfg(feature = "tokio")]
+mod async_connection;
+#[cfg(feature = "tokio")]
+mod async_listener;
 mod auth;
 mod client;
 mod connection;
@@ -144,6 +189,10 @@ mod sys;
 mod wait;
 
 pub use address::Address;
+#[cfg(feature = "tokio")]
+pub use async_connection::{AsyncConnection, wait_async};
+#[cfg(feature = "tokio")]
+pub use async_listener::AsyncListener;
 pub use auth::{AuthFailure, PRE_AUTH_MAX, answer_challenge, deliver_challenge};
 pub use client::Client;
 pub use connection::{Connection, pipe, pipe_one_way};

@@ -9,11 +9,12 @@ use std::os::unix::net::{SocketAddr as UnixAddr, UnixListener};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use multiproc_core::stream::{Endpoint, Framing, ReadAhead, StreamKind};
+use multiproc_core::stream::{Endpoint, Framing, StreamKind};
 use multiproc_core::{Deadline, fd};
 
 use crate::address::Address;
 use crate::auth::Handshake;
+use crate::client::{after_auth, before_auth};
 use crate::connection::{Connection, SocketKind};
 use crate::error::Error;
 
@@ -267,6 +268,19 @@ impl Listener {
     /// dropped, and a Unix socket file this listener made is removed.
     pub fn close(self) {}
 
+    /// The sockets of the clients whose handshake is under way.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn pending_fds(&self) -> Vec<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.pending.iter().map(|p| p.end.as_raw_fd()).collect()
+    }
+
+    /// When the next client whose handshake is under way runs out of time.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn next_handshake_deadline(&self) -> Option<Instant> {
+        self.pending.iter().map(|p| p.deadline).min()
+    }
+
     fn accept_until(&mut self, deadline: Deadline) -> Result<Connection, Error> {
         loop {
             let now = Instant::now();
@@ -329,8 +343,7 @@ impl Listener {
             // No descriptors and no byte past each handshake message: the client's first
             // message after it may carry descriptors, which only the connection may take.
             let mut end = Endpoint::new(sock, StreamKind::SocketWithoutFds, self.framing);
-            end.set_max_message(crate::PRE_AUTH_MAX);
-            end.set_read_ahead(ReadAhead::No);
+            before_auth(&mut end);
             if end.send_bytes(&challenge).is_err() {
                 continue;
             }
@@ -359,18 +372,13 @@ impl Listener {
                 Err(multiproc_core::Error::Timeout) => break Ok(false),
                 Err(e) => break Err(Error::from(e)),
             };
-            match p.handshake.feed(&msg) {
-                Ok(replies) => {
-                    if let Err(e) = replies.iter().try_for_each(|r| p.end.send_bytes(r)) {
-                        break Err(e.into());
-                    }
-                }
-                Err(failed) => {
-                    if let Some(reply) = failed.reply {
-                        let _ = p.end.send_bytes(reply);
-                    }
-                    break Err(failed.error);
-                }
+            let end = &mut p.end;
+            if let Err(e) = p
+                .handshake
+                .answer(&msg)
+                .send_with(|r| Ok(end.send_bytes(r)?))
+            {
+                break Err(e);
             }
         };
         match outcome {
@@ -378,7 +386,7 @@ impl Listener {
             Ok(true) => {
                 let mut p = self.pending.remove(i).expect("index in range");
                 p.end.set_kind(p.kind.stream_kind());
-                p.end.set_read_ahead(ReadAhead::Yes);
+                after_auth(&mut p.end);
                 Step::Done(self.finish(p.end, p.peer))
             }
             Err(e) => {

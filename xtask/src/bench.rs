@@ -183,6 +183,12 @@ const ROWS: &[Row] = &[
         what: "duplex Connection, an integer there and back through recv_timeout (reads first, polls only when the read would block)",
     },
     Row {
+        rust: "pipe.rtt_int_async",
+        python: Some("py.W1.pipe_rtt_int"),
+        limit: Some("L1_unix_stream_pingpong"),
+        what: "duplex AsyncConnection (tokio, current-thread runtime each side), an integer there and back (target: within 1.5x of pipe.rtt_int)",
+    },
+    Row {
         rust: "pipe.rtt_bytes8",
         python: Some("py.W1.pipe_rtt_bytes8"),
         limit: Some("L1_unix_stream_pingpong"),

@@ -267,6 +267,12 @@ impl Endpoint {
         self.poll_until(Deadline::after(timeout))
     }
 
+    /// Whether the last read took all the descriptor had then (see
+    /// [`MessageReader::drained`]).
+    pub fn drained(&self) -> bool {
+        self.reader.drained()
+    }
+
     /// Whether a whole message (or an error) is already read ahead, so a receive will not
     /// wait.
     pub fn has_message(&self) -> bool {

@@ -104,6 +104,9 @@ pub struct MessageReader {
     framing: Framing,
     /// Whether reads may take bytes past the message being received.
     read_ahead: ReadAhead,
+    /// Whether the last read took all the descriptor had (it returned less than it had room
+    /// for): a reader driven by readiness events may then wait for the next one.
+    drained: bool,
     /// How many more timed reads wait in `poll` before reading, because recent reads found
     /// nothing (a ping-pong, where a read first would cost a failed call each time); 0 reads
     /// first (a stream, where the bytes are usually there).
@@ -137,6 +140,7 @@ impl MessageReader {
             max,
             read_ahead: ReadAhead::Yes,
             poll_first: 0,
+            drained: false,
             poisoned: None,
         }
     }
@@ -179,6 +183,12 @@ impl MessageReader {
     /// Sets the payload limit. A message whose header was already accepted is not affected.
     pub fn set_max_message(&mut self, max: usize) {
         self.max = max;
+    }
+
+    /// Whether the last read took all the descriptor had then: a reader driven by readiness
+    /// events (an async one) may wait for the next event before reading again.
+    pub fn drained(&self) -> bool {
+        self.drained
     }
 
     /// Bytes read ahead and not yet consumed.
@@ -283,6 +293,7 @@ impl MessageReader {
             (StreamKind::Pipe, Mode::Wait) => (sys::fd::read(fd, dst)?, Vec::new(), false),
             (StreamKind::Pipe, Mode::NoWait) => (sys::fd::read_nowait(fd, dst)?, vec![], false),
         };
+        self.drained = n < dst.len();
         self.add_batch(n, fds);
         self.pos += n as u64;
         if truncated {
@@ -317,7 +328,12 @@ impl MessageReader {
         loop {
             match self.read_once(fd, kind, dst, mode) {
                 Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.poll_first = POLL_FIRST,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if deadline == Deadline::No {
+                        return Err(Error::Timeout);
+                    }
+                    self.poll_first = POLL_FIRST;
+                }
                 // A kernel that cannot read a pipe without waiting: poll first, then read.
                 Err(e) if e.kind() == io::ErrorKind::Unsupported => mode = Mode::Wait,
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
