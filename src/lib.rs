@@ -30,7 +30,7 @@
 //! | [`process`] | `multiproc-process` | `Process`, `get_context`, `set_start_method`, `current_process`, `os.fork` | `process` |
 //! | [`sync`] | `multiproc-sync` | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | `sync` |
 //! | [`queue`] | `multiproc-queue` | `Queue`, `JoinableQueue`, `SimpleQueue` (and the POSIX `mq_open` queue) | `queue` |
-//! | [`pipe`] | `multiproc-pipe` | `Pipe`, `Connection`, `connection.wait`, `connection.Listener` / `Client` (authkey, Python's wire protocol) | `pipe` |
+//! | [`pipe`](mod@pipe) | `multiproc-pipe` | `Pipe`, `Connection`, `connection.wait`, `connection.Listener` / `Client` (authkey, Python's wire protocol) | `pipe` |
 //! | [`fifo`] | `multiproc-fifo` | `os.mkfifo` named pipes | `fifo` |
 //! | [`pool`] | `multiproc-pool` | `Pool`: `map`, `imap`, `imap_unordered`, `starmap`, `apply`, `apply_async` | `pool` |
 //! | [`manager`] | `multiproc-manager` | `Manager()`, `BaseManager`, `SyncManager`, proxies, managers over TCP | `manager` |
