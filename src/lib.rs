@@ -85,7 +85,7 @@
 //! | [`process`] | [`multiproc-process`](https://docs.rs/multiproc-process) | `ipc-process/` | `Process`, `get_context`, `set_start_method`, `current_process`, `os.fork` | `process` |
 //! | [`sync`] | [`multiproc-sync`](https://docs.rs/multiproc-sync) | `ipc-sync/` | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | `sync` |
 //! | [`shm`] | [`multiproc-shm`](https://docs.rs/multiproc-shm) | `ipc-shm/` | `Value`, `Array`, `RawValue`, `RawArray` (`sharedctypes`), `shared_memory.SharedMemory` | `shm` |
-//! | [`pipe`] | [`multiproc-pipe`](https://docs.rs/multiproc-pipe) | `ipc-pipe/` | `Pipe`, `Connection`, `connection.wait`, `connection.Listener` / `Client` | `pipe` |
+//! | [`pipe`](mod@pipe) | [`multiproc-pipe`](https://docs.rs/multiproc-pipe) | `ipc-pipe/` | `Pipe`, `Connection`, `connection.wait`, `connection.Listener` / `Client` | `pipe` |
 //! | [`fifo`] | [`multiproc-fifo`](https://docs.rs/multiproc-fifo) | `ipc-fifo/` | `os.mkfifo` named pipes | `fifo` |
 //! | [`queue`] | [`multiproc-queue`](https://docs.rs/multiproc-queue) | `ipc-queue/` | `Queue`, `JoinableQueue`, `SimpleQueue` (and the POSIX `mq_open` queue) | `queue` |
 //! | [`pool`] | [`multiproc-pool`](https://docs.rs/multiproc-pool) | `ipc-pool/` | `Pool`: `map`, `imap`, `imap_unordered`, `starmap`, `apply`, `apply_async` | `pool` |
@@ -98,7 +98,7 @@
 //! |---|---|---|
 //! | `multiprocessing.reduction.send_handle` | [`transfer::send_fds`] | core |
 //! | pickling a `Connection` to a spawned child | [`transfer::Channel`] is serde: send it over another channel | core |
-//! | `Connection.send` framing (length + pickle) | [`frame`] (length + postcard) | core |
+//! | `Connection.send` framing (length + pickle) | [`stream`]: one framed endpoint, Python's framing or ours (length + postcard) | core |
 //! | `Process(target=f, args=(x,)).start()` | [`Process::new(f, x)`](Process::new)`.start()` | process |
 //! | `get_context('spawn')` | [`get_context`]`(`[`StartMethod::Spawn`]`)` | process |
 //! | `p.join(); p.exitcode` | [`Process::join`], [`Process::exitcode`] | process |
@@ -106,7 +106,7 @@
 //! | `Event()`, `Condition()`, `Barrier(n)` | [`Event`], [`Condition`], [`Barrier`] | sync |
 //! | `Value('i', 7)`, `Array('d', 10)` | [`Value::new`]`(7)`, [`Array::zeroed`]`(10)` | shm |
 //! | `shared_memory.SharedMemory(name, create=True, size=n)` | [`SharedMemory::create`] | shm |
-//! | `a, b = Pipe()`; `a.send(x)`; `b.recv()` | [`Pipe`], [`Connection::send`], [`Connection::recv`] | pipe |
+//! | `a, b = Pipe()`; `a.send(x)`; `b.recv()` | [`pipe()`](fn@pipe), [`Connection::send`], [`Connection::recv`] | pipe |
 //! | `connection.wait([a, b], timeout)` | [`wait`] | pipe |
 //! | `Listener(address, authkey=k)`, `Client(address, authkey=k)` | [`pipe::Listener`], [`pipe::Client`] | pipe |
 //! | `os.mkfifo(path)`; `open(path)` | [`Fifo`] | fifo |
@@ -157,7 +157,9 @@ pub use multiproc_rpc as rpc;
 
 #[cfg(feature = "core")]
 #[doc(inline)]
-pub use multiproc_core::{Deadline, Error as CoreError, SharedMapping, frame, futex, transfer};
+pub use multiproc_core::{
+    Deadline, Error as CoreError, SharedMapping, codec, futex, stream, transfer,
+};
 
 #[cfg(feature = "process")]
 #[doc(inline)]
@@ -186,7 +188,7 @@ pub use multiproc_pipe as pipe;
 
 #[cfg(feature = "pipe")]
 #[doc(inline)]
-pub use multiproc_pipe::{Connection, Pipe, wait};
+pub use multiproc_pipe::{Connection, pipe, pipe_one_way, wait};
 
 #[cfg(feature = "fifo")]
 #[doc(inline)]

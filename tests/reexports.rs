@@ -8,13 +8,13 @@ fn core_is_reexported() {
         multiproc::core::SharedMapping::anonymous;
     let _: fn() -> std::io::Result<(multiproc::transfer::Channel, multiproc::transfer::Channel)> =
         multiproc::transfer::Channel::pair;
-    let _ = multiproc::frame::DEFAULT_MAX_FRAME;
+    let _ = multiproc::stream::DEFAULT_MAX_MESSAGE;
     let _ = multiproc::futex::WaitResult::TimedOut;
     // Root names are the same items as the module paths.
     let map: multiproc::SharedMapping = multiproc::core::SharedMapping::anonymous(64).unwrap();
     assert_eq!(map.len(), 64);
-    let err: multiproc::CoreError = multiproc::core::Error::Closed;
-    assert_eq!(err.to_string(), "the peer closed the connection");
+    let err: multiproc::CoreError = multiproc::core::Error::Disconnected { mid_message: false };
+    assert_eq!(err.to_string(), "the peer closed its end");
 }
 
 #[cfg(feature = "process")]
@@ -66,10 +66,9 @@ fn rpc_is_reexported() {
 #[cfg(feature = "pipe")]
 #[test]
 fn pipe_is_reexported() {
-    let (mut a, mut b): (multiproc::Connection, multiproc::Connection) =
-        multiproc::Pipe(true).unwrap();
+    let (mut a, mut b): (multiproc::Connection, multiproc::Connection) = multiproc::pipe().unwrap();
     a.send(&7u8).unwrap();
-    assert_eq!(multiproc::wait(&[&b], None).unwrap(), vec![0]);
+    assert_eq!(multiproc::wait(&[&b]).unwrap(), vec![0]);
     assert_eq!(b.recv::<u8>().unwrap(), 7);
     let _ = multiproc::pipe::pipe;
     let _: Option<(multiproc::pipe::Listener, multiproc::pipe::Client)> = None;
@@ -86,9 +85,9 @@ fn fifo_is_reexported() {
     let _: fn(
         &str,
         &str,
-        Option<std::time::Duration>,
+        std::time::Duration,
     ) -> Result<multiproc::fifo::Duplex, multiproc::fifo::Error> =
-        |a, b, t| multiproc::fifo::Duplex::connect(a, b, t);
+        |a, b, t| multiproc::fifo::Duplex::connect_timeout(a, b, t);
 }
 
 #[cfg(feature = "queue")]

@@ -264,7 +264,7 @@ pub(crate) fn start_worker(
     n: usize,
     (region, after): (Region, u32),
 ) -> Result<Worker, Error> {
-    let (ours, theirs) = multiproc_pipe::pipe(true).map_err(os)?;
+    let (ours, theirs) = multiproc_pipe::pipe().map_err(os)?;
     let lane = Lane::new(region.clone(), after);
     let args = WorkerArgs {
         conn: theirs,
@@ -296,8 +296,8 @@ pub(crate) fn shared(
     workers: Vec<Worker>,
 ) -> Result<Arc<Shared>, Error> {
     let (wake_r, wake_w) = multiproc_core::fd::pipe().map_err(os)?;
-    multiproc_core::fd::set_nonblocking(&wake_r, true).map_err(os)?;
-    multiproc_core::fd::set_nonblocking(&wake_w, true).map_err(os)?;
+    multiproc_core::fd::set_nonblocking(&wake_r).map_err(os)?;
+    multiproc_core::fd::set_nonblocking(&wake_w).map_err(os)?;
     let lanes = workers.iter().map(|w| w.lane.clone()).collect();
     let max_tasks = cfg.max_tasks;
     let started = workers.len();
@@ -406,7 +406,7 @@ impl Dispatcher {
             objs.push(&w.conn);
             objs.push(&w.sentinel);
         }
-        let ready = multiproc_pipe::wait(&objs, None).unwrap_or_default();
+        let ready = multiproc_pipe::wait(&objs).unwrap_or_default();
         if ready.contains(&0) {
             let mut buf = [0u8; 256];
             while matches!(rustix::io::read(&self.wake_r, &mut buf), Ok(n) if n > 0) {}
@@ -593,7 +593,7 @@ fn outcome(o: Outcome) -> Result<(Vec<u8>, Vec<OwnedFd>), TaskError> {
 
 /// Reads every message a worker has sent; `false` when its connection broke.
 fn drain(w: &mut Worker) -> bool {
-    while w.conn.poll(Some(Duration::ZERO)).unwrap_or(false) {
+    while w.conn.poll().unwrap_or(false) {
         match w.conn.recv::<FromWorker>() {
             Ok(FromWorker::Done(results)) => {
                 if let Some((at, batches)) = w.sent_at.pop_front() {

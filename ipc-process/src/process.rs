@@ -474,7 +474,7 @@ impl Process {
                 }
             }
             Watch::Server(ch, _) => {
-                while ch.poll(Duration::ZERO)? {
+                while ch.poll()? {
                     match ch.recv::<Status>() {
                         Ok(Status::Exited(code)) => {
                             run.exitcode = Some(code);
@@ -705,7 +705,7 @@ impl Process {
             return Ok(None);
         };
         match deadline.left() {
-            None => match ch.poll(Duration::ZERO)? {
+            None => match ch.poll()? {
                 true => Ok(ch.recv::<Outcome>().ok()),
                 false => Err(Error::Timeout),
             },

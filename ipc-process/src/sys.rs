@@ -45,7 +45,10 @@ pub(crate) fn try_reap(pidfd: BorrowedFd<'_>) -> io::Result<Option<i32>> {
 
 /// `poll` for readability of one descriptor; `Ok(false)` on timeout. `None` waits forever.
 pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    Ok(!multiproc_core::fd::wait_readable(&[fd], timeout)?.is_empty())
+    Ok(
+        !multiproc_core::fd::wait_readable(&[fd], multiproc_core::Deadline::from_timeout(timeout))?
+            .is_empty(),
+    )
 }
 
 /// `poll` on many descriptors; returns the indices that are readable (or hung up).
@@ -53,7 +56,7 @@ pub(crate) fn poll_many(
     fds: &[BorrowedFd<'_>],
     timeout: Option<Duration>,
 ) -> io::Result<Vec<usize>> {
-    multiproc_core::fd::wait_readable(fds, timeout)
+    multiproc_core::fd::wait_readable(fds, multiproc_core::Deadline::from_timeout(timeout))
 }
 
 /// `pidfd_send_signal(fd, sig)`.

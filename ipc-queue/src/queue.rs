@@ -163,7 +163,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let r = BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             buf.clear();
-            if let Err(e) = multiproc_core::frame::encode_payload(item, &mut buf) {
+            if let Err(e) = multiproc_core::codec::encode(item, &mut buf) {
                 return Err(Some(e));
             }
             let r = self.ring.put(&buf, wait);
@@ -228,10 +228,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     fn get_wait(&self, wait: Wait) -> Result<T, GetError> {
-        match self
-            .ring
-            .get(wait, multiproc_core::frame::decode_payload::<T>)
-        {
+        match self.ring.get(wait, multiproc_core::codec::decode::<T>) {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(GetError::Decode(e)),
             Err(GetFail::Empty) => Err(GetError::Empty),
