@@ -84,7 +84,7 @@
 //! | [`core`] | [`multiproc-core`](https://docs.rs/multiproc-core) | `ipc-core/` | `multiprocessing.reduction`, `heap`, `Connection`'s framing | `core` |
 //! | [`process`] | [`multiproc-process`](https://docs.rs/multiproc-process) | `ipc-process/` | `Process`, `get_context`, `set_start_method`, `current_process`, `os.fork` | `process` |
 //! | [`sync`] | [`multiproc-sync`](https://docs.rs/multiproc-sync) | `ipc-sync/` | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | `sync` |
-//! | [`shm`] | [`multiproc-shm`](https://docs.rs/multiproc-shm) | `ipc-shm/` | `Value`, `Array`, `RawValue`, `RawArray` (`sharedctypes`), `shared_memory.SharedMemory` | `shm` |
+//! | [`shm`] | [`multiproc-shm`](https://docs.rs/multiproc-shm) | `ipc-shm/` | `Value`, `Array`, `RawValue`, `RawArray` (`sharedctypes`), `shared_memory.SharedMemory`, `ShareableList` | `shm` |
 //! | [`pipe`] | [`multiproc-pipe`](https://docs.rs/multiproc-pipe) | `ipc-pipe/` | `Pipe`, `Connection`, `connection.wait`, `connection.Listener` / `Client` | `pipe` |
 //! | [`fifo`] | [`multiproc-fifo`](https://docs.rs/multiproc-fifo) | `ipc-fifo/` | `os.mkfifo` named pipes | `fifo` |
 //! | [`queue`] | [`multiproc-queue`](https://docs.rs/multiproc-queue) | `ipc-queue/` | `Queue`, `JoinableQueue`, `SimpleQueue` (and the POSIX `mq_open` queue) | `queue` |
@@ -106,6 +106,8 @@
 //! | `Event()`, `Condition()`, `Barrier(n)` | [`Event`], [`Condition`], [`Barrier`] | sync |
 //! | `Value('i', 7)`, `Array('d', 10)` | [`Value::new`]`(7)`, [`Array::zeroed`]`(10)` | shm |
 //! | `shared_memory.SharedMemory(name, create=True, size=n)` | [`SharedMemory::create`] | shm |
+//! | `SharedMemory(create=True, size=n)` (a generated name) | [`SharedMemory::new`] | shm |
+//! | `shared_memory.ShareableList([1, 2.5, "a"])` | [`ShareableList::new`] (Python's layout: either side attaches by name) | shm |
 //! | `a, b = Pipe()`; `a.send(x)`; `b.recv()` | [`Pipe`], [`Connection::send`], [`Connection::recv`] | pipe |
 //! | `connection.wait([a, b], timeout)` | [`wait`] | pipe |
 //! | `Listener(address, authkey=k)`, `Client(address, authkey=k)` | [`pipe::Listener`], [`pipe::Client`] | pipe |
@@ -209,7 +211,10 @@ pub use multiproc_shm as shm;
 
 #[cfg(feature = "shm")]
 #[doc(inline)]
-pub use multiproc_shm::{Array, AtomicElement, RawArray, RawValue, Shareable, SharedMemory, Value};
+pub use multiproc_shm::{
+    Array, AtomicElement, ListItem, RawArray, RawValue, Shareable, ShareableList, SharedMemory,
+    Value,
+};
 
 #[cfg(feature = "pool")]
 #[doc(inline)]

@@ -122,6 +122,8 @@ fn shm_is_reexported() {
     fn atomic<T: multiproc::AtomicElement>() {}
     shareable::<[f64; 2]>();
     atomic::<u64>();
+    let sl: multiproc::ShareableList = multiproc::shm::ShareableList::new([1, 2]).unwrap();
+    assert_eq!(sl.get(1).unwrap(), multiproc::ListItem::Int(2));
 }
 
 #[cfg(feature = "pool")]

@@ -1,6 +1,7 @@
 //! Python's `multiprocessing.sharedctypes` and `shared_memory` for Rust: [`Value`] and
 //! [`Array`] in shared memory behind a process-shared lock, the lock-free [`RawValue`] and
-//! [`RawArray`], and named [`SharedMemory`] blocks that unrelated programs open by name.
+//! [`RawArray`], named [`SharedMemory`] blocks that unrelated programs open by name, and
+//! [`ShareableList`], byte-compatible with Python's.
 //!
 //! # Hello, world!
 //!
@@ -48,6 +49,7 @@
 //! | [`Value`], [`Array`] | an [`RLock`](multiproc_sync::RLock) (default), or any [`AnyLock`] shared with others | copies in and out under the lock; guards for several steps | any [`Shareable`] + `Copy` |
 //! | [`RawValue`], [`RawArray`] | none | one relaxed atomic load or store per element | [`AtomicElement`]: integers, floats, `bool` |
 //! | [`SharedMemory`] | none (bring your own) | copies through its descriptor; atomics and futexes once you promise a fixed size | bytes |
+//! | [`ShareableList`] | none, as in Python | copies through its descriptor | [`ListItem`]: ints, floats, bools, text, bytes, `None` |
 //!
 //! # Handles reach children
 //!
@@ -89,11 +91,16 @@
 //! | `len(arr)`, `for x in arr` | [`len`](Array::len), [`ArrayGuard::iter`] | iteration holds the lock once |
 //! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] | numbers and `bool` only (atomic) |
 //! | `shared_memory.SharedMemory(name, create=True, size=n)` | [`SharedMemory::create`] | [`Error::AlreadyExists`] |
+//! | `SharedMemory(create=True, size=n)` | [`SharedMemory::new(n)`](SharedMemory::new) | a generated `psm_…` name, as Python's; tracked |
 //! | `SharedMemory(name)` | [`SharedMemory::open`], [`open_sized`](SharedMemory::open_sized) | [`Error::NotFound`], [`Error::SizeMismatch`] |
 //! | `shm.buf` | [`read`](SharedMemory::read), [`write`](SharedMemory::write), [`atomic_bytes`](SharedMemory::atomic_bytes) | a shrunk block is [`Error::Truncated`], not `SIGBUS`; plain slices are `unsafe` |
 //! | `shm.close()`, `shm.unlink()` | drop, [`unlink`](SharedMemory::unlink) | the creator unlinks on drop unless [`persist`](SharedMemory::persist) |
 //! | `resource_tracker` (removes a dead creator's block) | `multiproc_core::tracker` | per process: a killed creator's name goes at once |
-//! | `ShareableList` | — | not here |
+//! | `ShareableList([1, 2.5, "a"])`, `ShareableList(seq, name=n)` | [`ShareableList::new`], [`ShareableList::create`] | Python's layout: Python attaches to ours by name, and we to its |
+//! | `ShareableList(name=n)` | [`ShareableList::open`] | a block that is not a list: [`Error::Corrupt`] |
+//! | `sl[i]`, `sl[i] = x`, `len(sl)` | [`get`](ShareableList::get), [`set`](ShareableList::set), [`len`](ShareableList::len) | [`ListItem`]; too long for its room: [`Error::TooLong`] |
+//! | `sl.count(x)`, `sl.index(x)`, `sl.format`, `sl.shm.name` | [`count`](ShareableList::count), [`index`](ShareableList::index) (`None` for `ValueError`), [`format`](ShareableList::format), [`name`](ShareableList::name) | |
+//! | `ShareableList(["x" * 64])` to reserve room | [`ShareableList::builder`]`().item_with_room("", 64)` | |
 //!
 //! # Soundness
 //!
@@ -151,20 +158,27 @@
 
 mod array;
 mod error;
+mod list_builder;
+mod list_item;
+mod list_layout;
 mod locking;
 mod raw_array;
 mod raw_value;
 mod region;
 mod shareable;
+mod shareable_list;
 mod shared_memory;
 mod value;
 
 pub use array::{Array, ArrayGuard, Iter};
-pub use error::Error;
+pub use error::{CorruptReason, Error};
+pub use list_builder::ShareableListBuilder;
+pub use list_item::ListItem;
 pub use multiproc_sync::{AnyLock, AnyLockGuard};
 pub use raw_array::RawArray;
 pub use raw_value::RawValue;
 pub use shareable::{AtomicElement, Shareable};
+pub use shareable_list::ShareableList;
 pub use shared_memory::SharedMemory;
 pub use value::{Value, ValueGuard};
 
