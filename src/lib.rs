@@ -105,6 +105,7 @@
 //! | `Lock()`, `with lock:` | [`Lock::new`], [`Lock::lock`] (a guard) | sync |
 //! | `Event()`, `Condition()`, `Barrier(n)` | [`Event`], [`Condition`], [`Barrier`] | sync |
 //! | `Value('i', 7)`, `Array('d', 10)` | [`Value::new`]`(7)`, [`Array::zeroed`]`(10)` | shm |
+//! | `class Point(Structure): _fields_ = …` | `#[derive(Shareable)] #[shareable(crate = multiproc::shm)] #[repr(C)] struct Point` | shm |
 //! | `shared_memory.SharedMemory(name, create=True, size=n)` | [`SharedMemory::create`] | shm |
 //! | `SharedMemory(create=True, size=n)` (a generated name) | [`SharedMemory::new`] | shm |
 //! | `shared_memory.ShareableList([1, 2.5, "a"])` | [`ShareableList::new`] (Python's layout: either side attaches by name) | shm |

@@ -31,16 +31,18 @@
 //! multiproc-process = "0.1"   # to start children, as the examples do
 //! ```
 //!
-//! Or the whole family through the umbrella crate `multiproc` (`multiproc::shm`). The crate has no
-//! features; Linux is the platform built and tested.
+//! Or the whole family through the umbrella crate `multiproc` (`multiproc::shm`). One feature,
+//! `derive` (on by default): `#[derive(Shareable)]`, from the `multiproc-shm-derive` crate, as
+//! serde's. Linux is the platform built and tested.
 //!
 //! # What may live in shared memory
 //!
 //! Element types implement the `unsafe` marker trait [`Shareable`], whose contract is written
 //! on it: a primitive or `#[repr(C)]` layout, no pointers, references, heap data or
 //! descriptors, zero is a value, and a torn write still leaves a value. The integers, floats,
-//! `bool`, arrays and atomics implement it; a `#[repr(C)]` struct such as the seed's `Point`
-//! implements it in one line.
+//! `bool`, arrays and atomics implement it; a `#[repr(C)]` struct of such fields derives it
+//! (`#[derive(Shareable)]`), which checks the contract when the program compiles, so no
+//! `unsafe impl` is written by hand.
 //!
 //! # Synchronised and raw
 //!
@@ -85,7 +87,8 @@
 //! | `with v.get_lock(): ...` | [`Value::lock`] → [`ValueGuard`], or [`get_lock`](Value::get_lock) | |
 //! | `Array('i', range(5))`, `Array('i', 4)` | [`Array::new`], [`Array::zeroed`] | |
 //! | `Array('c', b'hello')`, `s.value`, `s.value = b'..'` | `Array::<u8>::new(b"hello")`, [`value`](Array::value), [`set_value`](Array::set_value) | NUL-terminated like ctypes |
-//! | `Array(Point, [(1.875, -6.25)], lock=lock)` | [`Array::with_lock`] with `#[repr(C)] struct Point` | [`Shareable`] in one line |
+//! | `Array(Point, [(1.875, -6.25)], lock=lock)` | [`Array::with_lock`] with `#[repr(C)] struct Point` | `#[derive(Shareable)]`, checked at compile time |
+//! | `class Point(Structure): _fields_ = [...]` | `#[derive(Shareable)] #[repr(C)] struct Point { … }` | refuses what ctypes would not share: no `repr(C)`, pointers, enums, `Drop` |
 //! | `arr[i]`, `arr[i] = x` (`IndexError`) | [`get`](Array::get), [`set`](Array::set) ([`Error::OutOfBounds`]) | |
 //! | `arr[:]`, `arr[a:b]`, `arr[:] = xs` | [`to_vec`](Array::to_vec), [`slice`](Array::slice), [`copy_from_slice`](Array::copy_from_slice) | one `memcpy` under the lock |
 //! | `len(arr)`, `for x in arr` | [`len`](Array::len), [`ArrayGuard::iter`] | iteration holds the lock once |
@@ -174,6 +177,10 @@ pub use array::{Array, ArrayGuard, Iter};
 pub use error::{CorruptReason, Error};
 pub use list_builder::ShareableListBuilder;
 pub use list_item::ListItem;
+/// Derives [`Shareable`](trait@Shareable) for a `#[repr(C)]` struct whose fields are all
+/// `Shareable`, after checking the trait's contract at compile time (feature `derive`).
+#[cfg(feature = "derive")]
+pub use multiproc_shm_derive::Shareable;
 pub use multiproc_sync::{AnyLock, AnyLockGuard};
 pub use raw_array::RawArray;
 pub use raw_value::RawValue;
