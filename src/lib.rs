@@ -58,6 +58,32 @@
 //! queues, locks, pipes, shared memory, proxies — reach the child by every start method
 //! (`fork`, `spawn`, `forkserver`, the default).
 //!
+//! # Start methods and contexts
+//!
+//! A child process starts by `fork`, `spawn` or `forkserver` (the default); see
+//! [`StartMethod`]. As in Python, [`set_start_method`] picks the default for the whole
+//! program, and [`get_context`] gives a [`Context`] whose factories make processes, pools and
+//! managers for one method, beside the others:
+//!
+//! ```
+//! use multiproc::{StartMethod, get_context};
+//!
+//! fn pid(_: ()) -> u32 {
+//!     std::process::id()
+//! }
+//!
+//! let ctx = get_context(StartMethod::Spawn);   // ctx = multiprocessing.get_context("spawn")
+//! let pool = ctx.pool(2)?;                     // ctx.Pool(2): two spawned workers
+//! let lock = ctx.lock()?;                      // ctx.Lock()
+//! let q = ctx.queue::<u32>()?;                 // ctx.Queue()
+//! assert_ne!(pool.apply(pid, ())?, std::process::id());
+//! # drop((lock, q));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Every handle (queue, lock, value, pipe end, proxy) reaches children of every start method,
+//! whichever context made it.
+//!
 //! # How to depend on it
 //!
 //! ```toml
@@ -100,7 +126,10 @@
 //! | pickling a `Connection` to a spawned child | [`transfer::Channel`] is serde: send it over another channel | core |
 //! | `Connection.send` framing (length + pickle) | [`frame`] (length + postcard) | core |
 //! | `Process(target=f, args=(x,)).start()` | [`Process::new(f, x)`](Process::new)`.start()` | process |
-//! | `get_context('spawn')` | [`get_context`]`(`[`StartMethod::Spawn`]`)` | process |
+//! | `get_context('spawn')` | [`get_context`]`(`[`StartMethod::Spawn`]`)` → [`Context`] | umbrella |
+//! | `ctx.Process(...)`, `ctx.Pool(4)`, `ctx.Manager()` | [`Context::process`], [`Context::pool`], [`Context::manager`]: started by the context's method | umbrella |
+//! | `ctx.Queue()`, `ctx.Lock()`, `ctx.Value('i', 7)`, `ctx.Pipe()`, … | [`Context::queue`], [`Context::lock`], [`Context::value`], [`Context::pipe`], … (every factory) | umbrella |
+//! | `get_start_method()`, `set_start_method('spawn')` | [`get_start_method`], [`set_start_method`] | process |
 //! | `p.join(); p.exitcode` | [`Process::join`], [`Process::exitcode`] | process |
 //! | `Lock()`, `with lock:` | [`Lock::new`], [`Lock::lock`] (a guard) | sync |
 //! | `Event()`, `Condition()`, `Barrier(n)` | [`Event`], [`Condition`], [`Barrier`] | sync |
@@ -140,6 +169,9 @@
 //!
 //! Linux is the platform built and tested.
 
+#[cfg(feature = "process")]
+mod context;
+
 /// The conventions every `multiproc` crate follows: names, errors, the layout of a crate, tests.
 pub mod conventions {
     #![doc = include_str!("../CONVENTIONS.md")]
@@ -169,9 +201,11 @@ pub use multiproc_process as process;
 #[cfg(feature = "process")]
 #[doc(inline)]
 pub use multiproc_process::{
-    Context, JoinHandle, Process, StartMethod, current_process, get_context, set_start_method,
-    spawn,
+    JoinHandle, Process, StartMethod, current_process, get_start_method, set_start_method, spawn,
 };
+
+#[cfg(feature = "process")]
+pub use context::{Context, get_context};
 
 #[cfg(feature = "sync")]
 #[doc(inline)]
