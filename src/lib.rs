@@ -84,6 +84,16 @@
 //! Every handle (queue, lock, value, pipe end, proxy) reaches children of every start method,
 //! whichever context made it.
 //!
+//! # Logging
+//!
+//! The crates emit records through the [`log`] facade: a pool worker that died and was
+//! replaced, a manager's clients connecting and going away (and the references a dead one
+//! held), each XML-RPC request served, the resource tracker started or out of reach. Nothing is
+//! printed unless the program asks: [`log_to_stderr`] (Python's `log_to_stderr()`) installs a
+//! minimal logger that prints them as `[INFO/MainProcess] message`; any `log` backend receives
+//! them instead, under targets that start with `multiproc` (`RUST_LOG=multiproc=info` with
+//! `env_logger`). [`get_logger`] is Python's `get_logger()`.
+//!
 //! # How to depend on it
 //!
 //! ```toml
@@ -150,6 +160,8 @@
 //! | `BaseManager(address, authkey).connect()` | [`Manager::connect`]`(address, authkey)` | manager |
 //! | `xmlrpc.client.ServerProxy(url).add(2, 3)` | [`rpc::Client::new`]`(url)?.call("add", (2, 3))` | rpc |
 //! | `SimpleXMLRPCServer(addr).register_function(f)` | [`rpc::Server::bind`], `register_function` | rpc |
+//! | `multiprocessing.log_to_stderr(logging.INFO)` | [`log_to_stderr`]`(LevelFilter::Info)` | umbrella |
+//! | `multiprocessing.get_logger()` | [`get_logger`] (any `log` backend works instead) | umbrella |
 //!
 //! # Conventions
 //!
@@ -171,6 +183,12 @@
 
 #[cfg(feature = "process")]
 mod context;
+mod logging;
+
+/// The `log` facade every `multiproc` crate emits its records through (re-exported, so that
+/// `multiproc::log::LevelFilter` needs no dependency of its own).
+pub use log;
+pub use logging::{LOG_TARGET_PREFIX, get_logger, log_to_stderr};
 
 /// The conventions every `multiproc` crate follows: names, errors, the layout of a crate, tests.
 pub mod conventions {
