@@ -122,6 +122,17 @@ fn shm_is_reexported() {
     fn atomic<T: multiproc::AtomicElement>() {}
     shareable::<[f64; 2]>();
     atomic::<u64>();
+    #[derive(multiproc::Shareable, Clone, Copy, Debug, PartialEq)]
+    #[shareable(crate = multiproc::shm)]
+    #[repr(C)]
+    struct Point {
+        x: f64,
+        y: f64,
+    }
+    let p = multiproc::Value::new(Point { x: 1.0, y: 2.0 }).unwrap();
+    assert_eq!(p.get(), Point { x: 1.0, y: 2.0 });
+    let sl: multiproc::ShareableList = multiproc::shm::ShareableList::new([1, 2]).unwrap();
+    assert_eq!(sl.get(1).unwrap(), multiproc::ListItem::Int(2));
 }
 
 #[cfg(feature = "pool")]

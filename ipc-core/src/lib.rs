@@ -104,6 +104,7 @@
 //! | `multiprocessing.heap.Arena` (an mmap of a temp file) | [`SharedMapping::memfd`] | no file on disk |
 //! | `multiprocessing.shared_memory.SharedMemory` | [`SharedMapping::create_named`] / [`open_named`](SharedMapping::open_named) | unlinked by the creator on drop |
 //! | `multiprocessing.resource_tracker` | [`tracker`] | per process: a dead creator's names go at once, not when the whole program ends |
+//! | the resource tracker's warnings on stderr | `log` records, target `multiproc_core::tracker`: the tracker started (`debug`), out of reach (`warn`) | printed only through a logger the program installs |
 //! | `Connection` wire format (4-byte big-endian length + pickle) | [`stream`] with [`Framing::Python`](stream::Framing::Python) (the same bytes), or [`Framing::Native`](stream::Framing::Native) (length + descriptor count + postcard) | limit checked before allocating |
 //! | `_multiprocessing.SemLock` (a POSIX semaphore) | [`futex`] | what `multiproc-sync` builds its locks on |
 //!

@@ -67,7 +67,9 @@
 //! # When it cannot help
 //!
 //! Tracking is best effort and never in the way: if no tracker can be started or reached,
-//! creating the object still succeeds, untracked, and nothing is printed. The tracker does not
+//! creating the object still succeeds, untracked, and nothing is printed; a `warn` record goes
+//! through the `log` facade (target `multiproc_core::tracker`), as does a `debug` record when a
+//! process starts the tracker. The tracker does not
 //! run when `multiproc-core` is built into a shared library loaded by a host program (the copy it
 //! starts is the host), nor in a program whose own constructors start threads before `main`
 //! (the same limits as `multiproc-process`'s spawn start method). Set [`TRACKER_ENV`] to `off`
@@ -166,7 +168,8 @@ pub fn child_env() -> Option<(&'static str, &'static str)> {
 /// by which the tracker recognises the very object; a [`Kind::Path`] without one is recognised
 /// by the file at the path now.
 ///
-/// Never fails and never prints: when no tracker can be reached the name is simply not tracked.
+/// Never fails and never prints: when no tracker can be reached the name is simply not tracked
+/// (and a `warn` record says so through the `log` facade).
 /// The first registration of a program starts the tracker (a few milliseconds); later ones
 /// write a record into this process's own memory, which the tracker reads once the process is
 /// gone: no message, no system call beyond the `fstat` that identifies the object.
@@ -402,9 +405,22 @@ impl Client {
             Ok(o) => o,
             Err(e) => {
                 self.back_off();
+                log::warn!(
+                    "resource tracker unreachable ({e}): names created in the next {:?} are not \
+                     removed if this process dies",
+                    self.retry_at
+                        .map(|t| t.saturating_duration_since(Instant::now()))
+                        .unwrap_or_default()
+                );
                 return Err(e);
             }
         };
+        if opened.started.is_some() {
+            log::debug!(
+                "started the resource tracker (pid {}) at @{addr}",
+                opened.pid
+            );
+        }
         CONN.store(opened.fd.into_raw_fd(), Ordering::Release);
         self.tracker = Some(opened.pid);
         self.started.extend(opened.started);
