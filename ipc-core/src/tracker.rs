@@ -131,6 +131,17 @@ pub enum Kind {
     Path,
 }
 
+impl Kind {
+    /// What a log record calls a name of this kind.
+    pub(crate) fn noun(self) -> &'static str {
+        match self {
+            Kind::SharedMemory => "shared memory object",
+            Kind::MessageQueue => "message queue",
+            Kind::Path => "file",
+        }
+    }
+}
+
 /// The address of this program's tracker; `None` when tracking is off (or the inherited
 /// address is malformed).
 fn address() -> Option<&'static str> {
