@@ -91,7 +91,7 @@ impl AcquirerProxy {
 
     /// `acquire(timeout=t)`: [`AcquireError::Timeout`] when not acquired within `timeout`.
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<(), AcquireError<()>> {
-        acquire_call(&self.base, vec![PyValue::Bool(true), secs(Some(timeout))])
+        acquire_call(&self.base, vec![PyValue::Bool(true), secs(timeout)])
     }
 
     /// `acquire(False)`: [`AcquireError::Timeout`] at once when held.
@@ -116,5 +116,10 @@ impl AcquirerProxy {
         timeout: Duration,
     ) -> Result<AcquireGuard<'_>, AcquireError<AcquireGuard<'_>>> {
         guard_of(self, self.acquire_timeout(timeout))
+    }
+
+    /// [`lock`](Self::lock) that never waits: [`AcquireError::Timeout`] at once when held.
+    pub fn try_lock(&self) -> Result<AcquireGuard<'_>, AcquireError<AcquireGuard<'_>>> {
+        guard_of(self, self.try_acquire())
     }
 }
