@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use multiproc_core::Deadline;
 
-use super::acquirer::acquire_call;
+use super::acquirer::acquire_methods;
 use super::{proxy_type, secs};
-use crate::error::{AcquireError, Error};
+use crate::error::Error;
 use crate::value::PyValue;
 
 proxy_type! {
@@ -27,25 +27,7 @@ proxy_type! {
 }
 
 impl ConditionProxy {
-    /// `acquire()`.
-    pub fn acquire(&self) -> Result<(), AcquireError<()>> {
-        acquire_call(&self.base, Vec::new())
-    }
-
-    /// `acquire(timeout=t)`: [`AcquireError::Timeout`] when not acquired within `timeout`.
-    pub fn acquire_timeout(&self, timeout: Duration) -> Result<(), AcquireError<()>> {
-        acquire_call(&self.base, vec![PyValue::Bool(true), secs(timeout)])
-    }
-
-    /// `acquire(False)`: [`AcquireError::Timeout`] at once when held.
-    pub fn try_acquire(&self) -> Result<(), AcquireError<()>> {
-        acquire_call(&self.base, vec![PyValue::Bool(false)])
-    }
-
-    /// `release()`.
-    pub fn release(&self) -> Result<(), Error> {
-        self.base.call("release", Vec::new())
-    }
+    acquire_methods!();
 
     /// `wait()`: lets the lock go, waits for a `notify`, takes the lock back.
     pub fn wait(&self) -> Result<(), Error> {
