@@ -86,13 +86,35 @@
 //!
 //! # Logging
 //!
-//! The crates emit records through the [`log`] facade: a pool worker that died and was
-//! replaced, a manager's clients connecting and going away (and the references a dead one
-//! held), each XML-RPC request served, the resource tracker started or out of reach. Nothing is
-//! printed unless the program asks: [`log_to_stderr`] (Python's `log_to_stderr()`) installs a
-//! minimal logger that prints them as `[INFO/MainProcess] message`; any `log` backend receives
-//! them instead, under targets that start with `multiproc` (`RUST_LOG=multiproc=info` with
-//! `env_logger`). [`get_logger`] is Python's `get_logger()`.
+//! The crates emit records through the [`log`] facade, under their module paths as targets (all
+//! start with [`LOG_TARGET_PREFIX`]). Nothing is printed unless the program asks:
+//! [`log_to_stderr`] (Python's `log_to_stderr()`) installs a minimal logger that prints them as
+//! `[INFO/MainProcess] message`; any `log` backend receives them instead
+//! (`RUST_LOG=multiproc=info` with `env_logger`). [`get_logger`] is Python's `get_logger()`.
+//!
+//! | target | level | record |
+//! |---|---|---|
+//! | `multiproc_pool::dispatch` | `warn` | a worker died (its name, pid, exit code or signal, and the task or batch that failed with it) and was replaced (the new worker's name and pid) |
+//! | `multiproc_pool::dispatch` | `debug` | a worker ended at its task limit (`maxtasksperchild`) and was replaced; a worker that ended while the pool closes, not replaced |
+//! | `multiproc_pool::dispatch` | `error` | a dead worker could not be replaced, and why |
+//! | `multiproc_pool::worker` | `error` | in a worker: its initializer failed (the worker exits with code 1), or the pool's messages did not decode |
+//! | `multiproc_process::forkserver` | `info` | the fork server started, with its pid |
+//! | `multiproc_process::forkserver` | `warn` | the fork server was lost (found gone when the next child needed it); another is started |
+//! | `multiproc_process::forkserver` | `error` | in the fork server: a child could not be started (the parent gets the error too) |
+//! | `multiproc_manager::server` | `info` / `warn` | a client process connected, disconnected, or went away holding references (released) |
+//! | `multiproc_manager::server_handle` | `info` / `warn` | a connection refused, or dropped (no thread to serve it, out of descriptors) |
+//! | `multiproc_rpc::serve` | `info` | each XML-RPC request answered, one line as Python's server logs it: peer, request line, status, method, time |
+//! | `multiproc_rpc::serve`, `multiproc_rpc::conns` | `debug` | a connection closed; the idlest connection closed when the table is full |
+//! | `multiproc_rpc::server`, `multiproc_rpc::registry` | `warn` | `accept` failed (retried); a method panicked (the client gets a fault) |
+//! | `multiproc_rpc::tls` | `debug` | the system's root certificates loaded (feature `tls`) |
+//! | `multiproc_core::tracker` | `debug` / `warn` | this process started the resource tracker (its pid); the tracker was out of reach, so new names go untracked for a while |
+//! | `multiproc_core::tracker::server` | `info` / `warn` | in the tracker: a leftover name of a dead process removed (shared memory object, message queue, fifo), or not removable |
+//!
+//! Records marked "in a worker", "in the fork server" or "in the tracker" are emitted in that
+//! process. A pool worker logs if the program installs a logger there (a `fork` worker
+//! inherits the parent's; otherwise call [`log_to_stderr`] in the pool's initializer); the fork
+//! server and the resource tracker never reach `main`, so their records go to `log`'s no-op
+//! logger.
 //!
 //! # How to depend on it
 //!

@@ -69,7 +69,10 @@
 //! Tracking is best effort and never in the way: if no tracker can be started or reached,
 //! creating the object still succeeds, untracked, and nothing is printed; a `warn` record goes
 //! through the `log` facade (target `multiproc_core::tracker`), as does a `debug` record when a
-//! process starts the tracker. The tracker does not
+//! process starts the tracker. The tracker itself emits an `info` record for each leftover name
+//! it removes (target `multiproc_core::tracker::server`), but it never reaches `main` and its
+//! standard streams are `/dev/null`, so no logger receives it unless the program installs one
+//! before `main`. The tracker does not
 //! run when `multiproc-core` is built into a shared library loaded by a host program (the copy it
 //! starts is the host), nor in a program whose own constructors start threads before `main`
 //! (the same limits as `multiproc-process`'s spawn start method). Set [`TRACKER_ENV`] to `off`
@@ -129,6 +132,17 @@ pub enum Kind {
     /// A file-system entry, such as a fifo (made absolute against the current directory when
     /// registered): `unlink`.
     Path,
+}
+
+impl Kind {
+    /// What a log record calls a name of this kind.
+    pub(crate) fn noun(self) -> &'static str {
+        match self {
+            Kind::SharedMemory => "shared memory object",
+            Kind::MessageQueue => "message queue",
+            Kind::Path => "file",
+        }
+    }
 }
 
 /// The address of this program's tracker; `None` when tracking is off (or the inherited

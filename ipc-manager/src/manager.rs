@@ -456,16 +456,26 @@ impl Manager {
         self.create_raw("Event", Vec::new()).map(Proxy::from_base)
     }
 
-    /// A proxy to a new `Barrier` for `parties` callers, with a default timeout for `wait`.
-    pub fn barrier(
+    /// A proxy to a new `Barrier` for `parties` callers (Python's `manager.Barrier(parties)`):
+    /// its `wait` waits as long as it takes.
+    pub fn barrier(&self, parties: u32) -> Result<crate::BarrierProxy, Error> {
+        self.barrier_raw(parties, PyValue::None)
+    }
+
+    /// A proxy to a new `Barrier` for `parties` callers whose `wait` breaks the barrier after
+    /// `timeout` (Python's `manager.Barrier(parties, timeout=t)`); `wait_timeout` overrides it.
+    pub fn barrier_with_timeout(
         &self,
         parties: u32,
-        timeout: Option<Duration>,
+        timeout: Duration,
     ) -> Result<crate::BarrierProxy, Error> {
-        let t = timeout.map_or(PyValue::None, |d| PyValue::Float(d.as_secs_f64()));
+        self.barrier_raw(parties, crate::proxies::secs(timeout))
+    }
+
+    fn barrier_raw(&self, parties: u32, timeout: PyValue) -> Result<crate::BarrierProxy, Error> {
         self.create_raw(
             "Barrier",
-            vec![PyValue::Int(parties.into()), PyValue::None, t],
+            vec![PyValue::Int(parties.into()), PyValue::None, timeout],
         )
         .map(Proxy::from_base)
     }

@@ -132,6 +132,16 @@ fn nodes(v: &PyValue) -> usize {
     }
 }
 
+/// How many bytes the length of a string or bytes opcode takes: 1 for the short forms, 8 for
+/// the `…8` forms (`BINUNICODE8`, `BINBYTES8`), 4 otherwise.
+fn length_width(op: u8) -> usize {
+    match op {
+        0x8c | b'C' => 1,
+        0x8d | 0x8e => 8,
+        _ => 4,
+    }
+}
+
 impl<'a> Reader<'a> {
     fn byte(&mut self) -> Result<u8> {
         let b = *self.input.get(self.pos).ok_or(Error::Truncated)?;
@@ -325,28 +335,14 @@ impl<'a> Reader<'a> {
                 let v = f64::from_be_bytes(b.try_into().map_err(|_| Error::Truncated)?);
                 self.push(PyValue::Float(v), 0)?;
             }
-            0x8c => {
-                let n = self.uint(1)?;
+            // SHORT_BINUNICODE, BINUNICODE, BINUNICODE8: a length of 1, 4 or 8 bytes, then UTF-8.
+            0x8c | b'X' | 0x8d => {
+                let n = self.uint(length_width(op))?;
                 self.text(n)?;
             }
-            b'X' => {
-                let n = self.uint(4)?;
-                self.text(n)?;
-            }
-            0x8d => {
-                let n = self.uint(8)?;
-                self.text(n)?;
-            }
-            b'C' => {
-                let n = self.uint(1)?;
-                self.bytes(n)?;
-            }
-            b'B' => {
-                let n = self.uint(4)?;
-                self.bytes(n)?;
-            }
-            0x8e => {
-                let n = self.uint(8)?;
+            // SHORT_BINBYTES, BINBYTES, BINBYTES8: the same, then bytes.
+            b'C' | b'B' | 0x8e => {
+                let n = self.uint(length_width(op))?;
                 self.bytes(n)?;
             }
             0x96 => {

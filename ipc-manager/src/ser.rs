@@ -235,49 +235,28 @@ impl Seq {
     }
 }
 
-impl ser::SerializeSeq for Seq {
-    type Ok = PyValue;
-    type Error = ValueError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ValueError> {
-        self.push(v)
-    }
-    fn end(self) -> Result<PyValue, ValueError> {
-        Ok(self.done())
-    }
+/// `Seq` collects the elements of every sequence-like shape serde has; each just pushes.
+macro_rules! seq_shape {
+    ($($shape:ident :: $method:ident),*) => {$(
+        impl ser::$shape for Seq {
+            type Ok = PyValue;
+            type Error = ValueError;
+            fn $method<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ValueError> {
+                self.push(v)
+            }
+            fn end(self) -> Result<PyValue, ValueError> {
+                Ok(self.done())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Seq {
-    type Ok = PyValue;
-    type Error = ValueError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ValueError> {
-        self.push(v)
-    }
-    fn end(self) -> Result<PyValue, ValueError> {
-        Ok(self.done())
-    }
-}
-
-impl ser::SerializeTupleStruct for Seq {
-    type Ok = PyValue;
-    type Error = ValueError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ValueError> {
-        self.push(v)
-    }
-    fn end(self) -> Result<PyValue, ValueError> {
-        Ok(self.done())
-    }
-}
-
-impl ser::SerializeTupleVariant for Seq {
-    type Ok = PyValue;
-    type Error = ValueError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ValueError> {
-        self.push(v)
-    }
-    fn end(self) -> Result<PyValue, ValueError> {
-        Ok(self.done())
-    }
-}
+seq_shape!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 struct Map {
     variant: Option<&'static str>,
@@ -323,39 +302,29 @@ impl ser::SerializeMap for Map {
     }
 }
 
-impl ser::SerializeStruct for Map {
-    type Ok = PyValue;
-    type Error = ValueError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        k: &'static str,
-        v: &T,
-    ) -> Result<(), ValueError> {
-        self.entries
-            .push((PyValue::str(k), v.serialize(Serializer)?));
-        Ok(())
-    }
-    fn end(self) -> Result<PyValue, ValueError> {
-        Ok(self.done())
-    }
+/// A struct, or a struct variant, is a dict of its field names.
+macro_rules! struct_shape {
+    ($($shape:ident),*) => {$(
+        impl ser::$shape for Map {
+            type Ok = PyValue;
+            type Error = ValueError;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                k: &'static str,
+                v: &T,
+            ) -> Result<(), ValueError> {
+                self.entries
+                    .push((PyValue::str(k), v.serialize(Serializer)?));
+                Ok(())
+            }
+            fn end(self) -> Result<PyValue, ValueError> {
+                Ok(self.done())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeStructVariant for Map {
-    type Ok = PyValue;
-    type Error = ValueError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        k: &'static str,
-        v: &T,
-    ) -> Result<(), ValueError> {
-        self.entries
-            .push((PyValue::str(k), v.serialize(Serializer)?));
-        Ok(())
-    }
-    fn end(self) -> Result<PyValue, ValueError> {
-        Ok(self.done())
-    }
-}
+struct_shape!(SerializeStruct, SerializeStructVariant);
 
 /// A `PyValue` serialises as the plain data it holds (a `list` as a sequence, a `dict` as a
 /// map), so `to_value(&v) == v` and JSON shows it naturally.

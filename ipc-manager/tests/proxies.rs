@@ -128,6 +128,7 @@ fn queue_put_get_full_empty_join() {
     q.put(&"a".into()).unwrap();
     assert!(q.full().unwrap());
     assert!(matches!(q.put_nowait(&"b".into()), Err(Error::Full)));
+    assert!(matches!(q.try_put(&"b".into()), Err(Error::Full)));
     let t = Instant::now();
     assert!(matches!(
         q.put_timeout(&"b".into(), Duration::from_millis(100)),
@@ -138,6 +139,9 @@ fn queue_put_get_full_empty_join() {
     assert_eq!(q.get().unwrap(), "a");
     assert!(q.empty().unwrap());
     assert!(matches!(q.get_nowait(), Err(Error::Empty)));
+    assert!(matches!(q.try_get(), Err(Error::Empty)));
+    q.try_put(&"c".into()).unwrap();
+    assert_eq!(q.try_get().unwrap(), "c");
     assert!(matches!(
         q.get_timeout(Duration::from_millis(50)),
         Err(Error::Empty)
@@ -162,7 +166,9 @@ fn locks_semaphores_event_condition_barrier() {
     {
         let _g = lock.lock().unwrap();
         assert!(matches!(lock.try_acquire(), Err(AcquireError::Timeout)));
+        assert!(matches!(lock.try_lock(), Err(AcquireError::Timeout)));
     }
+    drop(lock.try_lock().unwrap());
     assert!(
         lock.release()
             .unwrap_err()
@@ -205,16 +211,20 @@ fn locks_semaphores_event_condition_barrier() {
             .unwrap_err()
             .is_exception(PyClass::RUNTIME_ERROR)
     );
-    c.acquire().unwrap();
+    c.try_acquire().unwrap();
     assert!(!c.wait_timeout(Duration::from_millis(20)).unwrap());
-    assert!(c.wait_for(|| true, None).unwrap());
+    c.wait_for(|| true).unwrap();
+    assert!(
+        !c.wait_for_timeout(|| false, Duration::from_millis(20))
+            .unwrap()
+    );
     c.notify_all().unwrap();
     c.release().unwrap();
 
-    let bar = m.barrier(1, None).unwrap();
+    let bar = m.barrier(1).unwrap();
     assert_eq!(bar.parties().unwrap(), 1);
     assert_eq!(bar.wait().unwrap(), 0);
-    let bar2 = m.barrier(2, None).unwrap();
+    let bar2 = m.barrier(2).unwrap();
     assert!(matches!(
         bar2.wait_timeout(Duration::from_millis(50)),
         Err(Error::BrokenBarrier)
@@ -223,6 +233,11 @@ fn locks_semaphores_event_condition_barrier() {
     bar2.reset().unwrap();
     assert!(!bar2.broken().unwrap());
     assert_eq!(bar2.n_waiting().unwrap(), 0);
+    // The barrier's own timeout applies to a plain `wait`.
+    let bar3 = m
+        .barrier_with_timeout(2, Duration::from_millis(50))
+        .unwrap();
+    assert!(matches!(bar3.wait(), Err(Error::BrokenBarrier)));
 }
 
 /// Seed 000's child, under each start method.

@@ -5,6 +5,7 @@ use std::future::poll_fn;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::task::Poll;
 
+use multiproc_core::Deadline;
 use multiproc_core::stream::{AsyncEndpoint, Endpoint, Framing, StreamKind};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
@@ -110,12 +111,15 @@ impl AsyncListener {
             }
             Poll::Pending
         });
-        match self.listener.next_handshake_deadline() {
-            Some(d) => Ok(tokio::time::timeout_at(d.into(), any)
-                .await
-                .unwrap_or(Ok(()))?),
-            None => any.await,
-        }
+        // A handshake that runs out of time wakes us, so that `accept_until` drops it.
+        let until = match self.listener.next_handshake_deadline() {
+            Deadline::Forever => return any.await,
+            Deadline::Until(d) => d,
+            Deadline::No => std::time::Instant::now(),
+        };
+        tokio::time::timeout_at(until.into(), any)
+            .await
+            .unwrap_or(Ok(()))
     }
 }
 

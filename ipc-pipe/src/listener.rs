@@ -43,7 +43,7 @@ struct Pending {
 /// What one step of a pending handshake came to.
 enum Step {
     Waiting,
-    Done(Connection),
+    Done(Box<Connection>),
     Failed(Error),
 }
 
@@ -275,10 +275,14 @@ impl Listener {
         self.pending.iter().map(|p| p.end.as_raw_fd()).collect()
     }
 
-    /// When the next client whose handshake is under way runs out of time.
+    /// When the next client whose handshake is under way runs out of time
+    /// ([`Deadline::Forever`] when none is under way).
     #[cfg(feature = "tokio")]
-    pub(crate) fn next_handshake_deadline(&self) -> Option<Instant> {
-        self.pending.iter().map(|p| p.deadline).min()
+    pub(crate) fn next_handshake_deadline(&self) -> Deadline {
+        self.pending
+            .iter()
+            .map(|p| p.deadline)
+            .fold(Deadline::Forever, earlier)
     }
 
     fn accept_until(&mut self, deadline: Deadline) -> Result<Connection, Error> {
@@ -300,7 +304,7 @@ impl Listener {
             for &i in ready.iter().rev().filter(|&&i| i > 0) {
                 match self.step(i - 1) {
                     Step::Waiting | Step::Failed(Error::Disconnected) => {}
-                    Step::Done(conn) => return Ok(conn),
+                    Step::Done(conn) => return Ok(*conn),
                     Step::Failed(e) => return Err(e),
                 }
             }
@@ -387,7 +391,7 @@ impl Listener {
                 let mut p = self.pending.remove(i).expect("index in range");
                 p.end.set_kind(p.kind.stream_kind());
                 after_auth(&mut p.end);
-                Step::Done(self.finish(p.end, p.peer))
+                Step::Done(Box::new(self.finish(p.end, p.peer)))
             }
             Err(e) => {
                 self.pending.remove(i);

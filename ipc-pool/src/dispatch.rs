@@ -202,6 +202,42 @@ pub(crate) struct WorkerConfig {
     pub max_tasks: Option<u64>,
 }
 
+/// What a dead worker was running: a task in its lane (by the lane's sequence number), or a
+/// batch from the queue (by the pool's batch number).
+#[derive(Clone, Copy, Debug)]
+enum Failed {
+    LaneTask(u32),
+    Batch(u64),
+}
+
+/// A worker that ended, as its log record names it.
+struct Dead {
+    name: String,
+    pid: Option<u32>,
+    code: Option<i32>,
+    failed: Option<Failed>,
+}
+
+impl std::fmt::Display for Dead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "worker {}", self.name)?;
+        if let Some(pid) = self.pid {
+            write!(f, " (pid {pid})")?;
+        }
+        match self.code {
+            Some(0) => write!(f, " exited")?,
+            Some(c) if c < 0 => write!(f, " was killed by signal {} (exit code {c})", -c)?,
+            Some(c) => write!(f, " died with exit code {c}")?,
+            None => write!(f, " died (exit code unknown)")?,
+        }
+        match self.failed {
+            Some(Failed::LaneTask(seq)) => write!(f, "; its task (lane task {seq}) failed"),
+            Some(Failed::Batch(id)) => write!(f, "; its task batch {id} failed"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A worker as the pool's thread sees it.
 pub(crate) struct Worker {
     process: Process,
@@ -443,14 +479,18 @@ impl Dispatcher {
             let _ = w.process.join_timeout(Duration::from_secs(10));
         }
         let code = w.process.exitcode();
-        w.lane.retire(TaskError::WorkerDied { exitcode: code });
+        let mut failed = w
+            .lane
+            .retire(TaskError::WorkerDied { exitcode: code })
+            .map(Failed::LaneTask);
         // The oldest batch was running: it fails, unless the worker ended normally (its task
         // limit), in which case nothing was running. The rest never started: requeue.
         let mut rest: Vec<Pending> = Vec::new();
-        if let Some((_, p)) = w.inflight.pop_front() {
+        if let Some((id, p)) = w.inflight.pop_front() {
             if code == Some(0) {
                 rest.push(p);
             } else {
+                failed = failed.or(Some(Failed::Batch(id)));
                 (p.done)(Err(TaskError::WorkerDied { exitcode: code }));
             }
         }
@@ -463,26 +503,38 @@ impl Dispatcher {
             }
             !st.terminated && (!st.closed || !st.queue.is_empty())
         };
-        if keep_going {
-            self.replace(shared, w.lane.region());
+        let dead = Dead {
+            name: w.process.name().to_owned(),
+            pid: w.process.pid(),
+            code,
+            failed,
+        };
+        if !keep_going {
+            log::debug!("{dead}; not replaced: the pool is closing");
+            return;
+        }
+        match self.replace(shared, w.lane.region()) {
+            Ok((name, pid)) if code == Some(0) => {
+                log::debug!("{dead} (its task limit); replaced by {name} (pid {pid})")
+            }
+            Ok((name, pid)) => log::warn!("{dead}; replaced by {name} (pid {pid})"),
+            Err(e) => log::error!("{dead}; cannot replace it: {e}"),
         }
     }
 
-    /// Starts a worker in the lane of a dead one.
-    fn replace(&mut self, shared: &Shared, lane: (Region, u32)) {
+    /// Starts a worker in the lane of a dead one: its name and pid.
+    fn replace(&mut self, shared: &Shared, lane: (Region, u32)) -> Result<(String, u32), Error> {
         // A process with the pool's thread may not fork: replacements come from the server.
         let method = match self.cfg.method {
             StartMethod::Fork => StartMethod::Forkserver,
             m => m,
         };
         self.started += 1;
-        match start_worker(&self.cfg, method, self.started, lane) {
-            Ok(nw) => {
-                shared.lock().lanes.push(nw.lane.clone());
-                self.workers.push(nw);
-            }
-            Err(e) => eprintln!("multiproc-pool: cannot replace a worker: {e}"),
-        }
+        let nw = start_worker(&self.cfg, method, self.started, lane)?;
+        let started = (nw.process.name().to_owned(), nw.process.pid().unwrap_or(0));
+        shared.lock().lanes.push(nw.lane.clone());
+        self.workers.push(nw);
+        Ok(started)
     }
 
     /// Nobody is left to run anything (replacements failed): fails what is queued. Whether the

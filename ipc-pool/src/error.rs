@@ -82,6 +82,9 @@ pub enum TaskError {
     Failed(String),
     /// The results came back but did not decode here.
     Decode(Arc<multiproc_core::Error>),
+    /// The worker answered a task with no result for it (a worker of another build of the
+    /// program, or a damaged message).
+    NoResult,
     /// The pool was terminated before the task finished.
     Terminated,
     /// No result within the timeout given to `get_timeout` (the task may still finish), or
@@ -111,7 +114,8 @@ impl PartialEq for TaskError {
             | (Timeout, Timeout)
             | (AlreadyTaken, AlreadyTaken)
             | (Closed, Closed)
-            | (NoWorker, NoWorker) => true,
+            | (NoWorker, NoWorker)
+            | (NoResult, NoResult) => true,
             _ => false,
         }
     }
@@ -131,6 +135,7 @@ impl fmt::Display for TaskError {
             }
             TaskError::Failed(m) => write!(f, "the task could not run: {m}"),
             TaskError::Decode(_) => f.write_str("cannot decode the task's results"),
+            TaskError::NoResult => f.write_str("the task could not run: the worker sent no result"),
             TaskError::Terminated => f.write_str("the pool was terminated"),
             TaskError::Timeout => f.write_str("timed out"),
             TaskError::AlreadyTaken => f.write_str("the result was already taken"),

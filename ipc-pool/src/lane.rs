@@ -357,11 +357,12 @@ impl Lane {
     }
 
     /// The worker is gone: its lane task (if any) gets its result if the worker had finished
-    /// it, `err` otherwise; nothing more is posted here.
-    pub(crate) fn retire(&self, err: TaskError) {
+    /// it, `err` otherwise; nothing more is posted here. The sequence number of the task that
+    /// failed, if one did.
+    pub(crate) fn retire(&self, err: TaskError) -> Option<u32> {
         if self.collect(None) {
             self.lock().mode = Mode::Gone;
-            return;
+            return None;
         }
         let task = {
             let mut st = self.lock();
@@ -370,12 +371,12 @@ impl Lane {
                 _ => None,
             }
         };
-        if let Some(t) = task {
-            // The slot first, then the word: a waiter woken by the word finds its result.
-            (t.done)(Err(err));
-            self.state().store(pack(t.seq, IDLE), Ordering::Release);
-            wake_all(self.state());
-        }
+        let t = task?;
+        // The slot first, then the word: a waiter woken by the word finds its result.
+        (t.done)(Err(err));
+        self.state().store(pack(t.seq, IDLE), Ordering::Release);
+        wake_all(self.state());
+        Some(t.seq)
     }
 
     /// Whether a task is in the lane.

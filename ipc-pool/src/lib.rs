@@ -53,6 +53,19 @@
 //! | `terminate()` with tasks in flight | [`TaskError::Terminated`] for each | |
 //! | `get_timeout` runs out | [`TaskError::Timeout`]; the result can still come | `TimeoutError` |
 //!
+//! # Logging
+//!
+//! The pool emits records through the `log` facade (nothing is printed unless the program
+//! installs a logger: `multiproc::log_to_stderr`, or any `log` backend):
+//!
+//! - target `multiproc_pool::dispatch`, `warn`: a worker died and was replaced, as
+//!   `worker SpawnPoolWorker-1 (pid 4242) died with exit code 3; its task (lane task 1) failed;
+//!   replaced by SpawnPoolWorker-2 (pid 4250)` (or `was killed by signal 9`); `error` when the
+//!   replacement could not start; `debug` when a worker ended at its task limit and was
+//!   replaced, or ended while the pool closes;
+//! - target `multiproc_pool::worker`, `error`, in the worker: its initializer failed (the worker
+//!   exits with code 1), or the pool's messages did not decode.
+//!
 //! # In a tokio program
 //!
 //! With the `tokio` feature (off by default: `multiproc-pool = { version = "0.1", features =
@@ -113,6 +126,7 @@
 //! | `AsyncResult.get(timeout)`, `wait`, `ready`, `successful` | [`AsyncResult`] | `get` takes the value once |
 //! | *(asyncio: `run_in_executor`)* | `.await` an [`AsyncResult`], [`Imap`] as a `Stream` (feature `tokio`) | no thread per waiting task |
 //! | `close()`, `join()`, `terminate()`, `with Pool() as p:` | [`close`](Pool::close), [`join`](Pool::join), [`terminate`](Pool::terminate), drop | |
+//! | `multiprocessing.log_to_stderr()`: `util.debug('cleaning up worker %d')` and friends | records through the `log` facade (see [Logging](#logging)); `multiproc::log_to_stderr` prints them | a dead worker is a `warn` record, with its exit code and the task that failed |
 //!
 //! # Implementation notes
 //!

@@ -522,12 +522,31 @@ fn decode_one<R: DeserializeOwned>(
 ) -> Result<R, TaskError> {
     decode_batch::<R>(r, 1)
         .pop()
-        .unwrap_or_else(|| Err(TaskError::Failed("the worker sent no result".into())))
+        .unwrap_or(Err(TaskError::NoResult))
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
         self.terminate();
         let _ = self.join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A worker's answer with no result for a one-item batch is `NoResult`, with the text it
+    /// had as a `Failed` message.
+    #[test]
+    fn an_answer_without_the_result_is_no_result() {
+        let empty: Encoded<u32> = Ok(Vec::new());
+        let env = transfer::to_envelope(&empty).unwrap();
+        let r = decode_one::<u32>(Ok((env.bytes, env.fds)));
+        assert_eq!(r, Err(TaskError::NoResult));
+        assert_eq!(
+            TaskError::NoResult.to_string(),
+            "the task could not run: the worker sent no result"
+        );
     }
 }

@@ -118,7 +118,7 @@ pub(crate) fn worker_main(args: WorkerArgs) {
         // SAFETY: the pool made `f` with `RemoteFn::new` in a process of this executable and
         // sent it over a private connection.
         if let Err(e) = unsafe { f.call(&bytes, fds) } {
-            eprintln!("multiproc-pool: initializer failed: {}", error_chain(&e));
+            log::error!("initializer failed: {}", error_chain(&e));
             std::process::exit(1);
         }
     }
@@ -133,7 +133,7 @@ pub(crate) fn worker_main(args: WorkerArgs) {
                 Ok(ToWorker::Tasks(t)) => t,
                 Err(PipeError::Disconnected) => return,
                 Err(e) => {
-                    eprintln!("multiproc-pool worker: {e}");
+                    log::error!("cannot read tasks from the pool: {}", error_chain(&e));
                     std::process::exit(1);
                 }
             };

@@ -29,6 +29,8 @@ struct Client {
     ch: Channel,
     /// A pidfd for the server (to kill and reap it if it stops answering).
     pidfd: OwnedFd,
+    /// Its pid, for log records.
+    pid: u32,
     /// The process that started the server: a forked child inherits this `Client` but must
     /// not use it (two processes writing one stream would interleave their requests).
     owner: u32,
@@ -41,9 +43,11 @@ static SERVER: Mutex<Option<Client>> = Mutex::new(None);
 fn start_server() -> Result<Client, Error> {
     let (pid, ch) = spawn_self_with_channel(&[(ROLE_ENV, "forkserver")])?;
     let pidfd = sys::pidfd_open(pid)?;
+    log::info!("started the fork server (pid {pid})");
     Ok(Client {
         ch,
         pidfd,
+        pid,
         owner: sys::getpid(),
     })
 }
@@ -84,8 +88,12 @@ pub(crate) fn submit(req: &Request) -> Result<(), Error> {
             Ok(()) => return Ok(()),
             Err(e) if attempt == 0 => {
                 // The server is gone: reap it and start another.
-                discard(g.take().expect("present"));
-                drop(e);
+                let lost = g.take().expect("present");
+                log::warn!(
+                    "lost the fork server (pid {}): {e}; starting another",
+                    lost.pid
+                );
+                discard(lost);
             }
             Err(e) => return Err(e.into()),
         }
@@ -125,7 +133,9 @@ pub(crate) fn serve(mut listener: Channel) -> ! {
             match listener.recv::<Request>() {
                 Ok(req) => {
                     if let Err(e) = start_kid(req, &listener, &mut kids) {
-                        eprintln!("ipc-process fork server: cannot start a child: {e}");
+                        // In the server, which has no logger unless the program's pre-`main`
+                        // code installed one; the parent sees the child fail to start.
+                        log::error!("fork server: cannot start a child: {e}");
                     }
                 }
                 Err(_) => {

@@ -128,6 +128,19 @@
 //! | `os.fork()`, `os.waitpid()` | [`fork()`], [`waitpid`] | `fork()` refuses in a multi-threaded process |
 //! | *(needs a Queue)* | [`spawn`] → [`JoinHandle::join`] | the child's return value |
 //! | *(asyncio: `run_in_executor`)* | `join_async`, `sentinel_async` (feature `tokio`) | no thread per waiting child |
+//! | `multiprocessing.log_to_stderr()` | records through the `log` facade (see [Logging](#logging)); `multiproc::log_to_stderr` prints them | |
+//!
+//! # Logging
+//!
+//! The crate emits records through the `log` facade, target `multiproc_process::forkserver`
+//! (nothing is printed unless the program installs a logger: `multiproc::log_to_stderr`, or
+//! any `log` backend):
+//!
+//! - `info`: `started the fork server (pid 4242)`, when the first `forkserver` child needs it;
+//! - `warn`: `lost the fork server (pid 4242): …; starting another`, when the next child finds
+//!   it gone (killed, or crashed);
+//! - `error`, in the fork server itself: a child could not be started. The server never reaches
+//!   `main`, so this goes to `log`'s no-op logger; the parent gets the error from `start`.
 //!
 //! # Implementation notes
 //!

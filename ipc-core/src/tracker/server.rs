@@ -165,9 +165,17 @@ fn unlink(r: &Record) {
     let Ok(cname) = CString::new(r.name.clone()) else {
         return;
     };
-    let _ = match r.kind {
+    let removed = match r.kind {
         Kind::SharedMemory => sys::mem::unlink_shm(&cname, r.id),
         Kind::MessageQueue => sys::mem::unlink_mqueue(&cname, r.id),
         Kind::Path => sys::fd::unlink_path(Path::new(OsStr::from_bytes(&r.name)), r.id),
     };
+    // Emitted in the tracker process, which never reaches `main` and so has no logger unless
+    // the program installs one before `main`: by default these go to `log`'s no-op logger.
+    let name = String::from_utf8_lossy(&r.name);
+    match removed {
+        Ok(true) => log::info!("removed the leftover {} {name}", r.kind.noun()),
+        Ok(false) => {}
+        Err(e) => log::warn!("cannot remove the leftover {} {name}: {e}", r.kind.noun()),
+    }
 }

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
 
-use super::lock::{OwnedLock, acquire_args};
+use super::lock::{OwnedLock, lock_call};
 use super::{
     Args, CallCtx, ConnId, Kwargs, Outcome, Params, Raise, Referent, Waited, int_arg, lock, names,
     no_args, timeout_arg, wait_until,
@@ -116,14 +116,6 @@ impl Referent for ConditionObj {
         kwargs: Kwargs,
     ) -> Result<Outcome, Raise> {
         match method {
-            "acquire" | "__enter__" => {
-                let timeout = acquire_args("acquire", args, kwargs, Some(-1))?;
-                self.lock.acquire(ctx, timeout)
-            }
-            "release" | "__exit__" => {
-                self.lock.release(ctx)?;
-                Ok(Outcome::Value(PyValue::None))
-            }
             "wait" => self.wait(ctx, args, kwargs),
             "notify" => {
                 let mut p = Params::bind("notify", &["n"], args, kwargs)?;
@@ -137,7 +129,9 @@ impl Referent for ConditionObj {
                 no_args("notify_all", args, kwargs)?;
                 self.notify(ctx, None)
             }
-            _ => Err(super::no_method(self, method)),
+            // `acquire`, `release`, `__enter__`, `__exit__`: the lock's (its `locked` is not
+            // exposed on a Condition, so the server never calls it here).
+            _ => lock_call(&self.lock, self, ctx, method, args, kwargs),
         }
     }
 

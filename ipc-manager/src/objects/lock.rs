@@ -188,7 +188,9 @@ impl OwnedLock {
 
 const LOCK_PUBLIC: &[&str] = &["acquire", "locked", "release"];
 
-fn lock_call(
+/// The methods of a lock (`acquire`, `release`, `locked`, and `with`'s), on `l`; `obj` names
+/// the object in the error for any other method.
+pub(super) fn lock_call(
     l: &OwnedLock,
     obj: &dyn Referent,
     ctx: &CallCtx<'_>,

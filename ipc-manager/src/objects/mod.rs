@@ -2,7 +2,9 @@
 //! Python's way, waiting that notices a dead client, and the built-in types of `SyncManager`.
 
 use std::sync::{Arc, Condvar, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use multiproc_core::Deadline;
 
 use crate::protocol::{Codec, Fault};
 use crate::value::{PyClass, PyValue};
@@ -247,16 +249,13 @@ pub(crate) fn wait_until<'a, T>(
     timeout: Option<Duration>,
     mut ready: impl FnMut(&mut T) -> bool,
 ) -> (MutexGuard<'a, T>, Waited) {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = Deadline::from_timeout(timeout);
     loop {
         if ready(&mut g) {
             return (g, Waited::Ready);
         }
-        let now = Instant::now();
-        let slice = match deadline {
-            Some(d) if d <= now => return (g, Waited::TimedOut),
-            Some(d) => (d - now).min(PEER_CHECK),
-            None => PEER_CHECK,
+        let Some(slice) = deadline.next_sleep(PEER_CHECK) else {
+            return (g, Waited::TimedOut);
         };
         let (g2, res) = cv.wait_timeout(g, slice).unwrap_or_else(|p| p.into_inner());
         g = g2;

@@ -4,9 +4,9 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use super::{proxy_type, secs};
+use super::proxy_type;
 use crate::client::into_result;
-use crate::error::{AcquireError, Error};
+use crate::error::AcquireError;
 use crate::protocol::Reply;
 use crate::proxy::BaseProxy;
 use crate::value::PyValue;
@@ -54,6 +54,48 @@ impl Drop for AcquireGuard<'_> {
     }
 }
 
+/// `acquire()`, `acquire_timeout(t)`, `try_acquire()` and `release()` of a proxy to a lock
+/// (an `AcquirerProxy`, or a `ConditionProxy` over its `RLock`), in its `impl` block.
+macro_rules! acquire_methods {
+    () => {
+        /// `acquire()`: waits as long as it takes.
+        pub fn acquire(&self) -> Result<(), $crate::error::AcquireError<()>> {
+            $crate::proxies::acquirer::acquire_call(&self.base, Vec::new())
+        }
+
+        /// `acquire(timeout=t)`: [`AcquireError::Timeout`](crate::AcquireError::Timeout) when
+        /// not acquired within `timeout`.
+        pub fn acquire_timeout(
+            &self,
+            timeout: std::time::Duration,
+        ) -> Result<(), $crate::error::AcquireError<()>> {
+            $crate::proxies::acquirer::acquire_call(
+                &self.base,
+                vec![
+                    $crate::value::PyValue::Bool(true),
+                    $crate::proxies::secs(timeout),
+                ],
+            )
+        }
+
+        /// `acquire(False)`: [`AcquireError::Timeout`](crate::AcquireError::Timeout) at once
+        /// when held.
+        pub fn try_acquire(&self) -> Result<(), $crate::error::AcquireError<()>> {
+            $crate::proxies::acquirer::acquire_call(
+                &self.base,
+                vec![$crate::value::PyValue::Bool(false)],
+            )
+        }
+
+        /// `release()`: a `RuntimeError` exception when not held (by this thread, for an
+        /// `RLock`), a `ValueError` for a `BoundedSemaphore` released too often.
+        pub fn release(&self) -> Result<(), $crate::error::Error> {
+            self.base.call("release", Vec::new())
+        }
+    };
+}
+pub(crate) use acquire_methods;
+
 /// Sends `acquire` and reads its outcome: acquired, timed out, or acquired after a holder died.
 pub(crate) fn acquire_call(base: &BaseProxy, args: Vec<PyValue>) -> Result<(), AcquireError<()>> {
     match base.call_raw("acquire", args, Vec::new()) {
@@ -84,26 +126,7 @@ fn guard_of<'a>(
 }
 
 impl AcquirerProxy {
-    /// `acquire()`: waits as long as it takes.
-    pub fn acquire(&self) -> Result<(), AcquireError<()>> {
-        acquire_call(&self.base, Vec::new())
-    }
-
-    /// `acquire(timeout=t)`: [`AcquireError::Timeout`] when not acquired within `timeout`.
-    pub fn acquire_timeout(&self, timeout: Duration) -> Result<(), AcquireError<()>> {
-        acquire_call(&self.base, vec![PyValue::Bool(true), secs(Some(timeout))])
-    }
-
-    /// `acquire(False)`: [`AcquireError::Timeout`] at once when held.
-    pub fn try_acquire(&self) -> Result<(), AcquireError<()>> {
-        acquire_call(&self.base, vec![PyValue::Bool(false)])
-    }
-
-    /// `release()`: a `RuntimeError` exception when not held (by this thread, for an `RLock`),
-    /// a `ValueError` for a `BoundedSemaphore` released too often.
-    pub fn release(&self) -> Result<(), Error> {
-        self.base.call("release", Vec::new())
-    }
+    acquire_methods!();
 
     /// Acquires, and releases when the guard drops (`with lock:`).
     pub fn lock(&self) -> Result<AcquireGuard<'_>, AcquireError<AcquireGuard<'_>>> {
@@ -116,5 +139,10 @@ impl AcquirerProxy {
         timeout: Duration,
     ) -> Result<AcquireGuard<'_>, AcquireError<AcquireGuard<'_>>> {
         guard_of(self, self.acquire_timeout(timeout))
+    }
+
+    /// [`lock`](Self::lock) that never waits: [`AcquireError::Timeout`] at once when held.
+    pub fn try_lock(&self) -> Result<AcquireGuard<'_>, AcquireError<AcquireGuard<'_>>> {
+        guard_of(self, self.try_acquire())
     }
 }

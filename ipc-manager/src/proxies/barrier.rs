@@ -20,7 +20,7 @@ impl BarrierProxy {
 
     /// `b.wait(timeout)`.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<u32, Error> {
-        self.base.call("wait", vec![secs(Some(timeout))])
+        self.base.call("wait", vec![secs(timeout)])
     }
 
     /// `b.abort()`: breaks the barrier for every waiter, now and later.

@@ -1,10 +1,12 @@
 //! [`ConditionProxy`]: a shared `Condition`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::acquirer::acquire_call;
+use multiproc_core::Deadline;
+
+use super::acquirer::acquire_methods;
 use super::{proxy_type, secs};
-use crate::error::{AcquireError, Error};
+use crate::error::Error;
 use crate::value::PyValue;
 
 proxy_type! {
@@ -25,20 +27,7 @@ proxy_type! {
 }
 
 impl ConditionProxy {
-    /// `acquire()`.
-    pub fn acquire(&self) -> Result<(), AcquireError<()>> {
-        acquire_call(&self.base, Vec::new())
-    }
-
-    /// `acquire(timeout=t)`.
-    pub fn acquire_timeout(&self, timeout: Duration) -> Result<(), AcquireError<()>> {
-        acquire_call(&self.base, vec![PyValue::Bool(true), secs(Some(timeout))])
-    }
-
-    /// `release()`.
-    pub fn release(&self) -> Result<(), Error> {
-        self.base.call("release", Vec::new())
-    }
+    acquire_methods!();
 
     /// `wait()`: lets the lock go, waits for a `notify`, takes the lock back.
     pub fn wait(&self) -> Result<(), Error> {
@@ -49,30 +38,40 @@ impl ConditionProxy {
 
     /// `wait(timeout)`: whether a `notify` came within `timeout`.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
-        self.base.call("wait", vec![secs(Some(timeout))])
+        self.base.call("wait", vec![secs(timeout)])
     }
 
-    /// `wait_for(predicate, timeout)`: waits until `predicate()` holds (checked here after
-    /// each wake-up) or `timeout` runs out; the predicate's last result.
-    pub fn wait_for(
+    /// `wait_for(predicate)`: waits until `predicate()` holds (checked here, with the lock
+    /// held, first and after each wake-up), as long as it takes.
+    pub fn wait_for(&self, predicate: impl FnMut() -> bool) -> Result<(), Error> {
+        self.wait_for_until(predicate, Deadline::Forever).map(drop)
+    }
+
+    /// `wait_for(predicate, timeout)`: [`wait_for`](Self::wait_for) that gives up after
+    /// `timeout`; the predicate's last result (`false`: the time ran out first).
+    pub fn wait_for_timeout(
+        &self,
+        predicate: impl FnMut() -> bool,
+        timeout: Duration,
+    ) -> Result<bool, Error> {
+        self.wait_for_until(predicate, Deadline::after(timeout))
+    }
+
+    fn wait_for_until(
         &self,
         mut predicate: impl FnMut() -> bool,
-        timeout: Option<Duration>,
+        deadline: Deadline,
     ) -> Result<bool, Error> {
-        let end = timeout.map(|t| Instant::now() + t);
         loop {
             if predicate() {
                 return Ok(true);
             }
-            match end {
-                Some(end) => {
-                    let left = end.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Ok(false);
-                    }
+            match deadline.left() {
+                None => return Ok(false),
+                Some(None) => self.wait()?,
+                Some(Some(left)) => {
                     self.wait_timeout(left)?;
                 }
-                None => self.wait()?,
             }
         }
     }

@@ -43,6 +43,6 @@ impl EventProxy {
 
     /// `e.wait(timeout)`: whether the flag was set within `timeout`.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
-        self.base.call("wait", vec![secs(Some(timeout))])
+        self.base.call("wait", vec![secs(timeout)])
     }
 }

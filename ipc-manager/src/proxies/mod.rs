@@ -26,9 +26,9 @@ use std::time::Duration;
 
 use crate::value::PyValue;
 
-/// A timeout as Python's methods take it: seconds, or `None` for forever.
-pub(crate) fn secs(t: Option<Duration>) -> PyValue {
-    t.map_or(PyValue::None, |d| PyValue::Float(d.as_secs_f64()))
+/// A timeout as Python's methods take it: seconds (a float).
+pub(crate) fn secs(t: Duration) -> PyValue {
+    PyValue::Float(t.as_secs_f64())
 }
 
 /// The boilerplate of a typed proxy: the struct around a `BaseProxy`, `Clone`, `Debug`

@@ -37,16 +37,19 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
 
     /// `q.put(item, timeout=t)`: [`Error::Full`] after `timeout`.
     pub fn put_timeout(&self, item: &T, timeout: Duration) -> Result<(), Error> {
-        self.base.call(
-            "put",
-            vec![arg(item)?, PyValue::Bool(true), secs(Some(timeout))],
-        )
+        self.base
+            .call("put", vec![arg(item)?, PyValue::Bool(true), secs(timeout)])
     }
 
-    /// `q.put_nowait(item)`: [`Error::Full`] at once when full.
-    pub fn put_nowait(&self, item: &T) -> Result<(), Error> {
+    /// `q.put(item, False)`: [`Error::Full`] at once when full.
+    pub fn try_put(&self, item: &T) -> Result<(), Error> {
         self.base
             .call("put", vec![arg(item)?, PyValue::Bool(false)])
+    }
+
+    /// Python's name for [`try_put`](Self::try_put).
+    pub fn put_nowait(&self, item: &T) -> Result<(), Error> {
+        self.try_put(item)
     }
 
     /// `q.get()`: waits for an item as long as it takes.
@@ -57,12 +60,17 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
     /// `q.get(timeout=t)`: [`Error::Empty`] after `timeout`.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
         self.base
-            .call("get", vec![PyValue::Bool(true), secs(Some(timeout))])
+            .call("get", vec![PyValue::Bool(true), secs(timeout)])
     }
 
-    /// `q.get_nowait()`: [`Error::Empty`] at once when empty.
-    pub fn get_nowait(&self) -> Result<T, Error> {
+    /// `q.get(False)`: [`Error::Empty`] at once when empty.
+    pub fn try_get(&self) -> Result<T, Error> {
         self.base.call("get", vec![PyValue::Bool(false)])
+    }
+
+    /// Python's name for [`try_get`](Self::try_get).
+    pub fn get_nowait(&self) -> Result<T, Error> {
+        self.try_get()
     }
 
     /// `q.qsize()`.
