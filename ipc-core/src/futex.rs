@@ -205,17 +205,17 @@ impl Spin {
                 ready()
             }),
             Spin::For(d) => {
+                // One `pause` between checks (tens of cycles): a spinner sees the other side's
+                // store within a check. The clock is read once every 128 checks.
                 let start = Instant::now();
                 let mut n = 0u32;
                 loop {
-                    for _ in 0..64 {
-                        std::hint::spin_loop();
-                    }
+                    std::hint::spin_loop();
                     if ready() {
                         return true;
                     }
-                    n += 1;
-                    if n.is_multiple_of(16) && start.elapsed() >= d {
+                    n = n.wrapping_add(1);
+                    if n.is_multiple_of(128) && start.elapsed() >= d {
                         return false;
                     }
                 }

@@ -73,10 +73,12 @@
 //! which costs a fence and a load unless someone sleeps. A consumer waiting for the
 //! rest of a chunked message sleeps in slices, to check its producer between them.
 
+use std::cell::Cell;
 use std::io;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+use multiproc_core::Deadline;
 use multiproc_core::futex::{Spin, WaitWord};
 use multiproc_core::heap::{Kind, Refusal, Spec, TypedMapping, TypedMappingSeed};
 use multiproc_core::transfer;
@@ -156,8 +158,52 @@ struct Header {
 static_assertions::const_assert!(std::mem::size_of::<Header>() <= DATA - PAYLOAD_START);
 static_assertions::const_assert_eq!(std::mem::align_of::<Header>(), 64);
 
-/// How long an operation may wait.
-pub(crate) use multiproc_core::Deadline as Wait;
+/// How long an operation may wait, as its caller said it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Timeout {
+    /// Not at all.
+    No,
+    /// This long from the call.
+    After(Duration),
+    /// As long as it takes.
+    Forever,
+}
+
+/// A wait's deadline, worked out (one clock read) the first time the operation has to wait: a
+/// `put` or `get` that finds room or an item at once reads no clock.
+pub(crate) struct Wait {
+    timeout: Timeout,
+    at: Cell<Option<Deadline>>,
+}
+
+impl Wait {
+    pub(crate) fn new(timeout: Timeout) -> Wait {
+        let timeout = match timeout {
+            Timeout::After(d) if d.is_zero() => Timeout::No,
+            t => t,
+        };
+        Wait {
+            timeout,
+            at: Cell::new(None),
+        }
+    }
+
+    /// The deadline, from the first call on.
+    pub(crate) fn deadline(&self) -> Deadline {
+        match self.timeout {
+            Timeout::No => Deadline::No,
+            Timeout::Forever => Deadline::Forever,
+            Timeout::After(d) => {
+                if let Some(at) = self.at.get() {
+                    return at;
+                }
+                let at = Deadline::after(d);
+                self.at.set(Some(at));
+                at
+            }
+        }
+    }
+}
 
 /// Why a put did not happen.
 #[derive(Debug, PartialEq, Eq)]
@@ -209,6 +255,16 @@ pub(crate) struct Ring {
     put_lock: Lock,
     get_lock: Lock,
     cap: u64,
+    /// The `tail` this process's producers last read, and the `items_got`: both only grow, so
+    /// the room they show is never more than there is, and a `put` reads the consumers' cache
+    /// line only when they show too little (written and read under the put lock).
+    seen: Seen,
+}
+
+#[derive(Default)]
+struct Seen {
+    tail: AtomicU64,
+    items_got: AtomicU64,
 }
 
 /// The typed header's spec for a ring of `cap` bytes: the `Header` page, then the ring.
@@ -263,6 +319,7 @@ impl<'de> Deserialize<'de> for Ring {
                     put_lock,
                     get_lock,
                     cap,
+                    seen: Seen::default(),
                 };
                 if ring.hdr().cap.load(Ordering::Relaxed) != cap {
                     return Err(transfer::fail_de(multiproc_core::Error::Refused(
@@ -297,6 +354,7 @@ impl Ring {
             put_lock,
             get_lock,
             cap: cap as u64,
+            seen: Seen::default(),
         };
         let h = ring.hdr();
         h.cap.store(cap as u64, Ordering::Relaxed);
@@ -381,29 +439,48 @@ impl Ring {
     /// deadline (or after `cap`, when given). Returns `ready()`.
     fn wait_on(
         word: &WaitWord,
-        ready: impl FnMut() -> bool,
-        wait: Wait,
+        mut ready: impl FnMut() -> bool,
+        wait: &Wait,
         cap: Option<Duration>,
     ) -> bool {
-        let deadline = cap.map_or(wait, |c| wait.capped(c));
+        if ready() {
+            return true;
+        }
+        let deadline = cap.map_or(wait.deadline(), |c| wait.deadline().capped(c));
         word.wait_until(ready, deadline, Spin::For(SPIN))
     }
 
-    fn lock(lock: &Lock, wait: Wait) -> Option<(LockGuard<'_>, bool)> {
-        let r = match wait {
-            Wait::Forever => lock
+    /// Takes `lock`; the deadline is worked out only when it is held by someone else.
+    fn lock<'a>(lock: &'a Lock, wait: &Wait) -> Option<(LockGuard<'a>, bool)> {
+        let r = match wait.timeout {
+            Timeout::Forever => lock
                 .lock()
                 .map_err(|d| TryLockError::OwnerDied(d.into_inner())),
-            Wait::No => lock.try_lock(),
-            Wait::Until(_) => match wait.left() {
-                Some(Some(left)) => lock.lock_timeout(left),
-                _ => lock.try_lock(),
+            Timeout::No => lock.try_lock(),
+            Timeout::After(_) => match lock.is_locked() {
+                // Free a moment ago: the uncontended compare-exchange, no clock.
+                false => match lock.try_lock() {
+                    Err(TryLockError::Timeout) => Self::lock_until(lock, wait),
+                    r => r,
+                },
+                true => Self::lock_until(lock, wait),
             },
         };
         match r {
             Ok(g) => Some((g, false)),
             Err(TryLockError::OwnerDied(g)) => Some((g, true)),
             Err(TryLockError::Timeout) => None,
+        }
+    }
+
+    #[cold]
+    fn lock_until<'a>(
+        lock: &'a Lock,
+        wait: &Wait,
+    ) -> Result<LockGuard<'a>, TryLockError<LockGuard<'a>>> {
+        match wait.deadline().left() {
+            Some(Some(left)) => lock.lock_timeout(left),
+            _ => lock.try_lock(),
         }
     }
 
@@ -445,23 +522,38 @@ impl Ring {
         }
     }
 
+    #[inline]
     fn space_ok(&self, rec: u64, new_item: bool) -> bool {
         let h = self.hdr();
         if new_item && h.closed.load(Ordering::Relaxed) != 0 {
             return true;
         }
         let head = self.head();
-        let tail = h.tail.load(Ordering::Acquire);
-        if self.cap - (head - tail) < self.need(head, rec) {
-            return false;
+        let need = self.need(head, rec);
+        // `tail <= head` unless the header was forged; then the queue may return garbage, but
+        // no position leaves the ring (`offset`), and nothing here overflows.
+        let room = |tail: u64| self.cap.saturating_sub(head.saturating_sub(tail));
+        if room(self.seen.tail.load(Ordering::Relaxed)) < need {
+            let tail = h.tail.load(Ordering::Acquire);
+            self.seen.tail.store(tail, Ordering::Relaxed);
+            if room(tail) < need {
+                return false;
+            }
         }
         let max = h.maxsize.load(Ordering::Relaxed);
-        !(new_item
-            && max > 0
-            && h.items_put.load(Ordering::Relaxed) - h.items_got.load(Ordering::Acquire) >= max)
+        if !new_item || max == 0 {
+            return true;
+        }
+        let put = h.items_put.load(Ordering::Relaxed);
+        if put.saturating_sub(self.seen.items_got.load(Ordering::Relaxed)) < max {
+            return true;
+        }
+        let got = h.items_got.load(Ordering::Acquire);
+        self.seen.items_got.store(got, Ordering::Relaxed);
+        put.saturating_sub(got) < max
     }
 
-    fn wait_space(&self, rec: u64, new_item: bool, wait: Wait) -> bool {
+    fn wait_space(&self, rec: u64, new_item: bool, wait: &Wait) -> bool {
         let h = self.hdr();
         Self::wait_on(&h.space, || self.space_ok(rec, new_item), wait, None)
     }
@@ -544,7 +636,7 @@ impl Ring {
 
     /// Puts one message. `Full` when the wait ran out before there was room (or the put lock
     /// was free).
-    pub(crate) fn put(&self, payload: &[u8], wait: Wait) -> Result<(), PutFail> {
+    pub(crate) fn put(&self, payload: &[u8], wait: &Wait) -> Result<(), PutFail> {
         let Some((_guard, died)) = Self::lock(&self.put_lock, wait) else {
             return Err(PutFail::Full);
         };
@@ -594,7 +686,7 @@ impl Ring {
         let first = (max - 8) as usize;
         // Room for the FIRST: `put` saw it the first time; after a hand-back the consumer has
         // freed all it read.
-        self.wait_space(REC + max, false, Wait::Forever);
+        self.wait_space(REC + max, false, &Wait::new(Timeout::Forever));
         let old = self.head();
         let total = (payload.len() as u64).to_le_bytes();
         let new = self.write_record(old, KIND_FIRST, &total, &payload[..first]);
@@ -605,7 +697,7 @@ impl Ring {
         while !rest.is_empty() {
             let n = rest.len().min(max as usize);
             let last = n == rest.len();
-            self.wait_space(REC + align8(n as u64), false, Wait::Forever);
+            self.wait_space(REC + align8(n as u64), false, &Wait::new(Timeout::Forever));
             let kind = if last { KIND_LAST } else { KIND_CONT };
             let old = self.head();
             let new = self.write_record(old, kind, &[], &rest[..n]);
@@ -654,7 +746,7 @@ impl Ring {
     /// Takes one message and hands its payload to `take`.
     pub(crate) fn get<R>(
         &self,
-        wait: Wait,
+        wait: &Wait,
         mut take: impl FnMut(&[u8]) -> R,
     ) -> Result<R, GetFail> {
         let Some((_guard, died)) = Self::lock(&self.get_lock, wait) else {
@@ -782,10 +874,10 @@ impl Ring {
     /// front, or it was handed back and not yet sent again): waits for more until `wait`'s
     /// deadline. `Err(Empty)` when the time ran out, the message left in the ring or handed
     /// back.
-    fn wait_for_rest(&self, r: &mut Reading, wait: Wait) -> Result<(), GetFail> {
+    fn wait_for_rest(&self, r: &mut Reading, wait: &Wait) -> Result<(), GetFail> {
         if r.partial.is_some()
             && !r.committed
-            && wait.left().is_some()
+            && wait.deadline().left().is_some()
             && self.producer_needs_room(r.pos)
         {
             // The producer cannot go on unless the get frees what it read: commit.
@@ -824,7 +916,7 @@ impl Ring {
 
     /// Waits until `wait`'s deadline for more to be published after `pos` (the head), checking
     /// now and then that the producer of the message in flight lives.
-    fn wait_rest(&self, pos: u64, wait: Wait) -> Rest {
+    fn wait_rest(&self, pos: u64, wait: &Wait) -> Rest {
         let h = self.hdr();
         let mut interval = PRODUCER_CHECK_FIRST;
         loop {
@@ -834,7 +926,7 @@ impl Ring {
                 return Rest::More;
             }
             if !woke {
-                if wait.left().is_none() {
+                if wait.deadline().is_over() {
                     return Rest::TimedOut;
                 }
                 if !self.producer_gone(pos) {
@@ -929,9 +1021,9 @@ impl Ring {
     }
 
     /// Waits until every item put has been marked done; `false` on timeout.
-    pub(crate) fn join(&self, wait: Wait) -> bool {
+    pub(crate) fn join(&self, wait: &Wait) -> bool {
         let h = self.hdr();
         h.joined
-            .wait_until(|| self.unfinished() == 0, wait, Spin::For(SPIN))
+            .wait_until(|| self.unfinished() == 0, wait.deadline(), Spin::For(SPIN))
     }
 }
