@@ -187,6 +187,14 @@ pub(crate) fn futex_wait(
     )
 }
 
+/// `sched_getcpu()`—The CPU the calling thread runs on (a vDSO call, no syscall; the answer
+/// may be stale as soon as it is given). `None` where the kernel cannot say.
+pub(crate) fn current_cpu() -> Option<u32> {
+    // SAFETY: sched_getcpu has no preconditions; it returns -1 on failure.
+    let cpu = unsafe { libc::sched_getcpu() };
+    u32::try_from(cpu).ok()
+}
+
 /// `FUTEX_WAKE` (shared): wakes up to `n` waiters, returns how many were woken.
 pub(crate) fn futex_wake(word: &AtomicU32, n: u32) -> usize {
     // FUTEX_WAKE fails only for a bad address, which a reference cannot be.

@@ -47,10 +47,11 @@
 //! `multiproc_sync::Lock`), copies the bytes in as one record and publishes it with a single store
 //! of the ring's head; a `get` takes the *consumer lock*, decodes the record in place and frees
 //! it with a single store of the tail. With one producer and one consumer, both locks are
-//! uncontended (one compare-exchange each). A side that must wait spins for ~50 µs (so a hand
-//! over between running processes costs no syscall), then sleeps on a
-//! [`WaitWord`](multiproc_core::futex::WaitWord) after saying so; the other side calls
-//! `FUTEX_WAKE` only then. A waiter that waits long uses no CPU.
+//! uncontended (one compare-exchange each). A side that must wait spins first, up to ~50 µs,
+//! while spinning pays (so a hand-over between processes running on two cores costs no syscall;
+//! when they share a core, or the other side's core is busy, the spin is learnt away and the
+//! waiter sleeps at once), then sleeps on a [`WaitWord`](multiproc_core::futex::WaitWord) after
+//! saying so; the other side calls `FUTEX_WAKE` only then. A waiter that waits long uses no CPU.
 //!
 //! # When a process dies
 //!

@@ -89,9 +89,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Marks a page as a queue ring (and its layout and protocol version: 2 added the hand-back
 /// mark of `head`).
 /// What the mapping holds, in its typed header (version 3: the waits are `WaitWord`s, the locks
-/// are guards recorded in the header).
+/// are guards recorded in the header; 4: a `WaitWord` is 16 bytes, with what its spin learnt).
 const KIND: Kind = Kind::new(*b"QRng");
-const VERSION: u16 = 3;
+const VERSION: u16 = 4;
 /// Where the typed header puts the payload (the `Header` below): after its own 40 bytes and
 /// two guards, at 64-byte alignment.
 const PAYLOAD_START: usize = 128;
@@ -111,7 +111,8 @@ pub(crate) const DEFAULT_BUFFER: usize = 1 << 20;
 /// The smallest ring.
 pub(crate) const MIN_BUFFER: usize = 4096;
 
-/// How long a waiter spins (re-checking, with `pause`) before it sleeps on the futex.
+/// The longest a waiter spins (re-checking, with `pause`) before it sleeps on the futex: the
+/// budget of [`Spin::Adaptive`], which spins only while spinning pays.
 const SPIN: Duration = Duration::from_micros(50);
 /// A consumer waiting for the rest of a chunked message first checks that its producer lives
 /// this long after it starts waiting, then at doubling intervals up to [`PRODUCER_CHECK_MAX`]:
@@ -145,10 +146,10 @@ struct Header {
     _pad2: [u64; 6],
     /// Where the get-lock holder sleeps for data.
     data: WaitWord,
-    _pad3: [u32; 14],
+    _pad3: [u32; 12],
     /// Where the put-lock holder sleeps for space.
     space: WaitWord,
-    _pad4: [u32; 14],
+    _pad4: [u32; 12],
     // JoinableQueue.
     tasks_done: AtomicU64,
     /// Where joiners sleep until every item is done.
@@ -447,7 +448,7 @@ impl Ring {
             return true;
         }
         let deadline = cap.map_or(wait.deadline(), |c| wait.deadline().capped(c));
-        word.wait_until(ready, deadline, Spin::For(SPIN))
+        word.wait_until(ready, deadline, Spin::Adaptive(SPIN))
     }
 
     /// Takes `lock`; the deadline is worked out only when it is held by someone else.
@@ -1023,7 +1024,10 @@ impl Ring {
     /// Waits until every item put has been marked done; `false` on timeout.
     pub(crate) fn join(&self, wait: &Wait) -> bool {
         let h = self.hdr();
-        h.joined
-            .wait_until(|| self.unfinished() == 0, wait.deadline(), Spin::For(SPIN))
+        h.joined.wait_until(
+            || self.unfinished() == 0,
+            wait.deadline(),
+            Spin::Adaptive(SPIN),
+        )
     }
 }

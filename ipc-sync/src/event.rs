@@ -20,7 +20,7 @@ pub(crate) struct EventState {
     wake: WaitWord,
 }
 
-// SAFETY: `#[repr(C)]`, atomics only (a `WaitWord` is two `AtomicU32`s).
+// SAFETY: `#[repr(C)]`, atomics only (a `WaitWord` is four `AtomicU32`s).
 unsafe impl SharedState for EventState {
     const KIND: Kind = Kind::new(*b"Evnt");
 }

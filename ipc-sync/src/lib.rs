@@ -61,8 +61,10 @@
 //!
 //! # Waiting
 //!
-//! Every wait is a `FUTEX_WAIT` on a word of the shared state, after a short bounded spin (about
-//! a microsecond) that lets a hand-over between running processes skip the syscall; events,
+//! Every wait is a `FUTEX_WAIT` on a word of the shared state, after a bounded spin (up to 50 µs,
+//! and only while spinning has paid on that word: see
+//! [`multiproc_core::futex::Spin`]) that lets a hand-over between processes running on two cores
+//! skip the syscall; events,
 //! semaphores, conditions and barriers sleep on a [`multiproc_core::futex::WaitWord`], the one
 //! wait protocol of the workspace, and the lock on its own word (it never spins). No waiter
 //! polls or burns a core. Every wait has a timeout variant; a timeout is a `FUTEX_WAIT` timeout,

@@ -26,10 +26,11 @@ use crate::sys;
 pub(crate) const WAITERS: u32 = 1 << 31;
 pub(crate) const TID_MASK: u32 = (1 << 30) - 1;
 
-/// How an `Event` or `Semaphore` waiter spins before it sleeps: a hand-over between two running
-/// processes then costs no syscall on either side. (The lock itself never spins: see
+/// How an `Event`, `Semaphore` or `Condition` waiter spins before it sleeps: a hand-over between
+/// two running processes then costs no syscall on either side, and the spin stops paying (and
+/// is dropped) when the other side shares the core. (The lock itself never spins: see
 /// `lock_slow`.)
-pub(crate) const SPIN: Spin = Spin::Checks(100);
+pub(crate) const SPIN: Spin = Spin::Adaptive(Duration::from_micros(50));
 /// A sleeping acquirer looks at the owner's liveness after this much time asleep, then at
 /// doubling intervals up to [`CHECK_MAX`].
 pub(crate) const CHECK_FIRST: Duration = Duration::from_millis(1);

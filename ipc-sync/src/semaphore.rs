@@ -91,7 +91,7 @@ pub(crate) struct SemaphoreState {
     pub(crate) raw: RawSemaphore,
 }
 
-// SAFETY: `#[repr(C)]`, atomics only (a `WaitWord` is two `AtomicU32`s).
+// SAFETY: `#[repr(C)]`, atomics only (a `WaitWord` is four `AtomicU32`s).
 unsafe impl SharedState for SemaphoreState {
     const KIND: Kind = Kind::new(*b"Sema");
 }
