@@ -511,12 +511,20 @@ impl WaitWord {
         ready
     }
 
+    /// Announces a sleeper: reads the sequence, counts it in `sleepers`, fences. The caller
+    /// then checks its condition and sleeps on `seq` while it holds the value returned (or,
+    /// condition true, leaves). An async waiter does the same, its helper thread sleeping for it.
+    fn announce(&self) -> u32 {
+        let seen = self.seq.load(Ordering::Acquire);
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        seen
+    }
+
     #[cold]
     fn sleep_until(&self, mut ready: impl FnMut() -> bool, deadline: Deadline) -> bool {
         loop {
-            let seen = self.seq.load(Ordering::Acquire);
-            self.sleepers.fetch_add(1, Ordering::SeqCst);
-            fence(Ordering::SeqCst);
+            let seen = self.announce();
             if ready() {
                 self.sleepers.fetch_sub(1, Ordering::Relaxed);
                 return true;
@@ -575,6 +583,206 @@ impl WaitWord {
         #[cfg(loom)]
         fence(Ordering::SeqCst);
         self.sleepers.load(Ordering::SeqCst) != 0
+    }
+}
+
+#[cfg(all(feature = "async", not(loom)))]
+pub use self::asynch::AsyncWait;
+
+#[cfg(all(feature = "async", not(loom)))]
+mod asynch {
+    use std::ptr::NonNull;
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use std::task::{Context, Poll, Waker};
+    use std::time::{Duration, Instant};
+
+    use super::{CUTS, NO_SPIN, Spin, WaitWord, cuts_for, probe_due, probed};
+    use crate::waiter::AsyncWord;
+
+    /// A [`WaitWord`] wait for a future (feature `async`): [`poll_until`](Self::poll_until)
+    /// from the future's `poll`.
+    ///
+    /// It spins the way [`Spin`] says and the word learnt, but through the executor: it wakes
+    /// its own task and returns `Pending`, so other tasks run meanwhile and a hand-over between
+    /// two running processes costs no system call. Then it counts itself as a sleeper of the
+    /// word, exactly as a sleeping thread does (so the word's notifiers wake it), and arms the
+    /// word with the process's helper thread ([`crate::waiter`]), which wakes the task when a
+    /// notifier bumps the sequence. Dropping it (a cancelled future) takes it out of the
+    /// sleepers, and passes a wake-up it had received but not used on to another sleeper.
+    pub struct AsyncWait {
+        seq: AsyncWord,
+        word: NonNull<WaitWord>,
+        /// The sequence seen when it counted itself as a sleeper (`None`: not counted).
+        seen: Option<u32>,
+        waker: Option<Waker>,
+        /// The spin in progress: when it started, its budget, and the policy's longest.
+        spin: Option<(Instant, Duration, Duration)>,
+    }
+
+    // SAFETY: `word` points into memory kept alive by `seq`'s owner (`Send + Sync`); it is only
+    // used as `&WaitWord`, whose fields are atomics.
+    unsafe impl Send for AsyncWait {}
+    // SAFETY: as above.
+    unsafe impl Sync for AsyncWait {}
+
+    impl std::fmt::Debug for AsyncWait {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("AsyncWait")
+                .field("sleeping", &self.seen.is_some())
+                .finish()
+        }
+    }
+
+    impl AsyncWait {
+        /// A wait on `word(&owner)`, which `owner` keeps mapped.
+        pub fn new<T: Send + Sync + 'static>(
+            owner: Arc<T>,
+            word: impl for<'a> Fn(&'a T) -> &'a WaitWord,
+        ) -> AsyncWait {
+            let w = NonNull::from(word(&owner));
+            AsyncWait {
+                seq: AsyncWord::new(owner, |o| &word(o).seq),
+                word: w,
+                seen: None,
+                waker: None,
+                spin: None,
+            }
+        }
+
+        fn word(&self) -> &WaitWord {
+            // SAFETY: borrowed from the owner that `seq` keeps alive as long as `self`.
+            unsafe { self.word.as_ref() }
+        }
+
+        /// One poll of a wait until `ready()`: `Ready` once it holds (checked first), else
+        /// `Pending` with the task's waker registered.
+        pub fn poll_until(
+            &mut self,
+            cx: &mut Context<'_>,
+            spin: Spin,
+            ready: impl FnMut() -> bool,
+        ) -> Poll<()> {
+            self.poll_until_or(cx, spin, None, ready).map(|_| ())
+        }
+
+        /// [`poll_until`](Self::poll_until) that also comes back at `check` (for a wait that
+        /// must look at something now and then, as a producer's liveness): `Ready(true)` when
+        /// `ready()` holds, `Ready(false)` when `check` passed first.
+        pub fn poll_until_or(
+            &mut self,
+            cx: &mut Context<'_>,
+            spin: Spin,
+            check: Option<Instant>,
+            mut ready: impl FnMut() -> bool,
+        ) -> Poll<bool> {
+            if self.seen.is_some() {
+                if !self.seq.fired() && !ready() {
+                    self.rearm_if_moved(cx, check);
+                    return Poll::Pending;
+                }
+                self.leave();
+            }
+            if ready() {
+                self.spun(true);
+                return Poll::Ready(true);
+            }
+            if check.is_some_and(|c| Instant::now() >= c) {
+                self.spin = None;
+                return Poll::Ready(false);
+            }
+            if self.spinning(spin) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            let seen = self.word().announce();
+            if ready() {
+                self.word().sleepers.fetch_sub(1, Ordering::Relaxed);
+                return Poll::Ready(true);
+            }
+            self.seen = Some(seen);
+            self.waker = Some(cx.waker().clone());
+            self.seq.arm(seen, check, cx.waker());
+            Poll::Pending
+        }
+
+        /// Whether to go on spinning (through the executor); starts a spin if none is going.
+        fn spinning(&mut self, spin: Spin) -> bool {
+            let Spin::Adaptive(max) = spin else {
+                return false;
+            };
+            let now = Instant::now();
+            let (start, budget) = match self.spin {
+                Some((start, budget, _)) => (start, budget),
+                None => {
+                    let cut = self.word().cut.load(Ordering::Relaxed);
+                    let budget = if cut < NO_SPIN {
+                        max / (1 << cut.min(CUTS))
+                    } else if probe_due() {
+                        max
+                    } else {
+                        return false;
+                    };
+                    self.spin = Some((now, budget, max));
+                    (now, budget)
+                }
+            };
+            if now.duration_since(start) < budget {
+                return true;
+            }
+            self.spun(false);
+            false
+        }
+
+        /// Learns from the spin in progress, if any (as a thread's spin does).
+        fn spun(&mut self, paid: bool) {
+            let Some((start, _, max)) = self.spin.take() else {
+                return;
+            };
+            let w = self.word();
+            let cut = w.cut.load(Ordering::Relaxed);
+            let learnt = if paid {
+                cut.min(cuts_for(start.elapsed() * 2, max))
+            } else {
+                (cut + 1).min(NO_SPIN)
+            };
+            if cut >= NO_SPIN {
+                probed(paid);
+            }
+            if learnt != cut {
+                w.cut.store(learnt, Ordering::Relaxed);
+            }
+        }
+
+        fn rearm_if_moved(&mut self, cx: &mut Context<'_>, check: Option<Instant>) {
+            if self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                return;
+            }
+            if let Some(seen) = self.seen {
+                self.waker = Some(cx.waker().clone());
+                self.seq.arm(seen, check, cx.waker());
+            }
+        }
+
+        /// Stops counting as a sleeper; whether a wake-up had come for it.
+        fn leave(&mut self) -> bool {
+            if self.seen.take().is_none() {
+                return false;
+            }
+            let fired = self.seq.disarm();
+            self.word().sleepers.fetch_sub(1, Ordering::Relaxed);
+            self.waker = None;
+            fired
+        }
+    }
+
+    impl Drop for AsyncWait {
+        fn drop(&mut self) {
+            if self.leave() {
+                // A notify_one meant for this waiter would be lost with it: pass it on.
+                self.word().notify(1);
+            }
+        }
     }
 }
 

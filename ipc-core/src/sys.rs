@@ -187,6 +187,45 @@ pub(crate) fn futex_wait(
     )
 }
 
+/// `futex_waitv(2)` (shared, 32-bit words)—Sleeps until one of `words` no longer holds its
+/// expected value (or is woken), or `timeout` passes. `Ok(i)`: word `i` was woken; the error
+/// `AGAIN` when a word did not hold its value at the call, `TIMEDOUT`, `INTR`. Linux 5.16+.
+///
+/// An address that is not mapped makes the call fail with `FAULT`, nothing worse: the kernel
+/// reads the words itself.
+#[cfg(feature = "async")]
+pub(crate) fn futex_waitv(
+    words: &[(usize, u32)],
+    timeout: Option<Duration>,
+) -> Result<usize, Errno> {
+    use rustix::thread::futex::{Wait, WaitFlags, WaitPtr, WaitvFlags};
+    let waits: Vec<Wait> = words
+        .iter()
+        .map(|&(addr, val)| {
+            let mut w = Wait::new();
+            w.val = u64::from(val);
+            w.uaddr = WaitPtr::new(addr as *mut std::ffi::c_void);
+            w.flags = WaitFlags::SIZE_U32;
+            w
+        })
+        .collect();
+    // The timeout of futex_waitv is absolute, on the clock named.
+    let at = timeout.map(|d| {
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        let d = Duration::new(now.tv_sec.max(0) as u64, now.tv_nsec as u32).saturating_add(d);
+        rustix::time::Timespec {
+            tv_sec: d.as_secs().min(i64::MAX as u64) as i64,
+            tv_nsec: i64::from(d.subsec_nanos()),
+        }
+    });
+    rustix::thread::futex::waitv(
+        &waits,
+        WaitvFlags::empty(),
+        at.as_ref(),
+        rustix::time::ClockId::Monotonic,
+    )
+}
+
 /// `sched_getcpu()`—The CPU the calling thread runs on (a vDSO call, no syscall; the answer
 /// may be stale as soon as it is given). `None` where the kernel cannot say.
 pub(crate) fn current_cpu() -> Option<u32> {

@@ -74,3 +74,30 @@ pub(crate) fn owner_is_dead(tid: u32, stamp: &AtomicU64) -> bool {
         Err(_) => false,
     }
 }
+
+/// The owner a lock held by a future records: the process's first `multiproc_core::waiter`
+/// helper thread, which lives as long as the process, whichever runtime thread polls the future
+/// or drops its guard.
+#[cfg(feature = "tokio")]
+pub(crate) fn async_owner() -> Me {
+    use std::sync::Mutex;
+    static OWNER: Mutex<Option<(u32, Me)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut g = OWNER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((p, me)) = *g
+        && p == pid
+    {
+        return me;
+    }
+    let tid = multiproc_core::waiter::helper_thread_id();
+    let start = match task::task_state(tid) {
+        Ok(TaskState::Alive { start_time }) => start_time,
+        _ => 0,
+    };
+    let me = Me {
+        tid,
+        stamp: (u64::from(tid) << 32) | (start & 0xffff_ffff),
+    };
+    *g = Some((pid, me));
+    me
+}

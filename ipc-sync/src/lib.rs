@@ -151,11 +151,17 @@ mod bounded_semaphore;
 mod condition;
 mod error;
 mod event;
+#[cfg(feature = "tokio")]
+mod event_wait;
 mod ident;
 mod lock;
+#[cfg(feature = "tokio")]
+mod lock_async;
 mod raw_lock;
 mod rlock;
 mod semaphore;
+#[cfg(feature = "tokio")]
+mod semaphore_acquire;
 mod sys;
 
 pub use any_lock::{AnyLock, AnyLockGuard};
@@ -164,9 +170,15 @@ pub use bounded_semaphore::{BoundedSemaphore, BoundedSemaphoreGuard};
 pub use condition::{Condition, ConditionGuard, ConditionLock};
 pub use error::{BrokenBarrier, Error, LockResult, OwnerDied, TryLockError};
 pub use event::Event;
+#[cfg(feature = "tokio")]
+pub use event_wait::EventWait;
 pub use lock::{Lock, LockGuard};
+#[cfg(feature = "tokio")]
+pub use lock_async::{AsyncLockGuard, LockAsync};
 pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{Semaphore, SemaphoreGuard};
+#[cfg(feature = "tokio")]
+pub use semaphore_acquire::SemaphoreAcquire;
 
 /// The examples of README.md (this crate's crates.io page) compile and run.
 #[cfg(doctest)]

@@ -209,6 +209,59 @@ impl RawLock {
                 .is_ok()
     }
 
+    /// The lock word (for a future that waits on it through `multiproc_core::waiter`).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn word(&self) -> &std::sync::atomic::AtomicU32 {
+        &self.word
+    }
+
+    /// One attempt of an acquire that must not block (a future's): takes the lock for `me` if
+    /// it is free, or over from a dead owner when `check` says the owner's liveness is due;
+    /// otherwise makes sure the waiters bit is set and returns the word's value to wait on
+    /// (the unlock of a holder that sees the bit wakes the word).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn try_async(&self, me: Me, check: bool) -> Result<Acquired, u32> {
+        if self.try_fast(me) {
+            return Ok(Acquired::Yes);
+        }
+        loop {
+            let c = self.word.load(Ordering::Relaxed);
+            let owner = c & TID_MASK;
+            if owner == 0 {
+                // Taken with the waiters bit: other sleepers may remain.
+                if self
+                    .word
+                    .compare_exchange(c, me.tid | WAITERS, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    self.stamp.store(me.stamp, Ordering::Release);
+                    return Ok(Acquired::Yes);
+                }
+                continue;
+            }
+            if check
+                && owner != me.tid
+                && ident::owner_is_dead(owner, &self.stamp)
+                && self
+                    .word
+                    .compare_exchange(c, me.tid | WAITERS, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.stamp.store(me.stamp, Ordering::Release);
+                return Ok(Acquired::OwnerDied);
+            }
+            if c & WAITERS == 0
+                && self
+                    .word
+                    .compare_exchange(c, c | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            return Err(c | WAITERS);
+        }
+    }
+
     /// Releases if `tid` holds the lock; `false` (and nothing changes) otherwise.
     #[inline]
     pub(crate) fn unlock(&self, tid: u32) -> bool {
