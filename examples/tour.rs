@@ -8,8 +8,8 @@
 //!
 //! ```text
 //! multiproc tour (pid *)
-//! [core] frame round trip: (42, None, "hello") in 12 bytes
-//! [core] a truncated frame is an error: truncated frame: expected 13 bytes, got 5
+//! [core] message round trip: (42, None, "hello")
+//! [core] 4 bytes, then a cut-off message is an error: the peer went away in the middle of a message
 //! [core] child * woke us through a futex in a shared memfd page after *
 //! [core] and wrote through the pipe end we sent: hello from the child
 //! [process] fork       child * returned 30 in *
@@ -32,8 +32,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use multiproc::Deadline;
+use multiproc::stream::{Endpoint, Framing};
 use multiproc::transfer::{PortableFd, inherited_channel, spawn_with_channel};
-use multiproc::{SharedMapping, frame, futex};
+use multiproc::{SharedMapping, futex};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // SAFETY: when the variable is set, this process was started by `spawn_with_channel` below
@@ -43,13 +44,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("multiproc tour (pid {})", std::process::id());
 
-    // 1. Frames: a value, encoded and decoded; a corrupt frame is a typed error.
-    let mut buf = Vec::new();
-    frame::encode(&(42u32, None::<u8>, "hello"), &mut buf)?;
-    let (v, _): ((u32, Option<u8>, String), usize) = frame::decode(&buf, 1024)?;
-    println!("[core] frame round trip: {v:?} in {} bytes", buf.len());
-    let bad = frame::decode::<String>(&[9, 0, 0, 0, 1], 1024).unwrap_err();
-    println!("[core] a truncated frame is an error: {bad}");
+    // 1. Messages: a value over a framed endpoint; a message its sender cut off is a typed
+    //    error.
+    let (mut a, mut b) = Endpoint::pair(Framing::Native)?;
+    a.send(&(42u32, None::<u8>, "hello"))?;
+    let v: (u32, Option<u8>, String) = b.recv()?;
+    println!("[core] message round trip: {v:?}");
+    a.send_bytes(b"lost")?;
+    let whole = b.recv_bytes_until(multiproc::Deadline::Forever)?;
+    // Half of a header, then the sender is gone.
+    multiproc::transfer::send_fds(&a, &[9, 0, 0, 0], &[])?;
+    drop(a);
+    let bad = b.recv::<String>().unwrap_err();
+    println!(
+        "[core] {} bytes, then a cut-off message is an error: {bad}",
+        whole.len()
+    );
 
     // 2. A fresh process (exec, not fork) gets a shared page and a pipe end over a channel,
     //    then wakes us through a futex in that page.
@@ -117,7 +127,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("[queue] their reports: {got:?}");
 
     // 5. A pipe between two processes.
-    let (mut here, there) = multiproc::Pipe(true)?;
+    let (mut here, there) = multiproc::pipe()?;
     let echo = multiproc::Process::new(echo_upper, there);
     echo.start()?;
     here.send(&"hello through a pipe")?;
@@ -136,7 +146,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fifo = multiproc::Fifo::create(&path, 0o600)?; // removed when `fifo` drops
     let writer = multiproc::Process::new(fifo_writer, path.to_string_lossy().into_owned());
     writer.start()?;
-    let mut r = fifo.open_reader(Some(Duration::from_secs(10)))?;
+    let mut r = fifo.open_reader_timeout(Duration::from_secs(10))?;
     println!(
         "[fifo] read from a named pipe: {}",
         r.recv::<String>()?.unwrap_or_default()
@@ -188,9 +198,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn fifo_writer(path: String) {
-    let fifo = multiproc::Fifo::open_existing(&path).expect("the fifo exists");
+    let fifo = multiproc::Fifo::open(&path).expect("the fifo exists");
     let mut w = fifo
-        .open_writer(Some(Duration::from_secs(10)))
+        .open_writer_timeout(Duration::from_secs(10))
         .expect("a reader comes");
     w.send("hello through a fifo").expect("send");
 }

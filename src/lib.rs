@@ -58,6 +58,42 @@
 //! queues, locks, pipes, shared memory, proxies — reach the child by every start method
 //! (`fork`, `spawn`, `forkserver`, the default).
 //!
+//! # Start methods and contexts
+//!
+//! A child process starts by `fork`, `spawn` or `forkserver` (the default); see
+//! [`StartMethod`]. As in Python, [`set_start_method`] picks the default for the whole
+//! program, and [`get_context`] gives a [`Context`] whose factories make processes, pools and
+//! managers for one method, beside the others:
+//!
+//! ```
+//! use multiproc::{StartMethod, get_context};
+//!
+//! fn pid(_: ()) -> u32 {
+//!     std::process::id()
+//! }
+//!
+//! let ctx = get_context(StartMethod::Spawn);   // ctx = multiprocessing.get_context("spawn")
+//! let pool = ctx.pool(2)?;                     // ctx.Pool(2): two spawned workers
+//! let lock = ctx.lock()?;                      // ctx.Lock()
+//! let q = ctx.queue::<u32>()?;                 // ctx.Queue()
+//! assert_ne!(pool.apply(pid, ())?, std::process::id());
+//! # drop((lock, q));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Every handle (queue, lock, value, pipe end, proxy) reaches children of every start method,
+//! whichever context made it.
+//!
+//! # Logging
+//!
+//! The crates emit records through the [`log`] facade: a pool worker that died and was
+//! replaced, a manager's clients connecting and going away (and the references a dead one
+//! held), each XML-RPC request served, the resource tracker started or out of reach. Nothing is
+//! printed unless the program asks: [`log_to_stderr`] (Python's `log_to_stderr()`) installs a
+//! minimal logger that prints them as `[INFO/MainProcess] message`; any `log` backend receives
+//! them instead, under targets that start with `multiproc` (`RUST_LOG=multiproc=info` with
+//! `env_logger`). [`get_logger`] is Python's `get_logger()`.
+//!
 //! # How to depend on it
 //!
 //! ```toml
@@ -84,8 +120,8 @@
 //! | [`core`] | [`multiproc-core`](https://docs.rs/multiproc-core) | `ipc-core/` | `multiprocessing.reduction`, `heap`, `Connection`'s framing | `core` |
 //! | [`process`] | [`multiproc-process`](https://docs.rs/multiproc-process) | `ipc-process/` | `Process`, `get_context`, `set_start_method`, `current_process`, `os.fork` | `process` |
 //! | [`sync`] | [`multiproc-sync`](https://docs.rs/multiproc-sync) | `ipc-sync/` | `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | `sync` |
-//! | [`shm`] | [`multiproc-shm`](https://docs.rs/multiproc-shm) | `ipc-shm/` | `Value`, `Array`, `RawValue`, `RawArray` (`sharedctypes`), `shared_memory.SharedMemory` | `shm` |
-//! | [`pipe`] | [`multiproc-pipe`](https://docs.rs/multiproc-pipe) | `ipc-pipe/` | `Pipe`, `Connection`, `connection.wait`, `connection.Listener` / `Client` | `pipe` |
+//! | [`shm`] | [`multiproc-shm`](https://docs.rs/multiproc-shm) | `ipc-shm/` | `Value`, `Array`, `RawValue`, `RawArray` (`sharedctypes`), `shared_memory.SharedMemory`, `ShareableList` | `shm` |
+//! | [`pipe`](mod@pipe) | [`multiproc-pipe`](https://docs.rs/multiproc-pipe) | `ipc-pipe/` | `Pipe`, `Connection`, `connection.wait`, `connection.Listener` / `Client` | `pipe` |
 //! | [`fifo`] | [`multiproc-fifo`](https://docs.rs/multiproc-fifo) | `ipc-fifo/` | `os.mkfifo` named pipes | `fifo` |
 //! | [`queue`] | [`multiproc-queue`](https://docs.rs/multiproc-queue) | `ipc-queue/` | `Queue`, `JoinableQueue`, `SimpleQueue` (and the POSIX `mq_open` queue) | `queue` |
 //! | [`pool`] | [`multiproc-pool`](https://docs.rs/multiproc-pool) | `ipc-pool/` | `Pool`: `map`, `imap`, `imap_unordered`, `starmap`, `apply`, `apply_async` | `pool` |
@@ -98,15 +134,21 @@
 //! |---|---|---|
 //! | `multiprocessing.reduction.send_handle` | [`transfer::send_fds`] | core |
 //! | pickling a `Connection` to a spawned child | [`transfer::Channel`] is serde: send it over another channel | core |
-//! | `Connection.send` framing (length + pickle) | [`frame`] (length + postcard) | core |
+//! | `Connection.send` framing (length + pickle) | [`stream`]: one framed endpoint, Python's framing or ours (length + postcard) | core |
 //! | `Process(target=f, args=(x,)).start()` | [`Process::new(f, x)`](Process::new)`.start()` | process |
-//! | `get_context('spawn')` | [`get_context`]`(`[`StartMethod::Spawn`]`)` | process |
+//! | `get_context('spawn')` | [`get_context`]`(`[`StartMethod::Spawn`]`)` → [`Context`] | umbrella |
+//! | `ctx.Process(...)`, `ctx.Pool(4)`, `ctx.Manager()` | [`Context::process`], [`Context::pool`], [`Context::manager`]: started by the context's method | umbrella |
+//! | `ctx.Queue()`, `ctx.Lock()`, `ctx.Value('i', 7)`, `ctx.Pipe()`, … | [`Context::queue`], [`Context::lock`], [`Context::value`], [`Context::pipe`], … (every factory) | umbrella |
+//! | `get_start_method()`, `set_start_method('spawn')` | [`get_start_method`], [`set_start_method`] | process |
 //! | `p.join(); p.exitcode` | [`Process::join`], [`Process::exitcode`] | process |
 //! | `Lock()`, `with lock:` | [`Lock::new`], [`Lock::lock`] (a guard) | sync |
 //! | `Event()`, `Condition()`, `Barrier(n)` | [`Event`], [`Condition`], [`Barrier`] | sync |
 //! | `Value('i', 7)`, `Array('d', 10)` | [`Value::new`]`(7)`, [`Array::zeroed`]`(10)` | shm |
+//! | `class Point(Structure): _fields_ = …` | `#[derive(Shareable)] #[shareable(crate = multiproc::shm)] #[repr(C)] struct Point` | shm |
 //! | `shared_memory.SharedMemory(name, create=True, size=n)` | [`SharedMemory::create`] | shm |
-//! | `a, b = Pipe()`; `a.send(x)`; `b.recv()` | [`Pipe`], [`Connection::send`], [`Connection::recv`] | pipe |
+//! | `SharedMemory(create=True, size=n)` (a generated name) | [`SharedMemory::new`] | shm |
+//! | `shared_memory.ShareableList([1, 2.5, "a"])` | [`ShareableList::new`] (Python's layout: either side attaches by name) | shm |
+//! | `a, b = Pipe()`; `a.send(x)`; `b.recv()` | [`pipe()`](fn@pipe), [`Connection::send`], [`Connection::recv`] | pipe |
 //! | `connection.wait([a, b], timeout)` | [`wait`] | pipe |
 //! | `Listener(address, authkey=k)`, `Client(address, authkey=k)` | [`pipe::Listener`], [`pipe::Client`] | pipe |
 //! | `os.mkfifo(path)`; `open(path)` | [`Fifo`] | fifo |
@@ -118,6 +160,8 @@
 //! | `BaseManager(address, authkey).connect()` | [`Manager::connect`]`(address, authkey)` | manager |
 //! | `xmlrpc.client.ServerProxy(url).add(2, 3)` | [`rpc::Client::new`]`(url)?.call("add", (2, 3))` | rpc |
 //! | `SimpleXMLRPCServer(addr).register_function(f)` | [`rpc::Server::bind`], `register_function` | rpc |
+//! | `multiprocessing.log_to_stderr(logging.INFO)` | [`log_to_stderr`]`(LevelFilter::Info)` | umbrella |
+//! | `multiprocessing.get_logger()` | [`get_logger`] (any `log` backend works instead) | umbrella |
 //!
 //! # Conventions
 //!
@@ -136,6 +180,15 @@
 //!   `obj.unlink()`, `Type::unlink_name(name)`.
 //!
 //! Linux is the platform built and tested.
+
+#[cfg(feature = "process")]
+mod context;
+mod logging;
+
+/// The `log` facade every `multiproc` crate emits its records through (re-exported, so that
+/// `multiproc::log::LevelFilter` needs no dependency of its own).
+pub use log;
+pub use logging::{LOG_TARGET_PREFIX, get_logger, log_to_stderr};
 
 /// The conventions every `multiproc` crate follows: names, errors, the layout of a crate, tests.
 pub mod conventions {
@@ -157,7 +210,9 @@ pub use multiproc_rpc as rpc;
 
 #[cfg(feature = "core")]
 #[doc(inline)]
-pub use multiproc_core::{Deadline, Error as CoreError, SharedMapping, frame, futex, transfer};
+pub use multiproc_core::{
+    Deadline, Error as CoreError, SharedMapping, codec, futex, stream, transfer,
+};
 
 #[cfg(feature = "process")]
 #[doc(inline)]
@@ -166,9 +221,11 @@ pub use multiproc_process as process;
 #[cfg(feature = "process")]
 #[doc(inline)]
 pub use multiproc_process::{
-    Context, JoinHandle, Process, StartMethod, current_process, get_context, set_start_method,
-    spawn,
+    JoinHandle, Process, StartMethod, current_process, get_start_method, set_start_method, spawn,
 };
+
+#[cfg(feature = "process")]
+pub use context::{Context, get_context};
 
 #[cfg(feature = "sync")]
 #[doc(inline)]
@@ -186,7 +243,7 @@ pub use multiproc_pipe as pipe;
 
 #[cfg(feature = "pipe")]
 #[doc(inline)]
-pub use multiproc_pipe::{Connection, Pipe, wait};
+pub use multiproc_pipe::{Connection, pipe, pipe_one_way, wait};
 
 #[cfg(feature = "fifo")]
 #[doc(inline)]
@@ -209,7 +266,10 @@ pub use multiproc_shm as shm;
 
 #[cfg(feature = "shm")]
 #[doc(inline)]
-pub use multiproc_shm::{Array, AtomicElement, RawArray, RawValue, Shareable, SharedMemory, Value};
+pub use multiproc_shm::{
+    Array, AtomicElement, ListItem, RawArray, RawValue, Shareable, ShareableList, SharedMemory,
+    Value,
+};
 
 #[cfg(feature = "pool")]
 #[doc(inline)]

@@ -8,13 +8,13 @@ fn core_is_reexported() {
         multiproc::core::SharedMapping::anonymous;
     let _: fn() -> std::io::Result<(multiproc::transfer::Channel, multiproc::transfer::Channel)> =
         multiproc::transfer::Channel::pair;
-    let _ = multiproc::frame::DEFAULT_MAX_FRAME;
+    let _ = multiproc::stream::DEFAULT_MAX_MESSAGE;
     let _ = multiproc::futex::WaitResult::TimedOut;
     // Root names are the same items as the module paths.
     let map: multiproc::SharedMapping = multiproc::core::SharedMapping::anonymous(64).unwrap();
     assert_eq!(map.len(), 64);
-    let err: multiproc::CoreError = multiproc::core::Error::Closed;
-    assert_eq!(err.to_string(), "the peer closed the connection");
+    let err: multiproc::CoreError = multiproc::core::Error::Disconnected { mid_message: false };
+    assert_eq!(err.to_string(), "the peer closed its end");
 }
 
 #[cfg(feature = "process")]
@@ -29,7 +29,8 @@ fn process_is_reexported() {
     let p: multiproc::Process = multiproc::process::Process::new(double, 1);
     assert!(p.name().starts_with("Process-"));
     assert_eq!(multiproc::current_process().name, "MainProcess");
-    let _: fn(multiproc::StartMethod) = multiproc::set_start_method;
+    let _: fn(multiproc::StartMethod) -> Result<(), multiproc::process::Error> =
+        multiproc::set_start_method;
     let _ = multiproc::spawn::<u32, u32>;
 }
 
@@ -65,10 +66,9 @@ fn rpc_is_reexported() {
 #[cfg(feature = "pipe")]
 #[test]
 fn pipe_is_reexported() {
-    let (mut a, mut b): (multiproc::Connection, multiproc::Connection) =
-        multiproc::Pipe(true).unwrap();
+    let (mut a, mut b): (multiproc::Connection, multiproc::Connection) = multiproc::pipe().unwrap();
     a.send(&7u8).unwrap();
-    assert_eq!(multiproc::wait(&[&b], None).unwrap(), vec![0]);
+    assert_eq!(multiproc::wait(&[&b]).unwrap(), vec![0]);
     assert_eq!(b.recv::<u8>().unwrap(), 7);
     let _ = multiproc::pipe::pipe;
     let _: Option<(multiproc::pipe::Listener, multiproc::pipe::Client)> = None;
@@ -85,9 +85,9 @@ fn fifo_is_reexported() {
     let _: fn(
         &str,
         &str,
-        Option<std::time::Duration>,
+        std::time::Duration,
     ) -> Result<multiproc::fifo::Duplex, multiproc::fifo::Error> =
-        |a, b, t| multiproc::fifo::Duplex::connect(a, b, t);
+        |a, b, t| multiproc::fifo::Duplex::connect_timeout(a, b, t);
 }
 
 #[cfg(feature = "queue")]
@@ -122,6 +122,17 @@ fn shm_is_reexported() {
     fn atomic<T: multiproc::AtomicElement>() {}
     shareable::<[f64; 2]>();
     atomic::<u64>();
+    #[derive(multiproc::Shareable, Clone, Copy, Debug, PartialEq)]
+    #[shareable(crate = multiproc::shm)]
+    #[repr(C)]
+    struct Point {
+        x: f64,
+        y: f64,
+    }
+    let p = multiproc::Value::new(Point { x: 1.0, y: 2.0 }).unwrap();
+    assert_eq!(p.get(), Point { x: 1.0, y: 2.0 });
+    let sl: multiproc::ShareableList = multiproc::shm::ShareableList::new([1, 2]).unwrap();
+    assert_eq!(sl.get(1).unwrap(), multiproc::ListItem::Int(2));
 }
 
 #[cfg(feature = "pool")]

@@ -19,6 +19,7 @@ import pickle
 import signal
 import statistics
 import struct
+import subprocess
 import sys
 import time
 
@@ -344,6 +345,31 @@ def process_spawn():
 def process_forkserver():
     """W7.process_forkserver: the same with forkserver, 20 processes."""
     _start_join("py.W7.process_forkserver", "forkserver", 20)
+
+
+_FIRST_START = (
+    "import multiprocessing as mp, time\n"
+    "t = time.perf_counter()\n"
+    "p = mp.get_context('forkserver').Process(target=time.sleep, args=(0,))\n"
+    "p.start()\n"
+    "p.join()\n"
+    "assert p.exitcode == 0\n"
+    "print((time.perf_counter() - t) * 1e3)\n"
+)
+
+
+def process_first_start():
+    """The first Process start + join of a fresh interpreter with the forkserver method (the
+    server boots in it), timed inside it; median of 10 interpreters."""
+    runs = max(3, n(10))
+    watchdog(120)
+    times = sorted(
+        float(subprocess.run([sys.executable, "-c", _FIRST_START], check=True,
+                             capture_output=True, text=True).stdout)
+        for _ in range(runs)
+    )
+    watchdog(0)
+    emit("py.process_first_start_forkserver", times[len(times) // 2], "ms")
 
 
 def _send_kib(conn):
@@ -997,7 +1023,10 @@ def pool_apply_async_get():
 
 
 def pool_fib27x8():
-    """W6.pool_fib27x8: fib(27) x 8 serially, then pool.map(fib, [27]*8, chunksize=1); speedup."""
+    """W6.pool_fib27x8: fib(27) x 8 serially, then pool.map(fib, [27]*8, chunksize=1); speedup.
+    Also emits the serial time (py.W6.pool_fib27x8_serial, ms): the Rust row picks its n so that
+    its serial time is about this one."""
+    serials = []
     with _pool2() as pool:
         def once():
             watchdog(120)
@@ -1005,12 +1034,23 @@ def pool_fib27x8():
             for _ in range(8):
                 _fib(27)
             serial = time.perf_counter() - t
+            serials.append(serial * 1e3)
             t = time.perf_counter()
             pool.map(_fib, [27] * 8, chunksize=1)
             par = time.perf_counter() - t
             watchdog(0)
             return serial / par
         emit("py.W6.pool_fib27x8", statistics.median(once() for _ in range(max(REPS, 3))), "x")
+    emit("py.W6.pool_fib27x8_serial", statistics.median(serials), "ms")
+
+
+def fib_serial_ms():
+    """Eight fib(27), once, in ms: what `cargo xtask bench` hands the Rust fib row as its
+    target serial time."""
+    t = time.perf_counter()
+    for _ in range(8):
+        _fib(27)
+    return (time.perf_counter() - t) * 1e3
 
 
 def pool_imap_unordered():
@@ -1248,6 +1288,7 @@ WORKLOADS = [
     ("py.W7.process_forkserver", process_forkserver, "process"),
     ("py.W7.process_spawn", process_spawn, "process"),
     ("py.process_return_1KiB", process_return_1kib, "process"),
+    ("py.process_first_start_forkserver", process_first_start, "process"),
     ("py.W10.xmlrpc_seq_single", lambda: xmlrpc_seq(False), "rpc"),
     ("py.W10.xmlrpc_seq_threaded", lambda: xmlrpc_seq(True), "rpc"),
     ("py.W10.xmlrpc_4clients_single", lambda: xmlrpc_4clients(False), "rpc"),
@@ -1263,6 +1304,9 @@ WORKLOADS = [
 ]
 
 if __name__ == "__main__":
+    if "--fib-serial-ms" in sys.argv:
+        print(fib_serial_ms())
+        sys.exit(0)
     if "--list" in sys.argv:
         for id_, _, _ in WORKLOADS:
             print(id_)

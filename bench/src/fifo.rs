@@ -18,13 +18,13 @@ fn run(opts: &Opts, size: usize, count: usize) -> f64 {
         let path = std::env::temp_dir().join(format!("ipc-bench-fifo-{}", std::process::id()));
         let fifo = Fifo::create(&path, 0o600).expect("mkfifo");
         let pid = fork(|| {
-            let mut w = fifo.open_writer(Some(WAIT)).expect("open writer");
+            let mut w = fifo.open_writer_timeout(WAIT).expect("open writer");
             let block = vec![0x5au8; size];
             for _ in 0..count {
                 w.write_all(&block).expect("write");
             }
         });
-        let mut r = fifo.open_reader(Some(WAIT)).expect("open reader");
+        let mut r = fifo.open_reader_timeout(WAIT).expect("open reader");
         let mut buf = vec![0u8; 64 * 1024];
         let t = Instant::now();
         let mut got = 0;

@@ -47,6 +47,10 @@ const MODULES: &[&[Workload]] = &[
 ];
 
 fn main() {
+    if std::env::var_os(process::FIRST_START_ROLE).is_some() {
+        process::first_start_child();
+        return;
+    }
     let mut quick = false;
     let mut busy = false;
     let mut filters: Vec<String> = Vec::new();

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use multiproc_pipe::{Connection, pipe};
+use multiproc_pipe::{Connection, pipe, pipe_one_way};
 
 use crate::place::Placement;
 use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
@@ -10,8 +10,20 @@ use crate::workload::Workload;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How each side receives in a round trip.
+#[derive(Clone, Copy, PartialEq)]
+enum Receive {
+    /// `recv_bytes_into` of 8 bytes.
+    Bytes,
+    /// `recv()` of an integer, waiting as long as it takes.
+    Value,
+    /// `recv_timeout()` of an integer.
+    ValueTimeout,
+}
+
 /// Round trips: the parent sends, the child echoes, `n` times after 200 warm-up rounds.
-fn rtt(id: &str, opts: &Opts, duplex: bool, bytes: bool) {
+fn rtt(id: &str, opts: &Opts, duplex: bool, how: Receive) {
+    let bytes = how == Receive::Bytes;
     let n = opts.n(20_000);
     let warm = 200;
     let v = median(opts.reps(), || {
@@ -23,11 +35,11 @@ fn rtt(id: &str, opts: &Opts, duplex: bool, bytes: bool) {
             Option<Connection>,
             Option<Connection>,
         ) = if duplex {
-            let (a, b) = pipe(true).expect("pipe");
+            let (a, b) = pipe().expect("pipe");
             (a, b, None, None)
         } else {
-            let (r1, w1) = pipe(false).expect("pipe");
-            let (r2, w2) = pipe(false).expect("pipe");
+            let (r1, w1) = pipe_one_way().expect("pipe");
+            let (r2, w2) = pipe_one_way().expect("pipe");
             (w1, r1, Some(w2), Some(r2))
         };
         let pid = fork(|| {
@@ -43,7 +55,11 @@ fn rtt(id: &str, opts: &Opts, duplex: bool, bytes: bool) {
                     }
                     .expect("child send");
                 } else {
-                    let x: u64 = c_recv.recv().expect("child recv");
+                    let x: u64 = match how {
+                        Receive::ValueTimeout => c_recv.recv_timeout(TIMEOUT),
+                        _ => c_recv.recv(),
+                    }
+                    .expect("child recv");
                     match out {
                         Some(o) => o.send(&x),
                         None => c_recv.send(&x),
@@ -66,7 +82,11 @@ fn rtt(id: &str, opts: &Opts, duplex: bool, bytes: bool) {
                 let mut b = [0u8; 8];
                 back.recv_bytes_into(&mut b, 0).expect("recv");
             } else {
-                let x: u64 = back.recv_timeout(TIMEOUT).expect("recv");
+                let x: u64 = match how {
+                    Receive::ValueTimeout => back.recv_timeout(TIMEOUT),
+                    _ => back.recv(),
+                }
+                .expect("recv");
                 assert_eq!(x, i);
             }
         };
@@ -88,8 +108,12 @@ fn rtt(id: &str, opts: &Opts, duplex: bool, bytes: bool) {
 /// This module's workloads, in the order they run.
 pub const WORKLOADS: &[Workload] = &[
     RTT_INT,
+    RTT_INT_TIMEOUT,
+    RTT_INT_ASYNC,
     RTT_BYTES8,
     RTT_ONEWAY_BYTES8,
+    RTT_ONEWAY_INT,
+    RTT_ONEWAY_INT_TIMEOUT,
     TPUT_64B,
     TPUT_64KIB,
     TPUT_64KIB_DUPLEX,
@@ -109,7 +133,111 @@ pub const RTT_INT: Workload = Workload {
 /// `pipe.rtt_int`: W1.pipe_rtt_int — a duplex `Connection`, `send(i)` / `recv()` there and
 /// back; µs per round trip.
 pub fn rtt_int(opts: &Opts) {
-    rtt("pipe.rtt_int", opts, true, false);
+    rtt("pipe.rtt_int", opts, true, Receive::Value);
+}
+
+pub const RTT_INT_TIMEOUT: Workload = Workload {
+    id: "pipe.rtt_int_timeout",
+    what: "duplex Connection, an integer there and back through recv_timeout (reads first, polls only when the read would block)",
+    python: &["py.W1.pipe_rtt_int"],
+    limit: Some("L1_unix_stream_pingpong"),
+    placement: Placement::Apart,
+    run: rtt_int_timeout,
+    ..Workload::ROW
+};
+
+/// `pipe.rtt_int_timeout`: the same with `recv_timeout` on both sides (a receive that reads
+/// first and waits in `poll` only when the read would block).
+pub fn rtt_int_timeout(opts: &Opts) {
+    rtt("pipe.rtt_int_timeout", opts, true, Receive::ValueTimeout);
+}
+
+pub const RTT_ONEWAY_INT: Workload = Workload {
+    id: "pipe.rtt_oneway_int",
+    what: "two one-way Connections, an integer there and back through recv",
+    limit: Some("L1_pipe_pingpong"),
+    placement: Placement::Apart,
+    run: rtt_oneway_int,
+    ..Workload::ROW
+};
+
+/// `pipe.rtt_oneway_int`: an integer there and back over two one-way pipes through `recv`,
+/// against the bare pipe ping-pong.
+pub fn rtt_oneway_int(opts: &Opts) {
+    rtt("pipe.rtt_oneway_int", opts, false, Receive::Value);
+}
+
+pub const RTT_ONEWAY_INT_TIMEOUT: Workload = Workload {
+    id: "pipe.rtt_oneway_int_timeout",
+    what: "two one-way Connections, an integer there and back through recv_timeout",
+    limit: Some("L1_pipe_pingpong"),
+    placement: Placement::Apart,
+    run: rtt_oneway_int_timeout,
+    ..Workload::ROW
+};
+
+/// `pipe.rtt_oneway_int_timeout`: the same through `recv_timeout`.
+pub fn rtt_oneway_int_timeout(opts: &Opts) {
+    rtt(
+        "pipe.rtt_oneway_int_timeout",
+        opts,
+        false,
+        Receive::ValueTimeout,
+    );
+}
+
+pub const RTT_INT_ASYNC: Workload = Workload {
+    id: "pipe.rtt_int_async",
+    what: "duplex AsyncConnection (tokio, current-thread runtime each side), an integer there and back (target: within 1.5x of pipe.rtt_int)",
+    python: &["py.W1.pipe_rtt_int"],
+    limit: Some("L1_unix_stream_pingpong"),
+    placement: Placement::Apart,
+    run: rtt_int_async,
+    ..Workload::ROW
+};
+
+/// `pipe.rtt_int_async`: `pipe.rtt_int` with both sides async (`AsyncConnection`, a
+/// current-thread tokio runtime in each process); µs per round trip.
+pub fn rtt_int_async(opts: &Opts) {
+    let n = opts.n(20_000);
+    let warm = 200;
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let (a, b) = pipe().expect("pipe");
+        let pid = fork(|| {
+            runtime().block_on(async {
+                let mut b = b.into_async().expect("async");
+                for _ in 0..warm + n {
+                    let x: u64 = b.recv().await.expect("child recv");
+                    b.send(&x).await.expect("child send");
+                }
+            })
+        });
+        let d = runtime().block_on(async {
+            let mut a = a.into_async().expect("async");
+            for i in 0..warm as u64 {
+                a.send(&i).await.expect("send");
+                let _: u64 = a.recv().await.expect("recv");
+            }
+            let t = Instant::now();
+            for i in 0..n as u64 {
+                a.send(&i).await.expect("send");
+                let x: u64 = a.recv().await.expect("recv");
+                assert_eq!(x, i);
+            }
+            t.elapsed()
+        });
+        reap(pid);
+        watchdog(0);
+        per_op(d, n, "us")
+    });
+    emit("pipe.rtt_int_async", v, "us");
 }
 
 pub const RTT_BYTES8: Workload = Workload {
@@ -125,7 +253,7 @@ pub const RTT_BYTES8: Workload = Workload {
 /// `pipe.rtt_bytes8`: W1.pipe_rtt_bytes8 — 8 bytes with `send_bytes` / `recv_bytes_into` on a
 /// duplex connection.
 pub fn rtt_bytes8(opts: &Opts) {
-    rtt("pipe.rtt_bytes8", opts, true, true);
+    rtt("pipe.rtt_bytes8", opts, true, Receive::Bytes);
 }
 
 pub const RTT_ONEWAY_BYTES8: Workload = Workload {
@@ -140,7 +268,7 @@ pub const RTT_ONEWAY_BYTES8: Workload = Workload {
 
 /// `pipe.rtt_oneway_bytes8`: the same over two one-way pipes, against the bare pipe ping-pong.
 pub fn rtt_oneway_bytes8(opts: &Opts) {
-    rtt("pipe.rtt_oneway_bytes8", opts, false, true);
+    rtt("pipe.rtt_oneway_bytes8", opts, false, Receive::Bytes);
 }
 
 /// One-way throughput: a child `send_bytes` `count` messages of `size` bytes back to back; the
@@ -149,11 +277,11 @@ fn tput(id: &str, opts: &Opts, duplex: bool, size: usize, count: usize) -> f64 {
     let v = median(opts.reps(), || {
         watchdog(120);
         let (mut r, mut w) = if duplex {
-            pipe(true).expect("pipe")
+            pipe().expect("pipe")
         } else {
-            pipe(false).expect("pipe")
+            pipe_one_way().expect("pipe")
         };
-        let go = pipe(false).expect("pipe");
+        let go = pipe_one_way().expect("pipe");
         let (mut go_r, mut go_w) = go;
         let pid = fork(|| {
             let msg = vec![0x5au8; size];

@@ -42,6 +42,7 @@ pub const WORKLOADS: &[Workload] = &[
     FORKSERVER_START_JOIN,
     SPAWN_START_JOIN,
     RETURN_1KIB,
+    FIRST_START,
 ];
 
 pub const FORK_START_JOIN: Workload = Workload {
@@ -120,4 +121,53 @@ pub fn return_1kib(opts: &Opts) {
         per_op(t.elapsed(), n, "ms")
     });
     emit("process.return_1KiB", v, "ms");
+}
+
+/// The environment variable that makes a run of this binary the fresh program of
+/// [`first_start`].
+pub const FIRST_START_ROLE: &str = "IPC_BENCH_FIRST_START";
+
+/// In a fresh run of this binary: the first forkserver `Process` start + join of the program
+/// (the fork server boots in it), printed in ms.
+pub fn first_start_child() {
+    let t = Instant::now();
+    let p = get_context(StartMethod::Forkserver).process(noop, ());
+    p.start().expect("start");
+    p.join().expect("join");
+    assert_eq!(p.exitcode(), Some(0));
+    println!("{}", t.elapsed().as_secs_f64() * 1e3);
+}
+
+pub const FIRST_START: Workload = Workload {
+    id: "process.first_start_forkserver",
+    what: "the first forkserver Process start + join of a fresh program: the fork server boots (target: <= 2 ms)",
+    python: &["py.process_first_start_forkserver"],
+    run: first_start,
+    ..Workload::ROW
+};
+
+/// `process.first_start_forkserver`: the first `Process` start + join of a program, which boots
+/// the fork server (a fresh run of this binary for each sample, timed inside it from before
+/// `start` to after `join`); median of 10 programs. Python's twin does the same with its
+/// forkserver in a fresh interpreter.
+pub fn first_start(opts: &Opts) {
+    let runs = opts.n(10).max(3);
+    let exe = std::env::current_exe().expect("own path");
+    watchdog(120);
+    let mut v: Vec<f64> = (0..runs)
+        .map(|_| {
+            let out = std::process::Command::new(&exe)
+                .env(FIRST_START_ROLE, "1")
+                .output()
+                .expect("run");
+            assert!(out.status.success(), "first-start run failed: {out:?}");
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .expect("a time")
+        })
+        .collect();
+    watchdog(0);
+    v.sort_by(f64::total_cmp);
+    emit("process.first_start_forkserver", v[v.len() / 2], "ms");
 }

@@ -8,7 +8,9 @@ use std::io;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
+use crate::futex::Deadline;
 use crate::sys;
+use crate::sys::fd::Flag;
 
 /// Runs `f` again for as long as it fails with [`io::ErrorKind::Interrupted`] (`EINTR`).
 ///
@@ -30,41 +32,64 @@ pub fn retry_eintr<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     }
 }
 
-/// `fcntl(fd, F_SETFD, FD_CLOEXEC)`—Sets or clears close-on-exec.
+/// `fcntl(fd, F_SETFD, FD_CLOEXEC)`—Sets close-on-exec: the descriptor is closed in a program
+/// this process `exec`s.
 ///
-/// Every descriptor `multiproc` creates is close-on-exec; clear it only for a descriptor a child
-/// should inherit across `exec` (and prefer [`crate::transfer::spawn_with_channel`]).
+/// Every descriptor `multiproc` creates is close-on-exec already.
 ///
 /// # References
 /// - [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
 #[doc(alias = "FD_CLOEXEC")]
-pub fn set_cloexec(fd: impl AsFd, on: bool) -> io::Result<()> {
-    sys::set_cloexec(fd.as_fd(), on)
+pub fn set_cloexec(fd: impl AsFd) -> io::Result<()> {
+    sys::fd::set_cloexec(fd.as_fd(), Flag::Set)
+}
+
+/// `fcntl(fd, F_SETFD, 0)`—Clears close-on-exec: a program this process `exec`s inherits the
+/// descriptor.
+///
+/// Clear it only for a descriptor a child should inherit across `exec` (and prefer
+/// [`crate::transfer::spawn_with_channel`], which clears it in the child only).
+///
+/// # References
+/// - [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
+pub fn clear_cloexec(fd: impl AsFd) -> io::Result<()> {
+    sys::fd::set_cloexec(fd.as_fd(), Flag::Clear)
 }
 
 /// Whether close-on-exec is set on `fd`.
 pub fn is_cloexec(fd: impl AsFd) -> io::Result<bool> {
-    sys::is_cloexec(fd.as_fd())
+    sys::fd::is_cloexec(fd.as_fd())
 }
 
-/// `fcntl(fd, F_SETFL, O_NONBLOCK)`—Sets or clears non-blocking mode.
+/// `fcntl(fd, F_SETFL, O_NONBLOCK)`—Makes reads and writes on `fd` fail with
+/// [`io::ErrorKind::WouldBlock`] instead of waiting.
+///
+/// The flag belongs to the open file, so every process that shares it sees it.
 ///
 /// # References
 /// - [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
 #[doc(alias = "O_NONBLOCK")]
-pub fn set_nonblocking(fd: impl AsFd, on: bool) -> io::Result<()> {
-    sys::set_nonblocking(fd.as_fd(), on)
+pub fn set_nonblocking(fd: impl AsFd) -> io::Result<()> {
+    sys::fd::set_nonblocking(fd.as_fd(), Flag::Set)
+}
+
+/// `fcntl(fd, F_SETFL, flags & !O_NONBLOCK)`—Makes reads and writes on `fd` wait again.
+///
+/// # References
+/// - [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
+pub fn set_blocking(fd: impl AsFd) -> io::Result<()> {
+    sys::fd::set_nonblocking(fd.as_fd(), Flag::Clear)
 }
 
 /// Whether `O_NONBLOCK` is set on `fd`.
 pub fn is_nonblocking(fd: impl AsFd) -> io::Result<bool> {
-    sys::is_nonblocking(fd.as_fd())
+    sys::fd::is_nonblocking(fd.as_fd())
 }
 
 /// `fcntl(fd, F_DUPFD_CLOEXEC, 0)`—A new descriptor for the same open file, close-on-exec.
 #[doc(alias = "F_DUPFD_CLOEXEC")]
 pub fn dup(fd: impl AsFd) -> io::Result<OwnedFd> {
-    sys::dup_cloexec(fd.as_fd())
+    sys::fd::dup_cloexec(fd.as_fd())
 }
 
 /// `pipe2(O_CLOEXEC)`—Creates a pipe; returns `(read end, write end)`.
@@ -73,7 +98,7 @@ pub fn dup(fd: impl AsFd) -> io::Result<OwnedFd> {
 /// - [pipe(2)](https://man7.org/linux/man-pages/man2/pipe.2.html)
 #[doc(alias = "pipe2")]
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    sys::pipe()
+    sys::fd::pipe()
 }
 
 /// `socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC)`—Two connected Unix stream sockets.
@@ -81,12 +106,12 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 /// # References
 /// - [socketpair(2)](https://man7.org/linux/man-pages/man2/socketpair.2.html)
 pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
-    sys::socketpair_stream()
+    sys::net::socketpair_stream()
 }
 
 /// Whether the raw number `fd` names an open descriptor of this process.
 pub fn is_open(fd: RawFd) -> bool {
-    sys::raw_fd_is_open(fd)
+    sys::fd::raw_fd_is_open(fd)
 }
 
 /// Takes ownership of a descriptor this process inherited under the number `raw`, after checking
@@ -105,27 +130,32 @@ pub fn is_open(fd: RawFd) -> bool {
 /// assert!(matches!(err, multiproc_core::Error::BadFd(1_000_000)));
 /// ```
 pub unsafe fn claim_inherited(raw: RawFd) -> Result<OwnedFd> {
-    if !sys::raw_fd_is_open(raw) {
+    if !sys::fd::raw_fd_is_open(raw) {
         return Err(Error::BadFd(raw));
     }
     // SAFETY: `raw` is open (checked just above) and the caller guarantees nothing else owns it.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    sys::set_cloexec(fd.as_fd(), true)?;
+    sys::fd::set_cloexec(fd.as_fd(), Flag::Set)?;
     Ok(fd)
 }
 
-/// `poll`—Waits until at least one of `fds` is readable (or its peer hung up), for at most
-/// `timeout` (`None`: no limit); returns the indices of those that are, `[]` on timeout.
+/// `poll`—Waits until at least one of `fds` is readable (or its peer hung up), at most until
+/// `deadline` ([`Deadline::No`] looks without waiting, [`Deadline::Forever`] has no limit);
+/// returns the indices of those that are, `[]` when the deadline passed.
 ///
 /// ```
+/// use multiproc_core::Deadline;
 /// use std::io::Write;
+/// use std::os::fd::AsFd;
 /// use std::time::Duration;
 /// let (r1, _w1) = multiproc_core::fd::pipe()?;
 /// let (r2, w2) = multiproc_core::fd::pipe()?;
 /// std::fs::File::from(w2).write_all(b"x")?;
-/// let ready = multiproc_core::fd::wait_readable(&[r1.as_fd(), r2.as_fd()], Some(Duration::from_secs(1)))?;
+/// let ready = multiproc_core::fd::wait_readable(
+///     &[r1.as_fd(), r2.as_fd()],
+///     Deadline::after(Duration::from_secs(1)),
+/// )?;
 /// assert_eq!(ready, vec![1]);
-/// # use std::os::fd::AsFd;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 ///
@@ -134,9 +164,9 @@ pub unsafe fn claim_inherited(raw: RawFd) -> Result<OwnedFd> {
 #[doc(alias = "poll")]
 pub fn wait_readable(
     fds: &[std::os::fd::BorrowedFd<'_>],
-    timeout: Option<std::time::Duration>,
+    deadline: Deadline,
 ) -> io::Result<Vec<usize>> {
-    sys::poll_many(fds, timeout)
+    sys::fd::poll_many(fds, deadline)
 }
 
 /// `setsockopt(SO_SNDBUF, SO_RCVBUF)`—Asks for socket buffers of `bytes` in each direction
@@ -147,12 +177,12 @@ pub fn wait_readable(
 /// - [socket(7)](https://man7.org/linux/man-pages/man7/socket.7.html)
 #[doc(alias = "SO_SNDBUF")]
 pub fn set_socket_buffers(sock: impl AsFd, bytes: usize) -> io::Result<()> {
-    sys::set_socket_buffers(sock.as_fd(), bytes)
+    sys::net::set_socket_buffers(sock.as_fd(), bytes)
 }
 
 /// `write(fd, buf)` that never raises `SIGPIPE`: a pipe or fifo whose reader is gone gives
 /// [`io::ErrorKind::BrokenPipe`] instead, even in a process that did not ignore `SIGPIPE`.
 /// Returns the bytes written (possibly fewer than `buf.len()`).
 pub fn write_nosigpipe(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
-    sys::writev_nosigpipe(fd.as_fd(), &[io::IoSlice::new(buf)])
+    sys::fd::writev_nosigpipe(fd.as_fd(), &[io::IoSlice::new(buf)])
 }

@@ -152,7 +152,7 @@ pub fn wait(word: &AtomicU32, expected: u32, deadline: Deadline) -> WaitResult {
         let Some(timeout) = deadline.left() else {
             return WaitResult::TimedOut;
         };
-        match sys::futex_wait(word, expected, timeout) {
+        match sys::futex::wait(word, expected, timeout) {
             Ok(()) => return WaitResult::Woken,
             Err(Errno::AGAIN) => return WaitResult::ValueChanged,
             Err(Errno::TIMEDOUT) => return WaitResult::TimedOut,
@@ -169,13 +169,13 @@ pub fn wait(word: &AtomicU32, expected: u32, deadline: Deadline) -> WaitResult {
 #[doc(alias = "FUTEX_WAKE")]
 #[cfg(not(loom))]
 pub fn wake(word: &AtomicU32, n: u32) -> usize {
-    sys::futex_wake(word, n)
+    sys::futex::wake(word, n)
 }
 
 /// Wakes every waiter on `word`; returns how many were woken.
 #[cfg(not(loom))]
 pub fn wake_all(word: &AtomicU32) -> usize {
-    sys::futex_wake(word, i32::MAX as u32)
+    sys::futex::wake(word, i32::MAX as u32)
 }
 
 #[cfg(loom)]
@@ -361,7 +361,7 @@ fn woke_someone() {}
 /// The calling thread's CPU plus one (0: unknown).
 #[cfg(not(loom))]
 fn current_cpu() -> u32 {
-    sys::current_cpu().map_or(0, |c| c.wrapping_add(1))
+    sys::proc::current_cpu().map_or(0, |c| c.wrapping_add(1))
 }
 
 #[cfg(loom)]

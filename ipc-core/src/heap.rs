@@ -402,7 +402,7 @@ struct Arena {
 impl Arena {
     fn create() -> io::Result<Arena> {
         let map = SharedMapping::memfd("multiproc-heap", ARENA_SIZE)?;
-        let uid = sys::random_u64()?;
+        let uid = sys::proc::random_u64()?;
         let ident = map.identity().unwrap_or((0, 0));
         let a = Arena { map, uid, ident };
         let h = a.hdr();
@@ -632,7 +632,7 @@ fn install_hooks() {
         // Both can fail only for lack of memory at start-up. Without the fork hook a forked
         // child's drops would release its parent's references; without the exit hook a normal
         // exit leaks them (harmless: the objects live on).
-        if sys::register_atfork(before_fork, after_fork, after_fork).is_err() {
+        if sys::proc::register_atfork(before_fork, after_fork, after_fork).is_err() {
             FORK_HOOK_MISSING.store(true, Ordering::Relaxed);
         }
         // SAFETY: `at_exit` is an `extern "C" fn()` that lives for the whole program.

@@ -1,6 +1,6 @@
 //! The OS layer of the [`multiproc`](https://docs.rs/multiproc) workspace: owned file descriptors, shared
-//! memory mappings, process-shared futexes, length-prefixed postcard frames, descriptor passing,
-//! and the one mechanism by which a handle that owns descriptors reaches another process.
+//! memory mappings, process-shared futexes, the one framed endpoint, descriptor passing, and the
+//! one mechanism by which a handle that owns descriptors reaches another process.
 //!
 //! Every other `multiproc` crate stands on this one. Most users want those crates (`multiproc-sync`,
 //! `multiproc-queue`, …); reach for `multiproc-core` to build a primitive of your own.
@@ -42,6 +42,14 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! # Using it
+//!
+//! ```toml
+//! [dependencies]
+//! multiproc-core = "0.1"
+//! libc = "0.2"              # for the example above only: fork, _exit, waitpid
+//! ```
+//!
 //! Across `exec` (a process that did not fork from us), handles travel through
 //! [`transfer`]: see its docs and the `handoff` example, which sends a memfd mapping and a pipe
 //! end to a freshly started copy of itself.
@@ -53,11 +61,39 @@
 //! | [`fd`] | close-on-exec pipes and socket pairs, flag helpers, `EINTR` retry, a checked claim of an inherited descriptor |
 //! | [`SharedMapping`] | shared memory: anonymous (inherited by `fork`), memfd (sendable, sealed against shrinking), named (`shm_open`, unlinked by its creator on drop or by the tracker after its death; copies that survive another process shrinking it) |
 //! | [`futex`] | wait / wake on an `AtomicU32` in shared memory, with timeouts |
-//! | [`frame`] | length prefix + postcard; typed errors for corrupt, truncated, oversized frames |
-//! | [`stream`] | framed messages on a socket, pipe or fifo, in this workspace's framing (with descriptors) or Python's (`multiprocessing.connection`), as a [`Framing`](stream::Framing) parameter |
+//! | [`codec`] | the postcard payload of every message; typed errors for bytes that do not decode |
+//! | [`stream`] | the one framed [`Endpoint`](stream::Endpoint) on a socket, pipe or fifo, in this workspace's framing (with descriptors) or Python's (`multiprocessing.connection`), as a [`Framing`](stream::Framing) parameter; one limit, one error set, one deadline |
 //! | [`task`] | the calling thread's id; whether a thread of any process still lives (for locks whose owner may die) |
 //! | [`tracker`] | the resource tracker: names in `/dev/shm`, `/dev/mqueue` and the file system removed when their creator dies without removing them |
-//! | [`transfer`] | `SCM_RIGHTS` descriptor passing; serde values that own descriptors; [`Channel`](transfer::Channel); a channel for a spawned child |
+//! | [`transfer`] | `SCM_RIGHTS` descriptor passing; serde values that own descriptors; [`Channel`](transfer::Channel) (an endpoint on a Unix socket); a channel for a spawned child |
+//!
+//! # In a tokio program
+//!
+//! With the `tokio` feature (off by default), [`stream::AsyncEndpoint`] makes any endpoint's
+//! sends and receives futures on tokio's `AsyncFd`; `multiproc-pipe` and `multiproc-fifo` build
+//! their async connections and fifo ends on it. A dropped future loses no message: see its
+//! docs.
+//!
+//! ```
+//! # #[cfg(feature = "tokio")] {
+//! use multiproc_core::stream::{AsyncEndpoint, Endpoint, Framing};
+//!
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     let (a, b) = Endpoint::pair(Framing::Native)?;
+//!     let mut b = AsyncEndpoint::new(b)?;
+//!     // A synchronous sender on a thread, an async receiver.
+//!     let t = std::thread::spawn(move || {
+//!         let mut a = a;
+//!         a.send(&"hello")
+//!     });
+//!     assert_eq!(b.recv::<String>().await?, "hello");
+//!     t.join().unwrap()?;
+//!     Ok::<(), multiproc_core::Error>(())
+//! })?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Comparison with Python multiprocessing
 //!
@@ -68,13 +104,14 @@
 //! | `multiprocessing.heap.Arena` (an mmap of a temp file) | [`SharedMapping::memfd`] | no file on disk |
 //! | `multiprocessing.shared_memory.SharedMemory` | [`SharedMapping::create_named`] / [`open_named`](SharedMapping::open_named) | unlinked by the creator on drop |
 //! | `multiprocessing.resource_tracker` | [`tracker`] | per process: a dead creator's names go at once, not when the whole program ends |
+//! | the resource tracker's warnings on stderr | `log` records, target `multiproc_core::tracker`: the tracker started (`debug`), out of reach (`warn`) | printed only through a logger the program installs |
 //! | `Connection` wire format (4-byte big-endian length + pickle) | [`stream`] with [`Framing::Python`](stream::Framing::Python) (the same bytes), or [`Framing::Native`](stream::Framing::Native) (length + descriptor count + postcard) | limit checked before allocating |
 //! | `_multiprocessing.SemLock` (a POSIX semaphore) | [`futex`] | what `multiproc-sync` builds its locks on |
 //!
 //! # Implementation notes
 //!
-//! All syscalls go through one private module (`sys.rs`, with `sys/named.rs` and
-//! `sys/tracker.rs`), on `rustix`. `unsafe` is confined to mapping and unmapping memory, handing
+//! All syscalls go through one private module, `sys`, split by subsystem as `rustix` splits its
+//! backend (`sys::fd`, `sys::mem`, `sys::futex`, `sys::net`, `sys::proc`), on `rustix`. `unsafe` is confined to mapping and unmapping memory, handing
 //! out atomics inside a mapping (bounds and alignment checked, and on a named mapping only after
 //! the `unsafe` [`SharedMapping::assume_fixed_size`]: another process may shrink a named object,
 //! and a touch past its end is a `SIGBUS`), the `unsafe` slice accessors whose callers promise
@@ -84,9 +121,9 @@
 //! copy of the tracker connection, and the tracker process's own setup (closing inherited
 //! descriptors, ignoring signals); each block says why it is sound.
 
+pub mod codec;
 pub mod error;
 pub mod fd;
-pub mod frame;
 pub mod futex;
 pub mod heap;
 mod mapping;
@@ -99,6 +136,11 @@ pub mod transfer;
 #[cfg(all(feature = "async", not(loom)))]
 pub mod waiter;
 
-pub use error::{Error, Result};
+pub use error::{CorruptReason, Error, Result};
 pub use futex::Deadline;
 pub use mapping::SharedMapping;
+
+/// The examples of `README.md`, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -127,7 +127,7 @@ impl SharedMapping {
     /// process that did not fork from us: use [`memfd`](Self::memfd) for that.
     pub fn anonymous(len: usize) -> io::Result<Self> {
         check_len(len)?;
-        let ptr = sys::map_shared(None, len)?;
+        let ptr = sys::mem::map_shared(None, len)?;
         Ok(SharedMapping {
             ptr,
             len,
@@ -149,10 +149,10 @@ impl SharedMapping {
         check_len(len)?;
         let cname = CString::new(name)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains a NUL byte"))?;
-        let fd = sys::memfd_create(&cname)?;
-        sys::ftruncate(fd.as_fd(), len as u64)?;
-        sys::seal_size(fd.as_fd())?;
-        let ptr = sys::map_shared(Some(fd.as_fd()), len)?;
+        let fd = sys::mem::memfd_create(&cname)?;
+        sys::mem::ftruncate(fd.as_fd(), len as u64)?;
+        sys::mem::seal_size(fd.as_fd())?;
+        let ptr = sys::mem::map_shared(Some(fd.as_fd()), len)?;
         Ok(SharedMapping {
             ptr,
             len,
@@ -169,7 +169,7 @@ impl SharedMapping {
     /// this mapping. A named object's descriptor cannot be sealed: open it by name
     /// ([`open_named`](Self::open_named)).
     pub fn from_fd(fd: OwnedFd) -> io::Result<Self> {
-        let size = sys::file_size(fd.as_fd())?;
+        let size = sys::mem::file_size(fd.as_fd())?;
         let len = usize::try_from(size).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
         Self::map_fd(fd, len, Seal::Required)
     }
@@ -177,17 +177,17 @@ impl SharedMapping {
     fn map_fd(fd: OwnedFd, len: usize, seal: Seal) -> io::Result<Self> {
         check_len(len)?;
         // Checked before the size: a seal, once there, keeps the size from going below it.
-        if seal == Seal::Required && !sys::named::is_shrink_sealed(fd.as_fd()) {
+        if seal == Seal::Required && !sys::mem::is_shrink_sealed(fd.as_fd()) {
             return Err(Error::NotSealed.into());
         }
-        let size = sys::file_size(fd.as_fd())?;
+        let size = sys::mem::file_size(fd.as_fd())?;
         if size < len as u64 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("shared memory object has {size} bytes, {len} expected"),
             ));
         }
-        let ptr = sys::map_shared(Some(fd.as_fd()), len)?;
+        let ptr = sys::mem::map_shared(Some(fd.as_fd()), len)?;
         Ok(SharedMapping {
             ptr,
             len,
@@ -216,9 +216,9 @@ impl SharedMapping {
     pub fn create_named(name: &str, len: usize) -> io::Result<Self> {
         check_len(len)?;
         let cname = shm_name(name)?;
-        let fd = sys::shm_open_create(&cname)?;
-        let ready = sys::ftruncate(fd.as_fd(), len as u64)
-            .and_then(|()| sys::map_shared(Some(fd.as_fd()), len));
+        let fd = sys::mem::shm_open_create(&cname)?;
+        let ready = sys::mem::ftruncate(fd.as_fd(), len as u64)
+            .and_then(|()| sys::mem::map_shared(Some(fd.as_fd()), len));
         match ready {
             Ok(ptr) => {
                 let name = OsStr::from_bytes(cname.to_bytes());
@@ -235,7 +235,7 @@ impl SharedMapping {
                 })
             }
             Err(e) => {
-                let _ = sys::shm_unlink(&cname);
+                let _ = sys::mem::shm_unlink(&cname);
                 Err(e)
             }
         }
@@ -250,8 +250,8 @@ impl SharedMapping {
     /// when it has size 0 (created but not yet sized).
     pub fn open_named(name: &str) -> io::Result<Self> {
         let cname = shm_name(name)?;
-        let fd = sys::shm_open_existing(&cname)?;
-        let size = sys::file_size(fd.as_fd())?;
+        let fd = sys::mem::shm_open_existing(&cname)?;
+        let size = sys::mem::file_size(fd.as_fd())?;
         if size == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -259,7 +259,7 @@ impl SharedMapping {
             ));
         }
         let len = usize::try_from(size).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
-        let ptr = sys::map_shared(Some(fd.as_fd()), len)?;
+        let ptr = sys::mem::map_shared(Some(fd.as_fd()), len)?;
         Ok(SharedMapping {
             ptr,
             len,
@@ -276,7 +276,7 @@ impl SharedMapping {
     #[doc(alias = "shm_unlink")]
     pub fn unlink_named(name: &str) -> io::Result<()> {
         let cname = shm_name(name)?;
-        let r = sys::shm_unlink(&cname);
+        let r = sys::mem::shm_unlink(&cname);
         if r.is_ok() {
             tracker::unregister(
                 tracker::Kind::SharedMemory,
@@ -299,9 +299,9 @@ impl SharedMapping {
                     "an anonymous mapping cannot be mapped again; use SharedMapping::memfd",
                 ));
             }
-            Backing::Memfd(fd) | Backing::Named { fd, .. } => sys::dup_cloexec(fd.as_fd())?,
+            Backing::Memfd(fd) | Backing::Named { fd, .. } => sys::fd::dup_cloexec(fd.as_fd())?,
         };
-        let ptr = sys::map_shared(Some(fd.as_fd()), self.len)?;
+        let ptr = sys::mem::map_shared(Some(fd.as_fd()), self.len)?;
         let backing = match &self.backing {
             Backing::Named { name, fixed, .. } => Backing::Named {
                 fd,
@@ -350,7 +350,7 @@ impl SharedMapping {
         // SAFETY: `start` is inside the mapping (checked above), so the pointer is valid.
         let p = unsafe { NonNull::new_unchecked(self.ptr.as_ptr().add(start)) };
         // SAFETY: `p..p+(end-start)` lies inside this mapping, made by `map_shared`.
-        unsafe { sys::populate(p, end - start) }
+        unsafe { sys::mem::populate(p, end - start) }
     }
 
     /// Keeps a named object after this mapping is dropped (it no longer unlinks on drop, and
@@ -417,7 +417,7 @@ impl SharedMapping {
     /// Which memory this is, the same in every process that maps it: the (device, inode) of the
     /// memfd or named object. `None` for an anonymous mapping (which has no file).
     pub fn identity(&self) -> Option<(u64, u64)> {
-        self.fd().and_then(|fd| sys::file_identity(fd).ok())
+        self.fd().and_then(|fd| sys::fd::file_identity(fd).ok())
     }
 
     /// The first byte. Valid for [`len`](Self::len) bytes for as long as `self` lives, and,
@@ -542,14 +542,14 @@ impl Drop for SharedMapping {
     fn drop(&mut self) {
         // SAFETY: `ptr..ptr+len` is the mapping made in the constructor; `&mut self` means no
         // reference handed out by `&self` methods is still alive.
-        unsafe { sys::unmap(self.ptr, self.len) };
+        unsafe { sys::mem::unmap(self.ptr, self.len) };
         if let Backing::Named {
             name,
             unlink_on_drop: true,
             ..
         } = &self.backing
         {
-            let _ = sys::shm_unlink(name);
+            let _ = sys::mem::shm_unlink(name);
             tracker::unregister(
                 tracker::Kind::SharedMemory,
                 OsStr::from_bytes(name.to_bytes()),
@@ -634,10 +634,13 @@ impl SharedMapping {
 }
 
 fn receive<E: serde::de::Error>(w: WireIn, seal: Seal) -> Result<SharedMapping, E> {
-    let len = usize::try_from(w.len)
-        .map_err(|_| transfer::fail_de(Error::FrameCorrupt("mapping length".into())))?;
+    let len = usize::try_from(w.len).map_err(|_| {
+        transfer::fail_de(Error::from(crate::error::CorruptReason::Invalid(
+            "a mapping length beyond this machine's addresses",
+        )))
+    })?;
     let fd = w.fd.into_inner();
-    let sealed = sys::named::is_shrink_sealed(fd.as_fd());
+    let sealed = sys::mem::is_shrink_sealed(fd.as_fd());
     if !sealed && (seal == Seal::Required || w.name.is_none()) {
         return Err(transfer::fail_de(Error::NotSealed));
     }
@@ -647,8 +650,11 @@ fn receive<E: serde::de::Error>(w: WireIn, seal: Seal) -> Result<SharedMapping, 
         let Backing::Memfd(fd) = std::mem::replace(&mut map.backing, Backing::Anonymous) else {
             unreachable!("map_fd makes a memfd backing")
         };
-        let name = CString::new(name)
-            .map_err(|_| transfer::fail_de(Error::FrameCorrupt("name".into())))?;
+        let name = CString::new(name).map_err(|_| {
+            transfer::fail_de(Error::from(crate::error::CorruptReason::Invalid(
+                "a mapping name with a NUL byte",
+            )))
+        })?;
         map.backing = Backing::Named {
             fd,
             name,

@@ -22,7 +22,7 @@ fn check_range(map: &SharedMapping, offset: usize, len: usize) -> io::Result<()>
     }
 }
 
-/// [`sys::named::pread_all`], arranged so that the kernel's copy is never 4K-aliased.
+/// [`sys::mem::pread_all`], arranged so that the kernel's copy is never 4K-aliased.
 ///
 /// The kernel copies each page with `rep movsb`, which on some CPUs (AMD Zen among them: ten
 /// times slower, measured) crawls when the destination lies 1 to 63 bytes past the source
@@ -33,15 +33,15 @@ fn pread_unaliased(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> io::Resul
     let skew = (buf.as_ptr() as u64).wrapping_sub(offset) % 4096;
     let n = buf.len();
     if n <= 4096 || skew == 0 || skew >= 64 {
-        return sys::named::pread_all(fd, buf, offset);
+        return sys::mem::pread_all(fd, buf, offset);
     }
     let shift = (64 - skew) as usize;
-    let got = sys::named::pread_all(fd, &mut buf[shift..], offset)?;
+    let got = sys::mem::pread_all(fd, &mut buf[shift..], offset)?;
     buf.copy_within(shift..shift + got, 0);
     if got < n - shift {
         return Ok(got); // the object ends there
     }
-    let tail = sys::named::pread_all(fd, &mut buf[n - shift..], offset + (n - shift) as u64)?;
+    let tail = sys::mem::pread_all(fd, &mut buf[n - shift..], offset + (n - shift) as u64)?;
     Ok(n - shift + tail)
 }
 
@@ -52,7 +52,7 @@ impl SharedMapping {
     #[doc(alias = "fstat")]
     pub fn current_len(&self) -> io::Result<u64> {
         match self.fd() {
-            Some(fd) => sys::file_size(fd),
+            Some(fd) => sys::mem::file_size(fd),
             None => Ok(self.len() as u64),
         }
     }
@@ -107,11 +107,11 @@ impl SharedMapping {
         check_range(self, offset, data.len())?;
         match self.fd() {
             Some(fd) => {
-                let size = sys::file_size(fd)?;
+                let size = sys::mem::file_size(fd)?;
                 let room =
                     usize::try_from(size.saturating_sub(offset as u64)).unwrap_or(usize::MAX);
                 let n = data.len().min(room);
-                sys::named::pwrite_all(fd, &data[..n], offset as u64)
+                sys::mem::pwrite_all(fd, &data[..n], offset as u64)
             }
             None => {
                 for (d, s) in self.atomic_bytes(offset, data.len()).iter().zip(data) {

@@ -44,7 +44,7 @@ pub enum TaskState {
 /// `fork`.
 #[doc(alias = "gettid")]
 pub fn current_tid() -> u32 {
-    sys::gettid()
+    sys::proc::gettid()
 }
 
 /// Reads `/proc/<tid>/stat`—Whether thread `tid` is alive, and when it started.
@@ -59,7 +59,7 @@ pub fn task_state(tid: u32) -> io::Result<TaskState> {
     if tid == 0 {
         return Ok(TaskState::Gone);
     }
-    Ok(match sys::proc_task_stat(tid)? {
+    Ok(match sys::proc::proc_task_stat(tid)? {
         None | Some((b'Z' | b'X' | b'x', _)) => TaskState::Gone,
         Some((_, start_time)) => TaskState::Alive { start_time },
     })
@@ -73,8 +73,8 @@ mod tests {
     fn parses_a_stat_line_with_a_tricky_name() {
         let line =
             b"42 (a b) c)) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10\n";
-        assert_eq!(sys::parse_stat(line), Some((b'S', 987654)));
-        assert_eq!(sys::parse_stat(b"42 (x) S 1 2"), None);
+        assert_eq!(sys::proc::parse_stat(line), Some((b'S', 987654)));
+        assert_eq!(sys::proc::parse_stat(b"42 (x) S 1 2"), None);
     }
 
     #[test]

@@ -67,7 +67,9 @@
 //! # When it cannot help
 //!
 //! Tracking is best effort and never in the way: if no tracker can be started or reached,
-//! creating the object still succeeds, untracked, and nothing is printed. The tracker does not
+//! creating the object still succeeds, untracked, and nothing is printed; a `warn` record goes
+//! through the `log` facade (target `multiproc_core::tracker`), as does a `debug` record when a
+//! process starts the tracker. The tracker does not
 //! run when `multiproc-core` is built into a shared library loaded by a host program (the copy it
 //! starts is the host), nor in a program whose own constructors start threads before `main`
 //! (the same limits as `multiproc-process`'s spawn start method). Set [`TRACKER_ENV`] to `off`
@@ -95,7 +97,6 @@ use std::sync::{Mutex, Once, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::sys;
-use crate::sys::tracker as os;
 use ledger::Ledger;
 
 /// The environment variable that names the tracker's address for a process and its children.
@@ -147,7 +148,7 @@ fn address() -> Option<&'static str> {
                 .map(str::to_owned),
             None => {
                 use std::hash::BuildHasher;
-                let pid = os::getpid();
+                let pid = sys::proc::getpid();
                 let salt = std::collections::hash_map::RandomState::new().hash_one(pid);
                 Some(format!("multiproc-tracker-{pid}-{salt:016x}"))
             }
@@ -167,7 +168,8 @@ pub fn child_env() -> Option<(&'static str, &'static str)> {
 /// by which the tracker recognises the very object; a [`Kind::Path`] without one is recognised
 /// by the file at the path now.
 ///
-/// Never fails and never prints: when no tracker can be reached the name is simply not tracked.
+/// Never fails and never prints: when no tracker can be reached the name is simply not tracked
+/// (and a `warn` record says so through the `log` facade).
 /// The first registration of a program starts the tracker (a few milliseconds); later ones
 /// write a record into this process's own memory, which the tracker reads once the process is
 /// gone: no message, no system call beyond the `fstat` that identifies the object.
@@ -180,9 +182,9 @@ pub fn register(kind: Kind, name: &OsStr, object: Option<BorrowedFd<'_>>) {
         return;
     }
     let id = match (object, kind) {
-        (Some(fd), _) => sys::file_identity(fd).unwrap_or((0, 0)),
+        (Some(fd), _) => sys::fd::file_identity(fd).unwrap_or((0, 0)),
         (None, Kind::Path) => {
-            os::path_identity(Path::new(OsStr::from_bytes(&name))).unwrap_or((0, 0))
+            sys::fd::path_identity(Path::new(OsStr::from_bytes(&name))).unwrap_or((0, 0))
         }
         (None, _) => (0, 0),
     };
@@ -232,7 +234,7 @@ pub fn ensure_running() -> io::Result<u32> {
         if c.ledger.is_none() {
             c.ledger = Some(Ledger::new()?);
         }
-        if conn().is_some_and(|fd| !os::still_open(fd)) {
+        if conn().is_some_and(|fd| !sys::net::still_open(fd)) {
             c.disconnect();
         }
         if conn().is_none() {
@@ -267,7 +269,7 @@ static AT_FORK: Once = Once::new();
 fn close_conn() {
     let fd = CONN.swap(-1, Ordering::AcqRel);
     if fd >= 0 {
-        os::close_raw(fd);
+        sys::fd::close_raw(fd);
     }
 }
 
@@ -300,7 +302,7 @@ struct Client {
 
 /// Runs `f` on this process's client state (made fresh after a `fork`).
 fn with_client<R>(f: impl FnOnce(&mut Client) -> R) -> R {
-    AT_FORK.call_once(|| os::at_fork_child(in_fork_child));
+    AT_FORK.call_once(|| sys::proc::at_fork_child(in_fork_child));
     let mut g = CLIENT.lock().unwrap_or_else(PoisonError::into_inner);
     let now = FORKS.load(Ordering::Acquire);
     let c = g.get_or_insert_with(|| Client::new(now));
@@ -356,7 +358,7 @@ impl Client {
             }
             Some(fd) if self.checked.elapsed() >= CHECK_EVERY => {
                 self.checked = Instant::now();
-                if !os::still_open(fd) {
+                if !sys::net::still_open(fd) {
                     self.disconnect();
                     let _ = self.connect(addr);
                 }
@@ -378,7 +380,7 @@ impl Client {
         let (Some(fd), Some(ledger)) = (conn(), &self.ledger) else {
             return Err(io::ErrorKind::NotConnected.into());
         };
-        sys::send_with_fds(fd, wire::LEDGER, &[ledger.fd()]).map(drop)
+        sys::net::send_with_fds(fd, wire::LEDGER, &[ledger.fd()]).map(drop)
     }
 
     fn disconnect(&mut self) {
@@ -390,7 +392,7 @@ impl Client {
     /// Reaps the trackers this process started that have ended, so none stays a zombie.
     fn reap_ended(&mut self) {
         self.started
-            .retain(|p| !os::reap(p.as_fd(), Duration::ZERO));
+            .retain(|p| !sys::proc::reap(p.as_fd(), Duration::ZERO));
     }
 
     /// Connects (starting a tracker if none answers) and hands over the ledger.
@@ -403,9 +405,22 @@ impl Client {
             Ok(o) => o,
             Err(e) => {
                 self.back_off();
+                log::warn!(
+                    "resource tracker unreachable ({e}): names created in the next {:?} are not \
+                     removed if this process dies",
+                    self.retry_at
+                        .map(|t| t.saturating_duration_since(Instant::now()))
+                        .unwrap_or_default()
+                );
                 return Err(e);
             }
         };
+        if opened.started.is_some() {
+            log::debug!(
+                "started the resource tracker (pid {}) at @{addr}",
+                opened.pid
+            );
+        }
         CONN.store(opened.fd.into_raw_fd(), Ordering::Release);
         self.tracker = Some(opened.pid);
         self.started.extend(opened.started);
@@ -434,7 +449,7 @@ impl Client {
 /// Connects to the tracker at `addr`, or starts one there.
 fn open(addr: &str) -> io::Result<Opened> {
     for _ in 0..3 {
-        match os::connect(addr.as_bytes()) {
+        match sys::net::connect_seqpacket(addr.as_bytes()) {
             Ok(fd) => match greeting(fd.as_fd(), None) {
                 Ok(pid) => {
                     return Ok(Opened {
@@ -470,15 +485,15 @@ fn open(addr: &str) -> io::Result<Opened> {
 /// backlog), spawns the tracker with the listening socket, and waits for its greeting.
 fn start(addr: &str) -> io::Result<Opened> {
     server::keep_entry();
-    let listener = os::listen(addr.as_bytes())?;
-    let fd = os::connect(addr.as_bytes())?;
-    let pid = os::spawn_tracker(
+    let listener = sys::net::listen_seqpacket(addr.as_bytes())?;
+    let fd = sys::net::connect_seqpacket(addr.as_bytes())?;
+    let pid = sys::proc::spawn_tracker(
         c"multiproc-tracker",
         &tracker_env(addr)?,
         listener.as_fd(),
         LISTEN_FD,
     )?;
-    let pidfd = os::pidfd_open(pid).ok();
+    let pidfd = sys::proc::pidfd_open(pid).ok();
     drop(listener); // the tracker has its own copy
     match greeting(fd.as_fd(), pidfd.as_ref().map(AsFd::as_fd)) {
         Ok(pid) => Ok(Opened {
@@ -488,7 +503,7 @@ fn start(addr: &str) -> io::Result<Opened> {
         }),
         Err(e) => {
             if let Some(p) = &pidfd {
-                os::kill_and_reap(p.as_fd(), Duration::from_secs(1));
+                sys::proc::kill_and_reap(p.as_fd(), Duration::from_secs(1));
             }
             Err(e)
         }
@@ -515,7 +530,7 @@ fn tracker_env(addr: &str) -> io::Result<Vec<CString>> {
 /// Waits for the tracker's greeting on a new connection; returns its pid. Fails fast when the
 /// tracker closes the connection (`UnexpectedEof`) or, for one we started, when it exits.
 fn greeting(fd: BorrowedFd<'_>, started: Option<BorrowedFd<'_>>) -> io::Result<u32> {
-    if os::peer_uid(fd)? != os::euid() {
+    if sys::net::peer_uid(fd)? != sys::proc::euid() {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             "the tracker's address is held by another user",
@@ -531,7 +546,7 @@ fn greeting(fd: BorrowedFd<'_>, started: Option<BorrowedFd<'_>>) -> io::Result<u
     fds.extend(started);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let ready = sys::poll_many(&fds, Some(left))?;
+        let ready = sys::fd::poll_many(&fds, crate::Deadline::after(left))?;
         if ready.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
@@ -540,7 +555,7 @@ fn greeting(fd: BorrowedFd<'_>, started: Option<BorrowedFd<'_>>) -> io::Result<u
         }
         if ready.contains(&0) {
             let mut buf = [0u8; 2 * wire::HELLO_LEN];
-            match os::recv_now(fd, &mut buf) {
+            match sys::net::recv_now(fd, &mut buf) {
                 Ok((0, 0)) => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Ok((n, whole)) if n == whole => {
                     return wire::parse_hello(&buf[..n]).ok_or_else(|| {

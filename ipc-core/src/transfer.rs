@@ -30,20 +30,20 @@
 //! [`spawn_with_channel`] in the parent and [`inherited_channel`] in the child.
 
 use std::cell::{Cell, RefCell};
-use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{Error, Result};
-use crate::frame;
-use crate::stream::{self, MessageReader, StreamKind};
+use crate::codec;
+use crate::error::{CorruptReason, Error, Result};
+use crate::futex::Deadline;
+use crate::stream::{self, Endpoint, Framing};
 use crate::sys;
 
 thread_local! {
@@ -57,7 +57,13 @@ thread_local! {
     /// Counts the messages deserialised on this thread: tells one message's descriptor
     /// positions from another's.
     static MESSAGE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-    /// The typed error behind the last serde `custom` error raised by this module.
+    /// The typed error behind the last serde `custom` error raised by this module. postcard
+    /// drops the message of a custom error (its `Error::SerdeSerCustom` / `SerdeDeCustom`
+    /// carry nothing), so a `Serialize`/`Deserialize` impl that fails for a reason of ours
+    /// (a descriptor outside `transfer`, a missing descriptor, a refused handle) records it
+    /// here, and `codec::encode` / `codec::decode` hand it to the caller instead of postcard's
+    /// bare error. It holds only that: every reason that postcard's error does carry travels
+    /// in the error value itself.
     static FAILURE: RefCell<Option<Error>> = const { RefCell::new(None) };
     /// Whether the serialisation running on this thread prepares a child's arguments.
     static FOR_CHILD: Cell<bool> = const { Cell::new(false) };
@@ -104,7 +110,7 @@ impl PortableFd {
 
     /// A second handle to the same open file (`dup`).
     pub fn try_clone(&self) -> io::Result<Self> {
-        Ok(PortableFd(sys::dup_cloexec(self.0.as_fd())?))
+        Ok(PortableFd(sys::fd::dup_cloexec(self.0.as_fd())?))
     }
 }
 
@@ -153,7 +159,7 @@ impl Serialize for SharedFdRef<'_> {
         let index = OUTGOING.with(|out| -> std::result::Result<u32, Error> {
             let mut out = out.borrow_mut();
             let set = out.as_mut().ok_or(Error::FdOutsideTransfer)?;
-            set.push(sys::dup_cloexec(self.0)?);
+            set.push(sys::fd::dup_cloexec(self.0)?);
             Ok((set.len() - 1) as u32)
         });
         match index {
@@ -180,10 +186,10 @@ impl ReceivedFd {
             let fd = set
                 .get(self.0 as usize)
                 .and_then(Option::as_ref)
-                .ok_or(Error::MissingFd {
+                .ok_or(Error::from(CorruptReason::MissingFd {
                     index: self.0,
                     received: set.len(),
-                })?;
+                }))?;
             Ok(f(fd.as_fd())?)
         })
     }
@@ -191,12 +197,12 @@ impl ReceivedFd {
     /// The descriptor's file identity (device, inode): tells whether this process has the same
     /// file open already.
     pub fn identity(&self) -> Result<(u64, u64)> {
-        self.with(sys::file_identity)
+        self.with(sys::fd::file_identity)
     }
 
     /// A descriptor of this process's own for the same open file (`dup`).
     pub fn duplicate(&self) -> Result<OwnedFd> {
-        self.with(sys::dup_cloexec)
+        self.with(sys::fd::dup_cloexec)
     }
 
     /// Which descriptor of which message this is: equal for every value of one message that
@@ -224,7 +230,7 @@ impl Serialize for FdRef<'_> {
                     "more than 65,536 descriptors in one message",
                 ));
             }
-            set.push(sys::dup_cloexec(self.0)?);
+            set.push(sys::fd::dup_cloexec(self.0)?);
             Ok((set.len() - 1) as u32)
         });
         match index {
@@ -304,7 +310,7 @@ impl<'de> Deserialize<'de> for PortableFd {
             let received = set.len();
             set.get_mut(index as usize)
                 .and_then(Option::take)
-                .ok_or(Error::MissingFd { index, received })
+                .ok_or(CorruptReason::MissingFd { index, received }.into())
         });
         taken.map(PortableFd).map_err(fail_de)
     }
@@ -351,7 +357,7 @@ pub fn serialize_into<T: Serialize + ?Sized>(
 ) -> Result<Vec<OwnedFd>> {
     let guard = install(&OUTGOING, Vec::new());
     let shared = SHARED_OUT.with(|m| std::mem::take(&mut *m.borrow_mut()));
-    let r = frame::encode_payload(value, bytes);
+    let r = codec::encode(value, bytes);
     SHARED_OUT.with(|m| *m.borrow_mut() = shared);
     let fds = OUTGOING.with(|o| o.borrow_mut().take()).unwrap_or_default();
     drop(guard);
@@ -406,12 +412,12 @@ pub fn preparing_child() -> bool {
 /// Descriptors the value does not claim are closed.
 ///
 /// # Errors
-/// [`Error::MissingFd`] when the bytes name a descriptor that is not in `fds`;
-/// [`Error::FrameCorrupt`] when the bytes do not decode.
+/// [`Error::Corrupt`]: [`CorruptReason::MissingFd`] when the bytes name a descriptor that is
+/// not in `fds`, or why the bytes do not decode.
 pub fn from_envelope<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T> {
     MESSAGE.with(|m| m.set(m.get().wrapping_add(1)));
     let _guard = install(&INCOMING, fds.into_iter().map(Some).collect());
-    frame::decode_payload(bytes)
+    codec::decode(bytes)
 }
 
 /// `sendmsg` with `SCM_RIGHTS`—Sends `data` on a Unix socket with `fds` attached to its first
@@ -422,7 +428,7 @@ pub fn from_envelope<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Re
 /// - [unix(7)](https://man7.org/linux/man-pages/man7/unix.7.html), `SCM_RIGHTS`
 #[doc(alias = "SCM_RIGHTS")]
 pub fn send_fds(sock: impl AsFd, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<usize> {
-    sys::send_with_fds(sock.as_fd(), data, fds)
+    sys::net::send_with_fds(sock.as_fd(), data, fds)
 }
 
 /// `recvmsg` with `SCM_RIGHTS`—Receives into `buf`, appending descriptors that came with the
@@ -434,45 +440,34 @@ pub fn recv_fds(
     fds: &mut Vec<OwnedFd>,
     max_fds: usize,
 ) -> io::Result<usize> {
-    sys::recv_with_fds(sock.as_fd(), buf, fds, max_fds)
+    sys::net::recv_with_fds(sock.as_fd(), buf, fds, max_fds)
 }
 
-/// A Unix stream socket that carries whole values, descriptors included, in both directions.
+/// A Unix stream socket that carries whole values, descriptors included, in both directions:
+/// an [`Endpoint`] in the native framing on a Unix socket, and nothing else.
 ///
 /// Each message is a [`crate::stream`] frame: a header (payload length, descriptor count), the
 /// postcard payload, and the descriptors as `SCM_RIGHTS` on its first byte. A peer that closed
-/// is [`Error::Closed`] on `recv` and an [`Error::Io`] (`BrokenPipe`) on `send`, never a
+/// is [`Error::Disconnected`] on `recv` and an [`Error::Io`] (`BrokenPipe`) on `send`, never a
 /// `SIGPIPE`.
 ///
 /// A `Channel` is itself a handle: it can be sent over another `Channel`.
-pub struct Channel {
-    fd: OwnedFd,
-    reader: MessageReader,
-    wbuf: Vec<u8>,
-}
-
-impl fmt::Debug for Channel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Channel")
-            .field("fd", &self.fd.as_raw_fd())
-            .field("max_frame", &self.reader.max())
-            .finish()
-    }
-}
+#[derive(Debug)]
+pub struct Channel(Box<Endpoint>);
 
 impl Channel {
     /// Two connected channels (a `socketpair`).
     pub fn pair() -> io::Result<(Channel, Channel)> {
-        let (a, b) = sys::socketpair_stream()?;
-        Ok((Channel::from_socket(a), Channel::from_socket(b)))
+        let (a, b) = Endpoint::pair(Framing::Native)?;
+        Ok((Channel(Box::new(a)), Channel(Box::new(b))))
     }
 
     fn from_socket(fd: OwnedFd) -> Channel {
-        Channel {
+        Channel(Box::new(Endpoint::new(
             fd,
-            reader: MessageReader::new(frame::DEFAULT_MAX_FRAME),
-            wbuf: Vec::new(),
-        }
+            stream::StreamKind::Socket,
+            Framing::Native,
+        )))
     }
 
     /// Wraps a connected Unix stream socket.
@@ -480,7 +475,7 @@ impl Channel {
     /// # Errors
     /// [`Error::BadFd`] when `fd` is not a socket.
     pub fn from_fd(fd: OwnedFd) -> Result<Channel> {
-        if !sys::is_socket(fd.as_fd())? {
+        if !sys::net::is_socket(fd.as_fd())? {
             return Err(Error::BadFd(fd.as_raw_fd()));
         }
         Ok(Channel::from_socket(fd))
@@ -488,93 +483,86 @@ impl Channel {
 
     /// The socket. Bytes already read ahead are lost.
     pub fn into_fd(self) -> OwnedFd {
-        self.fd
+        self.0.into_fd()
     }
 
-    /// Sets the largest payload this end sends or accepts (default [`frame::DEFAULT_MAX_FRAME`]).
-    pub fn set_max_frame(&mut self, max: usize) {
-        self.reader.set_max(max.min(frame::ABSOLUTE_MAX_FRAME));
+    /// The endpoint this channel is.
+    pub fn endpoint(&mut self) -> &mut Endpoint {
+        &mut self.0
+    }
+
+    /// Sets the largest payload this end sends or accepts (default 1 GiB, at most 4 GiB − 1).
+    pub fn set_max_message(&mut self, max: usize) {
+        self.0.set_max_message(max);
     }
 
     /// The largest payload this end sends or accepts.
-    pub fn max_frame(&self) -> usize {
-        self.reader.max()
+    pub fn max_message(&self) -> usize {
+        self.0.max_message()
     }
 
-    /// Sends `value` and the descriptors it owns.
+    /// Sends `value` and the descriptors it owns (see [`Endpoint::send`]).
     ///
     /// # Errors
-    /// [`Error::FrameTooLarge`] above the limit (nothing is sent); [`Error::Encode`],
+    /// [`Error::TooLarge`] above the limit (nothing is sent); [`Error::Encode`],
     /// [`Error::NotTransferable`]; [`Error::Io`] with `BrokenPipe` when the peer is gone.
     pub fn send<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        let mut buf = std::mem::take(&mut self.wbuf);
-        buf.clear();
-        let r = serialize_into(value, &mut buf).and_then(|fds| {
-            if buf.len() > self.reader.max() {
-                return Err(Error::FrameTooLarge {
-                    len: buf.len() as u64,
-                    max: self.reader.max(),
-                });
-            }
-            let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
-            stream::send_message(self.fd.as_fd(), StreamKind::Socket, &buf, &borrowed)
-        });
-        self.wbuf = buf;
-        r
+        self.0.send(value)
     }
 
-    fn recv_deadline<T: DeserializeOwned>(&mut self, deadline: Option<Instant>) -> Result<T> {
-        self.reader.recv_with(
-            self.fd.as_fd(),
-            StreamKind::Socket,
-            deadline,
-            |bytes, fds| from_envelope(bytes, fds),
-        )?
-    }
-
-    /// Receives one value, blocking until it arrives.
+    /// Receives one value, blocking until it arrives (see [`Endpoint::recv_until`]).
     ///
     /// # Errors
-    /// [`Error::Closed`] when the peer closed between messages; [`Error::FrameTruncated`] when
-    /// it went away in the middle of one; [`Error::FrameTooLarge`] for a header above the limit;
-    /// [`Error::FdCount`], [`Error::MissingFd`], [`Error::FrameCorrupt`] for a bad message.
+    /// [`Error::Disconnected`] when the peer closed or died; [`Error::TooLarge`] for a header
+    /// above the limit; [`Error::Corrupt`] for a bad message.
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<T> {
-        self.recv_deadline(None)
+        self.0.recv_until(Deadline::Forever)
+    }
+
+    /// [`recv`](Self::recv) that never waits: [`Error::Timeout`] when no whole message is
+    /// there.
+    pub fn try_recv<T: DeserializeOwned>(&mut self) -> Result<T> {
+        self.0.recv_until(Deadline::No)
     }
 
     /// [`recv`](Self::recv) that gives up with [`Error::Timeout`] after `timeout`; a message
     /// that had begun to arrive stays buffered for the next call.
     pub fn recv_timeout<T: DeserializeOwned>(&mut self, timeout: Duration) -> Result<T> {
-        self.recv_deadline(Some(Instant::now() + timeout))
+        self.0.recv_until(Deadline::after(timeout))
     }
 
-    /// Whether a message (or end of stream) is waiting, within `timeout`.
-    pub fn poll(&self, timeout: Duration) -> io::Result<bool> {
-        if self.reader.has_message() {
-            return Ok(true);
-        }
-        sys::poll_readable(self.fd.as_fd(), Some(timeout))
+    /// Whether a message (or end of stream) is waiting now.
+    pub fn poll(&self) -> Result<bool> {
+        self.0.poll_until(Deadline::No)
+    }
+
+    /// Whether a message (or end of stream) arrives within `timeout`.
+    pub fn poll_timeout(&self, timeout: Duration) -> Result<bool> {
+        self.0.poll_until(Deadline::after(timeout))
     }
 }
 
 impl AsFd for Channel {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.0.as_fd()
     }
 }
 
 impl Serialize for Channel {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        (FdRef(self.fd.as_fd()), self.reader.max() as u64).serialize(s)
+        self.0.serialize(s)
     }
 }
 
 impl<'de> Deserialize<'de> for Channel {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let (fd, max): (PortableFd, u64) = Deserialize::deserialize(d)?;
-        let mut ch = Channel::from_socket(fd.into_inner());
-        ch.set_max_frame(usize::try_from(max).unwrap_or(usize::MAX));
-        Ok(ch)
+        let e = Endpoint::deserialize(d)?;
+        if !e.carries_fds() {
+            return Err(serde::de::Error::custom(
+                "a Channel is a Unix socket in the native framing",
+            ));
+        }
+        Ok(Channel(Box::new(e)))
     }
 }
 
@@ -599,7 +587,7 @@ pub const CHANNEL_FD_ENV: &str = "IPC_CORE_CHANNEL_FD";
 /// # Ok::<(), multiproc_core::Error>(())
 /// ```
 pub fn spawn_with_channel(mut cmd: Command) -> io::Result<(Child, Channel)> {
-    let (ours, theirs) = sys::socketpair_stream()?;
+    let (ours, theirs) = sys::net::socketpair_stream()?;
     let raw = theirs.as_raw_fd();
     cmd.env(CHANNEL_FD_ENV, raw.to_string());
     if let Some((k, v)) = crate::tracker::child_env() {
@@ -609,7 +597,7 @@ pub fn spawn_with_channel(mut cmd: Command) -> io::Result<(Child, Channel)> {
     // syscall, which is async-signal-safe; it allocates nothing and takes no lock. `raw` is open
     // there because `theirs` is alive until after `spawn` returns.
     unsafe {
-        cmd.pre_exec(move || sys::clear_cloexec_raw(raw));
+        cmd.pre_exec(move || sys::fd::clear_cloexec_raw(raw));
     }
     let child = cmd.spawn()?;
     drop(theirs);
@@ -628,7 +616,7 @@ pub fn spawn_with_channel(mut cmd: Command) -> io::Result<(Child, Channel)> {
 pub fn spawn_self_with_channel(vars: &[(&str, &str)]) -> io::Result<(u32, Channel)> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
-    let (ours, theirs) = sys::socketpair_stream()?;
+    let (ours, theirs) = sys::net::socketpair_stream()?;
     let nul = |e| io::Error::new(io::ErrorKind::InvalidInput, e);
     let arg0 = match std::env::args_os().next() {
         Some(a) => CString::new(a.as_bytes()).map_err(nul)?,
@@ -654,7 +642,7 @@ pub fn spawn_self_with_channel(vars: &[(&str, &str)]) -> io::Result<(u32, Channe
         envp.push(CString::new(format!("{k}={v}")).map_err(nul)?);
     }
     envp.push(CString::new(fd_var).map_err(nul)?);
-    let pid = sys::posix_spawn_keep_fd(c"/proc/self/exe", &[&arg0], &envp, theirs.as_fd())?;
+    let pid = sys::proc::posix_spawn_keep_fd(c"/proc/self/exe", &[&arg0], &envp, theirs.as_fd())?;
     drop(theirs);
     Ok((pid, Channel::from_socket(ours)))
 }
@@ -690,7 +678,7 @@ pub unsafe fn inherited_channel() -> Result<Option<Channel>> {
     if CLAIMED.swap(true, Ordering::AcqRel) {
         return Ok(None);
     }
-    if !sys::raw_fd_is_open(raw) {
+    if !sys::fd::raw_fd_is_open(raw) {
         return Err(Error::BadFd(raw));
     }
     // SAFETY: `raw` is open (checked), not a standard descriptor, owned by nothing else (the

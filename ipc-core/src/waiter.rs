@@ -158,7 +158,7 @@ fn start_thread(reg: &mut Registry, i: usize) {
 /// Tells set `i`'s thread to rebuild its wait.
 fn kick(set: &Set) {
     set.ctl.fetch_add(1, Ordering::SeqCst);
-    sys::futex_wake(&set.ctl, 1);
+    sys::futex::wake(&set.ctl, 1);
 }
 
 /// A helper thread: waits on the words of set `i`, wakes the wakers of those that changed.
@@ -191,7 +191,7 @@ fn helper(i: usize, ctl: &AtomicU32) {
         let timeout = next_check.map(|c| c.saturating_duration_since(Instant::now()));
         if timeout.is_none_or(|t| !t.is_zero()) {
             // The outcome does not matter: every entry is looked at below.
-            let _ = sys::futex_waitv(&words, timeout);
+            let _ = sys::futex::waitv(&words, timeout);
         }
         fire(i);
     }

@@ -8,7 +8,7 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use multiproc_core::transfer::{self, Channel, PortableFd, inherited_channel, spawn_with_channel};
-use multiproc_core::{Error, fd};
+use multiproc_core::{CorruptReason, Deadline, Error, fd};
 use multiproc_testkit::{ChildGuard, child_command, role};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -38,16 +38,21 @@ fn stray_receiver() {
     ch.send(&(before as u64, after as u64)).unwrap();
     // Announces descriptor #0, carries none: before the fix, one of the 500 stale ones.
     match ch.recv_timeout::<PortableFd>(LIMIT) {
-        Err(Error::FdCount {
-            expected: 1,
-            received: 0,
+        Err(Error::Corrupt {
+            reason:
+                CorruptReason::FdCount {
+                    expected: 1,
+                    received: 0,
+                },
         }) => {}
         other => panic!("expected FdCount {{ 1, 0 }}, got {other:?}"),
     }
     // Poisoned, as for a corrupt frame.
     assert!(matches!(
         ch.recv_timeout::<u8>(LIMIT),
-        Err(Error::FrameCorrupt(_))
+        Err(Error::Corrupt {
+            reason: CorruptReason::Unusable(_)
+        })
     ));
     assert_eq!(open_fds(), after, "the refused frame left nothing open");
 }
@@ -103,7 +108,7 @@ fn write_indices(ends: Vec<PortableFd>) {
 
 fn check_indices(readers: &mut [File]) {
     for (i, r) in readers.iter_mut().enumerate() {
-        let ready = fd::wait_readable(&[r.as_fd()], Some(LIMIT)).unwrap();
+        let ready = fd::wait_readable(&[r.as_fd()], Deadline::after(LIMIT)).unwrap();
         assert_eq!(ready, vec![0], "pipe {i} got nothing");
         let mut b = [0u8; 4];
         r.read_exact(&mut b).unwrap();
@@ -159,14 +164,26 @@ fn a_descriptor_frame_that_never_ends_is_refused() {
     transfer::send_fds(&a, &[1, 0, 0, 0, 1, 0, 0, 0, 0], &[]).unwrap();
     assert!(matches!(
         b.recv::<Vec<PortableFd>>(),
-        Err(Error::FdCount {
-            expected: 1,
-            received: 0
+        Err(Error::Corrupt {
+            reason: CorruptReason::FdCount {
+                expected: 1,
+                received: 0
+            }
         })
     ));
-    assert!(matches!(b.recv::<u8>(), Err(Error::FrameCorrupt(_))));
+    assert!(matches!(
+        b.recv::<u8>(),
+        Err(Error::Corrupt {
+            reason: CorruptReason::Unusable(_)
+        })
+    ));
 
     let (a, mut b) = Channel::pair().unwrap();
     transfer::send_fds(&a, &[5, 0, 0, 0, 1, 0, 0, 0x80], &[r.as_fd()]).unwrap();
-    assert!(matches!(b.recv::<u8>(), Err(Error::FrameCorrupt(_))));
+    assert!(matches!(
+        b.recv::<u8>(),
+        Err(Error::Corrupt {
+            reason: CorruptReason::BadFdFrame
+        })
+    ));
 }

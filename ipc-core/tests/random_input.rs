@@ -4,11 +4,11 @@
 //! and no descriptor kept that no message claims: a value or a typed error.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use multiproc_core::stream::{self, MessageReader, StreamKind};
 use multiproc_core::transfer::{self, Channel, PortableFd};
-use multiproc_core::{Error, SharedMapping, fd, frame};
+use multiproc_core::{Deadline, Error, SharedMapping, codec, fd};
 use proptest::prelude::*;
 
 /// The reader's payload limit in these tests.
@@ -87,12 +87,12 @@ fn send_chunks(sock: BorrowedFd<'_>, chunks: &[Chunk], fd: BorrowedFd<'_>) -> us
 
 /// Reads messages until the end of the stream or the first error; checks what each gave.
 fn drain(reader: &mut MessageReader, sock: BorrowedFd<'_>, attached: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Deadline::after(Duration::from_secs(10));
     let mut handed_out = 0;
     for _ in 0..10_000 {
         let mut out = Vec::new();
         let mut fds = Vec::new();
-        match reader.recv_into_vec(sock, StreamKind::Socket, Some(deadline), &mut out, &mut fds) {
+        match reader.recv_into_vec(sock, StreamKind::Socket, deadline, &mut out, &mut fds) {
             Ok(n) => {
                 assert_eq!(n, out.len());
                 assert!(n <= MAX, "a payload of {n} bytes passed a limit of {MAX}");
@@ -100,16 +100,15 @@ fn drain(reader: &mut MessageReader, sock: BorrowedFd<'_>, attached: usize) {
                 handed_out += fds.len();
                 assert!(handed_out <= attached, "more descriptors out than in");
             }
-            Err(Error::Closed) => {
+            Err(Error::Disconnected { mid_message: false }) => {
                 assert_eq!(reader.held_fds(), 0, "descriptors kept after the end");
                 return;
             }
             Err(Error::Timeout) => panic!("a receive hung on a closed stream"),
             Err(
-                Error::FrameTooLarge { .. }
-                | Error::FrameTruncated { .. }
-                | Error::FrameCorrupt(_)
-                | Error::FdCount { .. },
+                Error::TooLarge { .. }
+                | Error::Disconnected { mid_message: true }
+                | Error::Corrupt { .. },
             ) => {
                 assert!(handed_out + reader.held_fds() <= attached);
                 return;
@@ -131,7 +130,7 @@ proptest! {
         let (r, _w) = fd::pipe().unwrap();
         let attached = send_chunks(a.as_fd(), &chunks, r.as_fd());
         drop(a);
-        let mut reader = MessageReader::new(MAX);
+        let mut reader = MessageReader::new(stream::Framing::Native, MAX);
         drain(&mut reader, b.as_fd(), attached);
     }
 
@@ -144,12 +143,12 @@ proptest! {
             std::io::Write::write_all(&mut &w, b).unwrap();
         }
         drop(w);
-        let mut reader = MessageReader::new(MAX);
+        let mut reader = MessageReader::new(stream::Framing::Native, MAX);
         let mut out = Vec::new();
         let mut fds = Vec::new();
         for _ in 0..1000 {
             out.clear();
-            match reader.recv_into_vec(r.as_fd(), StreamKind::Pipe, Some(Instant::now() + Duration::from_secs(10)), &mut out, &mut fds) {
+            match reader.recv_into_vec(r.as_fd(), StreamKind::Pipe, Deadline::after(Duration::from_secs(10)), &mut out, &mut fds) {
                 Ok(n) => prop_assert!(n <= MAX && fds.is_empty()),
                 Err(Error::Timeout) => panic!("hung"),
                 Err(_) => break,
@@ -171,11 +170,11 @@ proptest! {
         let (r, _w) = fd::pipe().unwrap();
         for (payload, n) in &msgs {
             let fds: Vec<BorrowedFd<'_>> = (0..*n).map(|_| r.as_fd()).collect();
-            stream::send_message(a.as_fd(), StreamKind::Socket, payload, &fds).unwrap();
+            stream::send_framed(a.as_fd(), StreamKind::Socket, stream::Framing::Native, payload, &fds).unwrap();
         }
         drop(a);
-        let mut reader = MessageReader::new(MAX * 4);
-        let deadline = Some(Instant::now() + Duration::from_secs(10));
+        let mut reader = MessageReader::new(stream::Framing::Native, MAX * 4);
+        let deadline = Deadline::after(Duration::from_secs(10));
         for (payload, n) in &msgs {
             let mut out = Vec::new();
             let mut fds = Vec::new();
@@ -183,10 +182,9 @@ proptest! {
             prop_assert_eq!(&out, payload);
             prop_assert_eq!(fds.len(), *n);
         }
-        prop_assert!(matches!(
-            reader.recv_into_vec(b.as_fd(), StreamKind::Socket, deadline, &mut Vec::new(), &mut Vec::new()),
-            Err(Error::Closed)
-        ));
+        let end = reader.recv_into_vec(b.as_fd(), StreamKind::Socket, deadline, &mut Vec::new(), &mut Vec::new());
+        let clean_end = matches!(end, Err(Error::Disconnected { mid_message: false }));
+        prop_assert!(clean_end, "{:?}", end);
         prop_assert_eq!(reader.held_fds(), 0);
     }
 }
@@ -225,9 +223,9 @@ fn decode_all(bytes: &[u8], fds: impl Fn() -> Vec<OwnedFd>) {
     let _ = transfer::from_envelope::<Vec<PortableFd>>(bytes, fds());
     let _ = transfer::from_envelope::<Handles>(bytes, fds());
     // Outside `transfer` a descriptor is never a number.
-    match frame::decode_payload::<Handles>(bytes) {
+    match codec::decode::<Handles>(bytes) {
         Ok(_) => panic!("handles decoded without their descriptors"),
-        Err(Error::FrameCorrupt(_) | Error::FdOutsideTransfer) => {}
+        Err(Error::Corrupt { .. } | Error::FdOutsideTransfer) => {}
         Err(e) => panic!("unexpected error {e:?}"),
     }
 }
@@ -293,19 +291,19 @@ proptest! {
         let (r, _w) = fd::pipe().unwrap();
         let attached = send_chunks(a.as_fd(), &chunks, r.as_fd());
         drop(a);
-        let mut reader = MessageReader::with_framing(stream::Framing::Python, MAX);
-        let deadline = Some(Instant::now() + Duration::from_secs(10));
+        let mut reader = MessageReader::new(stream::Framing::Python, MAX);
+        let deadline = Deadline::after(Duration::from_secs(10));
         for _ in 0..10_000 {
             let mut out = Vec::new();
             let mut fds = Vec::new();
             match reader.recv_into_vec(b.as_fd(), StreamKind::Socket, deadline, &mut out, &mut fds) {
                 Ok(n) => prop_assert!(n <= MAX && fds.is_empty() && out.capacity() <= 64 * 1024),
-                Err(Error::Closed) => {
+                Err(Error::Disconnected { mid_message: false }) => {
                     prop_assert_eq!(reader.held_fds(), 0);
                     break;
                 }
                 Err(Error::Timeout) => panic!("hung"),
-                Err(Error::FrameTooLarge { .. } | Error::FrameTruncated { .. } | Error::FrameCorrupt(_)) => {
+                Err(Error::TooLarge { .. } | Error::Disconnected { mid_message: true } | Error::Corrupt { .. }) => {
                     prop_assert!(reader.held_fds() <= attached);
                     break;
                 }
@@ -332,14 +330,14 @@ proptest! {
         long.extend_from_slice(b"abc");
         transfer::send_fds(&a, &long, &[]).unwrap();
         drop(a);
-        let mut reader = MessageReader::with_framing(stream::Framing::Python, 1 << 20);
+        let mut reader = MessageReader::new(stream::Framing::Python, 1 << 20);
         for m in &msgs {
             let mut out = Vec::new();
-            reader.recv_into_vec(b.as_fd(), StreamKind::Socket, None, &mut out, &mut Vec::new()).unwrap();
+            reader.recv_into_vec(b.as_fd(), StreamKind::Socket, Deadline::Forever, &mut out, &mut Vec::new()).unwrap();
             prop_assert_eq!(&out, m);
         }
         let mut out = Vec::new();
-        reader.recv_into_vec(b.as_fd(), StreamKind::Socket, None, &mut out, &mut Vec::new()).unwrap();
+        reader.recv_into_vec(b.as_fd(), StreamKind::Socket, Deadline::Forever, &mut out, &mut Vec::new()).unwrap();
         prop_assert_eq!(&out[..], b"abc");
         let (p, _q) = fd::pipe().unwrap();
         prop_assert!(matches!(

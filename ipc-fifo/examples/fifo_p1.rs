@@ -1,4 +1,4 @@
-//! Seed 000, `pipe_test_1.py`: the other side of `fifo_p2`'s conversation (see there).
+//! The other side of `fifo_p2`'s conversation (see there).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,7 +18,7 @@ fn dir() -> PathBuf {
 fn main() -> Result<(), multiproc_fifo::Error> {
     let d = dir();
     // p1 writes p1 and reads p2.
-    let mut chat = Duplex::connect(d.join("p2"), d.join("p1"), Some(WAIT))?;
+    let mut chat = Duplex::connect_timeout(d.join("p2"), d.join("p1"), WAIT)?;
     chat.send("P1: How are you?")?;
     let heard: String = chat.recv_timeout(WAIT)?.unwrap_or_default();
     println!("P1 hear {heard}");

@@ -1,13 +1,13 @@
-//! Seed 000, `pipe_test_2.py`: one side of a conversation through the named pipes `p1` and
-//! `p2`. Run it and `fifo_p1` in two terminals, in either order:
+//! One side of a conversation through the named pipes `p1` and `p2`, as two Python programs
+//! hold it with `os.mkfifo` and `open`. Run it and `fifo_p1` in two terminals, in either order:
 //!
 //! ```text
 //! cargo run -p multiproc-fifo --example fifo_p2 -- [--dir DIR]
 //! cargo run -p multiproc-fifo --example fifo_p1 -- [--dir DIR]
 //! ```
 //!
-//! Unlike the seed's version, either program may start first: both create the fifos if they
-//! are missing, and [`Duplex`] opens them in the same order on both sides.
+//! Unlike two programs that open the fifos by hand, either may start first: both create the
+//! fifos if they are missing, and [`Duplex`] opens them in the same order on both sides.
 //!
 //! # Output
 //!
@@ -47,7 +47,7 @@ fn dir() -> PathBuf {
 fn main() -> Result<(), multiproc_fifo::Error> {
     let d = dir();
     // p2 reads p1 and writes p2.
-    let mut chat = Duplex::connect(d.join("p1"), d.join("p2"), Some(WAIT))?;
+    let mut chat = Duplex::connect_timeout(d.join("p1"), d.join("p2"), WAIT)?;
     let heard: String = chat.recv_timeout(WAIT)?.unwrap_or_default();
     println!("P2 hear {heard}");
     chat.send("P2: I'm fine, thank you! And you?")?;

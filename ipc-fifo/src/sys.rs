@@ -6,6 +6,34 @@ use std::path::Path;
 
 use rustix::fs::{CWD, FileType, Mode, OFlags};
 
+/// Which end of a fifo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// The read end (`O_RDONLY`).
+    Read,
+    /// The write end (`O_WRONLY`).
+    Write,
+}
+
+impl Side {
+    /// The other end.
+    pub(crate) fn other(self) -> Side {
+        match self {
+            Side::Read => Side::Write,
+            Side::Write => Side::Read,
+        }
+    }
+}
+
+/// Whether an `open` may wait for the other end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// A blocking open: returns once the other end is open too.
+    Yes,
+    /// `O_NONBLOCK`: a read end opens at once; a write end fails with `ENXIO` without a reader.
+    No,
+}
+
 /// `mkfifo(path, mode)`.
 pub(crate) fn mkfifo(path: &Path, mode: u32) -> io::Result<()> {
     rustix::fs::mkfifoat(CWD, path, Mode::from_raw_mode(mode)).map_err(Into::into)
@@ -22,13 +50,12 @@ pub(crate) fn is_fifo(path: &Path) -> io::Result<Option<bool>> {
 }
 
 /// `open(path, O_RDONLY or O_WRONLY | O_CLOEXEC [| O_NONBLOCK])`, retrying `EINTR`.
-pub(crate) fn open(path: &Path, write: bool, nonblock: bool) -> io::Result<OwnedFd> {
-    let mut flags = if write {
-        OFlags::WRONLY
-    } else {
-        OFlags::RDONLY
+pub(crate) fn open(path: &Path, side: Side, wait: Wait) -> io::Result<OwnedFd> {
+    let mut flags = match side {
+        Side::Write => OFlags::WRONLY,
+        Side::Read => OFlags::RDONLY,
     } | OFlags::CLOEXEC;
-    if nonblock {
+    if wait == Wait::No {
         flags |= OFlags::NONBLOCK;
     }
     loop {

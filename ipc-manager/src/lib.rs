@@ -180,6 +180,7 @@
 //! | `m._number_of_objects()`, `m._debug_info()` | [`Manager::number_of_objects`], [`Manager::debug_info`] | |
 //! | pickled values | [`PyValue`], [`to_value`], [`from_value`] | serde; pickle only for Python peers |
 //! | `RemoteError` | [`Error::Fault`] | typed |
+//! | `util.log_to_stderr()` shows the server's work | `log` records, target `multiproc_manager::…`: a client process connected (`info`), disconnected (`info`), went away holding references, which are released (`warn`); a refused connection (`info`) | records of a server process reach the logger that process has (`fork` inherits one; see `multiproc::log_to_stderr`) |
 
 mod client;
 mod de;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use multiproc_pipe::{Address, Connection, pipe};
+use multiproc_pipe::{Address, Connection, pipe_one_way};
 use multiproc_process::{Process, StartMethod};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -211,7 +211,7 @@ impl ManagerBuilder {
                 )
             }
         };
-        let (mut reader, writer) = pipe(false)?;
+        let (mut reader, writer) = pipe_one_way()?;
         let args = ServerArgs {
             address,
             authkey: authkey.as_bytes().to_vec(),
@@ -219,7 +219,7 @@ impl ManagerBuilder {
         };
         let n = STARTED.load(Ordering::Relaxed);
         let mut p = Process::new(server_main::<R>, args)
-            .with_daemon(true)
+            .with_daemon(multiproc_process::Daemon::Yes)
             .with_name(format!("SyncManager-{n}"));
         if let Some(m) = self.method {
             p = p.with_start_method(m);

@@ -1,8 +1,6 @@
 //! Connections to and from a manager: `multiproc-pipe`'s `Listener` and `Client`, with
 //! Python's framing and the HMAC handshake, carrying whole messages.
 
-use std::time::Duration;
-
 use multiproc_core::stream::Framing;
 use multiproc_pipe::{Address, Client, Connection};
 
@@ -26,7 +24,7 @@ impl Transport for Link {
     fn peer_gone(&self) -> bool {
         // Nobody sends on a connection while its call runs: readable means closed (or a peer
         // breaking the protocol, which ends the connection too).
-        !matches!(self.0.poll(Some(Duration::ZERO)), Ok(false))
+        !matches!(self.0.poll(), Ok(false))
     }
 }
 

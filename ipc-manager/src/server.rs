@@ -201,6 +201,7 @@ impl Core {
     }
 
     fn open_session(&self, id: u128, pid: u32) {
+        log::info!("client process {pid} connected");
         lock(&self.state).sessions.insert(
             id,
             Session {
@@ -212,8 +213,23 @@ impl Core {
 
     /// Releases every reference the session held.
     fn close_session(&self, id: u128) {
-        let refs = lock(&self.state).sessions.remove(&id).map(|s| s.refs);
-        for (obj, n) in refs.into_iter().flatten() {
+        let session = lock(&self.state).sessions.remove(&id);
+        let Some(Session { pid, refs }) = session else {
+            return;
+        };
+        let held: u64 = refs.values().sum();
+        if held == 0 {
+            log::info!("client process {pid} disconnected");
+        } else {
+            // Its connection closed while it held references: it died, or exited without
+            // dropping its proxies.
+            log::warn!(
+                "client process {pid} went away holding {held} reference(s) to {} object(s); \
+                 released them",
+                refs.len()
+            );
+        }
+        for (obj, n) in refs {
             let _ = self.decref(None, &obj, n);
         }
     }

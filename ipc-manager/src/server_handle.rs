@@ -85,16 +85,19 @@ impl Server {
                         .name("manager-connection".into())
                         .stack_size(CONNECTION_STACK)
                         .spawn(move || serve_connection(&core, &mut Link(conn)));
-                    if spawned.is_err() {
+                    if let Err(e) = spawned {
                         // Out of threads: this client is dropped; the next may fare better.
+                        log::warn!("dropped a connection: no thread to serve it: {e}");
                         std::thread::sleep(Duration::from_millis(10));
                     }
                 }
                 Err(multiproc_pipe::Error::Io(e)) if e.raw_os_error() == Some(24) => {
                     // Out of descriptors: give the connections being served time to close.
+                    log::warn!("out of descriptors: waiting for connections to close");
                     std::thread::sleep(Duration::from_millis(10));
                 }
-                Err(_) => {}
+                Err(multiproc_pipe::Error::Timeout) => {}
+                Err(e) => log::info!("refused a connection: {e}"),
             }
         }
         Ok(())

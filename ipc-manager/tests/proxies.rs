@@ -345,7 +345,7 @@ fn the_authkey_travels_only_to_a_child() {
     drop(back);
 
     // A process that got the proxy without the key (over a pipe) and knows none cannot use it.
-    let (mut a, b) = multiproc_pipe::pipe(true).unwrap();
+    let (mut a, b) = multiproc_pipe::pipe().unwrap();
     let p = Process::new(
         |(mut conn,): (multiproc_pipe::Connection,)| {
             let l: ListProxy<u8> = conn.recv().unwrap();

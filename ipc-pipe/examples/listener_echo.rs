@@ -88,7 +88,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 std::thread::spawn(move || serve(conn, pickle));
             }
             Err(
-                e @ (Error::AuthenticationError(_) | Error::TooLarge { .. } | Error::Corrupt(_)),
+                e
+                @ (Error::AuthenticationError(_) | Error::TooLarge { .. } | Error::Corrupt { .. }),
             ) => {
                 eprintln!("refused a client: {e}");
             }

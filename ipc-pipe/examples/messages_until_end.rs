@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let (parent_conn, child_conn) = pipe(true)?;
+    let (parent_conn, child_conn) = pipe()?;
     let p1 = Process::new(sender, (parent_conn, msgs));
     let p2 = Process::new(receiver, child_conn);
     p1.start()?;

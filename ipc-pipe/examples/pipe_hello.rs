@@ -43,7 +43,7 @@ fn f(mut conn: Connection) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (mut parent_conn, child_conn) = pipe(true)?;
+    let (mut parent_conn, child_conn) = pipe()?;
     let p = Process::new(f, child_conn);
     p.start()?;
     println!("{:?}", parent_conn.recv::<Vec<String>>()?);

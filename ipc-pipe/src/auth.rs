@@ -17,10 +17,8 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::BorrowedFd;
 
 use hmac::{Hmac, Mac};
-use multiproc_core::stream::Framing;
 
 use crate::connection::Connection;
 use crate::error::Error;
@@ -282,6 +280,31 @@ impl From<AuthFailure> for Failed {
     }
 }
 
+/// What to do after a peer's handshake message.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// The messages to send back (on a failure, best effort).
+    pub(crate) replies: Vec<Vec<u8>>,
+    /// Why the handshake failed, if it did.
+    pub(crate) failed: Option<Error>,
+}
+
+impl Answer {
+    /// Sends the replies with `send`, then gives the failure, if any.
+    pub(crate) fn send_with(
+        self,
+        mut send: impl FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        for r in &self.replies {
+            let sent = send(r);
+            if self.failed.is_none() {
+                sent?;
+            }
+        }
+        self.failed.map_or(Ok(()), Err)
+    }
+}
+
 /// Both halves of the handshake as a state machine that is fed whole messages and says what
 /// to send, so that one thread can run many handshakes at once.
 #[derive(Debug)]
@@ -321,6 +344,21 @@ impl Handshake {
         self.step == self.plan.len()
     }
 
+    /// Takes the peer's next message: what to send in reply, and, when the handshake failed,
+    /// why (send the replies anyway, then stop).
+    pub(crate) fn answer(&mut self, msg: &[u8]) -> Answer {
+        match self.feed(msg) {
+            Ok(replies) => Answer {
+                replies,
+                failed: None,
+            },
+            Err(f) => Answer {
+                replies: f.reply.map(<[u8]>::to_vec).into_iter().collect(),
+                failed: Some(f.error),
+            },
+        }
+    }
+
     /// Takes the peer's next message; returns what to send in reply.
     pub(crate) fn feed(&mut self, msg: &[u8]) -> Result<Vec<Vec<u8>>, Failed> {
         let expect = self.plan[self.step];
@@ -342,99 +380,6 @@ impl Handshake {
                 Ok(vec![challenge_bytes(&self.ours)])
             }
             Expect::Welcome => Ok(Vec::new()),
-        }
-    }
-}
-
-/// Bytes in the longest header (Python's long form).
-const HEADER_MAX: usize = 12;
-
-/// Collects one pre-authentication message at a time from a non-blocking socket, reading no
-/// byte past it (the peer's first message after the handshake stays in the socket), with no
-/// allocation until a message is whole.
-pub(crate) struct PreAuthReader {
-    framing: Framing,
-    buf: [u8; HEADER_MAX + PRE_AUTH_MAX],
-    have: usize,
-}
-
-impl fmt::Debug for PreAuthReader {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PreAuthReader")
-            .field("framing", &self.framing)
-            .field("have", &self.have)
-            .finish()
-    }
-}
-
-impl PreAuthReader {
-    pub(crate) fn new(framing: Framing) -> Self {
-        PreAuthReader {
-            framing,
-            buf: [0; HEADER_MAX + PRE_AUTH_MAX],
-            have: 0,
-        }
-    }
-
-    /// `(header bytes, payload bytes)` of the message begun in the buffer, once known.
-    fn sizes(&self) -> Result<Option<(usize, usize)>, Error> {
-        let b = &self.buf[..self.have];
-        let hlen = match self.framing {
-            Framing::Python if b.len() >= 4 && b[..4] == [0xff; 4] => 12,
-            Framing::Python => 4,
-            _ => 8,
-        };
-        if b.len() < hlen {
-            return Ok(None);
-        }
-        let len = match self.framing {
-            Framing::Python => match i32::from_be_bytes(b[..4].try_into().expect("4")) {
-                -1 => u64::from_be_bytes(b[4..12].try_into().expect("8")),
-                n if n < 0 => {
-                    return Err(Error::Corrupt(format!("negative message length {n}")));
-                }
-                n => n as u64,
-            },
-            _ => {
-                if b[4..8] != [0; 4] {
-                    return Err(Error::Corrupt("descriptors before authentication".into()));
-                }
-                u64::from(u32::from_le_bytes(b[..4].try_into().expect("4")))
-            }
-        };
-        if len > PRE_AUTH_MAX as u64 {
-            return Err(Error::TooLarge {
-                len,
-                max: PRE_AUTH_MAX,
-            });
-        }
-        Ok(Some((hlen, len as usize)))
-    }
-
-    /// Reads what the socket has, up to the end of the current message; `Ok(Some(message))`
-    /// once it is whole, `Ok(None)` when more must come.
-    ///
-    /// # Errors
-    /// [`Error::Disconnected`] at end of stream; [`Error::TooLarge`] for a length above
-    /// [`PRE_AUTH_MAX`]; [`Error::Corrupt`] for a malformed header.
-    pub(crate) fn read(&mut self, fd: BorrowedFd<'_>) -> Result<Option<Vec<u8>>, Error> {
-        loop {
-            let want = match self.sizes()? {
-                Some((hlen, len)) if self.have == hlen + len => {
-                    let msg = self.buf[hlen..self.have].to_vec();
-                    self.have = 0;
-                    return Ok(Some(msg));
-                }
-                Some((hlen, len)) => hlen + len - self.have,
-                None if self.framing == Framing::Python && self.have < 4 => 4 - self.have,
-                None if self.framing == Framing::Python => 12 - self.have,
-                None => 8 - self.have,
-            };
-            match sys::read_nonblocking(fd, &mut self.buf[self.have..self.have + want])? {
-                None => return Ok(None),
-                Some(0) => return Err(Error::Disconnected),
-                Some(n) => self.have += n,
-            }
         }
     }
 }

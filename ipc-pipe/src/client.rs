@@ -1,16 +1,16 @@
 //! [`Client`]: connects to a [`Listener`](crate::Listener) (ours or Python's).
 
 use std::net::TcpStream;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr as UnixAddr, UnixStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use multiproc_core::fd;
-use multiproc_core::stream::{self, Framing, StreamKind};
+use multiproc_core::Deadline;
+use multiproc_core::stream::{DEFAULT_MAX_MESSAGE, Endpoint, Framing, ReadAhead, StreamKind};
 
 use crate::address::Address;
-use crate::auth::{Handshake, PreAuthReader};
+use crate::auth::Handshake;
 use crate::connection::{Connection, SocketKind};
 use crate::error::Error;
 
@@ -60,7 +60,7 @@ impl Client {
         framing: Framing,
         authkey: Option<&[u8]>,
     ) -> Result<Connection, Error> {
-        connect_until(&address.into(), framing, authkey, None)
+        connect_until(&address.into(), framing, authkey, Deadline::Forever)
     }
 
     /// [`connect`](Self::connect), giving up with [`Error::Timeout`] when the connection and
@@ -71,22 +71,7 @@ impl Client {
         authkey: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<Connection, Error> {
-        connect_until(
-            &address.into(),
-            framing,
-            authkey,
-            Some(Instant::now() + timeout),
-        )
-    }
-}
-
-fn left(deadline: Option<Instant>) -> Result<Option<Duration>, Error> {
-    match deadline {
-        None => Ok(None),
-        Some(d) => match d.checked_duration_since(Instant::now()) {
-            Some(l) if !l.is_zero() => Ok(Some(l)),
-            _ => Err(Error::Timeout),
-        },
+        connect_until(&address.into(), framing, authkey, Deadline::after(timeout))
     }
 }
 
@@ -94,18 +79,32 @@ fn connect_until(
     address: &Address,
     framing: Framing,
     authkey: Option<&[u8]>,
-    deadline: Option<Instant>,
+    deadline: Deadline,
 ) -> Result<Connection, Error> {
-    let (fd, kind): (OwnedFd, SocketKind) = match address {
+    let (fd, kind) = connect_socket(address, deadline)?;
+    let mut end = Endpoint::new(fd, StreamKind::SocketWithoutFds, framing);
+    if let Some(key) = authkey {
+        run_client_handshake(&mut end, key, deadline)?;
+    }
+    end.set_kind(kind.stream_kind());
+    Ok(Connection::from_endpoint(end))
+}
+
+/// A connected socket to `address`; a TCP connection gives up at `deadline`.
+pub(crate) fn connect_socket(
+    address: &Address,
+    deadline: Deadline,
+) -> Result<(OwnedFd, SocketKind), Error> {
+    Ok(match address {
         Address::Unix(p) => (UnixStream::connect(p)?.into(), SocketKind::Unix),
         Address::Abstract(name) => {
             let a = UnixAddr::from_abstract_name(name)?;
             (UnixStream::connect_addr(&a)?.into(), SocketKind::Unix)
         }
         Address::Tcp(a) => {
-            let s = match left(deadline)? {
-                Some(t) => TcpStream::connect_timeout(a, t),
-                None => TcpStream::connect(a),
+            let s = match deadline {
+                Deadline::Forever => TcpStream::connect(a),
+                d => TcpStream::connect_timeout(a, d.left().flatten().ok_or(Error::Timeout)?),
             }
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => Error::Timeout,
@@ -114,55 +113,36 @@ fn connect_until(
             s.set_nodelay(true)?;
             (s.into(), SocketKind::Tcp)
         }
-    };
-    if let Some(key) = authkey {
-        fd::set_nonblocking(&fd, true)?;
-        run_client_handshake(fd.as_fd(), framing, key, deadline)?;
-        fd::set_nonblocking(&fd, false)?;
-    }
-    Ok(Connection::from_socket(fd, kind, framing))
+    })
 }
 
-/// Sends one handshake message on a socket.
-pub(crate) fn send_pre_auth(fd: BorrowedFd<'_>, framing: Framing, msg: &[u8]) -> Result<(), Error> {
-    Ok(stream::send_framed(
-        fd,
-        StreamKind::Socket,
-        framing,
-        msg,
-        &[],
-    )?)
-}
-
-/// The client's side of the handshake on a non-blocking socket, until `deadline`.
-fn run_client_handshake(
-    fd: BorrowedFd<'_>,
-    framing: Framing,
+/// The client's side of the handshake, until `deadline`: messages of at most
+/// [`PRE_AUTH_MAX`](crate::PRE_AUTH_MAX) bytes, no descriptors.
+pub(crate) fn run_client_handshake(
+    end: &mut Endpoint,
     key: &[u8],
-    deadline: Option<Instant>,
+    deadline: Deadline,
 ) -> Result<(), Error> {
     let mut hs = Handshake::client(key)?;
-    let mut rd = PreAuthReader::new(framing);
+    before_auth(end);
     while !hs.done() {
-        let Some(msg) = rd.read(fd)? else {
-            if fd::wait_readable(&[fd], left(deadline)?)?.is_empty() {
-                return Err(Error::Timeout);
-            }
-            continue;
-        };
-        match hs.feed(&msg) {
-            Ok(replies) => {
-                for r in replies {
-                    send_pre_auth(fd, framing, &r)?;
-                }
-            }
-            Err(failed) => {
-                if let Some(reply) = failed.reply {
-                    let _ = send_pre_auth(fd, framing, reply);
-                }
-                return Err(failed.error);
-            }
-        }
+        let msg = end.recv_bytes_until(deadline)?;
+        hs.answer(&msg).send_with(|r| Ok(end.send_bytes(r)?))?;
     }
+    after_auth(end);
     Ok(())
+}
+
+/// An endpoint before its peer is authenticated: messages of at most
+/// [`PRE_AUTH_MAX`](crate::PRE_AUTH_MAX) bytes, and no byte read past each (the first message
+/// after the handshake may carry descriptors, which only the connection may take).
+pub(crate) fn before_auth(end: &mut Endpoint) {
+    end.set_max_message(crate::PRE_AUTH_MAX);
+    end.set_read_ahead(ReadAhead::No);
+}
+
+/// An endpoint whose peer is authenticated: the default limit, reads ahead again.
+pub(crate) fn after_auth(end: &mut Endpoint) {
+    end.set_max_message(DEFAULT_MAX_MESSAGE);
+    end.set_read_ahead(ReadAhead::Yes);
 }

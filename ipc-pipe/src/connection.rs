@@ -1,38 +1,45 @@
-//! [`Connection`] and [`pipe`].
+//! [`Connection`], [`pipe`] and [`pipe_one_way`].
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::time::Duration;
 
-use multiproc_core::stream::{self, Framing, MessageReader, StreamKind};
-use multiproc_core::transfer::{self, FdRef, PortableFd};
-use multiproc_core::{fd, frame};
+use multiproc_core::stream::{Endpoint, Framing, StreamKind};
+use multiproc_core::{Deadline, fd};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::Error;
 
-/// One end of a [`pipe`]: sends and receives whole messages — serde values or raw bytes.
+/// One end of a [`pipe`], or a connection from a [`Listener`](crate::Listener) or a
+/// [`Client`](crate::Client): sends and receives whole messages — serde values or raw bytes.
 ///
-/// Messages are framed (8-byte header, then the payload); a receive returns exactly one whole
-/// message, never a part. Receives read ahead in 64 KiB chunks, so a burst of small messages
-/// costs one `read` for many; a large message goes straight into its destination.
+/// A `Connection` is a `multiproc_core::stream::Endpoint` with what Python's `Connection` adds:
+/// the ends of a one-way pipe are read-only or write-only. Messages are framed (a header, then
+/// the payload); a receive returns exactly one whole message, never a part. Receives read ahead
+/// in 64 KiB chunks, so a burst of small messages costs one `read` for many; a large message
+/// goes straight into its destination.
+///
+/// Receives come in three shapes: [`recv`](Self::recv) waits as long as it takes,
+/// [`try_recv`](Self::try_recv) never waits, [`recv_timeout`](Self::recv_timeout) waits at most
+/// that long (and keeps what arrived of a message for the next call).
 ///
 /// A `Connection` is a handle: pass it to a child as a [`Process`] argument, or send it over
 /// another duplex connection.
 ///
 /// [`Process`]: https://docs.rs/multiproc-process
 pub struct Connection {
-    fd: OwnedFd,
-    kind: StreamKind,
-    readable: bool,
-    writable: bool,
-    reader: MessageReader,
-    wbuf: Vec<u8>,
-    /// Whether handles (values that own descriptors) can travel: a Unix socket in the native
-    /// framing.
-    carries_fds: bool,
+    end: Endpoint,
+    direction: Direction,
+}
+
+/// Which ways a connection carries messages (Python's `readable` / `writable`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Both,
+    ReadOnly,
+    WriteOnly,
 }
 
 /// What a connected socket is, for [`Connection::from_socket`].
@@ -47,82 +54,69 @@ pub(crate) enum SocketKind {
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
-            .field("fd", &self.fd.as_raw_fd())
-            .field("duplex", &(self.kind == StreamKind::Socket))
-            .field("readable", &self.readable)
-            .field("writable", &self.writable)
-            .field("framing", &self.reader.framing())
+            .field("end", &self.end)
+            .field("direction", &self.direction)
             .finish()
     }
 }
 
-/// Python's `multiprocessing.Pipe(duplex)`: two connected ends.
+/// Python's `multiprocessing.Pipe()`: two connected ends of a duplex pipe (a Unix socket
+/// pair). Both send and receive, and carry handles (values that own file descriptors).
 ///
-/// - `duplex = true`: a Unix socket pair; both ends send and receive, and can carry handles
-///   (values that own file descriptors).
-/// - `duplex = false`: a pipe; returns `(reader, writer)`, as Python does.
+/// For Python's `Pipe(duplex=False)`, see [`pipe_one_way`].
 ///
 /// ```
-/// let (mut a, mut b) = multiproc_pipe::pipe(true)?;
+/// let (mut a, mut b) = multiproc_pipe::pipe()?;
 /// a.send(&vec!["hello"])?;
 /// let got: Vec<String> = b.recv()?;
 /// assert_eq!(got, ["hello"]);
 /// # Ok::<(), multiproc_pipe::Error>(())
 /// ```
-pub fn pipe(duplex: bool) -> io::Result<(Connection, Connection)> {
-    if duplex {
-        let (a, b) = fd::socketpair()?;
-        // 1 MiB each way (the kernel caps it): a stream of 64 KiB messages then flows without
-        // the writer stalling on every one. Memory is only used while data is queued.
-        for s in [&a, &b] {
-            fd::set_socket_buffers(s, 1 << 20)?;
-        }
-        Ok((
-            Connection::new(a, StreamKind::Socket, true, true),
-            Connection::new(b, StreamKind::Socket, true, true),
-        ))
-    } else {
-        let (r, w) = fd::pipe()?;
-        Ok((
-            Connection::new(r, StreamKind::Pipe, true, false),
-            Connection::new(w, StreamKind::Pipe, false, true),
-        ))
+pub fn pipe() -> io::Result<(Connection, Connection)> {
+    let (a, b) = fd::socketpair()?;
+    // 1 MiB each way (the kernel caps it): a stream of 64 KiB messages then flows without the
+    // writer stalling on every one. Memory is only used while data is queued.
+    for s in [&a, &b] {
+        fd::set_socket_buffers(s, 1 << 20)?;
     }
+    Ok((
+        Connection::over(a, StreamKind::Socket, Framing::Native, Direction::Both),
+        Connection::over(b, StreamKind::Socket, Framing::Native, Direction::Both),
+    ))
 }
 
-/// Python's spelling of [`pipe`]: `Pipe(duplex)`.
-#[allow(non_snake_case)]
-pub fn Pipe(duplex: bool) -> io::Result<(Connection, Connection)> {
-    pipe(duplex)
-}
-
-fn deadline(timeout: Option<Duration>) -> Option<Instant> {
-    timeout.map(|t| Instant::now() + t)
+/// Python's `multiprocessing.Pipe(duplex=False)`: a pipe that carries messages one way;
+/// returns `(reader, writer)`, in Python's order. Handles (values that own descriptors) cannot
+/// travel on it ([`Error::CannotSendFds`]).
+///
+/// ```
+/// let (mut reader, mut writer) = multiproc_pipe::pipe_one_way()?;
+/// writer.send(&7u8)?;
+/// assert_eq!(reader.recv::<u8>()?, 7);
+/// assert!(matches!(reader.send(&1u8), Err(multiproc_pipe::Error::NotWritable)));
+/// # Ok::<(), multiproc_pipe::Error>(())
+/// ```
+pub fn pipe_one_way() -> io::Result<(Connection, Connection)> {
+    let (r, w) = fd::pipe()?;
+    Ok((
+        Connection::over(r, StreamKind::Pipe, Framing::Native, Direction::ReadOnly),
+        Connection::over(w, StreamKind::Pipe, Framing::Native, Direction::WriteOnly),
+    ))
 }
 
 impl Connection {
-    fn new(fd: OwnedFd, kind: StreamKind, readable: bool, writable: bool) -> Connection {
+    fn over(fd: OwnedFd, kind: StreamKind, framing: Framing, direction: Direction) -> Connection {
         Connection {
-            fd,
-            kind,
-            readable,
-            writable,
-            reader: MessageReader::new(frame::DEFAULT_MAX_FRAME),
-            wbuf: Vec::new(),
-            carries_fds: kind == StreamKind::Socket,
+            end: Endpoint::new(fd, kind, framing),
+            direction,
         }
     }
 
-    /// A duplex connection over a connected socket (from a `Listener` or a `Client`).
-    pub(crate) fn from_socket(fd: OwnedFd, socket: SocketKind, framing: Framing) -> Connection {
+    /// A duplex connection over an endpoint (a socket whose handshake it carried).
+    pub(crate) fn from_endpoint(end: Endpoint) -> Connection {
         Connection {
-            fd,
-            kind: StreamKind::Socket,
-            readable: true,
-            writable: true,
-            reader: MessageReader::with_framing(framing, frame::DEFAULT_MAX_FRAME),
-            wbuf: Vec::new(),
-            carries_fds: socket == SocketKind::Unix && framing.carries_fds(),
+            end,
+            direction: Direction::Both,
         }
     }
 
@@ -130,66 +124,63 @@ impl Connection {
     /// framing chosen at `bind`/`connect` for a [`Listener`](crate::Listener) or
     /// [`Client`](crate::Client) connection.
     pub fn framing(&self) -> Framing {
-        self.reader.framing()
+        self.end.framing()
     }
 
     /// Whether this connection carries handles (values that own file descriptors): a duplex
     /// pipe, or a Unix-socket connection in the native framing.
     pub fn carries_fds(&self) -> bool {
-        self.carries_fds
+        self.end.carries_fds()
     }
 
     /// One message of at most [`PRE_AUTH_MAX`](crate::PRE_AUTH_MAX) bytes, refused from
     /// its header when longer (the handshake's messages).
     pub(crate) fn recv_pre_auth(&mut self) -> Result<Vec<u8>, Error> {
-        let max = self.reader.max();
-        self.reader.set_max(crate::PRE_AUTH_MAX);
+        let max = self.end.max_message();
+        self.end.set_max_message(crate::PRE_AUTH_MAX);
         let r = self.recv_bytes();
-        self.reader.set_max(max);
+        self.end.set_max_message(max);
         r
     }
 
     /// Whether this end can receive (Python's `readable`).
     pub fn readable(&self) -> bool {
-        self.readable
+        self.direction != Direction::WriteOnly
     }
 
     /// Whether this end can send (Python's `writable`).
     pub fn writable(&self) -> bool {
-        self.writable
+        self.direction != Direction::ReadOnly
     }
 
-    /// Whether this is a duplex (socket) connection, which can carry handles.
+    /// Whether this is a duplex connection (both ends send and receive).
     pub fn is_duplex(&self) -> bool {
-        self.kind == StreamKind::Socket
+        self.direction == Direction::Both
     }
 
     /// Sets the largest message this end sends or accepts, in bytes (default 1 GiB; at most
     /// 4 GiB − 1 in the native framing).
     pub fn set_max_message(&mut self, max: usize) {
-        let max = match self.reader.framing() {
-            Framing::Native => max.min(frame::ABSOLUTE_MAX_FRAME),
-            _ => max,
-        };
-        self.reader.set_max(max);
+        self.end.set_max_message(max);
     }
 
     /// The largest message this end sends or accepts.
     pub fn max_message(&self) -> usize {
-        self.reader.max()
+        self.end.max_message()
     }
 
-    fn check_send(&self, len: usize) -> Result<(), Error> {
-        if !self.writable {
-            return Err(Error::NotWritable);
+    fn check_readable(&self) -> Result<(), Error> {
+        match self.readable() {
+            true => Ok(()),
+            false => Err(Error::NotReadable),
         }
-        if len > self.reader.max() {
-            return Err(Error::TooLarge {
-                len: len as u64,
-                max: self.reader.max(),
-            });
+    }
+
+    fn check_writable(&self) -> Result<(), Error> {
+        match self.writable() {
+            true => Ok(()),
+            false => Err(Error::NotWritable),
         }
-        Ok(())
     }
 
     /// Sends a serde value (Python's `send`); handles inside it travel too, on a duplex
@@ -200,68 +191,40 @@ impl Connection {
     /// [`Error::TooLarge`] above the limit (nothing is sent); [`Error::CannotSendFds`] for a
     /// handle on a one-way pipe; [`Error::NotWritable`] on a read-only end.
     pub fn send<T: Serialize + ?Sized>(&mut self, obj: &T) -> Result<(), Error> {
-        if !self.writable {
-            return Err(Error::NotWritable);
-        }
-        let mut buf = std::mem::take(&mut self.wbuf);
-        buf.clear();
-        let r = transfer::serialize_into(obj, &mut buf)
-            .map_err(Error::from)
-            .and_then(|fds| {
-                self.check_send(buf.len())?;
-                if !fds.is_empty() && !self.carries_fds {
-                    return Err(Error::CannotSendFds);
-                }
-                let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
-                Ok(stream::send_framed(
-                    self.fd.as_fd(),
-                    self.kind,
-                    self.reader.framing(),
-                    &buf,
-                    &borrowed,
-                )?)
-            });
-        self.wbuf = buf;
-        r
+        self.check_writable()?;
+        Ok(self.end.send(obj)?)
     }
 
-    fn recv_deadline<T: DeserializeOwned>(&mut self, d: Option<Instant>) -> Result<T, Error> {
-        if !self.readable {
-            return Err(Error::NotReadable);
-        }
-        Ok(self
-            .reader
-            .recv_with(self.fd.as_fd(), self.kind, d, |bytes, fds| {
-                transfer::from_envelope(bytes, fds)
-            })??)
+    fn recv_until<T: DeserializeOwned>(&mut self, deadline: Deadline) -> Result<T, Error> {
+        self.check_readable()?;
+        Ok(self.end.recv_until(deadline)?)
     }
 
-    /// Receives a serde value (Python's `recv`), blocking until one arrives.
+    /// Receives a serde value (Python's `recv`), waiting as long as it takes.
     ///
     /// # Errors
     /// [`Error::Disconnected`] when the other end closed or died (also mid-message);
     /// [`Error::TooLarge`]; [`Error::Corrupt`] when the bytes are not a `T`.
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<T, Error> {
-        self.recv_deadline(None)
+        self.recv_until(Deadline::Forever)
+    }
+
+    /// [`recv`](Self::recv) without waiting: [`Error::Timeout`] when no whole message is there.
+    pub fn try_recv<T: DeserializeOwned>(&mut self) -> Result<T, Error> {
+        self.recv_until(Deadline::No)
     }
 
     /// [`recv`](Self::recv) with a timeout: [`Error::Timeout`] if nothing whole arrived.
     /// A message that had begun to arrive stays buffered for the next call.
     pub fn recv_timeout<T: DeserializeOwned>(&mut self, timeout: Duration) -> Result<T, Error> {
-        self.recv_deadline(deadline(Some(timeout)))
+        self.recv_until(Deadline::after(timeout))
     }
 
     /// Sends `buf` as one message (Python's `send_bytes`): header and bytes go to the kernel in
     /// one `writev`, with no copy of `buf`.
     pub fn send_bytes(&mut self, buf: &[u8]) -> Result<(), Error> {
-        self.check_send(buf.len())?;
-        Ok(stream::send_framed(
-            self.fd.as_fd(),
-            self.kind,
-            self.reader.framing(),
-            buf,
-            &[],
-        )?)
+        self.check_writable()?;
+        Ok(self.end.send_bytes(buf)?)
     }
 
     /// Sends `buf[offset..offset + size]` (Python's `send_bytes(buf, offset, size)`); `size`
@@ -287,43 +250,35 @@ impl Connection {
         self.send_bytes(&buf[offset..end])
     }
 
-    /// Receives one message as bytes (Python's `recv_bytes`).
+    fn recv_bytes_until(&mut self, deadline: Deadline) -> Result<Vec<u8>, Error> {
+        self.check_readable()?;
+        Ok(self.end.recv_bytes_until(deadline)?)
+    }
+
+    /// Receives one message as bytes (Python's `recv_bytes`), waiting as long as it takes.
     pub fn recv_bytes(&mut self) -> Result<Vec<u8>, Error> {
-        self.recv_bytes_deadline(None, None)
+        self.recv_bytes_until(Deadline::Forever)
+    }
+
+    /// [`recv_bytes`](Self::recv_bytes) without waiting.
+    pub fn try_recv_bytes(&mut self) -> Result<Vec<u8>, Error> {
+        self.recv_bytes_until(Deadline::No)
     }
 
     /// [`recv_bytes`](Self::recv_bytes) with a timeout.
     pub fn recv_bytes_timeout(&mut self, timeout: Duration) -> Result<Vec<u8>, Error> {
-        self.recv_bytes_deadline(deadline(Some(timeout)), None)
+        self.recv_bytes_until(Deadline::after(timeout))
     }
 
     /// Receives one message of at most `maxlength` bytes (Python's `recv_bytes(maxlength)`).
-    /// A longer one is [`Error::TooLarge`]; unlike Python, the connection stays usable.
+    /// A longer one is [`Error::TooLarge`], refused from its header; unlike Python, the
+    /// connection stays usable and the message stays for a receive with a larger limit.
     pub fn recv_bytes_max(&mut self, maxlength: usize) -> Result<Vec<u8>, Error> {
-        self.recv_bytes_deadline(None, Some(maxlength))
-    }
-
-    fn recv_bytes_deadline(
-        &mut self,
-        d: Option<Instant>,
-        maxlength: Option<usize>,
-    ) -> Result<Vec<u8>, Error> {
-        if !self.readable {
-            return Err(Error::NotReadable);
-        }
-        let mut out = Vec::new();
-        let mut fds = Vec::new();
-        self.reader
-            .recv_into_vec(self.fd.as_fd(), self.kind, d, &mut out, &mut fds)?;
-        if let Some(max) = maxlength
-            && out.len() > max
-        {
-            return Err(Error::TooLarge {
-                len: out.len() as u64,
-                max,
-            });
-        }
-        Ok(out)
+        let max = self.end.max_message();
+        self.end.set_max_message(maxlength.min(max));
+        let r = self.recv_bytes();
+        self.end.set_max_message(max);
+        r
     }
 
     /// Receives one message into `buf[offset..]` (Python's `recv_bytes_into`); returns its
@@ -335,79 +290,94 @@ impl Connection {
     /// # Panics
     /// When `offset > buf.len()`.
     pub fn recv_bytes_into(&mut self, buf: &mut [u8], offset: usize) -> Result<usize, Error> {
-        if !self.readable {
-            return Err(Error::NotReadable);
-        }
+        self.check_readable()?;
         assert!(offset <= buf.len(), "offset {offset} is past the buffer");
-        match self
-            .reader
-            .recv_into_slice(self.fd.as_fd(), self.kind, None, &mut buf[offset..])?
-        {
+        match self.end.recv_bytes_into(&mut buf[offset..])? {
             Ok(n) => Ok(n),
             Err(whole) => Err(Error::BufferTooShort(whole)),
         }
     }
 
-    /// Whether a message (or the end of the stream) is waiting, within `timeout` (Python's
-    /// `poll`; `None` waits for ever, `Some(ZERO)` only looks).
-    pub fn poll(&self, timeout: Option<Duration>) -> Result<bool, Error> {
-        if !self.readable {
-            return Err(Error::NotReadable);
-        }
-        if self.reader.has_message() {
-            return Ok(true);
-        }
-        Ok(!fd::wait_readable(&[self.fd.as_fd()], timeout)?.is_empty())
+    fn poll_until(&self, deadline: Deadline) -> Result<bool, Error> {
+        self.check_readable()?;
+        Ok(self.end.poll_until(deadline)?)
+    }
+
+    /// Whether a message (or the end of the stream) is waiting now (Python's `poll()`).
+    pub fn poll(&self) -> Result<bool, Error> {
+        self.poll_until(Deadline::No)
+    }
+
+    /// Whether a message (or the end of the stream) arrives within `timeout` (Python's
+    /// `poll(timeout)`; `Duration::MAX` waits for ever, as Python's `poll(None)`).
+    pub fn poll_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+        self.poll_until(Deadline::after(timeout))
     }
 
     /// Closes this end (Python's `close`); the other end then sees [`Error::Disconnected`].
     pub fn close(self) {}
 
     pub(crate) fn has_message(&self) -> bool {
-        self.reader.has_message()
+        self.end.has_message()
+    }
+
+    /// The endpoint and which ways it carries messages, for the async connection.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn into_parts(self) -> (Endpoint, bool, bool) {
+        let (r, w) = (self.readable(), self.writable());
+        (self.end, r, w)
+    }
+
+    /// A connection from the parts [`into_parts`](Self::into_parts) gave.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn from_parts(end: Endpoint, readable: bool, writable: bool) -> Connection {
+        let direction = match (readable, writable) {
+            (true, false) => Direction::ReadOnly,
+            (false, true) => Direction::WriteOnly,
+            _ => Direction::Both,
+        };
+        Connection { end, direction }
+    }
+}
+
+impl SocketKind {
+    pub(crate) fn stream_kind(self) -> StreamKind {
+        match self {
+            SocketKind::Unix => StreamKind::Socket,
+            SocketKind::Tcp => StreamKind::SocketWithoutFds,
+        }
     }
 }
 
 impl AsFd for Connection {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.end.as_fd()
     }
 }
 
-#[derive(Serialize)]
-struct WireOut<'a> {
-    fd: FdRef<'a>,
-    duplex: bool,
-    readable: bool,
-    writable: bool,
-    max: u64,
-    python_framing: bool,
-    carries_fds: bool,
+impl AsRawFd for Connection {
+    fn as_raw_fd(&self) -> RawFd {
+        self.end.as_raw_fd()
+    }
 }
 
-#[derive(Deserialize)]
-struct WireIn {
-    fd: PortableFd,
-    duplex: bool,
+/// The wire form: the endpoint and the direction.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Connection")]
+struct Wire<E> {
+    end: E,
     readable: bool,
     writable: bool,
-    max: u64,
-    python_framing: bool,
-    carries_fds: bool,
 }
 
 /// Bytes already read ahead stay with the sending process's copy: send a connection before
 /// receiving on it.
 impl Serialize for Connection {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        WireOut {
-            fd: FdRef(self.fd.as_fd()),
-            duplex: self.kind == StreamKind::Socket,
-            readable: self.readable,
-            writable: self.writable,
-            max: self.reader.max() as u64,
-            python_framing: self.reader.framing() == Framing::Python,
-            carries_fds: self.carries_fds,
+        Wire {
+            end: &self.end,
+            readable: self.readable(),
+            writable: self.writable(),
         }
         .serialize(s)
     }
@@ -415,18 +385,18 @@ impl Serialize for Connection {
 
 impl<'de> Deserialize<'de> for Connection {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let w = WireIn::deserialize(d)?;
-        let kind = if w.duplex {
-            StreamKind::Socket
-        } else {
-            StreamKind::Pipe
+        let w = Wire::<Endpoint>::deserialize(d)?;
+        let direction = match (w.readable, w.writable) {
+            (true, true) => Direction::Both,
+            (true, false) => Direction::ReadOnly,
+            (false, true) => Direction::WriteOnly,
+            (false, false) => {
+                return Err(serde::de::Error::custom("a connection that does nothing"));
+            }
         };
-        let mut c = Connection::new(w.fd.into_inner(), kind, w.readable, w.writable);
-        if w.python_framing {
-            c.reader = MessageReader::with_framing(Framing::Python, frame::DEFAULT_MAX_FRAME);
-        }
-        c.carries_fds = w.carries_fds && kind == StreamKind::Socket && !w.python_framing;
-        c.set_max_message(usize::try_from(w.max).unwrap_or(usize::MAX));
-        Ok(c)
+        Ok(Connection {
+            end: w.end,
+            direction,
+        })
     }
 }

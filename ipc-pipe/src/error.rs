@@ -5,7 +5,10 @@ use std::io;
 
 use crate::auth::AuthFailure;
 
-/// Why a send or receive on a [`Connection`](crate::Connection) failed.
+/// Why a send or receive on a [`Connection`](crate::Connection), a listener or a client failed.
+///
+/// `Display` is a short phrase; the cause, where there is one, is its
+/// [`source`](std::error::Error::source).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -23,8 +26,11 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
-    /// The bytes do not decode to the type asked for (or a header is malformed).
-    Corrupt(String),
+    /// Bytes from the peer do not decode to the type asked for, or break the framing.
+    Corrupt {
+        /// Why.
+        reason: CorruptReason,
+    },
     /// [`recv_bytes_into`](crate::Connection::recv_bytes_into): the message does not fit; here
     /// it is, whole (Python's `BufferTooShort`).
     BufferTooShort(Vec<u8>),
@@ -36,6 +42,9 @@ pub enum Error {
     /// duplex pipe, or a Unix-socket connection in the native framing, carries them (not a
     /// one-way pipe, not TCP, not Python's framing).
     CannotSendFds,
+    /// A handle inside a message could not be sent or was refused on arrival (see
+    /// `multiproc_core::Error`).
+    Transfer(multiproc_core::Error),
     /// The authentication handshake failed (Python's `AuthenticationError`): the peer holds
     /// another key, has none, or does not speak the protocol. Nothing else was touched; a
     /// [`Listener`](crate::Listener) stays usable.
@@ -45,9 +54,35 @@ pub enum Error {
     /// say so on purpose.
     AuthkeyRequired,
     /// The value could not be encoded.
-    Encode(String),
+    Encode(EncodeError),
     /// The operating system refused.
     Io(io::Error),
+}
+
+/// Why bytes from the peer were refused: the reason of [`Error::Corrupt`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CorruptReason {
+    /// A message's framing or postcard payload (the reason `multiproc-core` gives).
+    Message(multiproc_core::CorruptReason),
+    /// A pickle that breaks a rule of the check made before decoding it (feature `pickle`).
+    #[cfg(feature = "pickle")]
+    Pickle(crate::pickle::PickleRule),
+    /// A pickle that `serde-pickle` does not decode to the type asked for (feature `pickle`).
+    #[cfg(feature = "pickle")]
+    PickleDecode(serde_pickle::Error),
+}
+
+/// Why a value could not be encoded: the payload of [`Error::Encode`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// postcard refused it (a serde feature it does not support, or a `Serialize` impl that
+    /// failed).
+    Postcard(postcard::Error),
+    /// `serde-pickle` refused it (feature `pickle`).
+    #[cfg(feature = "pickle")]
+    Pickle(serde_pickle::Error),
 }
 
 impl fmt::Display for Error {
@@ -58,7 +93,7 @@ impl fmt::Display for Error {
             Error::TooLarge { len, max } => {
                 write!(f, "message of {len} bytes exceeds the limit of {max} bytes")
             }
-            Error::Corrupt(why) => write!(f, "corrupt message: {why}"),
+            Error::Corrupt { .. } => f.write_str("corrupt message from the peer"),
             Error::BufferTooShort(m) => {
                 write!(f, "buffer too short for a message of {} bytes", m.len())
             }
@@ -67,13 +102,57 @@ impl fmt::Display for Error {
             Error::CannotSendFds => f.write_str(
                 "this connection cannot carry file descriptors (a one-way pipe, TCP, or Python's framing)",
             ),
+            Error::Transfer(_) => f.write_str("a handle in the message cannot travel"),
             Error::AuthenticationError(why) => write!(f, "authentication failed: {why}"),
             Error::AuthkeyRequired => f.write_str(
                 "a TCP listener needs an authkey (Listener::bind_tcp_without_authkey opts out)",
             ),
+            Error::Encode(_) => f.write_str("cannot encode the value"),
+            Error::Io(_) => f.write_str("os error"),
+        }
+    }
+}
 
-            Error::Encode(why) => write!(f, "cannot encode the value: {why}"),
-            Error::Io(e) => write!(f, "os error: {e}"),
+impl fmt::Display for CorruptReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CorruptReason::Message(why) => why.fmt(f),
+            #[cfg(feature = "pickle")]
+            CorruptReason::Pickle(rule) => rule.fmt(f),
+            #[cfg(feature = "pickle")]
+            CorruptReason::PickleDecode(_) => f.write_str("the pickle does not decode"),
+        }
+    }
+}
+
+impl std::error::Error for CorruptReason {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CorruptReason::Message(why) => why.source(),
+            #[cfg(feature = "pickle")]
+            CorruptReason::Pickle(_) => None,
+            #[cfg(feature = "pickle")]
+            CorruptReason::PickleDecode(e) => Some(e),
+        }
+    }
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EncodeError::Postcard(_) => f.write_str("postcard cannot encode the value"),
+            #[cfg(feature = "pickle")]
+            EncodeError::Pickle(_) => f.write_str("serde-pickle cannot encode the value"),
+        }
+    }
+}
+
+impl std::error::Error for EncodeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EncodeError::Postcard(e) => Some(e),
+            #[cfg(feature = "pickle")]
+            EncodeError::Pickle(e) => Some(e),
         }
     }
 }
@@ -82,24 +161,30 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
+            Error::Corrupt { reason } => Some(reason),
+            Error::Encode(e) => Some(e),
+            Error::Transfer(e) => Some(e),
             _ => None,
         }
     }
 }
 
 impl From<multiproc_core::Error> for Error {
+    /// The one mapping from the framed endpoint's outcomes: a peer that went away (also in the
+    /// middle of a message) is [`Error::Disconnected`].
     fn from(e: multiproc_core::Error) -> Self {
         use multiproc_core::Error as C;
         match e {
-            C::Closed | C::FrameTruncated { .. } => Error::Disconnected,
+            C::Disconnected { .. } | C::Closed => Error::Disconnected,
             C::Timeout => Error::Timeout,
-            C::FrameTooLarge { len, max } => Error::TooLarge { len, max },
-            C::FrameCorrupt(why) => Error::Corrupt(why),
-            C::FdCount { .. } | C::MissingFd { .. } => Error::Corrupt(e.to_string()),
-            C::Encode(why) => Error::Encode(why),
+            C::TooLarge { len, max } => Error::TooLarge { len, max },
+            C::Corrupt { reason } => Error::Corrupt {
+                reason: CorruptReason::Message(reason),
+            },
+            C::Encode(e) => Error::Encode(EncodeError::Postcard(e)),
             C::NotTransferable(_) => Error::CannotSendFds,
             C::Io(io) => io.into(),
-            other => Error::Io(io::Error::other(other)),
+            other => Error::Transfer(other),
         }
     }
 }
@@ -119,7 +204,7 @@ impl From<Error> for io::Error {
             Error::Io(inner) => inner.kind(),
             Error::Disconnected => io::ErrorKind::BrokenPipe,
             Error::Timeout => io::ErrorKind::TimedOut,
-            Error::TooLarge { .. } | Error::Corrupt(_) | Error::BufferTooShort(_) => {
+            Error::TooLarge { .. } | Error::Corrupt { .. } | Error::BufferTooShort(_) => {
                 io::ErrorKind::InvalidData
             }
             Error::AuthenticationError(_) => io::ErrorKind::PermissionDenied,

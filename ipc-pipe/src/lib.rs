@@ -14,7 +14,7 @@
 //!     conn.send(&vec!["hello".to_string()]).unwrap();
 //! }
 //!
-//! let (mut parent, child_end) = pipe(true)?;
+//! let (mut parent, child_end) = pipe()?;
 //! let p = Process::new(child, child_end);
 //! p.start()?;
 //! let got: Vec<String> = parent.recv()?;
@@ -27,8 +27,8 @@
 //!
 //! ```toml
 //! [dependencies]
-//! multiproc-pipe = "0.1"                                   # add features = ["pickle"] to talk to Python with values
-//! multiproc-process = "0.1"                                # for the example above: Process
+//! multiproc-pipe = "0.1"      # features = ["pickle"] to exchange values with Python, "tokio" for async
+//! multiproc-process = "0.1"   # for the examples: Process
 //! ```
 //!
 //! # Messages, bytes, and what can go wrong
@@ -43,7 +43,7 @@
 //! ([`Connection::set_max_message`], default 1 GiB) is refused by the sender before anything is
 //! written and by the receiver from its header, before anything is allocated.
 //!
-//! //! # Listener and Client
+//! # Listener and Client
 //!
 //! A [`Listener`] binds an [`Address`] and gives a [`Connection`] for each client that
 //! [`Client::connect`] connects; both take an optional authkey (Python's `authkey=`), and with
@@ -91,6 +91,46 @@
 //! for Rust peers; [`send_bytes`](Connection::send_bytes)/[`recv_bytes`](Connection::recv_bytes)
 //! are the same bytes on both sides.
 //!
+//! # In a tokio program
+//!
+//! With the `tokio` feature (off by default: `multiproc-pipe = { version = "0.1", features =
+//! ["tokio"] }`), [`Connection::into_async`] gives an [`AsyncConnection`] whose `send`, `recv`,
+//! `send_bytes` and `recv_bytes` are futures on tokio's `AsyncFd` — a waiting task holds no
+//! thread — [`wait_async`] waits on many, [`AsyncListener::accept`] and
+//! [`Client::connect_async`] accept and connect. The peer may be synchronous, async or Python.
+//! Any of these futures may be dropped (`select!`, `tokio::time::timeout`, a runtime shutting
+//! down) without losing a message or leaving the connection out of step: see
+//! [`AsyncConnection`].
+//!
+//! ```
+//! # #[cfg(feature = "tokio")] {
+//! use multiproc_pipe::{pipe, Connection};
+//! use multiproc_process::Process;
+//! use std::time::Duration;
+//!
+//! // A synchronous child: it doubles what it receives.
+//! fn double(mut conn: Connection) {
+//!     while let Ok(n) = conn.recv::<u64>() {
+//!         conn.send(&(n * 2)).unwrap();
+//!     }
+//! }
+//!
+//! let (ours, theirs) = pipe()?;
+//! let child = Process::new(double, theirs);
+//! child.start()?;
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     let mut conn = ours.into_async()?;
+//!     conn.send(&21u64).await?;
+//!     let answer = tokio::time::timeout(Duration::from_secs(10), conn.recv::<u64>()).await;
+//!     assert_eq!(answer.expect("in time")?, 42);
+//!     Ok::<(), multiproc_pipe::Error>(())
+//! })?;
+//! child.join()?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Security
 //!
 //! The authkey authenticates the handshake only: each side proves it holds the key (an HMAC
@@ -116,23 +156,28 @@
 //!
 //! | Python | `multiproc-pipe` | note |
 //! |---|---|---|
-//! | `Pipe()` / `Pipe(duplex=False)` | [`pipe(true)`](pipe) / [`pipe(false)`](pipe) | one-way returns `(reader, writer)` too |
-//! | `conn.send(obj)`, `conn.recv()` | [`send`](Connection::send), [`recv`](Connection::recv), [`recv_timeout`](Connection::recv_timeout) | serde + postcard instead of pickle |
+//! | `Pipe()` / `Pipe(duplex=False)` | [`pipe()`](pipe) / [`pipe_one_way()`](pipe_one_way) | one-way returns `(reader, writer)`, as Python does |
+//! | `conn.send(obj)`, `conn.recv()` | [`send`](Connection::send), [`recv`](Connection::recv), [`try_recv`](Connection::try_recv), [`recv_timeout`](Connection::recv_timeout) | serde + postcard instead of pickle |
 //! | `send_bytes(buf, offset, size)` | [`send_bytes`](Connection::send_bytes), [`send_bytes_range`](Connection::send_bytes_range) | one `writev`, no copy |
-//! | `recv_bytes(maxlength)` | [`recv_bytes`](Connection::recv_bytes), [`recv_bytes_max`](Connection::recv_bytes_max) | too long: an error, and the connection stays usable |
+//! | `recv_bytes(maxlength)` | [`recv_bytes`](Connection::recv_bytes), [`recv_bytes_max`](Connection::recv_bytes_max) | too long: an error from the header, and the connection stays usable |
 //! | `recv_bytes_into(buf, offset)` | [`recv_bytes_into`](Connection::recv_bytes_into) | `BufferTooShort` carries the message, as in Python |
-//! | `poll(timeout)` | [`poll`](Connection::poll) | |
+//! | `poll()`, `poll(timeout)` | [`poll`](Connection::poll), [`poll_timeout`](Connection::poll_timeout) | `Duration::MAX` for `poll(None)` |
 //! | `EOFError`, `BrokenPipeError` | [`Error::Disconnected`] | also when the peer died mid-message |
-//! | `connection.wait(objects, timeout)` | [`wait`] | connections, sentinels, any fd |
+//! | `connection.wait(objects)`, `wait(objects, timeout)` | [`wait`], [`wait_timeout`] | connections, sentinels, any fd |
 //! | `Listener(address, authkey=k)` | [`Listener::bind(address, framing, Some(k))`](Listener::bind) | the framing is explicit; TCP needs a key or [`bind_tcp_without_authkey`](Listener::bind_tcp_without_authkey) |
 //! | `listener.accept()`, `address`, `last_accepted`, `close()` | [`accept`](Listener::accept), [`accept_timeout`](Listener::accept_timeout), [`address`](Listener::address), [`last_accepted`](Listener::last_accepted), [`close`](Listener::close) | handshakes of many clients run side by side; a silent one is dropped after a timeout |
 //! | `Client(address, authkey=k)` | [`Client::connect(address, framing, Some(k))`](Client::connect), [`connect_timeout`](Client::connect_timeout) | TCP sets `TCP_NODELAY` |
 //! | `deliver_challenge(conn, key)`, `answer_challenge(conn, key)` | [`deliver_challenge`], [`answer_challenge`] | both generations (`{sha256}` and bare HMAC-MD5) |
 //! | `AuthenticationError` | [`Error::AuthenticationError`] with an [`AuthFailure`] | on both sides |
 //! | `conn.send(obj)` / `recv()` to a Python peer (pickle) | `send_pickle` / `recv_pickle` (feature `pickle`) | plain values; depth and size checked first |
+//! | (no async in Python's `multiprocessing`) | [`AsyncConnection`], [`wait_async`], [`AsyncListener`], [`Client::connect_async`] (feature `tokio`) | |
 //! | sending a `Connection` to a child | a `Connection` is serde: a [`Process`](https://docs.rs/multiproc-process) argument, or a message on another duplex connection | |
 
 mod address;
+#[cfg(feature = "tokio")]
+mod async_connection;
+#[cfg(feature = "tokio")]
+mod async_listener;
 mod auth;
 mod client;
 mod connection;
@@ -144,14 +189,23 @@ mod sys;
 mod wait;
 
 pub use address::Address;
+#[cfg(feature = "tokio")]
+pub use async_connection::{AsyncConnection, wait_async};
+#[cfg(feature = "tokio")]
+pub use async_listener::AsyncListener;
 pub use auth::{AuthFailure, PRE_AUTH_MAX, answer_challenge, deliver_challenge};
 pub use client::Client;
-pub use connection::{Connection, Pipe, pipe};
-pub use error::Error;
+pub use connection::{Connection, pipe, pipe_one_way};
+pub use error::{CorruptReason, EncodeError, Error};
 pub use listener::Listener;
 pub use multiproc_core::stream::Framing;
 #[cfg(feature = "pickle")]
-pub use pickle::PICKLE_MAX_DEPTH;
+pub use pickle::{PICKLE_MAX_DEPTH, PickleRule};
 #[cfg(feature = "pickle")]
 pub use serde_pickle;
-pub use wait::{Waitable, wait};
+pub use wait::{Waitable, wait, wait_timeout};
+
+/// The examples of `README.md`, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

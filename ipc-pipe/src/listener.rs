@@ -9,12 +9,12 @@ use std::os::unix::net::{SocketAddr as UnixAddr, UnixListener};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use multiproc_core::fd;
-use multiproc_core::stream::Framing;
+use multiproc_core::stream::{Endpoint, Framing, StreamKind};
+use multiproc_core::{Deadline, fd};
 
 use crate::address::Address;
-use crate::auth::{Handshake, PreAuthReader};
-use crate::client::send_pre_auth;
+use crate::auth::Handshake;
+use crate::client::{after_auth, before_auth};
 use crate::connection::{Connection, SocketKind};
 use crate::error::Error;
 
@@ -31,11 +31,12 @@ enum Socket {
 
 /// A client whose handshake is under way.
 struct Pending {
-    fd: OwnedFd,
+    /// The client's socket, refusing descriptors and messages above
+    /// [`PRE_AUTH_MAX`](crate::PRE_AUTH_MAX) until the handshake is done.
+    end: Endpoint,
     kind: SocketKind,
     peer: Address,
     handshake: Handshake,
-    reader: PreAuthReader,
     deadline: Instant,
 }
 
@@ -191,11 +192,11 @@ impl Listener {
             authkey: authkey.map(<[u8]>::to_vec),
             pending: VecDeque::new(),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-            max_message: multiproc_core::frame::DEFAULT_MAX_FRAME,
+            max_message: multiproc_core::stream::DEFAULT_MAX_MESSAGE,
             last_accepted: None,
             unlink,
         };
-        fd::set_nonblocking(listener.as_fd(), true)?;
+        fd::set_nonblocking(listener.as_fd())?;
         Ok(listener)
     }
 
@@ -248,26 +249,39 @@ impl Listener {
     /// [`Error::Corrupt`] for one that breaks the protocol (the listener stays usable);
     /// [`Error::Io`] when `accept` fails (for example, out of descriptors).
     pub fn accept(&mut self) -> Result<Connection, Error> {
-        self.accept_until(None)
+        self.accept_until(Deadline::Forever)
     }
 
     /// [`accept`](Self::accept), giving up with [`Error::Timeout`] after `timeout`; handshakes
     /// under way carry on in the next call.
     pub fn accept_timeout(&mut self, timeout: Duration) -> Result<Connection, Error> {
-        self.accept_until(Some(Instant::now() + timeout))
+        self.accept_until(Deadline::after(timeout))
     }
 
     /// [`accept`](Self::accept) without waiting: a client whose handshake completes with what
     /// has already arrived, or [`Error::Timeout`].
     pub fn try_accept(&mut self) -> Result<Connection, Error> {
-        self.accept_until(Some(Instant::now()))
+        self.accept_until(Deadline::No)
     }
 
     /// Closes the listener (Python's `close`): clients whose handshake is under way are
     /// dropped, and a Unix socket file this listener made is removed.
     pub fn close(self) {}
 
-    fn accept_until(&mut self, deadline: Option<Instant>) -> Result<Connection, Error> {
+    /// The sockets of the clients whose handshake is under way.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn pending_fds(&self) -> Vec<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.pending.iter().map(|p| p.end.as_raw_fd()).collect()
+    }
+
+    /// When the next client whose handshake is under way runs out of time.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn next_handshake_deadline(&self) -> Option<Instant> {
+        self.pending.iter().map(|p| p.deadline).min()
+    }
+
+    fn accept_until(&mut self, deadline: Deadline) -> Result<Connection, Error> {
         loop {
             let now = Instant::now();
             // Clients that did not complete their handshake in time are dropped.
@@ -276,12 +290,11 @@ impl Listener {
                 .pending
                 .iter()
                 .map(|p| p.deadline)
-                .chain(deadline)
-                .min();
+                .fold(deadline, earlier);
             let ready = {
                 let mut fds: Vec<BorrowedFd<'_>> = vec![self.as_fd()];
-                fds.extend(self.pending.iter().map(|p| p.fd.as_fd()));
-                fd::wait_readable(&fds, wake.map(|w| w.saturating_duration_since(now)))?
+                fds.extend(self.pending.iter().map(|p| p.end.as_fd()));
+                fd::wait_readable(&fds, wake)?
             };
             // Handshakes first, last index first so that removals keep the others' indices.
             for &i in ready.iter().rev().filter(|&&i| i > 0) {
@@ -296,7 +309,7 @@ impl Listener {
             {
                 return Ok(conn);
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if deadline.is_over() {
                 return Err(Error::Timeout);
             }
         }
@@ -323,22 +336,25 @@ impl Listener {
                 Err(e) => return Err(e.into()),
             };
             let Some(key) = &self.authkey else {
-                return Ok(Some(self.finish(sock, kind, peer)));
+                let end = Endpoint::new(sock, kind.stream_kind(), self.framing);
+                return Ok(Some(self.finish(end, peer)));
             };
-            fd::set_nonblocking(&sock, true)?;
             let (handshake, challenge) = Handshake::listener(key)?;
-            if send_pre_auth(sock.as_fd(), self.framing, &challenge).is_err() {
+            // No descriptors and no byte past each handshake message: the client's first
+            // message after it may carry descriptors, which only the connection may take.
+            let mut end = Endpoint::new(sock, StreamKind::SocketWithoutFds, self.framing);
+            before_auth(&mut end);
+            if end.send_bytes(&challenge).is_err() {
                 continue;
             }
             if self.pending.len() == MAX_PENDING {
                 self.pending.pop_front();
             }
             self.pending.push_back(Pending {
-                fd: sock,
+                end,
                 kind,
                 peer,
                 handshake,
-                reader: PreAuthReader::new(self.framing),
                 deadline: Instant::now() + self.handshake_timeout,
             });
         }
@@ -346,42 +362,32 @@ impl Listener {
 
     /// Reads what client `i` sent and moves its handshake on.
     fn step(&mut self, i: usize) -> Step {
-        let framing = self.framing;
         let p = &mut self.pending[i];
         let outcome = loop {
             if p.handshake.done() {
                 break Ok(true);
             }
-            let msg = match p.reader.read(p.fd.as_fd()) {
-                Ok(Some(m)) => m,
-                Ok(None) => break Ok(false),
-                Err(e) => break Err(e),
+            let msg = match p.end.recv_bytes_until(Deadline::No) {
+                Ok(m) => m,
+                Err(multiproc_core::Error::Timeout) => break Ok(false),
+                Err(e) => break Err(Error::from(e)),
             };
-            match p.handshake.feed(&msg) {
-                Ok(replies) => {
-                    if let Err(e) = replies
-                        .iter()
-                        .try_for_each(|r| send_pre_auth(p.fd.as_fd(), framing, r))
-                    {
-                        break Err(e);
-                    }
-                }
-                Err(failed) => {
-                    if let Some(reply) = failed.reply {
-                        let _ = send_pre_auth(p.fd.as_fd(), framing, reply);
-                    }
-                    break Err(failed.error);
-                }
+            let end = &mut p.end;
+            if let Err(e) = p
+                .handshake
+                .answer(&msg)
+                .send_with(|r| Ok(end.send_bytes(r)?))
+            {
+                break Err(e);
             }
         };
         match outcome {
             Ok(false) => Step::Waiting,
             Ok(true) => {
-                let p = self.pending.remove(i).expect("index in range");
-                match fd::set_nonblocking(&p.fd, false) {
-                    Ok(()) => Step::Done(self.finish(p.fd, p.kind, p.peer)),
-                    Err(e) => Step::Failed(e.into()),
-                }
+                let mut p = self.pending.remove(i).expect("index in range");
+                p.end.set_kind(p.kind.stream_kind());
+                after_auth(&mut p.end);
+                Step::Done(self.finish(p.end, p.peer))
             }
             Err(e) => {
                 self.pending.remove(i);
@@ -390,11 +396,19 @@ impl Listener {
         }
     }
 
-    fn finish(&mut self, sock: OwnedFd, kind: SocketKind, peer: Address) -> Connection {
+    fn finish(&mut self, mut end: Endpoint, peer: Address) -> Connection {
         self.last_accepted = Some(peer);
-        let mut conn = Connection::from_socket(sock, kind, self.framing);
-        conn.set_max_message(self.max_message);
-        conn
+        end.set_max_message(self.max_message);
+        Connection::from_endpoint(end)
+    }
+}
+
+/// The earlier of `deadline` and `t`.
+fn earlier(deadline: Deadline, t: Instant) -> Deadline {
+    match deadline {
+        Deadline::Until(d) => Deadline::Until(d.min(t)),
+        Deadline::Forever => Deadline::Until(t),
+        other => other,
     }
 }
 

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::connection::Connection;
-use crate::error::Error;
+use crate::error::{CorruptReason, EncodeError, Error};
 
 /// How deep containers may nest in a pickle that [`Connection::recv_pickle`] decodes.
 pub const PICKLE_MAX_DEPTH: u32 = 100;
@@ -42,13 +42,71 @@ struct Check<'a> {
     max: u64,
 }
 
-type CheckResult<T> = Result<T, String>;
+/// A rule of the check that a pickle breaks: the reason of
+/// [`CorruptReason::Pickle`](crate::CorruptReason::Pickle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PickleRule {
+    /// The pickle ends before its `STOP`, or inside a field.
+    Truncated,
+    /// A length that does not fit this machine's memory.
+    LengthBeyondMemory,
+    /// The decoded value would take more than `max` bytes.
+    TooLarge {
+        /// The limit: the connection's [`max_message`](Connection::max_message).
+        max: u64,
+    },
+    /// Values stored in the pickle's memo would take more than `max` bytes.
+    MemoTooLarge {
+        /// The limit.
+        max: u64,
+    },
+    /// Containers nested more than [`PICKLE_MAX_DEPTH`] deep.
+    TooDeep,
+    /// An opcode that takes more values than the stack holds.
+    StackUnderflow,
+    /// An opcode that closes a mark that was never set.
+    MarkMissing,
+    /// A fetch from the memo of a key that was never stored.
+    UnknownMemo,
+    /// A memo key that is not a number.
+    BadMemoKey,
+    /// An opcode that is not one of a plain value (a class, a function, a reduce).
+    Opcode(u8),
+}
+
+impl std::fmt::Display for PickleRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PickleRule::Truncated => f.write_str("pickle truncated"),
+            PickleRule::LengthBeyondMemory => f.write_str("a length beyond memory"),
+            PickleRule::TooLarge { max } => {
+                write!(f, "the decoded value would take more than {max} bytes")
+            }
+            PickleRule::MemoTooLarge { max } => {
+                write!(f, "the pickle's memo would take more than {max} bytes")
+            }
+            PickleRule::TooDeep => {
+                write!(f, "containers nested more than {PICKLE_MAX_DEPTH} deep")
+            }
+            PickleRule::StackUnderflow => f.write_str("pickle stack underflow"),
+            PickleRule::MarkMissing => f.write_str("pickle mark missing"),
+            PickleRule::UnknownMemo => f.write_str("pickle refers to a value it did not store"),
+            PickleRule::BadMemoKey => f.write_str("bad memo key"),
+            PickleRule::Opcode(op) => {
+                write!(f, "pickle opcode 0x{op:02x} is not one of a plain value")
+            }
+        }
+    }
+}
+
+type CheckResult<T> = Result<T, PickleRule>;
 
 impl<'a> Check<'a> {
     fn take(&mut self, n: u64) -> CheckResult<&'a [u8]> {
-        let n = usize::try_from(n).map_err(|_| "length beyond memory".to_string())?;
+        let n = usize::try_from(n).map_err(|_| PickleRule::LengthBeyondMemory)?;
         if self.b.len() - self.at < n {
-            return Err("pickle truncated".into());
+            return Err(PickleRule::Truncated);
         }
         let s = &self.b[self.at..self.at + n];
         self.at += n;
@@ -65,22 +123,17 @@ impl<'a> Check<'a> {
         let n = rest
             .iter()
             .position(|&c| c == b'\n')
-            .ok_or("pickle truncated in a text field")?;
+            .ok_or(PickleRule::Truncated)?;
         self.at += n + 1;
         Ok(n as u64)
     }
 
     fn push(&mut self, cost: u64, depth: u32) -> CheckResult<()> {
         if cost > self.max {
-            return Err(format!(
-                "the decoded value would take more than {} bytes",
-                self.max
-            ));
+            return Err(PickleRule::TooLarge { max: self.max });
         }
         if depth > PICKLE_MAX_DEPTH {
-            return Err(format!(
-                "containers nested more than {PICKLE_MAX_DEPTH} deep"
-            ));
+            return Err(PickleRule::TooDeep);
         }
         self.stack.push(Item::Value { cost, depth });
         Ok(())
@@ -93,14 +146,14 @@ impl<'a> Check<'a> {
     fn pop(&mut self) -> CheckResult<(u64, u32)> {
         match self.stack.pop() {
             Some(Item::Value { cost, depth }) => Ok((cost, depth)),
-            _ => Err("pickle stack underflow".into()),
+            _ => Err(PickleRule::StackUnderflow),
         }
     }
 
     fn top(&self) -> CheckResult<(u64, u32)> {
         match self.stack.last() {
             Some(Item::Value { cost, depth }) => Ok((*cost, *depth)),
-            _ => Err("pickle stack underflow".into()),
+            _ => Err(PickleRule::StackUnderflow),
         }
     }
 
@@ -115,7 +168,7 @@ impl<'a> Check<'a> {
                     cost = cost.saturating_add(c);
                     depth = depth.max(d);
                 }
-                None => return Err("pickle mark missing".into()),
+                None => return Err(PickleRule::MarkMissing),
             }
         }
     }
@@ -135,154 +188,162 @@ impl<'a> Check<'a> {
         let top = self.top()?;
         self.memo_cost = self.memo_cost.saturating_add(top.0);
         if self.memo_cost > self.max {
-            return Err(format!(
-                "the pickle's memo would take more than {} bytes",
-                self.max
-            ));
+            return Err(PickleRule::MemoTooLarge { max: self.max });
         }
         self.memo.insert(id as u32, top);
         Ok(())
     }
 
     fn get(&mut self, id: u64) -> CheckResult<()> {
-        let &(cost, depth) = self
-            .memo
-            .get(&(id as u32))
-            .ok_or("pickle refers to a value it did not store")?;
+        let &(cost, depth) = self.memo.get(&(id as u32)).ok_or(PickleRule::UnknownMemo)?;
         self.push(cost, depth)
     }
 
-    /// Runs the opcodes up to `STOP`.
+    /// Runs the opcodes up to `STOP`: each opcode is one of the stack, a plain value, a
+    /// container, or the memo; anything else is refused.
     fn run(&mut self) -> CheckResult<()> {
         loop {
             let op = *self.take(1)?.first().expect("one byte");
-            match op {
-                b'.' => return self.pop().map(drop), // STOP
-                0x80 => drop(self.take(1)?),         // PROTO
-                0x95 => drop(self.take(8)?),         // FRAME
-                b'(' => self.stack.push(Item::Mark), // MARK
-                b'0' => match self.stack.pop() {
-                    Some(_) => {}
-                    None => return Err("pickle stack underflow".into()),
-                }, // POP
-                b'1' => drop(self.pop_mark()?),      // POP_MARK
-                b'2' => {
-                    let (c, d) = self.top()?;
-                    self.push(c, d)?;
-                } // DUP
-                b'N' | 0x88 | 0x89 => self.leaf(0)?, // NONE, NEWTRUE, NEWFALSE
-                b'J' => {
-                    self.take(4)?;
-                    self.leaf(0)?;
-                } // BININT
-                b'K' => {
-                    self.take(1)?;
-                    self.leaf(0)?;
-                } // BININT1
-                b'M' => {
-                    self.take(2)?;
-                    self.leaf(0)?;
-                } // BININT2
-                b'G' => {
-                    self.take(8)?;
-                    self.leaf(0)?;
-                } // BINFLOAT
-                b'I' | b'L' | b'F' | b'S' | b'V' => {
-                    let n = self.line()?;
-                    self.leaf(n)?;
-                } // INT, LONG, FLOAT, STRING, UNICODE
-                0x8a => {
-                    let n = self.le(1)?;
-                    self.take(n)?;
-                    self.leaf(n)?;
-                } // LONG1
-                0x8b => {
-                    let n = self.le(4)?;
-                    self.take(n)?;
-                    self.leaf(n)?;
-                } // LONG4
-                b'U' | b'C' | 0x8c => {
-                    let n = self.le(1)?;
-                    self.take(n)?;
-                    self.leaf(n)?;
-                } // SHORT_BINSTRING, SHORT_BINBYTES, SHORT_BINUNICODE
-                b'T' | b'B' | b'X' => {
-                    let n = self.le(4)?;
-                    self.take(n)?;
-                    self.leaf(n)?;
-                } // BINSTRING, BINBYTES, BINUNICODE
-                0x8d | 0x8e | 0x96 => {
-                    let n = self.le(8)?;
-                    self.take(n)?;
-                    self.leaf(n)?;
-                } // BINUNICODE8, BINBYTES8, BYTEARRAY8
-                b']' | b'}' | b')' | 0x8f => self.container(0, 0)?, // EMPTY_LIST/DICT/TUPLE/SET
-                b'l' | b'd' | b't' | 0x91 => {
-                    let (c, d) = self.pop_mark()?;
-                    self.container(c, d)?;
-                } // LIST, DICT, TUPLE, FROZENSET
-                0x85..=0x87 => {
-                    let n = op - 0x84;
-                    let (mut cost, mut depth) = (0u64, 0);
-                    for _ in 0..n {
-                        let (c, d) = self.pop()?;
-                        cost = cost.saturating_add(c);
-                        depth = depth.max(d);
-                    }
-                    self.container(cost, depth)?;
-                } // TUPLE1, TUPLE2, TUPLE3
-                b'a' => {
-                    let (c, d) = self.pop()?;
-                    self.absorb(c, d)?;
-                } // APPEND
-                b's' => {
-                    let (c1, d1) = self.pop()?;
-                    let (c2, d2) = self.pop()?;
-                    self.absorb(c1.saturating_add(c2), d1.max(d2))?;
-                } // SETITEM
-                b'e' | b'u' | 0x90 => {
-                    let (c, d) = self.pop_mark()?;
-                    self.absorb(c, d)?;
-                } // APPENDS, SETITEMS, ADDITEMS
-                b'p' => {
-                    let start = self.at;
-                    let n = self.line()?;
-                    let id = parse_id(&self.b[start..start + n as usize])?;
-                    self.memoize(id)?;
-                } // PUT
-                b'q' => {
-                    let id = self.le(1)?;
-                    self.memoize(id)?;
-                } // BINPUT
-                b'r' => {
-                    let id = self.le(4)?;
-                    self.memoize(id)?;
-                } // LONG_BINPUT
-                0x94 => {
-                    let id = self.memo.len() as u64;
-                    self.memoize(id)?;
-                } // MEMOIZE
-                b'g' => {
-                    let start = self.at;
-                    let n = self.line()?;
-                    let id = parse_id(&self.b[start..start + n as usize])?;
-                    self.get(id)?;
-                } // GET
-                b'h' => {
-                    let id = self.le(1)?;
-                    self.get(id)?;
-                } // BINGET
-                b'j' => {
-                    let id = self.le(4)?;
-                    self.get(id)?;
-                } // LONG_BINGET
-                other => {
-                    return Err(format!(
-                        "pickle opcode 0x{other:02x} is not one of a plain value"
-                    ));
-                }
+            if op == b'.' {
+                return self.pop().map(drop); // STOP
+            }
+            let known = self.stack_op(op)?
+                || self.leaf_op(op)?
+                || self.container_op(op)?
+                || self.memo_op(op)?;
+            if !known {
+                return Err(PickleRule::Opcode(op));
             }
         }
+    }
+
+    /// The opcodes that move the stack or skip framing; `Ok(false)` for any other.
+    fn stack_op(&mut self, op: u8) -> CheckResult<bool> {
+        match op {
+            0x80 => drop(self.take(1)?),         // PROTO
+            0x95 => drop(self.take(8)?),         // FRAME
+            b'(' => self.stack.push(Item::Mark), // MARK
+            b'0' => drop(self.stack.pop().ok_or(PickleRule::StackUnderflow)?), // POP
+            b'1' => drop(self.pop_mark()?),      // POP_MARK
+            b'2' => {
+                let (c, d) = self.top()?;
+                self.push(c, d)?;
+            } // DUP
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The opcodes of a plain value (None, bool, int, float, str, bytes); `Ok(false)` for any
+    /// other.
+    fn leaf_op(&mut self, op: u8) -> CheckResult<bool> {
+        let bytes = match op {
+            b'N' | 0x88 | 0x89 => 0,                          // NONE, NEWTRUE, NEWFALSE
+            b'J' => self.skip(4)?,                            // BININT
+            b'K' => self.skip(1)?,                            // BININT1
+            b'M' => self.skip(2)?,                            // BININT2
+            b'G' => self.skip(8)?,                            // BINFLOAT
+            b'I' | b'L' | b'F' | b'S' | b'V' => self.line()?, // INT, LONG, FLOAT, STRING, UNICODE
+            // LONG1; SHORT_BINSTRING, SHORT_BINBYTES, SHORT_BINUNICODE
+            0x8a | b'U' | b'C' | 0x8c => self.counted(1)?,
+            // LONG4; BINSTRING, BINBYTES, BINUNICODE
+            0x8b | b'T' | b'B' | b'X' => self.counted(4)?,
+            0x8d | 0x8e | 0x96 => self.counted(8)?, // BINUNICODE8, BINBYTES8, BYTEARRAY8
+            _ => return Ok(false),
+        };
+        self.leaf(bytes)?;
+        Ok(true)
+    }
+
+    /// `n` bytes of a fixed-size value: returns 0, the bytes it adds beyond the value itself.
+    fn skip(&mut self, n: u64) -> CheckResult<u64> {
+        self.take(n)?;
+        Ok(0)
+    }
+
+    /// A length of `width` bytes, then that many bytes: returns the length.
+    fn counted(&mut self, width: usize) -> CheckResult<u64> {
+        let n = self.le(width)?;
+        self.take(n)?;
+        Ok(n)
+    }
+
+    /// The opcodes that build or fill a container; `Ok(false)` for any other.
+    fn container_op(&mut self, op: u8) -> CheckResult<bool> {
+        match op {
+            b']' | b'}' | b')' | 0x8f => self.container(0, 0)?, // EMPTY_LIST/DICT/TUPLE/SET
+            b'l' | b'd' | b't' | 0x91 => {
+                let (c, d) = self.pop_mark()?;
+                self.container(c, d)?;
+            } // LIST, DICT, TUPLE, FROZENSET
+            0x85..=0x87 => {
+                let (mut cost, mut depth) = (0u64, 0);
+                for _ in 0..op - 0x84 {
+                    let (c, d) = self.pop()?;
+                    cost = cost.saturating_add(c);
+                    depth = depth.max(d);
+                }
+                self.container(cost, depth)?;
+            } // TUPLE1, TUPLE2, TUPLE3
+            b'a' => {
+                let (c, d) = self.pop()?;
+                self.absorb(c, d)?;
+            } // APPEND
+            b's' => {
+                let (c1, d1) = self.pop()?;
+                let (c2, d2) = self.pop()?;
+                self.absorb(c1.saturating_add(c2), d1.max(d2))?;
+            } // SETITEM
+            b'e' | b'u' | 0x90 => {
+                let (c, d) = self.pop_mark()?;
+                self.absorb(c, d)?;
+            } // APPENDS, SETITEMS, ADDITEMS
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The opcodes that store or fetch a shared value; `Ok(false)` for any other.
+    fn memo_op(&mut self, op: u8) -> CheckResult<bool> {
+        match op {
+            b'p' => {
+                let id = self.text_id()?;
+                self.memoize(id)?;
+            } // PUT
+            b'q' => {
+                let id = self.le(1)?;
+                self.memoize(id)?;
+            } // BINPUT
+            b'r' => {
+                let id = self.le(4)?;
+                self.memoize(id)?;
+            } // LONG_BINPUT
+            0x94 => {
+                let id = self.memo.len() as u64;
+                self.memoize(id)?;
+            } // MEMOIZE
+            b'g' => {
+                let id = self.text_id()?;
+                self.get(id)?;
+            } // GET
+            b'h' => {
+                let id = self.le(1)?;
+                self.get(id)?;
+            } // BINGET
+            b'j' => {
+                let id = self.le(4)?;
+                self.get(id)?;
+            } // LONG_BINGET
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// A memo key written as a line of text.
+    fn text_id(&mut self) -> CheckResult<u64> {
+        let start = self.at;
+        let n = self.line()?;
+        parse_id(&self.b[start..start + n as usize])
     }
 }
 
@@ -290,15 +351,15 @@ fn parse_id(text: &[u8]) -> CheckResult<u64> {
     std::str::from_utf8(text)
         .ok()
         .and_then(|t| t.trim().parse().ok())
-        .ok_or_else(|| "bad memo key".to_string())
+        .ok_or(PickleRule::BadMemoKey)
 }
 
 /// Checks that `bytes` is a pickle of a plain value that decodes within `max` bytes and
 /// [`PICKLE_MAX_DEPTH`] levels, without decoding it.
 ///
 /// # Errors
-/// A sentence that says which rule the pickle breaks.
-pub(crate) fn check(bytes: &[u8], max: usize) -> Result<(), String> {
+/// The rule the pickle breaks.
+pub(crate) fn check(bytes: &[u8], max: usize) -> Result<(), PickleRule> {
     Check {
         b: bytes,
         at: 0,
@@ -310,18 +371,28 @@ pub(crate) fn check(bytes: &[u8], max: usize) -> Result<(), String> {
     .run()
 }
 
+fn corrupt(rule: PickleRule) -> Error {
+    Error::Corrupt {
+        reason: CorruptReason::Pickle(rule),
+    }
+}
+
 /// Decodes a pickle of a plain value as a `T`, after [`check`].
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], max: usize) -> Result<T, Error> {
-    check(bytes, max).map_err(Error::Corrupt)?;
-    serde_pickle::from_slice(bytes, serde_pickle::DeOptions::new())
-        .map_err(|e| Error::Corrupt(e.to_string()))
+    check(bytes, max).map_err(corrupt)?;
+    serde_pickle::from_slice(bytes, serde_pickle::DeOptions::new()).map_err(|e| Error::Corrupt {
+        reason: CorruptReason::PickleDecode(e),
+    })
 }
 
 /// Decodes a pickle of a plain value as a dynamic value, after [`check`].
 pub(crate) fn decode_value(bytes: &[u8], max: usize) -> Result<serde_pickle::Value, Error> {
-    check(bytes, max).map_err(Error::Corrupt)?;
-    serde_pickle::value_from_slice(bytes, serde_pickle::DeOptions::new())
-        .map_err(|e| Error::Corrupt(e.to_string()))
+    check(bytes, max).map_err(corrupt)?;
+    serde_pickle::value_from_slice(bytes, serde_pickle::DeOptions::new()).map_err(|e| {
+        Error::Corrupt {
+            reason: CorruptReason::PickleDecode(e),
+        }
+    })
 }
 
 impl Connection {
@@ -334,7 +405,7 @@ impl Connection {
     /// [`send_bytes`](Self::send_bytes) otherwise.
     pub fn send_pickle<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         let bytes = serde_pickle::to_vec(&value, serde_pickle::SerOptions::new())
-            .map_err(|e| Error::Encode(e.to_string()))?;
+            .map_err(|e| Error::Encode(EncodeError::Pickle(e)))?;
         self.send_bytes(&bytes)
     }
 
@@ -355,7 +426,7 @@ impl Connection {
     /// tuples stay tuples, sets stay sets.
     pub fn send_pickle_value(&mut self, value: &serde_pickle::Value) -> Result<(), Error> {
         let bytes = serde_pickle::value_to_vec(value, serde_pickle::SerOptions::new())
-            .map_err(|e| Error::Encode(e.to_string()))?;
+            .map_err(|e| Error::Encode(EncodeError::Pickle(e)))?;
         self.send_bytes(&bytes)
     }
 
@@ -402,7 +473,13 @@ mod tests {
         }
         p.push(b'.');
         let err = check(&p, 1 << 30).unwrap_err();
-        assert!(err.contains("more than"), "{err}");
+        assert!(
+            matches!(
+                err,
+                PickleRule::TooLarge { .. } | PickleRule::MemoTooLarge { .. }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -412,7 +489,7 @@ mod tests {
         p.extend(std::iter::repeat_n(b'a', 999));
         p.push(b'.');
         let err = check(&p, 1 << 30).unwrap_err();
-        assert!(err.contains("nested"), "{err}");
+        assert_eq!(err, PickleRule::TooDeep);
     }
 
     #[test]

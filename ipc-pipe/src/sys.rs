@@ -1,7 +1,6 @@
 //! Every OS call of `multiproc-pipe` that `std` and `multiproc-core` do not make for it.
 
 use std::io;
-use std::os::fd::BorrowedFd;
 
 use rustix::io::Errno;
 
@@ -20,17 +19,4 @@ pub(crate) fn random_bytes(buf: &mut [u8]) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// `read(fd, buf)` on a non-blocking descriptor: `Ok(None)` when nothing is there yet
-/// (`EAGAIN`), `Ok(Some(0))` at end of stream.
-pub(crate) fn read_nonblocking(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<usize>> {
-    loop {
-        match rustix::io::read(fd, &mut *buf) {
-            Ok(n) => return Ok(Some(n)),
-            Err(Errno::INTR) => {}
-            Err(Errno::AGAIN) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        }
-    }
 }

@@ -5,7 +5,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use multiproc_core::SharedMapping;
-use multiproc_pipe::{Address, AuthFailure, Client, Connection, Error, Framing, Listener, wait};
+use multiproc_pipe::{
+    Address, AuthFailure, Client, Connection, Error, Framing, Listener, wait_timeout,
+};
 use multiproc_process::spawn;
 use multiproc_testkit::unique_name;
 
@@ -23,7 +25,7 @@ fn send_handles(address: Address) -> bool {
     let map = SharedMapping::memfd("listener-test", 4096).unwrap();
     map.atomic_u32(0).store(1234, Ordering::Release);
     c.send(&map).unwrap();
-    let (near, far) = multiproc_pipe::pipe(true).unwrap();
+    let (near, far) = multiproc_pipe::pipe().unwrap();
     c.send(&far).unwrap();
     drop(far);
     let mut near = near;
@@ -174,8 +176,8 @@ fn timeouts_poll_and_wait() {
         c.recv_timeout::<u8>(LIMIT).unwrap()
     });
     let mut c = l.accept_timeout(LIMIT).unwrap();
-    assert!(c.poll(Some(LIMIT)).unwrap());
-    assert_eq!(wait(&[&c], Some(LIMIT)).unwrap(), vec![0]);
+    assert!(c.poll_timeout(LIMIT).unwrap());
+    assert_eq!(wait_timeout(&[&c], LIMIT).unwrap(), vec![0]);
     assert_eq!(c.recv::<String>().unwrap(), "ready");
     c.send(&9u8).unwrap();
     assert_eq!(h.join().unwrap(), 9);

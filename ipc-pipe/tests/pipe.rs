@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use multiproc_core::SharedMapping;
-use multiproc_pipe::{Connection, Error, pipe, wait};
+use multiproc_pipe::{Connection, Error, pipe, pipe_one_way, wait_timeout};
 use multiproc_process::{JoinHandle, Process, StartMethod, get_context, spawn};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -38,7 +38,7 @@ fn echo(mut conn: Connection) -> usize {
 
 #[test]
 fn every_size_goes_through_intact() {
-    let (mut a, b) = pipe(true).unwrap();
+    let (mut a, b) = pipe().unwrap();
     let h = spawn(echo, b).unwrap();
     let sizes = [
         0,
@@ -69,7 +69,7 @@ fn check_gib(mut conn: Connection) -> bool {
 
 #[test]
 fn one_gibibyte_message() {
-    let (a, mut b) = pipe(false).unwrap();
+    let (a, mut b) = pipe_one_way().unwrap();
     let h = spawn(check_gib, a).unwrap();
     b.send_bytes(&pattern(1 << 30)).unwrap();
     assert!(h.join().unwrap(), "the 1 GiB message arrived intact");
@@ -87,11 +87,11 @@ fn values_and_handles(mut conn: Connection) {
 #[test]
 fn values_handles_and_connections_travel_on_a_duplex_pipe() {
     for m in [StartMethod::Spawn, StartMethod::Forkserver] {
-        let (mut a, b) = pipe(true).unwrap();
+        let (mut a, b) = pipe().unwrap();
         let h = get_context(m).spawn(values_and_handles, b).unwrap();
         let map = SharedMapping::memfd("pipe-test", 4096).unwrap();
         a.send(&((42, None::<u8>, "hello"), &map)).unwrap();
-        let (mut near, far) = pipe(false).unwrap();
+        let (mut near, far) = pipe_one_way().unwrap();
         a.send(&far).unwrap();
         drop(far);
         assert_eq!(
@@ -105,7 +105,7 @@ fn values_handles_and_connections_travel_on_a_duplex_pipe() {
 
 #[test]
 fn one_way_ends_know_their_direction() {
-    let (mut r, mut w) = pipe(false).unwrap();
+    let (mut r, mut w) = pipe_one_way().unwrap();
     assert!(r.readable() && !r.writable() && w.writable() && !w.readable());
     assert!(matches!(r.send(&1u8), Err(Error::NotWritable)));
     assert!(matches!(w.recv::<u8>(), Err(Error::NotReadable)));
@@ -131,7 +131,7 @@ fn write_to_a_closed_pipe(mut w: Connection) -> String {
 #[test]
 fn a_gone_peer_is_disconnected_never_sigpipe() {
     // recv after the peer exited.
-    let (mut a, b) = pipe(true).unwrap();
+    let (mut a, b) = pipe().unwrap();
     let p = Process::new(exit_now, ());
     p.start().unwrap();
     drop(b); // our copy; the child got none (no args) — the peer is simply gone
@@ -142,7 +142,7 @@ fn a_gone_peer_is_disconnected_never_sigpipe() {
     ));
     assert!(matches!(a.send(&1u8), Err(Error::Disconnected)));
     // One-way: a writer whose reader is gone, in a process where SIGPIPE would kill.
-    let (r, w) = pipe(false).unwrap();
+    let (r, w) = pipe_one_way().unwrap();
     let p = Process::new(write_to_a_closed_pipe, w).with_start_method(StartMethod::Spawn);
     let h = JoinHandle::<String>::start(p).unwrap();
     drop(r);
@@ -163,7 +163,7 @@ fn die_mid_message(conn: Connection) {
 
 #[test]
 fn a_message_cut_by_death_is_never_delivered() {
-    let (mut a, b) = pipe(true).unwrap();
+    let (mut a, b) = pipe().unwrap();
     a.send(&0u8).unwrap();
     let p = Process::new(die_mid_message, b);
     p.start().unwrap();
@@ -176,7 +176,7 @@ fn a_message_cut_by_death_is_never_delivered() {
 
 #[test]
 fn oversized_messages_are_refused_on_both_sides() {
-    let (mut a, mut b) = pipe(true).unwrap();
+    let (mut a, mut b) = pipe().unwrap();
     a.set_max_message(16);
     assert!(matches!(
         a.send_bytes(&[0; 17]),
@@ -185,14 +185,15 @@ fn oversized_messages_are_refused_on_both_sides() {
     a.send_bytes(&[0; 16]).unwrap();
     assert_eq!(b.recv_bytes().unwrap().len(), 16);
     b.set_max_message(8);
-    let mut big = pipe(true).unwrap();
+    let mut big = pipe().unwrap();
     big.0.send_bytes(&[1; 100]).unwrap();
     big.1.set_max_message(8);
     assert!(matches!(
         big.1.recv_bytes(),
         Err(Error::TooLarge { len: 100, max: 8 })
     ));
-    // recv_bytes_max: too long is an error and the connection goes on.
+    // recv_bytes_max: too long is an error, refused from the header; the connection goes on
+    // and the message waits for a receive with a larger limit.
     a.send_bytes(b"0123456789").unwrap();
     a.send_bytes(b"ok").unwrap();
     b.set_max_message(1 << 20);
@@ -200,12 +201,18 @@ fn oversized_messages_are_refused_on_both_sides() {
         b.recv_bytes_max(4),
         Err(Error::TooLarge { len: 10, max: 4 })
     ));
+    assert_eq!(
+        b.max_message(),
+        1 << 20,
+        "the connection's own limit is back"
+    );
+    assert_eq!(b.recv_bytes_max(10).unwrap(), b"0123456789");
     assert_eq!(b.recv_bytes().unwrap(), b"ok");
 }
 
 #[test]
 fn recv_bytes_into_fits_or_hands_the_message_back() {
-    let (mut a, mut b) = pipe(false).unwrap();
+    let (mut a, mut b) = pipe_one_way().unwrap();
     b.send_bytes(b"hello").unwrap();
     b.send_bytes(b"a longer message").unwrap();
     b.send_bytes_range(b"xxworldxx", 2, Some(5)).unwrap();
@@ -228,12 +235,12 @@ fn reply_after(mut conn: Connection) {
 
 #[test]
 fn poll_recv_timeout_and_wait() {
-    let (mut a, b) = pipe(true).unwrap();
-    let (c, d) = pipe(true).unwrap();
+    let (mut a, b) = pipe().unwrap();
+    let (c, d) = pipe().unwrap();
     let p = Process::new(reply_after, b);
     p.start().unwrap();
     a.send(&150u64).unwrap();
-    assert!(!a.poll(Some(Duration::ZERO)).unwrap());
+    assert!(!a.poll().unwrap());
     let t = Instant::now();
     assert!(matches!(
         a.recv_timeout::<String>(Duration::from_millis(50)),
@@ -246,20 +253,20 @@ fn poll_recv_timeout_and_wait() {
     );
     // wait: the connection with the late reply and the child's sentinel; `c` stays silent.
     let sentinel = p.sentinel().unwrap();
-    let ready = wait(&[&c, &a], Some(LIMIT)).unwrap();
+    let ready = wait_timeout(&[&c, &a], LIMIT).unwrap();
     assert_eq!(ready, vec![1]);
     assert_eq!(a.recv::<String>().unwrap(), "late");
     p.join().unwrap();
-    let ready = wait(&[&c, &sentinel], Some(LIMIT)).unwrap();
+    let ready = wait_timeout(&[&c, &sentinel], LIMIT).unwrap();
     assert_eq!(ready, vec![1]);
     assert!(
-        wait(&[&c], Some(Duration::from_millis(10)))
+        wait_timeout(&[&c], Duration::from_millis(10))
             .unwrap()
             .is_empty()
     );
     drop(d);
     assert_eq!(
-        wait(&[&c], Some(LIMIT)).unwrap(),
+        wait_timeout(&[&c], LIMIT).unwrap(),
         vec![0],
         "a closed peer counts as ready"
     );
@@ -280,7 +287,7 @@ fn write_indices(mut conn: Connection) -> usize {
 #[test]
 fn a_value_of_600_descriptors_travels_in_one_message() {
     use std::io::Read;
-    let (mut a, b) = pipe(true).unwrap();
+    let (mut a, b) = pipe().unwrap();
     let h = spawn(write_indices, b).unwrap();
     let (mut readers, writers): (Vec<std::fs::File>, Vec<_>) = (0..600)
         .map(|_| {
@@ -294,7 +301,9 @@ fn a_value_of_600_descriptors_travels_in_one_message() {
     a.send(&writers).unwrap();
     drop(writers);
     for (i, r) in readers.iter_mut().enumerate() {
-        let ready = multiproc_core::fd::wait_readable(&[r.as_fd()], Some(LIMIT)).unwrap();
+        let ready =
+            multiproc_core::fd::wait_readable(&[r.as_fd()], multiproc_core::Deadline::after(LIMIT))
+                .unwrap();
         assert_eq!(ready, vec![0], "pipe {i} got nothing");
         let mut b = [0u8; 4];
         r.read_exact(&mut b).unwrap();

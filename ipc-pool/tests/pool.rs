@@ -295,3 +295,166 @@ fn a_spawn_pool_works_too() {
         .unwrap();
     assert_eq!(pool.map(double, 0..20).unwrap().iter().sum::<u64>(), 380);
 }
+
+// ---------------------------------------------------------------------------------------
+// Tasks that go straight to an idle worker through its lane (shared memory), and whose
+// result comes straight back to the waiting thread.
+// ---------------------------------------------------------------------------------------
+
+fn echo_len(v: Vec<u8>) -> Vec<u8> {
+    v
+}
+
+#[test]
+fn a_worker_that_dies_on_a_lane_task_fails_only_that_task() {
+    let pool = Pool::new(1).unwrap();
+    // The pool is idle: the task goes through the lane, and the waiting thread sleeps there.
+    let t = Instant::now();
+    match pool.apply(die, ()) {
+        Err(TaskError::WorkerDied { exitcode }) => assert_eq!(exitcode, Some(-libc::SIGKILL)),
+        other => panic!("{other:?}"),
+    }
+    assert!(t.elapsed() < LIMIT);
+    // A replacement runs the next one.
+    assert_eq!(pool.apply(double, 21).unwrap(), 42);
+    // And a waiter that came after the death is told too.
+    let r = pool.apply_async(die, ()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(matches!(
+        r.get_timeout(LIMIT),
+        Err(TaskError::WorkerDied { .. })
+    ));
+    assert_eq!(pool.apply(double, 1).unwrap(), 2);
+}
+
+#[test]
+fn a_lane_result_nobody_waits_for_is_collected_by_the_pool() {
+    let pool = Pool::new(2).unwrap();
+    // Not waited for: the pool's thread collects it, so close + join end.
+    let r = pool.apply_async(double, 5).unwrap();
+    let deadline = Instant::now() + LIMIT;
+    while !r.ready() {
+        assert!(Instant::now() < deadline, "nobody collected the result");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(r.get().unwrap(), 10);
+    // A wait that times out leaves the result to whoever comes later.
+    let r = pool.apply_async(sleep_then, 150).unwrap();
+    assert_eq!(
+        r.get_timeout(Duration::from_millis(20)),
+        Err(TaskError::Timeout)
+    );
+    assert_eq!(r.get_timeout(LIMIT).unwrap(), 150);
+    let unwaited = pool.apply_async(sleep_then, 50).unwrap();
+    pool.close();
+    pool.join().unwrap();
+    assert!(unwaited.ready(), "join waited for the lane task");
+    assert_eq!(unwaited.get().unwrap(), 50);
+}
+
+#[test]
+fn lane_tasks_from_many_threads_and_results_larger_than_the_lane() {
+    let pool = Arc::new(Pool::new(2).unwrap());
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    assert_eq!(
+                        pool.apply(double, t * 1000 + i).unwrap(),
+                        2 * (t * 1000 + i)
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // 1 MiB there and back: larger than a lane, so it goes over the connection.
+    let big: Vec<u8> = (0..1 << 20).map(|i| i as u8).collect();
+    assert_eq!(pool.apply(echo_len, big.clone()).unwrap(), big);
+    // A small argument with a large result: the result spills.
+    fn grow(n: usize) -> Vec<u8> {
+        vec![7; n]
+    }
+    assert_eq!(pool.apply(grow, 200_000).unwrap().len(), 200_000);
+    // Several waiters on one result: all wake.
+    let r = Arc::new(pool.apply_async(sleep_then, 100).unwrap());
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let r = r.clone();
+            std::thread::spawn(move || r.wait_timeout(LIMIT))
+        })
+        .collect();
+    for w in waiters {
+        assert!(w.join().unwrap());
+    }
+    assert_eq!(r.get().unwrap(), 100);
+}
+
+#[test]
+fn terminate_wakes_a_thread_waiting_in_a_lane() {
+    let pool = Arc::new(Pool::new(1).unwrap());
+    let r = pool.apply_async(sleep_then, 10_000).unwrap();
+    let waiter = std::thread::spawn(move || r.get_timeout(LIMIT));
+    std::thread::sleep(Duration::from_millis(100));
+    pool.terminate();
+    pool.join().unwrap();
+    assert_eq!(waiter.join().unwrap(), Err(TaskError::Terminated));
+}
+
+#[test]
+fn map_async_and_starmap_async_with_callbacks() {
+    let pool = Pool::new(2).unwrap();
+    let me = std::process::id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx2 = tx.clone();
+    let r = pool
+        .map_async_with(
+            double,
+            0..10,
+            Some(3),
+            move |v: &Vec<u64>| tx.send(Ok((v.clone(), std::process::id()))).unwrap(),
+            move |e: &TaskError| tx2.send(Err(e.clone())).unwrap(),
+        )
+        .unwrap();
+    let (seen, pid) = rx.recv_timeout(LIMIT).unwrap().unwrap();
+    assert_eq!(seen, (0..10).map(|x| 2 * x).collect::<Vec<_>>());
+    assert_eq!(pid, me, "the callback runs in the parent");
+    assert_eq!(r.get_timeout(LIMIT).unwrap(), seen);
+    // A failing item: the error callback, with the first failure in order, and no callback.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx2 = tx.clone();
+    let r = pool
+        .map_async_with(
+            panic_on_odd,
+            [2, 4, 5, 7],
+            Some(1),
+            move |_: &Vec<u64>| tx.send("callback".to_string()).unwrap(),
+            move |e: &TaskError| tx2.send(e.to_string()).unwrap(),
+        )
+        .unwrap();
+    let got = rx.recv_timeout(LIMIT).unwrap();
+    assert!(got.contains("odd input 5"), "{got}");
+    assert!(matches!(r.get_timeout(LIMIT), Err(TaskError::Panicked(_))));
+    assert!(
+        rx.recv_timeout(Duration::from_millis(100)).is_err(),
+        "one callback only"
+    );
+    // starmap_async, with and without callbacks; an empty input calls back at once.
+    let r = pool.starmap_async(add, [(1, 2), (3, 4)], None).unwrap();
+    assert_eq!(r.get_timeout(LIMIT).unwrap(), vec![3, 7]);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let r = pool
+        .starmap_async_with(
+            add,
+            Vec::<(u64, u64)>::new(),
+            None,
+            move |v: &Vec<u64>| tx.send(v.len()).unwrap(),
+            |_: &TaskError| {},
+        )
+        .unwrap();
+    assert_eq!(rx.recv_timeout(LIMIT).unwrap(), 0);
+    assert_eq!(r.get().unwrap(), Vec::<u64>::new());
+}

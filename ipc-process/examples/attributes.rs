@@ -31,7 +31,7 @@
 
 use std::time::Duration;
 
-use multiproc_process::{Error, Process, StartMethod};
+use multiproc_process::{Daemon, Error, Process, StartMethod};
 
 fn sleep_ms(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
@@ -111,7 +111,7 @@ fn main() -> Result<(), Error> {
 
     let p = Process::new(whoami, ())
         .with_name("worker")
-        .with_daemon(true)
+        .with_daemon(Daemon::Yes)
         .with_start_method(StartMethod::Spawn);
     p.start()?;
     p.join()?;

@@ -42,13 +42,22 @@ pub enum Error {
     /// [`JoinHandle::start`](crate::JoinHandle::start) for a `T` other than the target's
     /// return type.
     WrongResultType,
+    /// [`set_start_method`](crate::set_start_method) after the start method was set or used
+    /// (use [`force_start_method`](crate::force_start_method) to override).
+    StartMethodFixed {
+        /// The start method in force.
+        current: crate::StartMethod,
+    },
+    /// An `async` method was called outside a tokio runtime (feature `tokio`).
+    #[cfg(feature = "tokio")]
+    NoRuntime,
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Io(e) => write!(f, "os error: {e}"),
-            Error::Transfer(e) => write!(f, "cannot talk to the child: {e}"),
+            Error::Io(_) => f.write_str("an operating system call failed"),
+            Error::Transfer(_) => f.write_str("cannot talk to the child"),
             Error::AlreadyStarted => f.write_str("a process can only be started once"),
             Error::NotStarted => f.write_str("the process was never started"),
             Error::JoinSelf => f.write_str("a process cannot join itself"),
@@ -69,6 +78,13 @@ impl fmt::Display for Error {
             Error::WrongResultType => {
                 f.write_str("the join handle's type is not the target's return type")
             }
+            #[cfg(feature = "tokio")]
+            Error::NoRuntime => f.write_str("not inside a tokio runtime"),
+            Error::StartMethodFixed { current } => write!(
+                f,
+                "the start method is already set ({}); force_start_method overrides it",
+                current.name()
+            ),
         }
     }
 }
@@ -86,6 +102,18 @@ impl std::error::Error for Error {
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
         Error::Io(e)
+    }
+}
+
+impl From<Error> for io::Error {
+    /// For callers who only propagate: an OS failure as itself, the rest as
+    /// [`io::ErrorKind::Other`] (or [`TimedOut`](io::ErrorKind::TimedOut)) wrapping the error.
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Io(e) => e,
+            Error::Timeout => io::Error::new(io::ErrorKind::TimedOut, e),
+            e => io::Error::other(e),
+        }
     }
 }
 
@@ -109,9 +137,11 @@ pub enum JoinError {
     Exited(i32),
     /// A signal ended the child (SIGKILL is 9).
     Signaled(i32),
-    /// The child could not run the target: its arguments did not decode, or the result did
-    /// not encode.
+    /// The child could not run the target: its arguments did not decode there, or its result
+    /// did not encode (the child's own message).
     Failed(String),
+    /// The child's result did not decode here.
+    Decode(multiproc_core::Error),
     /// Starting or waiting failed.
     Process(Error),
 }
@@ -123,7 +153,8 @@ impl fmt::Display for JoinError {
             JoinError::Exited(c) => write!(f, "the child exited with code {c} before returning"),
             JoinError::Signaled(s) => write!(f, "the child was killed by signal {s}"),
             JoinError::Failed(m) => write!(f, "the child could not run its target: {m}"),
-            JoinError::Process(e) => write!(f, "{e}"),
+            JoinError::Decode(_) => f.write_str("cannot decode the child's result"),
+            JoinError::Process(_) => f.write_str("cannot start or wait for the child"),
         }
     }
 }
@@ -132,7 +163,18 @@ impl std::error::Error for JoinError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             JoinError::Process(e) => Some(e),
+            JoinError::Decode(e) => Some(e),
             _ => None,
+        }
+    }
+}
+
+impl From<JoinError> for io::Error {
+    /// For callers who only propagate.
+    fn from(e: JoinError) -> Self {
+        match e {
+            JoinError::Process(e) => e.into(),
+            e => io::Error::other(e),
         }
     }
 }
@@ -140,5 +182,52 @@ impl std::error::Error for JoinError {
 impl From<Error> for JoinError {
     fn from(e: Error) -> Self {
         JoinError::Process(e)
+    }
+}
+
+/// Why [`RemoteFn::call`](crate::RemoteFn::call) could not run its function.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CallError {
+    /// This process runs another executable than the one that named the function.
+    OtherExecutable,
+    /// The executable's identity could not be read.
+    Io(io::Error),
+    /// The arguments did not decode.
+    Arguments(multiproc_core::Error),
+    /// The result did not encode.
+    Result(multiproc_core::Error),
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::OtherExecutable => {
+                f.write_str("this process runs a different executable than the caller")
+            }
+            CallError::Io(_) => f.write_str("cannot identify this process's executable"),
+            CallError::Arguments(_) => f.write_str("cannot decode the arguments"),
+            CallError::Result(_) => f.write_str("cannot encode the result"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CallError::Io(e) => Some(e),
+            CallError::Arguments(e) | CallError::Result(e) => Some(e),
+            CallError::OtherExecutable => None,
+        }
+    }
+}
+
+impl From<CallError> for io::Error {
+    /// For callers who only propagate.
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Io(e) => e,
+            e => io::Error::other(e),
+        }
     }
 }

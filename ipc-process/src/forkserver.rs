@@ -6,11 +6,10 @@
 //! and kills its daemon children then.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use multiproc_core::transfer::{Channel, PortableFd, spawn_with_channel};
+use multiproc_core::transfer::{Channel, PortableFd, spawn_self_with_channel};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -28,7 +27,8 @@ pub(crate) enum Status {
 
 struct Client {
     ch: Channel,
-    child: std::process::Child,
+    /// A pidfd for the server (to kill and reap it if it stops answering).
+    pidfd: OwnedFd,
     /// The process that started the server: a forked child inherits this `Client` but must
     /// not use it (two processes writing one stream would interleave their requests).
     owner: u32,
@@ -36,28 +36,29 @@ struct Client {
 
 static SERVER: Mutex<Option<Client>> = Mutex::new(None);
 
+/// Starts the server: `posix_spawn` of `/proc/self/exe` (no copy of this process's page
+/// tables, unlike `fork` + `exec`), which takes over before `main`.
 fn start_server() -> Result<Client, Error> {
-    let mut cmd = Command::new("/proc/self/exe");
-    if let Some(arg0) = std::env::args_os().next() {
-        use std::os::unix::process::CommandExt;
-        cmd.arg0(arg0);
-    }
-    cmd.env(ROLE_ENV, "forkserver");
-    let (child, ch) = spawn_with_channel(cmd)?;
+    let (pid, ch) = spawn_self_with_channel(&[(ROLE_ENV, "forkserver")])?;
+    let pidfd = sys::pidfd_open(pid)?;
     Ok(Client {
         ch,
-        child,
+        pidfd,
         owner: sys::getpid(),
     })
 }
 
-/// Drops an inherited client without touching the parent's server: closes our copy of the
-/// socket; the `Child` handle is not ours to kill or wait for.
+/// Drops an inherited client without touching the parent's server: closes our copies of the
+/// socket and the pidfd (closing a pidfd neither signals nor reaps).
 fn forget(c: Option<Client>) {
-    if let Some(c) = c {
-        drop(c.ch);
-        std::mem::forget(c.child);
-    }
+    drop(c);
+}
+
+/// Kills a server that stopped answering, and reaps it.
+fn discard(c: Client) {
+    let _ = sys::pidfd_signal(c.pidfd.as_fd(), sys::SIGKILL);
+    let _ = sys::poll_readable(c.pidfd.as_fd(), Some(Duration::from_secs(10)));
+    let _ = sys::try_reap(c.pidfd.as_fd());
 }
 
 /// In a freshly forked child: lets go of the parent's fork server (see [`Client::owner`]).
@@ -83,9 +84,7 @@ pub(crate) fn submit(req: &Request) -> Result<(), Error> {
             Ok(()) => return Ok(()),
             Err(e) if attempt == 0 => {
                 // The server is gone: reap it and start another.
-                let mut old = g.take().expect("present");
-                let _ = old.child.kill();
-                let _ = old.child.wait();
+                discard(g.take().expect("present"));
                 drop(e);
             }
             Err(e) => return Err(e.into()),
@@ -148,10 +147,16 @@ fn start_kid(mut req: Request, listener: &Channel, kids: &mut Vec<Kid>) -> Resul
     let mut status = Channel::from_fd(status.into_inner())?;
     let result = req.result.take().ok_or(Error::NotStarted)?;
     let daemon = req.identity.daemon;
+    let server = sys::getpid();
     // SAFETY: the fork server never starts a thread (it took over before `main` and only runs
     // this loop), so the child may run any code.
     let pid = unsafe { sys::fork() }?;
     if pid == 0 {
+        // A daemon dies with the server (which kills its daemons when our parent goes, and
+        // whose only thread forked us).
+        if daemon {
+            sys::die_with_parent(server);
+        }
         // The child keeps nothing of the server's.
         sys::close_raw(listener.as_fd().as_raw_fd());
         for k in kids.iter() {

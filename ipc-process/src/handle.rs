@@ -1,7 +1,9 @@
 //! [`JoinHandle`] and [`spawn`]: a child that returns a value.
 
 use std::marker::PhantomData;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use multiproc_core::Deadline;
 
 use multiproc_core::transfer::{self, PortableFd};
 use serde::Serialize;
@@ -84,23 +86,59 @@ impl<T: DeserializeOwned + 'static> JoinHandle<T> {
     /// [`JoinError::Panicked`] with the panic message; [`JoinError::Exited`] /
     /// [`JoinError::Signaled`] when it ended without returning.
     pub fn join(self) -> Result<T, JoinError> {
-        self.finish(None)
+        let report = self.process.wait_report(Deadline::Forever)?;
+        self.conclude(report)
     }
 
     /// Like [`join`](Self::join), but gives the handle back if the child has not finished
     /// within `timeout`.
     pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, JoinError>, Self> {
-        let deadline = Instant::now() + timeout;
-        match self.process.wait_report(Some(deadline)) {
+        self.join_until(Deadline::from_timeout(Some(timeout)))
+    }
+
+    /// Like [`join`](Self::join), but never waits: gives the handle back if the child has not
+    /// finished yet.
+    pub fn try_join(self) -> Result<Result<T, JoinError>, Self> {
+        self.join_until(Deadline::No)
+    }
+
+    /// Waits for the child and gives what its target returned, as a future (feature `tokio`):
+    /// no thread waits. Dropping the future before it completes drops the handle (the child
+    /// runs on, as after dropping a `JoinHandle`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// fn sum(v: Vec<u64>) -> u64 { v.iter().sum() }
+    /// let h = multiproc_process::spawn(sum, vec![1, 2, 3])?;
+    /// assert_eq!(h.join_async().await?, 6);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`join`](Self::join); [`Error::NoRuntime`] (in [`JoinError::Process`]) outside a
+    /// tokio runtime.
+    #[cfg(feature = "tokio")]
+    pub async fn join_async(self) -> Result<T, JoinError> {
+        let report = loop {
+            match self.process.wait_report(Deadline::No) {
+                Err(Error::Timeout) => {
+                    if let Some(fd) = self.process.report_fd()? {
+                        crate::Sentinel::new(fd)?.await.map_err(Error::Io)?;
+                    }
+                }
+                other => break other?,
+            }
+        };
+        self.process.join_async().await?;
+        self.conclude(report)
+    }
+
+    fn join_until(self, deadline: Deadline) -> Result<Result<T, JoinError>, Self> {
+        match self.process.wait_report(deadline) {
             Err(Error::Timeout) => Err(self),
             Ok(report) => Ok(self.conclude(report)),
             Err(e) => Ok(Err(e.into())),
         }
-    }
-
-    fn finish(self, deadline: Option<Instant>) -> Result<T, JoinError> {
-        let report = self.process.wait_report(deadline)?;
-        self.conclude(report)
     }
 
     fn conclude(self, report: Option<Outcome>) -> Result<T, JoinError> {
@@ -108,9 +146,7 @@ impl<T: DeserializeOwned + 'static> JoinHandle<T> {
         match report {
             Some(Outcome::Returned { bytes, fds }) => {
                 let fds = fds.into_iter().map(PortableFd::into_inner).collect();
-                transfer::from_envelope(&bytes, fds).map_err(|e| {
-                    JoinError::Failed(format!("cannot decode the child's result: {e}"))
-                })
+                transfer::from_envelope(&bytes, fds).map_err(JoinError::Decode)
             }
             Some(Outcome::Panicked(m)) => Err(JoinError::Panicked(m)),
             Some(Outcome::Failed(m)) => Err(JoinError::Failed(m)),

@@ -13,6 +13,8 @@ pub(crate) struct Identity {
     /// for the second child of the first child.
     pub path: Vec<u32>,
     pub daemon: bool,
+    /// The process that started this one (its name and pid); `None` in the main process.
+    pub parent: Option<(String, u32)>,
 }
 
 struct State {
@@ -29,6 +31,7 @@ fn with<T>(f: impl FnOnce(&mut State) -> T) -> T {
             name: "MainProcess".into(),
             path: Vec::new(),
             daemon: false,
+            parent: None,
         },
         next_child: 1,
     });
@@ -54,6 +57,7 @@ pub(crate) fn next_child() -> (String, Vec<u32>) {
 
 /// Becomes `id` (in a freshly started child).
 pub(crate) fn become_child(id: Identity) {
+    crate::parent::forget();
     with(|s| {
         s.me = id;
         s.next_child = 1;
@@ -66,11 +70,14 @@ pub(crate) fn me() -> Identity {
 
 /// The running process, as Python's `multiprocessing.current_process()` describes it.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct CurrentProcess {
     /// `MainProcess`, or the name the parent gave (`Process-1`, `Process-1:2`, or its own).
     pub name: String,
     /// This process's pid.
     pub pid: u32,
+    /// Python's `ident`: the same as [`pid`](Self::pid).
+    pub ident: u32,
     /// Whether this process is a daemon (it may not start children, and dies with its parent).
     pub daemon: bool,
 }
@@ -81,12 +88,15 @@ pub struct CurrentProcess {
 /// let me = multiproc_process::current_process();
 /// assert_eq!(me.name, "MainProcess");
 /// assert_eq!(me.pid, std::process::id());
+/// assert_eq!(me.ident, me.pid);
 /// ```
 pub fn current_process() -> CurrentProcess {
     let id = me();
+    let pid = std::process::id();
     CurrentProcess {
         name: id.name,
-        pid: std::process::id(),
+        pid,
+        ident: pid,
         daemon: id.daemon,
     }
 }

@@ -19,7 +19,7 @@ use multiproc_core::transfer::{self, Channel, Envelope, MovedFds, PortableFd};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{CallError, Error};
 use crate::identity::{self, Identity};
 use crate::sys;
 
@@ -28,7 +28,7 @@ use crate::sys;
 pub(crate) const ROLE_ENV: &str = "IPC_PROCESS_ROLE";
 
 /// Decodes `A` from `bytes`/`fds`, calls the `fn(A) -> R` at `func`, encodes the `R`.
-pub(crate) type Trampoline = unsafe fn(usize, &[u8], Vec<OwnedFd>) -> Result<Envelope, String>;
+pub(crate) type Trampoline = unsafe fn(usize, &[u8], Vec<OwnedFd>) -> Result<Envelope, CallError>;
 
 /// # Safety
 /// `func` must be the address of a `fn(A) -> R` with exactly these `A` and `R`.
@@ -36,18 +36,19 @@ unsafe fn trampoline<A: DeserializeOwned, R: Serialize>(
     func: usize,
     bytes: &[u8],
     fds: Vec<OwnedFd>,
-) -> Result<Envelope, String> {
+) -> Result<Envelope, CallError> {
     // SAFETY: the caller guarantees `func` is a `fn(A) -> R`; fn pointers and usize have the
     // same size on every platform Rust supports.
     let f: fn(A) -> R = unsafe { std::mem::transmute::<usize, fn(A) -> R>(func) };
-    let args: A = transfer::from_envelope(bytes, fds)
-        .map_err(|e| format!("cannot decode the target's arguments: {e}"))?;
+    let args: A = transfer::from_envelope(bytes, fds).map_err(CallError::Arguments)?;
     let r = f(args);
-    transfer::to_envelope(&r).map_err(|e| format!("cannot encode the target's result: {e}"))
+    transfer::to_envelope(&r).map_err(CallError::Result)
 }
 
 /// Decodes a `Vec<A>` from `bytes`/`fds`, calls the `fn(A) -> R` at `func` on each item
-/// (catching a panic per item) and encodes the `Vec<Result<R, String>>`.
+/// (catching a panic per item) and encodes a `Result<Vec<R>, Vec<Result<R, String>>>`: `Ok`
+/// with every value when no item panicked (the common case, with no per-item tag), `Err` with
+/// each item's own result otherwise.
 ///
 /// # Safety
 /// As [`trampoline`].
@@ -55,18 +56,29 @@ unsafe fn batch_trampoline<A: DeserializeOwned, R: Serialize>(
     func: usize,
     bytes: &[u8],
     fds: Vec<OwnedFd>,
-) -> Result<Envelope, String> {
+) -> Result<Envelope, CallError> {
     // SAFETY: the caller guarantees `func` is a `fn(A) -> R`.
     let f: fn(A) -> R = unsafe { std::mem::transmute::<usize, fn(A) -> R>(func) };
-    let items: Vec<A> = transfer::from_envelope(bytes, fds)
-        .map_err(|e| format!("cannot decode the task's arguments: {e}"))?;
-    let out: Vec<Result<R, String>> = items
-        .into_iter()
-        .map(|a| {
-            std::panic::catch_unwind(AssertUnwindSafe(|| f(a))).map_err(|p| panic_message(&*p))
-        })
-        .collect();
-    transfer::to_envelope(&out).map_err(|e| format!("cannot encode the task's results: {e}"))
+    let items: Vec<A> = transfer::from_envelope(bytes, fds).map_err(CallError::Arguments)?;
+    let mut all: Vec<R> = Vec::with_capacity(items.len());
+    let mut each: Option<Vec<Result<R, String>>> = None;
+    for a in items {
+        let r = std::panic::catch_unwind(AssertUnwindSafe(|| f(a))).map_err(|p| panic_message(&*p));
+        match (&mut each, r) {
+            (None, Ok(v)) => all.push(v),
+            (Some(each), r) => each.push(r),
+            (None, Err(m)) => {
+                let mut v: Vec<Result<R, String>> = all.drain(..).map(Ok).collect();
+                v.push(Err(m));
+                each = Some(v);
+            }
+        }
+    }
+    let out: Result<&Vec<R>, &Vec<Result<R, String>>> = match &each {
+        None => Ok(&all),
+        Some(each) => Err(each),
+    };
+    transfer::to_envelope(&out).map_err(CallError::Result)
 }
 
 #[inline(never)]
@@ -86,12 +98,31 @@ fn address_of(offset: i64) -> usize {
     (anchor as fn() as usize as i64 + offset) as usize
 }
 
+/// Whether the parent wants the target's return value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Keep {
+    /// Send it back ([`JoinHandle`](crate::JoinHandle)).
+    Value,
+    /// Drop it ([`Process`](crate::Process)).
+    Nothing,
+}
+
 /// A target bound to its arguments, runnable here (after `fork`) or sendable (spawn, forkserver).
 pub(crate) trait Job: Send {
-    /// Runs the target in this process (the child of a `fork`).
-    fn run_here(self: Box<Self>) -> Result<Envelope, String>;
+    /// Runs the target in this process (the child of a `fork`); encodes its value if kept.
+    fn run_here(self: Box<Self>, keep: Keep) -> Result<Option<Envelope>, String>;
     /// What a fresh process needs to run the target.
     fn to_call(&self) -> Result<Call, Error>;
+}
+
+/// Encodes a target's value if the parent wants it (a value nobody reads is not encoded).
+fn encode_kept<R: Serialize>(r: &R, keep: Keep) -> Result<Option<Envelope>, String> {
+    match keep {
+        Keep::Nothing => Ok(None),
+        Keep::Value => transfer::to_envelope(r)
+            .map(Some)
+            .map_err(|e| format!("cannot encode the target's result: {e}")),
+    }
 }
 
 /// A `fn(A) -> R` with its arguments.
@@ -105,9 +136,9 @@ where
     A: Serialize + DeserializeOwned + Send + 'static,
     R: Serialize + 'static,
 {
-    fn run_here(self: Box<Self>) -> Result<Envelope, String> {
+    fn run_here(self: Box<Self>, keep: Keep) -> Result<Option<Envelope>, String> {
         let r = (self.f)(self.args);
-        transfer::to_envelope(&r).map_err(|e| format!("cannot encode the target's result: {e}"))
+        encode_kept(&r, keep)
     }
 
     fn to_call(&self) -> Result<Call, Error> {
@@ -129,9 +160,9 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Serialize + 'static,
 {
-    fn run_here(self: Box<Self>) -> Result<Envelope, String> {
+    fn run_here(self: Box<Self>, keep: Keep) -> Result<Option<Envelope>, String> {
         let r = (self.0)();
-        transfer::to_envelope(&r).map_err(|e| format!("cannot encode the target's result: {e}"))
+        encode_kept(&r, keep)
     }
 
     fn to_call(&self) -> Result<Call, Error> {
@@ -182,7 +213,9 @@ impl RemoteFn {
 
     /// Names `f` for calls on whole batches: [`call`](Self::call) then takes an encoded
     /// `Vec<A>`, applies `f` to each item — a panic fails only its item — and returns an encoded
-    /// `Vec<Result<R, String>>` (the `Err` holds the panic message). What `multiproc-pool` sends.
+    /// `Result<Vec<R>, Vec<Result<R, String>>>`: `Ok` with every value when no item panicked,
+    /// otherwise `Err` with each item's result (an `Err` there holds the panic message). What
+    /// `multiproc-pool` sends.
     pub fn new_batch<A, R>(f: fn(A) -> R) -> Result<RemoteFn, Error>
     where
         A: DeserializeOwned + 'static,
@@ -201,18 +234,19 @@ impl RemoteFn {
     /// the function unwinds out of this call (catch it if you must go on).
     ///
     /// # Errors
-    /// A message when this process runs another executable than the one that made `self`, or
-    /// when the arguments do not decode (or the result does not encode).
+    /// [`CallError::OtherExecutable`] when this process runs another executable than the one
+    /// that made `self`; [`CallError::Arguments`] when the arguments do not decode,
+    /// [`CallError::Result`] when the result does not encode.
     ///
     /// # Safety
     ///
     /// `self` must come from [`RemoteFn::new`] in a process running this same executable
     /// (and not, say, be made up from bytes an untrusted peer sent): the offsets become
     /// function pointers. The executable's identity is checked; the pairing of offsets is not.
-    pub unsafe fn call(&self, args: &[u8], fds: Vec<OwnedFd>) -> Result<Envelope, String> {
-        let here = sys::exe_identity().map_err(|e| e.to_string())?;
+    pub unsafe fn call(&self, args: &[u8], fds: Vec<OwnedFd>) -> Result<Envelope, CallError> {
+        let here = sys::exe_identity().map_err(CallError::Io)?;
         if here != self.exe {
-            return Err("this process runs a different executable than the caller".into());
+            return Err(CallError::OtherExecutable);
         }
         let t = address_of(self.trampoline);
         // SAFETY: this process runs the same executable file as the one `RemoteFn::new` ran in
@@ -229,6 +263,7 @@ impl RemoteFn {
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Call {
     f: RemoteFn,
+    #[serde(with = "serde_bytes")]
     args: Vec<u8>,
     /// Moved into the request message, not duplicated: a child's arguments may hold hundreds
     /// of descriptors, and a low open-files limit must not be hit by holding them twice.
@@ -237,7 +272,7 @@ pub(crate) struct Call {
 
 impl Call {
     /// Runs the call in this process.
-    fn run(self) -> Result<Envelope, String> {
+    fn run(self) -> Result<Envelope, CallError> {
         let fds = self.fds.into_inner();
         // SAFETY: the request came from our parent (or the fork server relaying it) over a
         // private socket, and the parent made `f` with `RemoteFn::new` for this executable.
@@ -250,7 +285,7 @@ impl Call {
 pub(crate) struct Request {
     pub call: Call,
     pub identity: Identity,
-    pub want_result: bool,
+    pub keep: Keep,
     /// For daemons: the read end of the parent's "alive" pipe; end of file means the parent
     /// process is gone, and the daemon kills itself.
     pub alive: Option<PortableFd>,
@@ -264,6 +299,7 @@ pub(crate) struct Request {
 #[derive(Serialize, Deserialize)]
 pub(crate) enum Outcome {
     Returned {
+        #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
         fds: Vec<PortableFd>,
     },
@@ -284,12 +320,12 @@ pub(crate) fn panic_message(p: &(dyn Any + Send)) -> String {
 /// Runs a target in the child, reports to the parent, returns the exit code (0, or 1 after a
 /// panic or failure, as Python's exitcode).
 pub(crate) fn run_in_child(
-    call: impl FnOnce() -> Result<Envelope, String>,
+    call: impl FnOnce() -> Result<Option<Envelope>, String>,
     report: Option<&mut Channel>,
-    want_result: bool,
+    keep: Keep,
 ) -> i32 {
     let (outcome, code) = match std::panic::catch_unwind(AssertUnwindSafe(call)) {
-        Ok(Ok(env)) if want_result => (
+        Ok(Ok(Some(env))) if keep == Keep::Value => (
             Some(Outcome::Returned {
                 bytes: env.bytes,
                 fds: env.fds.into_iter().map(PortableFd::new).collect(),
@@ -331,7 +367,18 @@ pub(crate) fn serve_request(req: Request, report: &mut Channel) -> i32 {
         watch_parent(alive.into_inner());
     }
     let call = req.call;
-    run_in_child(move || call.run(), Some(report), req.want_result)
+    run_in_child(
+        move || {
+            call.run()
+                .map(Some)
+                .map_err(|e| match std::error::Error::source(&e) {
+                    Some(cause) => format!("{e}: {cause}"),
+                    None => e.to_string(),
+                })
+        },
+        Some(report),
+        req.keep,
+    )
 }
 
 /// The pre-`main` entry: runs when the program starts, and takes over if the environment says

@@ -25,6 +25,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Depending on it
+//!
+//! ```toml
+//! [dependencies]
+//! multiproc-process = "0.1"
+//! ```
+//!
+//! Arguments and results are serde values, so a target of your own types needs serde's derive
+//! (`serde = { version = "1", features = ["derive"] }`); the handles of the other `multiproc`
+//! crates (queues, locks, pipes, shared memory) travel as arguments too. The examples in
+//! `examples/` need nothing else. `multiproc` (the umbrella crate) re-exports this one as
+//! `multiproc::process`.
+//!
 //! # Start methods
 //!
 //! - **`fork`** runs the target in a copy of the parent. It is refused
@@ -52,6 +65,49 @@
 //! descriptors) travel inside them, their descriptors passed out of band
 //! (see `multiproc_core::transfer`).
 //!
+//! # In a tokio program
+//!
+//! With the `tokio` feature (off by default: `multiproc-process = { version = "0.1", features =
+//! ["tokio"] }`), waiting for a child is a future: `Process::join_async`,
+//! `JoinHandle::join_async`, and `Process::sentinel_async` (a `Sentinel` to put in
+//! `tokio::select!`). The child's pidfd (or, for a fork-server child, its status socket) is
+//! registered with tokio's reactor, so a thousand waiting children cost no thread. Dropping
+//! such a future stops waiting and changes nothing else. The `fork` start method stays refused
+//! inside a multi-threaded runtime, as in any threaded process ([`Error::ForkWithThreads`] says
+//! to use `spawn` or `forkserver`); a current-thread runtime adds no thread, so `fork` works
+//! there.
+//!
+//! ```
+//! # #[cfg(feature = "tokio")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use multiproc_process::{Process, spawn};
+//!
+//! fn square(x: u64) -> u64 { x * x }
+//! fn nap(ms: u64) { std::thread::sleep(Duration::from_millis(ms)) }
+//!
+//! let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     // Children that return values, awaited side by side.
+//!     let (a, b) = (spawn(square, 3)?, spawn(square, 4)?);
+//!     assert_eq!(a.join_async().await? + b.join_async().await?, 25);
+//!
+//!     // A child's end beside a timer.
+//!     let p = Process::new(nap, 5_000);
+//!     p.start()?;
+//!     tokio::select! {
+//!         _ = p.sentinel_async()? => unreachable!("it naps for 5 s"),
+//!         _ = tokio::time::sleep(Duration::from_millis(50)) => p.kill()?,
+//!     }
+//!     p.join_async().await?;
+//!     assert_eq!(p.exitcode(), Some(-9));
+//!     Ok::<_, Box<dyn std::error::Error>>(())
+//! })
+//! # }
+//! # #[cfg(not(feature = "tokio"))]
+//! # fn main() {}
+//! ```
+//!
 //! # Comparison with Python multiprocessing
 //!
 //! | Python | `multiproc-process` | note |
@@ -62,10 +118,16 @@
 //! | `p.exitcode`, `p.is_alive()` | [`exitcode`](Process::exitcode), [`is_alive`](Process::is_alive) | `-N` for signal N; 1 after a panic, with [`panic_message`](Process::panic_message) |
 //! | `p.terminate()`, `p.kill()`, `p.close()` | [`terminate`](Process::terminate), [`kill`](Process::kill), [`close`](Process::close) | signals go through a pidfd: never to a recycled pid |
 //! | `p.sentinel` | [`sentinel`](Process::sentinel) | a pidfd, for `poll`/`epoll` |
-//! | `get_context('spawn')`, `set_start_method` | [`get_context`], [`set_start_method`] | |
-//! | `current_process()` | [`current_process`] | |
+//! | `get_context('spawn')`, `get_start_method()`, `get_all_start_methods()` | [`get_context`], [`get_start_method`], [`get_all_start_methods`] | |
+//! | `set_start_method(m)`, `set_start_method(m, force=True)` | [`set_start_method`], [`force_start_method`] | set once, before use, as in Python |
+//! | `current_process()`, `p.ident` | [`current_process`] (with `ident`), [`Process::ident`] | `ident` is the pid |
+//! | `parent_process()` | [`parent_process`] | name, pid, `is_alive`, `join` |
+//! | `active_children()` | [`active_children`] | reaps finished children whose handles were dropped |
+//! | `cpu_count()` | [`cpu_count`] | CPUs in the system; `available_parallelism` for this process's share |
+//! | non-daemon children joined at exit | the same, by default; [`set_children_at_exit`] | `ChildrenAtExit::Leave` lets them run on |
 //! | `os.fork()`, `os.waitpid()` | [`fork()`], [`waitpid`] | `fork()` refuses in a multi-threaded process |
 //! | *(needs a Queue)* | [`spawn`] → [`JoinHandle::join`] | the child's return value |
+//! | *(asyncio: `run_in_executor`)* | `join_async`, `sentinel_async` (feature `tokio`) | no thread per waiting child |
 //!
 //! # Implementation notes
 //!
@@ -74,19 +136,38 @@
 //! registration and the environment edits made there before `main`, and for `dladdr`. OS calls
 //! live in one private module, `sys`.
 
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
+
 mod alive;
+mod children;
 mod error;
 mod forkserver;
 mod handle;
 mod identity;
 mod job;
 mod method;
+mod parent;
 mod process;
+#[cfg(feature = "tokio")]
+mod sentinel;
 mod sys;
 
-pub use error::{Error, JoinError};
+pub use children::{
+    ActiveChild, ChildrenAtExit, active_children, children_at_exit, join_children,
+    set_children_at_exit,
+};
+pub use error::{CallError, Error, JoinError};
 pub use handle::{JoinHandle, spawn};
 pub use identity::{CurrentProcess, current_process};
 pub use job::RemoteFn;
-pub use method::{Context, StartMethod, get_context, get_start_method, set_start_method};
-pub use process::{Fork, Process, fork, waitpid};
+pub use method::{
+    Context, StartMethod, cpu_count, force_start_method, get_all_start_methods, get_context,
+    get_start_method, set_start_method,
+};
+pub use parent::{ParentProcess, parent_process};
+pub use process::{Daemon, Fork, Process, fork, waitpid};
+#[cfg(feature = "tokio")]
+pub use sentinel::Sentinel;

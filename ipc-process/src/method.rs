@@ -1,6 +1,6 @@
 //! Start methods and contexts (Python's `get_context`, `set_start_method`).
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -62,17 +62,73 @@ impl StartMethod {
     }
 }
 
+/// The default start method, and whether it is fixed (set, or used).
 static DEFAULT: AtomicU8 = AtomicU8::new(StartMethod::Forkserver as u8);
+static FIXED: AtomicBool = AtomicBool::new(false);
 
 /// Sets the start method that [`Process::new`] and [`spawn`](crate::spawn) use (default:
-/// [`StartMethod::Forkserver`], Python 3.14's default on Linux).
-pub fn set_start_method(method: StartMethod) {
+/// [`StartMethod::Forkserver`], Python 3.14's default on Linux). As in Python it is set once,
+/// before use: a second call, or a call after a process was created with the default, is
+/// refused; [`force_start_method`] overrides.
+///
+/// ```
+/// use multiproc_process::{Error, StartMethod, get_start_method, set_start_method};
+/// set_start_method(StartMethod::Spawn)?;
+/// assert_eq!(get_start_method(), StartMethod::Spawn);
+/// assert!(matches!(
+///     set_start_method(StartMethod::Fork),
+///     Err(Error::StartMethodFixed { current: StartMethod::Spawn })
+/// ));
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::StartMethodFixed`] when the start method was already set or used.
+pub fn set_start_method(method: StartMethod) -> Result<(), Error> {
+    if FIXED.swap(true, Ordering::AcqRel) {
+        return Err(Error::StartMethodFixed {
+            current: StartMethod::from_u8(DEFAULT.load(Ordering::Relaxed)),
+        });
+    }
     DEFAULT.store(method.to_u8(), Ordering::Relaxed);
+    Ok(())
 }
 
-/// The default start method.
+/// Sets the default start method even if it was set or used before (Python's
+/// `set_start_method(method, force=True)`). Processes already created keep theirs.
+pub fn force_start_method(method: StartMethod) {
+    DEFAULT.store(method.to_u8(), Ordering::Relaxed);
+    FIXED.store(true, Ordering::Release);
+}
+
+/// The default start method. Reading it fixes it, as in Python: a later
+/// [`set_start_method`] is refused.
 pub fn get_start_method() -> StartMethod {
+    FIXED.store(true, Ordering::Release);
     StartMethod::from_u8(DEFAULT.load(Ordering::Relaxed))
+}
+
+/// Every start method this platform has (Python's `get_all_start_methods()`), the default
+/// first.
+pub fn get_all_start_methods() -> Vec<StartMethod> {
+    vec![
+        StartMethod::Forkserver,
+        StartMethod::Spawn,
+        StartMethod::Fork,
+    ]
+}
+
+/// The number of CPUs in the system (Python's `cpu_count()`, which is `os.cpu_count()`). The
+/// CPUs this process may run on can be fewer (affinity, cgroup quotas):
+/// [`std::thread::available_parallelism`] says how many, as Python's `os.process_cpu_count()`.
+///
+/// ```
+/// assert!(multiproc_process::cpu_count() >= 1);
+/// ```
+pub fn cpu_count() -> usize {
+    crate::sys::cpus_online()
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
 }
 
 /// A start method to create processes with (Python's `multiprocessing.get_context(method)`).

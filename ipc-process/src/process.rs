@@ -3,17 +3,20 @@
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use multiproc_core::Deadline;
 
 use multiproc_core::transfer::{Channel, PortableFd, spawn_self_with_channel};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::alive;
+use crate::children;
 use crate::error::Error;
 use crate::forkserver::{self, Status};
 use crate::identity::{self, Identity};
-use crate::job::{self, ClosureJob, FnJob, Job, Outcome, ROLE_ENV, Request};
+use crate::job::{self, ClosureJob, FnJob, Job, Keep, Outcome, ROLE_ENV, Request};
 use crate::method::{StartMethod, get_start_method};
 use crate::sys;
 
@@ -33,6 +36,34 @@ impl Watch {
             Watch::Server(ch, _) => ch.as_fd(),
         }
     }
+}
+
+/// Whether a child is a daemon (Python's `daemon`): it dies with its parent and may not start
+/// children of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Daemon {
+    /// A daemon.
+    Yes,
+    /// Not a daemon: joined when the parent exits (see [`ChildrenAtExit`](crate::ChildrenAtExit)).
+    No,
+}
+
+/// Whether `start` checks that this process has one thread before `fork`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ForkCheck {
+    Threads,
+    /// `start_fork_unchecked`: the caller took on the contract.
+    Unchecked,
+}
+
+/// How a forked daemon learns that its parent is gone.
+enum ParentWatch {
+    /// Not a daemon.
+    None,
+    /// `PR_SET_PDEATHSIG` for a child of the main thread (of this pid).
+    DeathSignal(u32),
+    /// The read end of the "alive" pipe, watched by a thread.
+    Pipe(OwnedFd),
 }
 
 struct Running {
@@ -80,20 +111,27 @@ struct Inner {
 ///
 /// # When the parent exits
 ///
-/// A **daemon** child ([`set_daemon`](Self::set_daemon)) never outlives its parent process:
-/// it holds the read end of a pipe whose write end only the parent holds, and kills itself when
-/// that pipe reports end of file — however the parent ends, `SIGKILL` included. A **non-daemon**
-/// child keeps running after its parent exits (it is re-parented to init), as in Python when the
-/// parent is killed; Python's parent additionally joins non-daemon children at a normal exit —
-/// here, join them yourself. Dropping a `Process` does not stop its child; a child that ends
-/// after its handle was dropped is reaped by the next [`start`](Self::start) of any process, so
-/// no zombie lingers.
+/// A **daemon** child ([`set_daemon`](Self::set_daemon)) never outlives its parent process,
+/// however the parent ends, `SIGKILL` included: the kernel kills it when the thread that forked
+/// it ends (`PR_SET_PDEATHSIG`) where that thread is the main thread or the fork server, and
+/// otherwise it holds the read end of a pipe whose write end only the parent holds, and kills
+/// itself when that pipe reports end of file.
+///
+/// A **non-daemon** child is waited for when its parent exits normally (returns from `main`
+/// or calls `std::process::exit`), as Python does: an exit hook that the first `start`
+/// installs joins every non-daemon child still running.
+/// [`set_children_at_exit(ChildrenAtExit::Leave)`](crate::set_children_at_exit) lets them run
+/// on instead (re-parented to init), as they do when the parent is killed.
+///
+/// Dropping a `Process` does not stop its child; a child that ends after its handle was dropped
+/// is reaped by the next [`start`](Self::start) of any process (or
+/// [`active_children`](crate::active_children)), so no zombie lingers.
 pub struct Process {
     name: String,
     path: Vec<u32>,
     daemon: bool,
     method: StartMethod,
-    want_result: bool,
+    keep: Keep,
     /// The target's return type, so that a [`JoinHandle`](crate::JoinHandle) of another type
     /// is refused.
     returns: std::any::TypeId,
@@ -115,7 +153,7 @@ impl fmt::Debug for Process {
 /// Pidfds of children whose handles were dropped while they ran; reaped later.
 static DETACHED: Mutex<Vec<OwnedFd>> = Mutex::new(Vec::new());
 
-fn reap_detached() {
+pub(crate) fn reap_detached() {
     let mut d = DETACHED.lock().unwrap_or_else(|p| p.into_inner());
     d.retain(|fd| matches!(sys::try_reap(fd.as_fd()), Ok(None)));
 }
@@ -128,7 +166,7 @@ impl Process {
             path,
             daemon: identity::me().daemon,
             method: get_start_method(),
-            want_result: false,
+            keep: Keep::Nothing,
             returns,
             inner: Mutex::new(Inner {
                 job: Some(job),
@@ -169,9 +207,10 @@ impl Process {
         self
     }
 
-    /// Makes the child a daemon or not (builder form of [`set_daemon`](Self::set_daemon)).
-    pub fn with_daemon(mut self, daemon: bool) -> Process {
-        self.daemon = daemon;
+    /// Makes the child a daemon or not (builder form of [`set_daemon`](Self::set_daemon);
+    /// Python's `Process(daemon=True)`).
+    pub fn with_daemon(mut self, daemon: Daemon) -> Process {
+        self.daemon = daemon == Daemon::Yes;
         self
     }
 
@@ -182,7 +221,7 @@ impl Process {
     }
 
     pub(crate) fn with_result(mut self) -> Process {
-        self.want_result = true;
+        self.keep = Keep::Value;
         self
     }
 
@@ -211,11 +250,11 @@ impl Process {
     ///
     /// # Errors
     /// [`Error::AlreadyStarted`] once the process is started (Python asserts the same).
-    pub fn set_daemon(&mut self, daemon: bool) -> Result<(), Error> {
+    pub fn set_daemon(&mut self, daemon: Daemon) -> Result<(), Error> {
         if self.lock().run.is_some() {
             return Err(Error::AlreadyStarted);
         }
-        self.daemon = daemon;
+        self.daemon = daemon == Daemon::Yes;
         Ok(())
     }
 
@@ -236,7 +275,7 @@ impl Process {
     /// method; [`Error::DaemonChild`] in a daemon; [`Error::Closed`] after
     /// [`close`](Self::close).
     pub fn start(&self) -> Result<(), Error> {
-        self.start_inner(false)
+        self.start_inner(ForkCheck::Threads)
     }
 
     /// Starts the child with `fork` even though this process may have other threads.
@@ -249,10 +288,10 @@ impl Process {
     /// (which allocates and takes an uncontended internal lock), cannot block on such a lock:
     /// for example, the other threads are known to be idle, blocked in a syscall, holding no lock.
     pub unsafe fn start_fork_unchecked(&self) -> Result<(), Error> {
-        self.start_inner(true)
+        self.start_inner(ForkCheck::Unchecked)
     }
 
-    fn start_inner(&self, unchecked: bool) -> Result<(), Error> {
+    fn start_inner(&self, check: ForkCheck) -> Result<(), Error> {
         job::keep_entry();
         reap_detached();
         if identity::me().daemon {
@@ -265,14 +304,16 @@ impl Process {
         if inner.run.is_some() {
             return Err(Error::AlreadyStarted);
         }
+        let me = identity::me();
         let id = Identity {
             name: self.name.clone(),
             path: self.path.clone(),
             daemon: self.daemon,
+            parent: Some((me.name, sys::getpid())),
         };
         let run = match self.method {
             StartMethod::Fork => {
-                if !unchecked {
+                if check == ForkCheck::Threads {
                     let threads = sys::thread_count();
                     if threads > 1 {
                         return Err(Error::ForkWithThreads { threads });
@@ -294,18 +335,26 @@ impl Process {
                 r
             }
         };
+        let pidfd = match &run.watch {
+            Watch::Pid(fd) | Watch::Server(_, fd) => fd,
+        };
+        // The child runs already: a failure to record it (no descriptor left for the copy)
+        // only hides it from `active_children` and the exit hook; the start stands.
+        let _ = children::register(&self.name, run.pid, self.daemon, self.method, pidfd);
         inner.run = Some(run);
         Ok(())
     }
 
     fn start_fork(&self, job: Box<dyn Job>, id: Identity) -> Result<Running, Error> {
         let (ours, mut theirs) = Channel::pair()?;
-        let watcher = if self.daemon {
-            Some(alive::reader()?)
-        } else {
-            None
+        // A daemon forked by the main thread dies with it through the kernel (the main thread
+        // ends only with the process); one forked by another thread watches the "alive" pipe.
+        let watch = match (self.daemon, sys::is_main_thread()) {
+            (false, _) => ParentWatch::None,
+            (true, true) => ParentWatch::DeathSignal(sys::getpid()),
+            (true, false) => ParentWatch::Pipe(alive::reader()?),
         };
-        let want_result = self.want_result;
+        let keep = self.keep;
         // SAFETY: either this process has one thread (checked by the caller), or the caller of
         // `start_fork_unchecked` took on the contract documented there.
         let pid = unsafe { sys::fork() }?;
@@ -313,15 +362,18 @@ impl Process {
             drop(ours);
             alive::forget_in_child();
             forkserver::forget_in_child();
+            children::forget_in_child();
             identity::become_child(id);
-            if let Some(w) = watcher {
-                job::watch_parent(w);
+            match watch {
+                ParentWatch::None => {}
+                ParentWatch::DeathSignal(parent) => sys::die_with_parent(parent),
+                ParentWatch::Pipe(w) => job::watch_parent(w),
             }
-            let code = job::run_in_child(move || job.run_here(), Some(&mut theirs), want_result);
+            let code = job::run_in_child(move || job.run_here(keep), Some(&mut theirs), keep);
             sys::exit_now(code);
         }
         drop(theirs);
-        drop(watcher);
+        drop(watch);
         let pidfd = sys::pidfd_open(pid)?;
         Ok(Running {
             pid,
@@ -332,23 +384,31 @@ impl Process {
         })
     }
 
-    fn request(&self, job: &dyn Job, id: Identity) -> Result<Request, Error> {
+    /// What a fresh child needs; `alive` is the "alive" pipe for a spawned daemon (a fork
+    /// server's daemon children die with the server, which dies with us).
+    fn request(
+        &self,
+        job: &dyn Job,
+        id: Identity,
+        alive: Option<OwnedFd>,
+    ) -> Result<Request, Error> {
         Ok(Request {
             call: job.to_call()?,
             identity: id,
-            want_result: self.want_result,
-            alive: if self.daemon {
-                Some(PortableFd::new(alive::reader()?))
-            } else {
-                None
-            },
+            keep: self.keep,
+            alive: alive.map(PortableFd::new),
             result: None,
             status: None,
         })
     }
 
     fn start_spawn(&self, job: &dyn Job, id: Identity) -> Result<Running, Error> {
-        let req = self.request(job, id)?;
+        let alive = if self.daemon {
+            Some(alive::reader()?)
+        } else {
+            None
+        };
+        let req = self.request(job, id, alive)?;
         let (pid, mut ch) = spawn_self_with_channel(&[(ROLE_ENV, "spawn")])?;
         let pidfd = sys::pidfd_open(pid)?;
         // A child that died at once shows up as its exit code at join; any other failure to
@@ -375,7 +435,7 @@ impl Process {
     }
 
     fn start_forkserver(&self, job: &dyn Job, id: Identity) -> Result<Running, Error> {
-        let mut req = self.request(job, id)?;
+        let mut req = self.request(job, id, None)?;
         let (mut status, status_theirs) = Channel::pair()?;
         let (report, report_theirs) = Channel::pair()?;
         req.status = Some(PortableFd::new(status_theirs.into_fd()));
@@ -397,6 +457,11 @@ impl Process {
         self.lock().run.as_ref().map(|r| r.pid)
     }
 
+    /// Python's `ident`: the same as [`pid`](Self::pid).
+    pub fn ident(&self) -> Option<u32> {
+        self.pid()
+    }
+
     /// Checks (without blocking) whether the child ended; records its exit code if so.
     fn refresh(run: &mut Running) -> Result<(), Error> {
         if run.exitcode.is_some() {
@@ -409,7 +474,7 @@ impl Process {
                 }
             }
             Watch::Server(ch, _) => {
-                while ch.poll(Duration::ZERO)? {
+                while ch.poll()? {
                     match ch.recv::<Status>() {
                         Ok(Status::Exited(code)) => {
                             run.exitcode = Some(code);
@@ -432,10 +497,11 @@ impl Process {
         Ok(())
     }
 
-    /// After the child ended: reads a panic or failure report, if it sent one.
+    /// After the child ended: reads a panic or failure report, if it sent one (a child that
+    /// returned normally sent none: its end of the channel just closed).
     fn collect_report(run: &mut Running) {
         if let Some(ch) = run.report.as_mut()
-            && let Ok(true) = ch.poll(Duration::ZERO)
+            && sys::has_bytes(ch.as_fd())
             && let Ok(o) = ch.recv::<Outcome>()
         {
             run.outcome = Some(o);
@@ -481,15 +547,26 @@ impl Process {
     /// # Errors
     /// [`Error::NotStarted`] before `start`; [`Error::JoinSelf`] from the child itself.
     pub fn join(&self) -> Result<(), Error> {
-        self.join_deadline(None).map(|_| ())
+        self.join_until(Deadline::Forever).map(|_| ())
+    }
+
+    /// Whether the child has ended, without waiting (`join_timeout(0)`); reaps it if so.
+    ///
+    /// # Errors
+    /// As [`join`](Self::join).
+    pub fn try_join(&self) -> Result<bool, Error> {
+        self.join_until(Deadline::No)
     }
 
     /// Waits at most `timeout` (Python's `join(timeout)`); `Ok(true)` if the child ended.
+    ///
+    /// # Errors
+    /// As [`join`](Self::join).
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool, Error> {
-        self.join_deadline(Some(Instant::now() + timeout))
+        self.join_until(Deadline::from_timeout(Some(timeout)))
     }
 
-    fn join_deadline(&self, deadline: Option<Instant>) -> Result<bool, Error> {
+    fn join_until(&self, deadline: Deadline) -> Result<bool, Error> {
         loop {
             // Check under the lock, then wait on a duplicate of the sentinel without it, so
             // that other threads can still ask `is_alive`.
@@ -508,12 +585,8 @@ impl Process {
                 }
                 multiproc_core::fd::dup(run.watch.fd())?
             };
-            let left = match deadline {
-                None => None,
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(l) => Some(l),
-                    None => return Ok(false),
-                },
+            let Some(left) = deadline.left() else {
+                return Ok(false);
             };
             if !sys::poll_readable(fd.as_fd(), left)? {
                 return Ok(false);
@@ -555,6 +628,53 @@ impl Process {
         Ok(multiproc_core::fd::dup(run.watch.fd())?)
     }
 
+    /// The child's end as a future ([`Sentinel`](crate::Sentinel)), for `tokio::select!`
+    /// (feature `tokio`).
+    ///
+    /// # Errors
+    /// [`Error::NotStarted`] before `start`; [`Error::NoRuntime`] outside a tokio runtime.
+    #[cfg(feature = "tokio")]
+    pub fn sentinel_async(&self) -> Result<crate::Sentinel, Error> {
+        crate::Sentinel::new(self.sentinel()?)
+    }
+
+    /// Waits until the child ends, as a future (feature `tokio`): the pidfd (or the fork
+    /// server's status socket) is registered with tokio's reactor, so a waiting child costs no
+    /// thread. Dropping the future stops waiting and leaves the `Process` as it was.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), multiproc_process::Error> {
+    /// use multiproc_process::Process;
+    /// fn exit_with(code: i32) { std::process::exit(code) }
+    /// let p = Process::new(exit_with, 4);
+    /// p.start()?;
+    /// p.join_async().await?;
+    /// assert_eq!(p.exitcode(), Some(4));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`join`](Self::join); [`Error::NoRuntime`] outside a tokio runtime.
+    #[cfg(feature = "tokio")]
+    pub async fn join_async(&self) -> Result<(), Error> {
+        while !self.try_join()? {
+            self.sentinel_async()?.await?;
+        }
+        Ok(())
+    }
+
+    /// A duplicate of the report channel's descriptor (readable once the child reported or
+    /// ended), if there is one.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn report_fd(&self) -> Result<Option<OwnedFd>, Error> {
+        let inner = self.lock();
+        let run = inner.run.as_ref().ok_or(Error::NotStarted)?;
+        match &run.report {
+            Some(ch) => Ok(Some(multiproc_core::fd::dup(ch.as_fd())?)),
+            None => Ok(None),
+        }
+    }
+
     /// Releases the handle's resources (Python's `close`).
     ///
     /// # Errors
@@ -575,7 +695,7 @@ impl Process {
 
     /// For [`JoinHandle`](crate::JoinHandle): waits for the child's report (its value, panic or
     /// failure), or end of file if it ended without one; gives up at `deadline`.
-    pub(crate) fn wait_report(&self, deadline: Option<Instant>) -> Result<Option<Outcome>, Error> {
+    pub(crate) fn wait_report(&self, deadline: Deadline) -> Result<Option<Outcome>, Error> {
         let mut inner = self.lock();
         let run = inner.run.as_mut().ok_or(Error::NotStarted)?;
         if let Some(o) = run.outcome.take() {
@@ -584,14 +704,17 @@ impl Process {
         let Some(ch) = run.report.as_mut() else {
             return Ok(None);
         };
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        match left {
-            Some(l) => match ch.recv_timeout::<Outcome>(l) {
+        match deadline.left() {
+            None => match ch.poll()? {
+                true => Ok(ch.recv::<Outcome>().ok()),
+                false => Err(Error::Timeout),
+            },
+            Some(Some(left)) => match ch.recv_timeout::<Outcome>(left) {
                 Ok(o) => Ok(Some(o)),
                 Err(multiproc_core::Error::Timeout) => Err(Error::Timeout),
                 Err(_) => Ok(None),
             },
-            None => Ok(ch.recv::<Outcome>().ok()),
+            Some(None) => Ok(ch.recv::<Outcome>().ok()),
         }
     }
 }
@@ -641,6 +764,7 @@ pub fn fork() -> Result<Fork, Error> {
     if pid == 0 {
         alive::forget_in_child();
         forkserver::forget_in_child();
+        children::forget_in_child();
         Ok(Fork::Child)
     } else {
         Ok(Fork::Parent { child: pid })

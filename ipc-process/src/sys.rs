@@ -45,7 +45,10 @@ pub(crate) fn try_reap(pidfd: BorrowedFd<'_>) -> io::Result<Option<i32>> {
 
 /// `poll` for readability of one descriptor; `Ok(false)` on timeout. `None` waits forever.
 pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    Ok(!multiproc_core::fd::wait_readable(&[fd], timeout)?.is_empty())
+    Ok(
+        !multiproc_core::fd::wait_readable(&[fd], multiproc_core::Deadline::from_timeout(timeout))?
+            .is_empty(),
+    )
 }
 
 /// `poll` on many descriptors; returns the indices that are readable (or hung up).
@@ -53,7 +56,7 @@ pub(crate) fn poll_many(
     fds: &[BorrowedFd<'_>],
     timeout: Option<Duration>,
 ) -> io::Result<Vec<usize>> {
-    multiproc_core::fd::wait_readable(fds, timeout)
+    multiproc_core::fd::wait_readable(fds, multiproc_core::Deadline::from_timeout(timeout))
 }
 
 /// `pidfd_send_signal(fd, sig)`.
@@ -85,7 +88,7 @@ pub(crate) const SIGKILL: Signal = Signal::KILL;
 /// before it removes the exiting task), so a count above one is looked at again, for at most a
 /// millisecond, before it is believed.
 pub(crate) fn thread_count() -> usize {
-    let count = || std::fs::read_dir("/proc/self/task").map_or(usize::MAX, |d| d.count());
+    let count = || threads_from_stat().unwrap_or(usize::MAX);
     let mut n = count();
     let deadline = std::time::Instant::now() + Duration::from_millis(1);
     while n > 1 && n != usize::MAX && std::time::Instant::now() < deadline {
@@ -93,6 +96,30 @@ pub(crate) fn thread_count() -> usize {
         n = count();
     }
     n
+}
+
+/// `num_threads` from `/proc/self/stat` (field 20; the command name before it is in
+/// parentheses and may contain anything, so fields are counted from the last `)`).
+fn threads_from_stat() -> Option<usize> {
+    use std::io::Read;
+    let mut buf = [0u8; 1024];
+    let mut f = std::fs::File::open("/proc/self/stat").ok()?;
+    let n = f.read(&mut buf).ok()?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
+    let after = &text[text.rfind(')')? + 1..];
+    // After the name: state (3), ppid (4), …, num_threads (20).
+    after.split_ascii_whitespace().nth(17)?.parse().ok()
+}
+
+/// Whether a stream socket has bytes to read now (`recv(MSG_PEEK | MSG_DONTWAIT)`); `false` at
+/// end of file, on error, or when nothing is there yet.
+pub(crate) fn has_bytes(fd: BorrowedFd<'_>) -> bool {
+    use rustix::net::RecvFlags;
+    let mut b = [0u8; 1];
+    matches!(
+        rustix::net::recv(fd, &mut b, RecvFlags::PEEK | RecvFlags::DONTWAIT),
+        Ok((n, _)) if n > 0
+    )
 }
 
 /// `fork()`. Returns 0 in the child.
@@ -194,6 +221,41 @@ pub(crate) fn wait_eof(fd: BorrowedFd<'_>) {
             Err(_) => return,
         }
     }
+}
+
+/// Whether the calling thread is the process's main thread (`gettid() == getpid()`).
+pub(crate) fn is_main_thread() -> bool {
+    rustix::thread::gettid() == rustix::process::getpid()
+}
+
+/// In a freshly forked child: `prctl(PR_SET_PDEATHSIG, SIGKILL)`, so that the kernel kills this
+/// process when the thread that forked it ends; then, if the parent `parent` is already gone,
+/// dies at once (its death may have come before the `prctl`). Sound only where the forking
+/// thread lives as long as its process: the main thread (whose end ends the process) or the
+/// single-threaded fork server.
+pub(crate) fn die_with_parent(parent: u32) {
+    if rustix::process::set_parent_process_death_signal(Some(SIGKILL)).is_err() {
+        return;
+    }
+    let still =
+        rustix::process::getppid().is_some_and(|p| p.as_raw_nonzero().get() as u32 == parent);
+    if !still {
+        kill_self();
+    }
+}
+
+/// `atexit(f)`: `f` runs when the process exits through `exit` (a return from `main` included).
+pub(crate) fn atexit(f: extern "C" fn()) {
+    // SAFETY: registers a plain `extern "C" fn()` with no captured state; the C library calls it
+    // once, during `exit`.
+    unsafe { libc::atexit(f) };
+}
+
+/// The number of CPUs online (`sysconf(_SC_NPROCESSORS_ONLN)`); `None` if unknown.
+pub(crate) fn cpus_online() -> Option<usize> {
+    // SAFETY: `sysconf` only reads a system setting.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    (n > 0).then_some(n as usize)
 }
 
 /// `raise(SIGKILL)` on ourselves.

@@ -7,7 +7,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use multiproc_core::SharedMapping;
-use multiproc_process::{Error, Fork, JoinError, JoinHandle, Process, StartMethod, get_context};
+use multiproc_process::{
+    Daemon, Error, Fork, JoinError, JoinHandle, Process, StartMethod, get_context,
+};
 use multiproc_testkit::{ChildGuard, ROLE_ENV, pid_gone_within};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -100,9 +102,87 @@ fn middle() {
         println!("daemon-pid {}", std::process::id());
         std::thread::sleep(Duration::from_secs(60));
     })
-    .with_daemon(true);
+    .with_daemon(Daemon::Yes);
     p.start().unwrap();
     std::thread::sleep(Duration::from_secs(60));
+}
+
+fn threads_of(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count())
+}
+
+/// A daemon forked by the main thread dies with it through the kernel (no watcher thread in
+/// the child); one forked by another thread, which then ends, lives on while the process does
+/// (the kernel's parent-death signal follows the forking thread, so that one watches a pipe).
+fn daemon_watchers() {
+    let p = Process::from_closure(|| std::thread::sleep(Duration::from_secs(20)))
+        .with_daemon(Daemon::Yes);
+    p.start().unwrap();
+    let pid = p.pid().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(threads_of(pid), 1, "a main-thread daemon needs no watcher");
+    p.kill().unwrap();
+    assert_eq!(joined(&p), Some(-9));
+
+    let p = std::sync::Arc::new(
+        Process::from_closure(|| std::thread::sleep(Duration::from_secs(20)))
+            .with_daemon(Daemon::Yes),
+    );
+    let q = p.clone();
+    std::thread::spawn(move || {
+        // SAFETY: the only other thread (main) waits in `join` for this one, holding no lock
+        // the child could need.
+        unsafe { q.start_fork_unchecked() }.unwrap();
+    })
+    .join()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        p.is_alive(),
+        "a daemon forked by a thread that ended must live while its process does"
+    );
+    p.kill().unwrap();
+    assert_eq!(joined(&p), Some(-9));
+}
+
+/// Set once, before use: this binary has made processes already, so the start method is fixed;
+/// only the separately named `force_start_method` changes it.
+fn start_method_is_set_once() {
+    use multiproc_process::{force_start_method, get_start_method, set_start_method};
+    let before = get_start_method();
+    assert!(matches!(
+        set_start_method(StartMethod::Spawn),
+        Err(Error::StartMethodFixed { current }) if current == before
+    ));
+    assert_eq!(get_start_method(), before);
+    force_start_method(StartMethod::Spawn);
+    assert_eq!(get_start_method(), StartMethod::Spawn);
+    assert_eq!(
+        Process::new(|(): ()| (), ()).start_method(),
+        StartMethod::Spawn
+    );
+    force_start_method(before);
+}
+
+/// A current-thread tokio runtime adds no thread, so `fork` works inside it, and its children
+/// can be awaited.
+#[cfg(feature = "tokio")]
+fn fork_under_a_current_thread_runtime() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let p = Process::from_closure(|| -> () { std::process::exit(6) });
+        p.start().unwrap();
+        tokio::time::timeout(LIMIT, p.join_async())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.exitcode(), Some(6));
+        let h = JoinHandle::<u64>::start(Process::from_closure(|| 6u64 * 7)).unwrap();
+        assert_eq!(h.join_async().await.unwrap(), 42);
+    });
 }
 
 /// Last: once a second thread runs, `fork` must be refused.
@@ -129,6 +209,13 @@ fn main() {
         (
             "fork_daemon_dies_with_sigkilled_parent",
             fork_daemon_dies_with_sigkilled_parent,
+        ),
+        ("daemon_watchers", daemon_watchers),
+        ("start_method_is_set_once", start_method_is_set_once),
+        #[cfg(feature = "tokio")]
+        (
+            "fork_under_a_current_thread_runtime",
+            fork_under_a_current_thread_runtime,
         ),
         // Last: it starts a second thread.
         ("refused_once_threads_exist", refused_once_threads_exist),

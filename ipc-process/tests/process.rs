@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use multiproc_core::SharedMapping;
 use multiproc_core::transfer::Channel;
-use multiproc_process::{Error, JoinError, Process, StartMethod, get_context};
+use multiproc_process::{Daemon, Error, JoinError, Process, StartMethod, get_context};
 use multiproc_testkit::{ChildGuard, child_command, pid_gone_within, role};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -115,7 +115,10 @@ fn misuse_is_an_error_not_a_hang() {
     assert!(matches!(p.close(), Err(Error::StillRunning)));
     let mut q = Process::new(noop, ());
     q.start().unwrap();
-    assert!(matches!(q.set_daemon(true), Err(Error::AlreadyStarted)));
+    assert!(matches!(
+        q.set_daemon(Daemon::Yes),
+        Err(Error::AlreadyStarted)
+    ));
     p.join().unwrap();
     p.close().unwrap();
     assert!(matches!(p.join(), Err(Error::Closed)));
@@ -255,7 +258,7 @@ fn daemon_tries_a_child(_: ()) -> String {
 fn a_daemon_may_not_have_children() {
     for m in METHODS {
         let p = Process::new(daemon_tries_a_child, ())
-            .with_daemon(true)
+            .with_daemon(Daemon::Yes)
             .with_start_method(m);
         let h = multiproc_process::JoinHandle::<String>::start(p).unwrap();
         assert_eq!(
@@ -276,7 +279,7 @@ fn daemon_children_die_when_the_parent_is_sigkilled() {
         // The middle process: start a daemon child, report its pid, wait to be killed.
         let m = StartMethod::from_name(&r).unwrap();
         let p = Process::new(print_pid_and_sleep, ())
-            .with_daemon(true)
+            .with_daemon(Daemon::Yes)
             .with_start_method(m);
         p.start().unwrap();
         std::thread::sleep(Duration::from_secs(60));

@@ -43,7 +43,7 @@ fn encode_large<T: Serialize, R>(
     BUF.with(|buf| {
         let mut buf = buf.borrow_mut();
         buf.clear();
-        multiproc_core::frame::encode_payload(item, &mut buf)?;
+        multiproc_core::codec::encode(item, &mut buf)?;
         let r = then(&buf);
         if buf.capacity() > 1 << 20 {
             *buf = Vec::new();
@@ -58,7 +58,7 @@ fn encode_large<T: Serialize, R>(
 fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, multiproc_core::Error> {
     match postcard::take_from_bytes::<T>(payload) {
         Ok((v, [])) => Ok(v),
-        _ => multiproc_core::frame::decode_payload(payload),
+        _ => multiproc_core::codec::decode(payload),
     }
 }
 

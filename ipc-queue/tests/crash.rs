@@ -145,7 +145,8 @@ fn a_consumer_outlives_a_producer_killed_inside_a_chunked_put() {
     let item = vec![7u8; 3000];
     for round in 0..3 {
         let q: Queue<Vec<u8>> = Queue::with_capacity(0, 4096).unwrap();
-        let p = Process::new(endless_producer, q.clone()).with_daemon(true);
+        let p =
+            Process::new(endless_producer, q.clone()).with_daemon(multiproc_process::Daemon::Yes);
         p.start().unwrap();
         let stop = Instant::now() + Duration::from_millis(300);
         let mut got = 0u64;
@@ -187,7 +188,8 @@ fn a_consumer_outlives_a_producer_killed_inside_a_chunked_put() {
         assert!(q.empty(), "the dead producer's partial item was dropped");
         // The queue goes on: a new producer's items arrive whole, in order, counted.
         let next = vec![vec![1u8; 3000], vec![2u8; 5], vec![3u8; 9000]];
-        let p2 = Process::new(put_all, (q.clone(), next.clone())).with_daemon(true);
+        let p2 = Process::new(put_all, (q.clone(), next.clone()))
+            .with_daemon(multiproc_process::Daemon::Yes);
         p2.start().unwrap();
         for want in &next {
             assert_eq!(&q.get_timeout(LIMIT).unwrap(), want);
@@ -208,7 +210,8 @@ fn a_consumer_outlives_a_producer_killed_inside_a_chunked_put() {
 fn a_producer_killed_inside_a_chunked_put_is_noticed_and_its_item_dropped() {
     let q: Queue<Vec<u8>> = Queue::with_capacity(0, 4096).unwrap();
     let (a, b) = (vec![1u8; 3000], vec![2u8; 3000]);
-    let p = Process::new(put_all, (q.clone(), vec![a.clone(), b])).with_daemon(true);
+    let p = Process::new(put_all, (q.clone(), vec![a.clone(), b]))
+        .with_daemon(multiproc_process::Daemon::Yes);
     p.start().unwrap();
     // A is in whole, then B's first chunk; the producer waits for room for the rest of B.
     wait_until("A put", || q.qsize() == 1);
@@ -293,7 +296,7 @@ fn a_get_timeout_returns_in_time_while_its_producer_is_stopped_inside_a_chunked_
     let c: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
     let d = vec![4u8; 10];
     let items = vec![a.clone(), b.clone(), c.clone(), d.clone()];
-    let p = Process::new(put_all, (q.clone(), items)).with_daemon(true);
+    let p = Process::new(put_all, (q.clone(), items)).with_daemon(multiproc_process::Daemon::Yes);
     p.start().unwrap();
     let pid = p.pid().unwrap();
 
@@ -346,7 +349,7 @@ fn put_mixed((q, n): (Queue<(u64, Bytes)>, u64)) {
 fn short_gets_beside_a_stop_and_go_producer_lose_and_tear_nothing() {
     let n = 200u64;
     let q: Queue<(u64, Bytes)> = Queue::with_capacity(0, 4096).unwrap();
-    let p = Process::new(put_mixed, (q.clone(), n)).with_daemon(true);
+    let p = Process::new(put_mixed, (q.clone(), n)).with_daemon(multiproc_process::Daemon::Yes);
     p.start().unwrap();
     let pid = p.pid().unwrap();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -426,7 +429,7 @@ fn poll_until<R>(what: &str, mut attempt: impl FnMut() -> Option<R>) -> R {
 fn nowait_polling_takes_the_locks_over_from_killed_holders() {
     // A producer blocked for room (maxsize 4) holds the put lock.
     let q: Queue<u64> = Queue::with_capacity(4, 4096).unwrap();
-    let p = Process::new(put_forever, q.clone()).with_daemon(true);
+    let p = Process::new(put_forever, q.clone()).with_daemon(multiproc_process::Daemon::Yes);
     p.start().unwrap();
     wait_until("4 items put", || q.qsize() == 4);
     std::thread::sleep(Duration::from_millis(50));
@@ -445,7 +448,7 @@ fn nowait_polling_takes_the_locks_over_from_killed_holders() {
 
     // A consumer asleep in `get` holds the get lock.
     let q: Queue<u32> = Queue::new().unwrap();
-    let c = Process::new(blocked_consumer, q.clone()).with_daemon(true);
+    let c = Process::new(blocked_consumer, q.clone()).with_daemon(multiproc_process::Daemon::Yes);
     c.start().unwrap();
     std::thread::sleep(Duration::from_millis(100));
     c.kill().unwrap();

@@ -1,9 +1,10 @@
 //! [`Client`]: Python's `ServerProxy`.
 
+use multiproc_core::Deadline;
 use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use serde::de::DeserializeOwned;
@@ -423,7 +424,7 @@ pub(crate) fn read_response(
         }
         Err(e) => return Err(Failed(read_error(e, 64 << 10))),
     };
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = Deadline::from_timeout(timeout);
     let status: u16 = head
         .b
         .parse()

@@ -4,7 +4,9 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use multiproc_core::Deadline;
 
 use crate::MalformedHttp;
 
@@ -144,13 +146,12 @@ impl Conn {
     }
 
     /// Reads more bytes, waiting at most until `deadline`. Returns how many (0 at EOF).
-    fn fill(&mut self, deadline: Option<Instant>) -> Result<usize, ReadError> {
-        if let Some(d) = deadline {
-            let left = d.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(ReadError::TimedOut);
-            }
-            self.set_timeout(Some(left))?;
+    fn fill(&mut self, deadline: Deadline) -> Result<usize, ReadError> {
+        match deadline.left() {
+            None => return Err(ReadError::TimedOut),
+            Some(Some(left)) => self.set_timeout(Some(left))?,
+            // No limit: the socket keeps the timeout it has.
+            Some(None) => {}
         }
         if self.pos == self.end {
             (self.pos, self.end) = (0, 0);
@@ -184,8 +185,7 @@ impl Conn {
         max_head: usize,
     ) -> Result<Head, ReadError> {
         self.wait_first_byte(idle)?;
-        let deadline = read_timeout.map(|t| Instant::now() + t);
-        self.read_head_by(deadline, max_head)
+        self.read_head_by(Deadline::from_timeout(read_timeout), max_head)
     }
 
     /// Waits up to `idle` for the first byte of a message; `Closed` on a clean EOF,
@@ -193,7 +193,7 @@ impl Conn {
     pub(crate) fn wait_first_byte(&mut self, idle: Option<Duration>) -> Result<(), ReadError> {
         if self.pending().is_empty() {
             self.set_timeout(idle)?;
-            if self.fill(None)? == 0 {
+            if self.fill(Deadline::Forever)? == 0 {
                 return Err(ReadError::Closed);
             }
         }
@@ -203,7 +203,7 @@ impl Conn {
     /// Reads a whole head (request or status line and headers) by `deadline`.
     pub(crate) fn read_head_by(
         &mut self,
-        deadline: Option<Instant>,
+        deadline: Deadline,
         max_head: usize,
     ) -> Result<Head, ReadError> {
         let end = loop {
@@ -226,11 +226,7 @@ impl Conn {
     }
 
     /// Reads exactly `n` body bytes within `deadline`.
-    pub(crate) fn read_body(
-        &mut self,
-        n: usize,
-        deadline: Option<Instant>,
-    ) -> Result<Vec<u8>, ReadError> {
+    pub(crate) fn read_body(&mut self, n: usize, deadline: Deadline) -> Result<Vec<u8>, ReadError> {
         let mut out = Vec::with_capacity(n.min(1 << 20));
         while out.len() < n {
             if self.pending().is_empty() && self.fill(deadline)? == 0 {
@@ -247,7 +243,7 @@ impl Conn {
     pub(crate) fn read_chunked(
         &mut self,
         max: usize,
-        deadline: Option<Instant>,
+        deadline: Deadline,
     ) -> Result<Vec<u8>, ReadError> {
         let mut out = Vec::new();
         loop {
@@ -270,7 +266,7 @@ impl Conn {
         }
     }
 
-    fn read_line(&mut self, deadline: Option<Instant>) -> Result<String, ReadError> {
+    fn read_line(&mut self, deadline: Deadline) -> Result<String, ReadError> {
         loop {
             if let Some(i) = find(self.pending(), b"\r\n") {
                 let line = String::from_utf8_lossy(&self.pending()[..i]).into_owned();
@@ -290,7 +286,7 @@ impl Conn {
     pub(crate) fn read_to_end(
         &mut self,
         max: usize,
-        deadline: Option<Instant>,
+        deadline: Deadline,
     ) -> Result<Vec<u8>, ReadError> {
         loop {
             if self.pending().len() > max {

@@ -1,6 +1,7 @@
 //! One connection of a [`Server`](crate::Server): read a request, check it, answer it, and
 //! again while the client keeps the connection alive.
 
+use multiproc_core::Deadline;
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -159,7 +160,7 @@ pub(crate) fn read_head(
     if let Some(by) = first_by.take() {
         head_by = head_by.min(by);
     }
-    conn.read_head_by(Some(head_by), limits.max_head)
+    conn.read_head_by(Deadline::Until(head_by), limits.max_head)
         .map_err(|e| match e {
             ReadError::Closed | ReadError::Io(_) => Stop::Quietly,
             ReadError::TimedOut => Stop::refuse(408, "the request did not arrive in time"),
@@ -202,7 +203,7 @@ pub(crate) fn check_head(head: &Head, limits: &Limits, rpc_paths: &[String]) -> 
 /// [`Limits::read_timeout`], and inflates it if it is gzipped: to at most
 /// [`Limits::max_body`], the same limit as a plain body.
 pub(crate) fn read_body(conn: &mut Conn, head: &Head, limits: &Limits) -> Result<Vec<u8>, Stop> {
-    let deadline = Some(Instant::now() + limits.read_timeout);
+    let deadline = Deadline::after(limits.read_timeout);
     if head.expect_continue && conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
         return Err(Stop::Quietly);
     }

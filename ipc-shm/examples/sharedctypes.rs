@@ -47,15 +47,13 @@ use multiproc_shm::{Array, RawValue, Shareable, Value};
 use multiproc_sync::Lock;
 
 /// `class Point(Structure): _fields_ = [('x', c_double), ('y', c_double)]`
-#[derive(Clone, Copy, Debug)]
+/// (`#[derive(Shareable)]` checks at compile time that it may live in shared memory.)
+#[derive(Shareable, Clone, Copy, Debug)]
 #[repr(C)]
 struct Point {
     x: f64,
     y: f64,
 }
-
-// SAFETY: #[repr(C)], two f64 fields: no pointers, and any bytes (zero included) are a Point.
-unsafe impl Shareable for Point {}
 
 type Args = (
     Value<i32>,

@@ -61,9 +61,70 @@ pub enum Error {
         /// Where the object ends now, in bytes.
         actual: u64,
     },
+    /// The bytes of a [`ShareableList`](crate::ShareableList) do not decode: another program
+    /// wrote something that is not Python's layout, or the block is not a list at all.
+    /// [`source`](std::error::Error::source) gives the [`CorruptReason`].
+    Corrupt {
+        /// The block's name.
+        name: String,
+        /// What does not decode.
+        reason: CorruptReason,
+    },
     /// The operating system refused (an invalid name, no memory, …).
     Io(io::Error),
 }
+
+/// What is wrong with the bytes of a [`ShareableList`](crate::ShareableList), in
+/// [`Error::Corrupt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CorruptReason {
+    /// The length and the item offsets at the start of the block do not fit the block.
+    Header,
+    /// An item's format is not one Python writes (`q`, `d`, `xxxxxxx?`, `xxxxxx?x`, `<n>s`),
+    /// or does not fit the item's room.
+    Format {
+        /// The item's index.
+        index: usize,
+    },
+    /// An item's back-transform code is unknown, or does not go with its format.
+    Code {
+        /// The item's index.
+        index: usize,
+        /// The code found.
+        code: i8,
+    },
+    /// A `str` item that is not UTF-8.
+    Utf8 {
+        /// The item's index.
+        index: usize,
+    },
+}
+
+impl fmt::Display for CorruptReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CorruptReason::Header => {
+                f.write_str("the length and item offsets do not fit the block")
+            }
+            CorruptReason::Format { index } => {
+                write!(
+                    f,
+                    "item {index} has a format that is not Python's, or too large"
+                )
+            }
+            CorruptReason::Code { index, code } => {
+                write!(
+                    f,
+                    "item {index} has back-transform code {code}, which its format does not take"
+                )
+            }
+            CorruptReason::Utf8 { index } => write!(f, "item {index} is a str that is not UTF-8"),
+        }
+    }
+}
+
+impl std::error::Error for CorruptReason {}
 
 impl Error {
     /// `Error::NotFound` / `AlreadyExists` for those kinds of `e`, `Error::Io` otherwise.
@@ -110,6 +171,9 @@ impl fmt::Display for Error {
                 "shared memory block {name:?} was shrunk to {actual} bytes by another process \
                  ({expected} mapped)"
             ),
+            Error::Corrupt { name, .. } => {
+                write!(f, "shareable list {name:?} does not decode")
+            }
             Error::Io(e) => write!(f, "shared memory: {e}"),
         }
     }
@@ -119,6 +183,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
+            Error::Corrupt { reason, .. } => Some(reason),
             _ => None,
         }
     }
@@ -127,6 +192,23 @@ impl std::error::Error for Error {
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
         Error::Io(e)
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> Self {
+        use io::ErrorKind as K;
+        let kind = match &e {
+            Error::Io(inner) => inner.kind(),
+            Error::NotFound { .. } => K::NotFound,
+            Error::AlreadyExists { .. } => K::AlreadyExists,
+            Error::Corrupt { .. } | Error::Truncated { .. } => K::InvalidData,
+            _ => K::InvalidInput,
+        };
+        match e {
+            Error::Io(inner) => inner,
+            other => io::Error::new(kind, other),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Python's `multiprocessing.sharedctypes` and `shared_memory` for Rust: [`Value`] and
 //! [`Array`] in shared memory behind a process-shared lock, the lock-free [`RawValue`] and
-//! [`RawArray`], and named [`SharedMemory`] blocks that unrelated programs open by name.
+//! [`RawArray`], named [`SharedMemory`] blocks that unrelated programs open by name, and
+//! [`ShareableList`], byte-compatible with Python's.
 //!
 //! # Hello, world!
 //!
@@ -30,16 +31,18 @@
 //! multiproc-process = "0.1"   # to start children, as the examples do
 //! ```
 //!
-//! Or the whole family through the umbrella crate `multiproc` (`multiproc::shm`). The crate has no
-//! features; Linux is the platform built and tested.
+//! Or the whole family through the umbrella crate `multiproc` (`multiproc::shm`). One feature,
+//! `derive` (on by default): `#[derive(Shareable)]`, from the `multiproc-shm-derive` crate, as
+//! serde's. Linux is the platform built and tested.
 //!
 //! # What may live in shared memory
 //!
 //! Element types implement the `unsafe` marker trait [`Shareable`], whose contract is written
 //! on it: a primitive or `#[repr(C)]` layout, no pointers, references, heap data or
 //! descriptors, zero is a value, and a torn write still leaves a value. The integers, floats,
-//! `bool`, arrays and atomics implement it; a `#[repr(C)]` struct such as the seed's `Point`
-//! implements it in one line.
+//! `bool`, arrays and atomics implement it; a `#[repr(C)]` struct of such fields derives it
+//! (`#[derive(Shareable)]`), which checks the contract when the program compiles, so no
+//! `unsafe impl` is written by hand.
 //!
 //! # Synchronised and raw
 //!
@@ -48,6 +51,7 @@
 //! | [`Value`], [`Array`] | an [`RLock`](multiproc_sync::RLock) (default), or any [`AnyLock`] shared with others | copies in and out under the lock; guards for several steps | any [`Shareable`] + `Copy` |
 //! | [`RawValue`], [`RawArray`] | none | one relaxed atomic load or store per element | [`AtomicElement`]: integers, floats, `bool` |
 //! | [`SharedMemory`] | none (bring your own) | copies through its descriptor; atomics and futexes once you promise a fixed size | bytes |
+//! | [`ShareableList`] | none, as in Python | copies through its descriptor | [`ListItem`]: ints, floats, bools, text, bytes, `None` |
 //!
 //! # Handles reach children
 //!
@@ -83,17 +87,23 @@
 //! | `with v.get_lock(): ...` | [`Value::lock`] → [`ValueGuard`], or [`get_lock`](Value::get_lock) | |
 //! | `Array('i', range(5))`, `Array('i', 4)` | [`Array::new`], [`Array::zeroed`] | |
 //! | `Array('c', b'hello')`, `s.value`, `s.value = b'..'` | `Array::<u8>::new(b"hello")`, [`value`](Array::value), [`set_value`](Array::set_value) | NUL-terminated like ctypes |
-//! | `Array(Point, [(1.875, -6.25)], lock=lock)` | [`Array::with_lock`] with `#[repr(C)] struct Point` | [`Shareable`] in one line |
+//! | `Array(Point, [(1.875, -6.25)], lock=lock)` | [`Array::with_lock`] with `#[repr(C)] struct Point` | `#[derive(Shareable)]`, checked at compile time |
+//! | `class Point(Structure): _fields_ = [...]` | `#[derive(Shareable)] #[repr(C)] struct Point { … }` | refuses what ctypes would not share: no `repr(C)`, pointers, enums, `Drop` |
 //! | `arr[i]`, `arr[i] = x` (`IndexError`) | [`get`](Array::get), [`set`](Array::set) ([`Error::OutOfBounds`]) | |
 //! | `arr[:]`, `arr[a:b]`, `arr[:] = xs` | [`to_vec`](Array::to_vec), [`slice`](Array::slice), [`copy_from_slice`](Array::copy_from_slice) | one `memcpy` under the lock |
 //! | `len(arr)`, `for x in arr` | [`len`](Array::len), [`ArrayGuard::iter`] | iteration holds the lock once |
 //! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] | numbers and `bool` only (atomic) |
 //! | `shared_memory.SharedMemory(name, create=True, size=n)` | [`SharedMemory::create`] | [`Error::AlreadyExists`] |
+//! | `SharedMemory(create=True, size=n)` | [`SharedMemory::new(n)`](SharedMemory::new) | a generated `psm_…` name, as Python's; tracked |
 //! | `SharedMemory(name)` | [`SharedMemory::open`], [`open_sized`](SharedMemory::open_sized) | [`Error::NotFound`], [`Error::SizeMismatch`] |
 //! | `shm.buf` | [`read`](SharedMemory::read), [`write`](SharedMemory::write), [`atomic_bytes`](SharedMemory::atomic_bytes) | a shrunk block is [`Error::Truncated`], not `SIGBUS`; plain slices are `unsafe` |
 //! | `shm.close()`, `shm.unlink()` | drop, [`unlink`](SharedMemory::unlink) | the creator unlinks on drop unless [`persist`](SharedMemory::persist) |
 //! | `resource_tracker` (removes a dead creator's block) | `multiproc_core::tracker` | per process: a killed creator's name goes at once |
-//! | `ShareableList` | — | not here |
+//! | `ShareableList([1, 2.5, "a"])`, `ShareableList(seq, name=n)` | [`ShareableList::new`], [`ShareableList::create`] | Python's layout: Python attaches to ours by name, and we to its |
+//! | `ShareableList(name=n)` | [`ShareableList::open`] | a block that is not a list: [`Error::Corrupt`] |
+//! | `sl[i]`, `sl[i] = x`, `len(sl)` | [`get`](ShareableList::get), [`set`](ShareableList::set), [`len`](ShareableList::len) | [`ListItem`]; too long for its room: [`Error::TooLong`] |
+//! | `sl.count(x)`, `sl.index(x)`, `sl.format`, `sl.shm.name` | [`count`](ShareableList::count), [`index`](ShareableList::index) (`None` for `ValueError`), [`format`](ShareableList::format), [`name`](ShareableList::name) | |
+//! | `ShareableList(["x" * 64])` to reserve room | [`ShareableList::builder`]`().item_with_room("", 64)` | |
 //!
 //! # Soundness
 //!
@@ -151,20 +161,31 @@
 
 mod array;
 mod error;
+mod list_builder;
+mod list_item;
+mod list_layout;
 mod locking;
 mod raw_array;
 mod raw_value;
 mod region;
 mod shareable;
+mod shareable_list;
 mod shared_memory;
 mod value;
 
 pub use array::{Array, ArrayGuard, Iter};
-pub use error::Error;
+pub use error::{CorruptReason, Error};
+pub use list_builder::ShareableListBuilder;
+pub use list_item::ListItem;
+/// Derives [`Shareable`](trait@Shareable) for a `#[repr(C)]` struct whose fields are all
+/// `Shareable`, after checking the trait's contract at compile time (feature `derive`).
+#[cfg(feature = "derive")]
+pub use multiproc_shm_derive::Shareable;
 pub use multiproc_sync::{AnyLock, AnyLockGuard};
 pub use raw_array::RawArray;
 pub use raw_value::RawValue;
 pub use shareable::{AtomicElement, Shareable};
+pub use shareable_list::ShareableList;
 pub use shared_memory::SharedMemory;
 pub use value::{Value, ValueGuard};
 

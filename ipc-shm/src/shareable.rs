@@ -42,11 +42,38 @@ static_assertions::assert_eq_size!(u8, std::ffi::c_char);
 /// [`RawArray`](crate::RawArray) (ctypes' role in Python).
 ///
 /// Implemented for the integers, `f32`, `f64`, `bool`, arrays of `Shareable` types, and the
-/// atomics of `std`. A `#[repr(C)]` struct of such fields implements it in one line:
+/// atomics of `std`. A `#[repr(C)]` struct of such fields derives it (feature `derive`, on by
+/// default), which checks the contract below when the program compiles:
 ///
 /// ```
+/// use multiproc_shm::{Array, Shareable};
+///
 /// /// Python's `class Point(Structure): _fields_ = [('x', c_double), ('y', c_double)]`.
-/// #[derive(Clone, Copy, Debug, PartialEq)]
+/// #[derive(Shareable, Clone, Copy, Debug, PartialEq)]
+/// #[repr(C)]
+/// struct Point {
+///     x: f64,
+///     y: f64,
+/// }
+///
+/// let a = Array::new(&[Point { x: 1.5, y: 2.0 }])?;
+/// assert_eq!(a.get(0)?, Point { x: 1.5, y: 2.0 });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// The derive refuses what the contract forbids, with a message that says why: a struct
+/// without `#[repr(C)]` or `#[repr(transparent)]`, an enum or a union, a field whose type is
+/// not `Shareable` (a reference, a `Box`, a `String`, a `char`, …), an alignment above 64, a
+/// `Drop` impl, a lifetime parameter. A `bool` field is fine: the derived impl fixes its byte on
+/// every read, as `bool`'s own impl does. Generic structs get the bound `Field: Shareable` for
+/// each field. From the umbrella crate alone, write `#[shareable(crate = multiproc::shm)]`
+/// beside the derive.
+///
+/// By hand, the same struct takes one `unsafe impl` and a `SAFETY` comment that vouches for
+/// the contract (the way to go for a union, or without the `derive` feature):
+///
+/// ```
+/// #[derive(Clone, Copy)]
 /// #[repr(C)]
 /// struct Point {
 ///     x: f64,
@@ -55,10 +82,6 @@ static_assertions::assert_eq_size!(u8, std::ffi::c_char);
 ///
 /// // SAFETY: #[repr(C)], two f64 fields: no pointers, any bytes (zero included) are a Point.
 /// unsafe impl multiproc_shm::Shareable for Point {}
-///
-/// let a = multiproc_shm::Array::new(&[Point { x: 1.5, y: 2.0 }])?;
-/// assert_eq!(a.get(0)?, Point { x: 1.5, y: 2.0 });
-/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Safety
@@ -80,11 +103,18 @@ static_assertions::assert_eq_size!(u8, std::ffi::c_char);
 ///    must still be a value. Integers, floats, atomics other than `AtomicBool`, and structs and
 ///    arrays of these qualify; `char`, enums, `NonZero*`, references and `bool` do not. (`bool`
 ///    and `AtomicBool` are `Shareable` because this crate overrides a hidden hook for them: every
-///    read maps a non-zero byte to `true`. A struct with a `bool` field does not qualify.)
+///    read maps a non-zero byte to `true`. A struct with a `bool` field qualifies only through
+///    `#[derive(Shareable)]`, whose impl runs that hook on each such field; not by hand.)
 /// 5. **Thread-safe.** The type is `Send + Sync` (required by the trait) and has no `Drop`
 ///    glue that matters: copies are made bit for bit and never dropped in shared memory.
 ///
 /// Padding bytes are allowed: they are copied, never read as values.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot live in shared memory",
+    label = "not `Shareable`",
+    note = "shared memory holds primitives, arrays, atomics and #[repr(C)] structs of them \
+            (#[derive(Shareable)]); no pointers, references, heap data or descriptors"
+)]
 pub unsafe trait Shareable: Send + Sync + 'static {
     /// Whether [`normalize`](Self::normalize) must run on bytes read from shared memory.
     #[doc(hidden)]

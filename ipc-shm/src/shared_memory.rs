@@ -63,7 +63,60 @@ fn plain(name: &str) -> String {
     name.strip_prefix('/').unwrap_or(name).to_string()
 }
 
+/// The prefix of generated names, Python's (`psm_` and eight hex digits).
+const GENERATED_PREFIX: &str = "psm_";
+
+/// How many generated names [`SharedMemory::new`] tries before it reports the last one as
+/// taken (with 2^32 names, only a `/dev/shm` crowded on purpose gets there).
+const MAX_TRIES: u32 = 64;
+
+/// A fresh candidate name: `psm_` and eight hex digits, from std's randomly keyed SipHash
+/// (its keys come from the OS's random source) over a per-process counter, the pid and the
+/// time, so two processes, or two calls, pick different names.
+fn generated_name() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::hash::RandomState::new().build_hasher();
+    h.write_u64(CALLS.fetch_add(1, Ordering::Relaxed));
+    h.write_u32(std::process::id());
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    format!("{GENERATED_PREFIX}{:08x}", h.finish() as u32)
+}
+
 impl SharedMemory {
+    /// Creates a block of `size` zero bytes under a generated name (Python's
+    /// `SharedMemory(create=True, size=size)`): `psm_` and eight random hex digits, as Python's,
+    /// tried again on a name that exists. [`name`](Self::name) says which; other programs open
+    /// it by that name. The name is registered with the resource tracker and removed when this
+    /// handle is dropped, as for [`create`](Self::create).
+    ///
+    /// ```
+    /// use multiproc_shm::SharedMemory;
+    ///
+    /// let block = SharedMemory::new(4096)?;
+    /// assert!(block.name().starts_with("psm_"));
+    /// let other = SharedMemory::open(block.name())?; // elsewhere: another program
+    /// assert_eq!(other.size(), 4096);
+    /// # Ok::<(), multiproc_shm::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Io`] for `size == 0`, or when the system refuses (no memory, `/dev/shm` full);
+    /// [`Error::AlreadyExists`] when 64 generated names in a row were taken.
+    pub fn new(size: usize) -> Result<SharedMemory, Error> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match Self::create(&generated_name(), size) {
+                Err(Error::AlreadyExists { .. }) if tries < MAX_TRIES => continue,
+                other => return other,
+            }
+        }
+    }
+
     /// Creates a block of `size` zero bytes named `name` (Python's
     /// `SharedMemory(name, create=True, size=size)`).
     ///

@@ -39,7 +39,8 @@ where
     A: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
 {
     let held = Event::new().unwrap();
-    let p = Process::new(holder, (primitive, held.clone())).with_daemon(true);
+    let p =
+        Process::new(holder, (primitive, held.clone())).with_daemon(multiproc_process::Daemon::Yes);
     p.start().unwrap();
     assert!(held.wait_timeout(LIMIT), "the holder never took the lock");
     p.kill().unwrap();
@@ -176,8 +177,8 @@ fn hold_until_set((lock, held, done): (Lock, Event, Event)) {
 fn a_tight_polling_loop_is_not_a_syscall_loop() {
     let lock = Lock::new().unwrap();
     let (held, done) = (Event::new().unwrap(), Event::new().unwrap());
-    let p =
-        Process::new(hold_until_set, (lock.clone(), held.clone(), done.clone())).with_daemon(true);
+    let p = Process::new(hold_until_set, (lock.clone(), held.clone(), done.clone()))
+        .with_daemon(multiproc_process::Daemon::Yes);
     p.start().unwrap();
     assert!(held.wait_timeout(LIMIT));
     let attempts = 200_000u64;

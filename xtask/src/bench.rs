@@ -373,7 +373,24 @@ fn run_rust(bin: &Path, o: &Options) -> Result<Results, String> {
     if !o.filter.is_empty() {
         cmd.arg(&o.filter);
     }
+    let f = o.filter.as_str();
+    if f.is_empty() || f == "pool" || "pool.fib27x8_speedup".contains(f) {
+        // The fib row works at equal work: Rust picks its n from Python's serial time.
+        if let Some(ms) = python_fib_serial_ms() {
+            cmd.env("IPC_BENCH_FIB_SERIAL_MS", format!("{ms:.1}"));
+        }
+    }
     run_side("multiproc-bench", &mut cmd, time_limit(o.quick))
+}
+
+/// Python's eight `fib(27)` in ms, measured now (`bench.py --fib-serial-ms`).
+fn python_fib_serial_ms() -> Option<f64> {
+    let out = std::process::Command::new("python3")
+        .arg(util::root().join("bench/python/bench.py"))
+        .arg("--fib-serial-ms")
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
 /// Runs `bench.py`; the twins of rows whose processes run apart run apart there too.

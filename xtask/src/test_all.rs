@@ -14,6 +14,7 @@ const STEPS: &[Step] = &[
     ("clippy", clippy),
     ("test", test),
     ("doctest", doctest),
+    ("no-features", no_features),
     ("loom", loom),
     ("doc", doc),
     ("package", package),
@@ -57,6 +58,29 @@ fn test() -> Result<String, String> {
 fn doctest() -> Result<String, String> {
     run_status(cargo().args(["test", "--workspace", "--all-features", "--doc"]))?;
     Ok("doctests passed".into())
+}
+
+/// The crates with optional async (`tokio` features, which every other step turns on) built,
+/// linted and tested without them, as a user who does not want tokio gets them. Built alone:
+/// in a workspace build, the bench's dependency on `multiproc-pipe/tokio` would turn it on.
+/// Costs a build of these three crates (and their test dependencies) in a second feature set.
+fn no_features() -> Result<String, String> {
+    let crates = [
+        "-p",
+        "multiproc-core",
+        "-p",
+        "multiproc-pipe",
+        "-p",
+        "multiproc-fifo",
+    ];
+    run_status(
+        cargo()
+            .args(["clippy", "--quiet", "--all-targets"])
+            .args(crates)
+            .args(["--", "-D", "warnings"]),
+    )?;
+    run_status(cargo().args(["test", "--quiet"]).args(crates))?;
+    Ok("core, pipe and fifo without their tokio features".into())
 }
 
 /// The futex wait protocol (`multiproc_core::futex::WaitWord`) checked with the loom model

@@ -12,7 +12,6 @@ use std::path::Path;
 use super::wire::{self, Record};
 use super::{Kind, LISTEN_ENV, LISTEN_FD};
 use crate::sys;
-use crate::sys::tracker as os;
 
 /// The largest ledger read (a million registrations of long names): what lies beyond is not
 /// read.
@@ -32,19 +31,19 @@ extern "C" fn entry() {
     }
     // SAFETY: borrowed for one `getsockopt`; not kept.
     let inherited = unsafe { BorrowedFd::borrow_raw(LISTEN_FD) };
-    if !sys::raw_fd_is_open(LISTEN_FD) || !os::is_listening(inherited) {
+    if !sys::fd::raw_fd_is_open(LISTEN_FD) || !sys::net::is_listening(inherited) {
         // The variable came from somewhere else: this is an ordinary run of the program.
         return;
     }
     // SAFETY: our parent's `posix_spawn` put the listening socket at `LISTEN_FD` (checked to be
     // one just above); this runs before `main`, so nothing else in the process owns it.
-    let listener = match unsafe { os::claim(LISTEN_FD) } {
+    let listener = match unsafe { sys::fd::claim(LISTEN_FD) } {
         Ok(fd) => fd,
-        Err(_) => os::exit_now(70),
+        Err(_) => sys::proc::exit_now(70),
     };
-    os::become_tracker(LISTEN_FD + 1, c"multiproc-track");
+    sys::proc::become_tracker(LISTEN_FD + 1, c"multiproc-track");
     let code = std::panic::catch_unwind(move || serve(&listener)).unwrap_or(70);
-    os::exit_now(code)
+    sys::proc::exit_now(code)
 }
 
 /// Registered in `.init_array`, so the loader calls [`entry`] before `main` in every program
@@ -61,8 +60,8 @@ pub(crate) fn keep_entry() {
 
 /// Serves until no client is left; returns the exit code.
 fn serve(listener: &OwnedFd) -> i32 {
-    let me = os::getpid();
-    let uid = os::euid();
+    let me = sys::proc::getpid();
+    let uid = sys::proc::euid();
     let mut conns: Vec<Conn> = Vec::new();
     let mut ready = vec![0];
     loop {
@@ -77,7 +76,7 @@ fn serve(listener: &OwnedFd) -> i32 {
         ready = {
             let mut fds = vec![listener.as_fd()];
             fds.extend(conns.iter().map(|c| c.fd.as_fd()));
-            match sys::poll_many(&fds, None) {
+            match sys::fd::poll_many(&fds, crate::Deadline::Forever) {
                 Ok(r) => r,
                 Err(_) => return 71,
             }
@@ -98,11 +97,11 @@ fn serve(listener: &OwnedFd) -> i32 {
 
 /// Accepts every waiting connection from a process of our user, greeting each with our pid.
 fn accept_all(listener: BorrowedFd<'_>, conns: &mut Vec<Conn>, me: u32, uid: u32) {
-    while let Ok(Some(fd)) = os::accept_now(listener) {
-        if os::peer_uid(fd.as_fd()).ok() != Some(uid) {
+    while let Ok(Some(fd)) = sys::net::accept_now(listener) {
+        if sys::net::peer_uid(fd.as_fd()).ok() != Some(uid) {
             continue; // another user's process may not make us unlink names
         }
-        if os::send_now(fd.as_fd(), &wire::hello(me)).is_ok() {
+        if sys::net::send_now(fd.as_fd(), &wire::hello(me)).is_ok() {
             conns.push(Conn { fd, ledger: None });
         }
     }
@@ -113,7 +112,7 @@ fn drain(conn: &mut Conn) -> bool {
     let mut buf = [0u8; 16];
     loop {
         let mut fds = Vec::new();
-        match sys::recv_with_fds(conn.fd.as_fd(), &mut buf, &mut fds, 1) {
+        match sys::net::recv_with_fds(conn.fd.as_fd(), &mut buf, &mut fds, 1) {
             // End of stream: the client closed its end, or died.
             Ok(0) if fds.is_empty() => return false,
             Ok(n) => {
@@ -129,11 +128,11 @@ fn drain(conn: &mut Conn) -> bool {
 
 /// The live records of a ledger (none if it cannot be read).
 fn read_ledger(fd: BorrowedFd<'_>) -> Vec<Record> {
-    let Ok(size) = sys::file_size(fd) else {
+    let Ok(size) = sys::mem::file_size(fd) else {
         return Vec::new();
     };
     let mut bytes = vec![0u8; size.min(MAX_LEDGER) as usize];
-    match sys::named::pread_all(fd, &mut bytes, 0) {
+    match sys::mem::pread_all(fd, &mut bytes, 0) {
         Ok(n) => wire::live_records(&bytes[..n]),
         Err(_) => Vec::new(),
     }
@@ -167,8 +166,8 @@ fn unlink(r: &Record) {
         return;
     };
     let _ = match r.kind {
-        Kind::SharedMemory => os::unlink_shm(&cname, r.id),
-        Kind::MessageQueue => os::unlink_mqueue(&cname, r.id),
-        Kind::Path => os::unlink_path(Path::new(OsStr::from_bytes(&r.name)), r.id),
+        Kind::SharedMemory => sys::mem::unlink_shm(&cname, r.id),
+        Kind::MessageQueue => sys::mem::unlink_mqueue(&cname, r.id),
+        Kind::Path => sys::fd::unlink_path(Path::new(OsStr::from_bytes(&r.name)), r.id),
     };
 }
