@@ -159,6 +159,8 @@ mod lock;
 mod lock_async;
 mod raw_lock;
 mod rlock;
+#[cfg(feature = "tokio")]
+mod rlock_async;
 mod semaphore;
 #[cfg(feature = "tokio")]
 mod semaphore_acquire;
@@ -176,6 +178,8 @@ pub use lock::{Lock, LockGuard};
 #[cfg(feature = "tokio")]
 pub use lock_async::{AsyncLockGuard, LockAsync};
 pub use rlock::{RLock, RLockGuard};
+#[cfg(feature = "tokio")]
+pub use rlock_async::{AsyncRLockGuard, RLockAsync};
 pub use semaphore::{Semaphore, SemaphoreGuard};
 #[cfg(feature = "tokio")]
 pub use semaphore_acquire::SemaphoreAcquire;
