@@ -102,6 +102,8 @@ mod error;
 mod joinable_queue;
 mod message_queue;
 mod queue;
+#[cfg(feature = "tokio")]
+mod queue_async;
 mod ring;
 mod simple_queue;
 mod sys;

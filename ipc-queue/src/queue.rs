@@ -55,7 +55,7 @@ fn encode_large<T: Serialize, R>(
 /// Decodes a whole payload; a failure is decoded again by the workspace's decoder, which says
 /// why, typed.
 #[inline]
-fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, multiproc_core::Error> {
+pub(crate) fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, multiproc_core::Error> {
     match postcard::take_from_bytes::<T>(payload) {
         Ok((v, [])) => Ok(v),
         _ => multiproc_core::codec::decode(payload),
@@ -300,7 +300,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 }
 
 impl<T> Queue<T> {
-    pub(crate) fn ring(&self) -> &Ring {
+    pub(crate) fn ring(&self) -> &Arc<Ring> {
         &self.ring
     }
 

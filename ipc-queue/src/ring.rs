@@ -487,7 +487,7 @@ impl Ring {
 
     /// Repairs what a producer that died holding the put lock left: the item count of a
     /// commit it had not published, a chunked message it had not finished.
-    fn recover_put(&self) {
+    pub(crate) fn recover_put(&self) {
         let h = self.hdr();
         // A hand-back mark was meant for the dead producer: nobody will send its message again.
         let head = h.head.fetch_and(!HANDED_BACK, Ordering::AcqRel) & !HANDED_BACK;
@@ -644,6 +644,12 @@ impl Ring {
         if died {
             self.recover_put();
         }
+        self.put_locked(payload, wait)
+    }
+
+    /// [`put`](Self::put) for a caller that holds the put lock (and repaired what a dead
+    /// holder left, [`recover_put`](Self::recover_put)).
+    pub(crate) fn put_locked(&self, payload: &[u8], wait: &Wait) -> Result<(), PutFail> {
         let h = self.hdr();
         if h.closed.load(Ordering::Acquire) != 0 {
             return Err(PutFail::Closed);
@@ -745,18 +751,23 @@ impl Ring {
     }
 
     /// Takes one message and hands its payload to `take`.
-    pub(crate) fn get<R>(
+    pub(crate) fn get<R>(&self, wait: &Wait, take: impl FnMut(&[u8]) -> R) -> Result<R, GetFail> {
+        let Some((_guard, died)) = Self::lock(&self.get_lock, wait) else {
+            return Err(GetFail::Empty);
+        };
+        // A dead holder may have left itself counted as a sleeper on `data`: that only costs a
+        // spare wake-up now and then, never a lost one.
+        let _ = died;
+        self.get_locked(wait, take)
+    }
+
+    /// [`get`](Self::get) for a caller that holds the get lock.
+    pub(crate) fn get_locked<R>(
         &self,
         wait: &Wait,
         mut take: impl FnMut(&[u8]) -> R,
     ) -> Result<R, GetFail> {
-        let Some((_guard, died)) = Self::lock(&self.get_lock, wait) else {
-            return Err(GetFail::Empty);
-        };
         let h = self.hdr();
-        // A dead holder may have left itself counted as a sleeper on `data`: that only costs a
-        // spare wake-up now and then, never a lost one.
-        let _ = died;
         let mut r = Reading {
             pos: h.tail.load(Ordering::Relaxed),
             partial: None,
@@ -980,6 +991,79 @@ impl Ring {
             Ok(_) => true,
             Err(now) => now == pos | HANDED_BACK,
         }
+    }
+
+    // ---- async (feature `tokio`) ---------------------------------------------------------
+
+    /// The put lock (a future's put takes it with `lock_async`).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn put_lock(&self) -> &Lock {
+        &self.put_lock
+    }
+
+    /// The get lock.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn get_lock(&self) -> &Lock {
+        &self.get_lock
+    }
+
+    /// Where the get-lock holder waits for data.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn data_word(&self) -> &WaitWord {
+        &self.hdr().data
+    }
+
+    /// Where the put-lock holder waits for room.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn space_word(&self) -> &WaitWord {
+        &self.hdr().space
+    }
+
+    /// Where joiners wait.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn joined_word(&self) -> &WaitWord {
+        &self.hdr().joined
+    }
+
+    /// `head` with its hand-back mark: what a future's get waits to see change.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn head_marked(&self) -> u64 {
+        self.hdr().head.load(Ordering::Acquire)
+    }
+
+    /// Whether a get holding the get lock, having found nothing whole, has a chunked message
+    /// in flight before it (published in part, or handed back).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn message_in_flight(&self) -> bool {
+        let h = self.hdr();
+        let marked = h.head.load(Ordering::Acquire);
+        marked & HANDED_BACK != 0 || marked & !HANDED_BACK != h.tail.load(Ordering::Acquire)
+    }
+
+    /// Whether a future's put (holding the put lock) of a `len`-byte payload can go through
+    /// now without waiting (or the queue was closed): room for the whole of it, chunks and the
+    /// skips at the end of the ring included, so that a chunked message never makes the
+    /// polling thread wait for consumers; a message that can never fit whole waits for an
+    /// empty ring, then is streamed as by `put`.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn room_for(&self, len: usize) -> bool {
+        let len = len as u64;
+        let max = self.max_chunk();
+        if len <= max {
+            return self.space_ok(REC + align8(len), true);
+        }
+        if !self.space_ok(REC + max, true) {
+            return false;
+        }
+        let h = self.hdr();
+        if h.closed.load(Ordering::Relaxed) != 0 {
+            return true;
+        }
+        // FIRST carries 8 bytes of length; every record may need a skip before it.
+        let chunks = (len + 8).div_ceil(max);
+        let whole = chunks.saturating_mul(REC + max) + (REC + max);
+        let used = self.head().saturating_sub(h.tail.load(Ordering::Acquire));
+        self.cap.saturating_sub(used) >= whole.min(self.cap)
     }
 
     // ---- JoinableQueue ------------------------------------------------------------------
