@@ -163,7 +163,10 @@ fn a_cancelled_get_takes_no_item() {
         let child = spawn(put_after, (q.clone(), 8, 30)).unwrap();
         let _ = tokio::time::timeout(Duration::from_millis(5), q.get_async()).await;
         assert_eq!(
-            tokio::time::timeout(LIMIT, q.get_async()).await.unwrap().unwrap(),
+            tokio::time::timeout(LIMIT, q.get_async())
+                .await
+                .unwrap()
+                .unwrap(),
             8
         );
         child.join_timeout(LIMIT).ok().expect("child ends").unwrap();
@@ -182,7 +185,10 @@ fn a_cancelled_put_puts_nothing() {
         let mut f = Box::pin(q.put_async(3));
         assert!(!poll_once(f.as_mut()).await);
         let child = spawn(get_one, (q.clone(), 10)).unwrap();
-        assert_eq!(child.join_timeout(LIMIT).ok().expect("child ends").unwrap(), 1);
+        assert_eq!(
+            child.join_timeout(LIMIT).ok().expect("child ends").unwrap(),
+            1
+        );
         drop(f);
         assert!(q.empty(), "a dropped put put its item");
         // The producer lock is free, and a pending put completes when a child makes room.
@@ -192,7 +198,10 @@ fn a_cancelled_put_puts_nothing() {
             .await
             .expect("room made by the child")
             .unwrap();
-        assert_eq!(child.join_timeout(LIMIT).ok().expect("child ends").unwrap(), 4);
+        assert_eq!(
+            child.join_timeout(LIMIT).ok().expect("child ends").unwrap(),
+            4
+        );
         assert_eq!(q.try_get().unwrap(), 5);
         assert!(q.empty());
     });
@@ -285,7 +294,10 @@ fn join_async_and_simple_queue() {
         assert_eq!(s.get_async().await.unwrap(), "hello");
         s.close();
         assert!(matches!(s.get_async().await, Err(GetError::Closed)));
-        assert!(matches!(s.put_async("x".into()).await, Err(PutError::Closed(_))));
+        assert!(matches!(
+            s.put_async("x".into()).await,
+            Err(PutError::Closed(_))
+        ));
     });
 }
 

@@ -32,12 +32,12 @@
 //!
 //! ```toml
 //! [dependencies]
-//! multiproc-sync = "0.1"
+//! multiproc-sync = "0.1"       # features = ["tokio"] for the futures (see "In a tokio program")
 //! multiproc-process = "0.1"   # to start children, as the examples do
 //! ```
 //!
-//! Or the whole family through the umbrella crate `multiproc` (`multiproc::sync`). The crate
-//! has no features; Linux is the platform built and tested.
+//! Or the whole family through the umbrella crate `multiproc` (`multiproc::sync`). The one
+//! feature, `tokio` (off by default), adds the futures; Linux is the platform built and tested.
 //!
 //! Every primitive is a handle to a slot of `multiproc-core`'s shared heap
 //! ([`multiproc_core::heap`]): [`Clone`] shares it within a process, `fork` inherits it, and it
@@ -112,6 +112,57 @@
 //! breaks. A [`Semaphore`] has no owner (as in Python): a unit taken by a process that dies is
 //! not given back.
 //!
+//! # In a tokio program
+//!
+//! With the `tokio` feature (off by default: `multiproc-sync = { version = "0.1", features =
+//! ["tokio"] }`), a task waits without holding a thread: [`Event::wait_async`],
+//! [`Lock::lock_async`] and [`RLock::lock_async`] (an [`AsyncLockGuard`] /
+//! [`AsyncRLockGuard`], `Send`, that may be held across `.await`s) and
+//! [`Semaphore::acquire_async`]. They are plain `std` futures (no tokio types; any executor
+//! runs them). Any of them may be dropped — `tokio::time::timeout`, `select!`, a runtime shut
+//! down — leaving the primitive as it was: a dropped acquire took nothing, and a wake-up it had
+//! been given is passed on to another waiter.
+//!
+//! A futex has no descriptor an event loop could poll, so one helper thread per process (not
+//! per future) sleeps in `futex_waitv(2)` on every word a future waits on and wakes the
+//! futures' tasks ([`multiproc_core::waiter`]; Linux 5.16 or later). An idle waiting future
+//! costs no CPU; the synchronous operations and the notifying side do not change at all (a
+//! waiting future counts as one more sleeper of the word). A future's lock is recorded as
+//! held by that helper thread, which lives as long as the process: [`OwnerDied`] is reported
+//! when the process dies, whichever runtime thread polled the future. Once a process has a
+//! helper thread it is multi-threaded, so `multiproc-process` refuses `fork` there (use
+//! `spawn` or `forkserver`).
+//!
+//! ```
+//! # #[cfg(feature = "tokio")] {
+//! use multiproc_process::Process;
+//! use multiproc_sync::{Event, Lock};
+//! use std::time::Duration;
+//!
+//! // A synchronous child: takes the lock, says so, releases it a little later.
+//! fn child((lock, ready): (Lock, Event)) {
+//!     let guard = lock.lock().unwrap();
+//!     ready.set();
+//!     std::thread::sleep(Duration::from_millis(20));
+//!     drop(guard);
+//! }
+//!
+//! let (lock, ready) = (Lock::new()?, Event::new()?);
+//! let p = Process::new(child, (lock.clone(), ready.clone()));
+//! p.start()?;
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     tokio::time::timeout(Duration::from_secs(10), ready.wait_async()).await?;
+//!     // The child holds the lock: this task waits for it, without blocking the thread.
+//!     let guard = tokio::time::timeout(Duration::from_secs(10), lock.lock_async()).await?;
+//!     assert!(guard.is_ok());
+//!     Ok::<(), tokio::time::error::Elapsed>(())
+//! })?;
+//! p.join()?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Comparison with Python multiprocessing
 //!
 //! | Python | `multiproc-sync` | note |
@@ -134,6 +185,7 @@
 //! | `abort()`, `reset()`, `broken`, `n_waiting`, `parties` | same names | |
 //! | `BrokenBarrierError` | [`BrokenBarrier`] | |
 //! | `Value(…, lock=…)`'s lock argument | [`AnyLock`]: a [`Lock`] or an [`RLock`] | |
+//! | `loop.run_in_executor(None, lock.acquire)`, `event.wait` (asyncio) | [`Lock::lock_async`], [`RLock::lock_async`], [`Semaphore::acquire_async`], [`Event::wait_async`] (feature `tokio`) | no thread per waiter: one helper per process |
 //!
 //! # Implementation notes
 //!
