@@ -130,7 +130,7 @@ fn round_trips_with_a_child_in_order() {
                 assert_eq!(v, i);
             }
             // Many in flight at once, then all back in order.
-            child.join_timeout(LIMIT).ok().expect("child ends").unwrap();
+            child.join_timeout(LIMIT).expect("child ends").unwrap();
             let child = spawn(child_fn, (a.clone(), b.clone(), n)).unwrap();
             for i in 0..u64::from(n) {
                 a.put_async(i).await.unwrap();
@@ -138,7 +138,7 @@ fn round_trips_with_a_child_in_order() {
             for i in 0..u64::from(n) {
                 assert_eq!(b.get_async().await.unwrap(), i);
             }
-            child.join_timeout(LIMIT).ok().expect("child ends").unwrap();
+            child.join_timeout(LIMIT).expect("child ends").unwrap();
         }
     });
 }
@@ -153,7 +153,7 @@ fn a_cancelled_get_takes_no_item() {
         let mut f = Box::pin(q.get_async());
         assert!(!poll_once(f.as_mut()).await);
         let child = spawn(put_after, (q.clone(), 7, 10)).unwrap();
-        child.join_timeout(LIMIT).ok().expect("child ends").unwrap();
+        child.join_timeout(LIMIT).expect("child ends").unwrap();
         until(|| q.qsize() == 1, "the child's item").await;
         drop(f);
         assert_eq!(q.qsize(), 1, "a dropped get took the item");
@@ -169,7 +169,7 @@ fn a_cancelled_get_takes_no_item() {
                 .unwrap(),
             8
         );
-        child.join_timeout(LIMIT).ok().expect("child ends").unwrap();
+        child.join_timeout(LIMIT).expect("child ends").unwrap();
         assert!(q.empty());
     });
 }
@@ -185,10 +185,7 @@ fn a_cancelled_put_puts_nothing() {
         let mut f = Box::pin(q.put_async(3));
         assert!(!poll_once(f.as_mut()).await);
         let child = spawn(get_one, (q.clone(), 10)).unwrap();
-        assert_eq!(
-            child.join_timeout(LIMIT).ok().expect("child ends").unwrap(),
-            1
-        );
+        assert_eq!(child.join_timeout(LIMIT).expect("child ends").unwrap(), 1);
         drop(f);
         assert!(q.empty(), "a dropped put put its item");
         // The producer lock is free, and a pending put completes when a child makes room.
@@ -198,10 +195,7 @@ fn a_cancelled_put_puts_nothing() {
             .await
             .expect("room made by the child")
             .unwrap();
-        assert_eq!(
-            child.join_timeout(LIMIT).ok().expect("child ends").unwrap(),
-            4
-        );
+        assert_eq!(child.join_timeout(LIMIT).expect("child ends").unwrap(), 4);
         assert_eq!(q.try_get().unwrap(), 5);
         assert!(q.empty());
     });
@@ -222,7 +216,7 @@ fn a_runtime_shut_down_with_waiters_pending_loses_nothing() {
         rt.shutdown_timeout(LIMIT);
         // Nothing was taken or put by the dropped futures; both locks are free.
         let child = spawn(put_after, (empty.clone(), 1, 0)).unwrap();
-        child.join_timeout(LIMIT).ok().expect("child ends").unwrap();
+        child.join_timeout(LIMIT).expect("child ends").unwrap();
         assert_eq!(empty.get_timeout(LIMIT).unwrap(), 1);
         assert_eq!(full.get_timeout(LIMIT).unwrap(), 100);
         assert!(matches!(full.try_get(), Err(GetError::Empty)));
@@ -270,7 +264,7 @@ fn chunked_items_go_both_ways() {
                 .expect("in time")
                 .unwrap();
             assert!(back == item, "{len} bytes came back changed");
-            child.join_timeout(LIMIT).ok().expect("child ends").unwrap();
+            child.join_timeout(LIMIT).expect("child ends").unwrap();
         }
     });
 }
@@ -287,7 +281,7 @@ fn join_async_and_simple_queue() {
             .await
             .expect("joined in time");
         assert_eq!(q.unfinished(), 0);
-        child.join_timeout(LIMIT).ok().expect("child ends").unwrap();
+        child.join_timeout(LIMIT).expect("child ends").unwrap();
 
         let s = SimpleQueue::new().unwrap();
         s.put_async("hello".to_string()).await.unwrap();

@@ -104,7 +104,7 @@ fn event_wait_async_wakes_on_a_set_in_another_process() {
             .await
             .expect("the child's set wakes the future");
         assert!(ev.is_set());
-        child.join_timeout(LIMIT).ok().expect("child ends").unwrap();
+        child.join_timeout(LIMIT).expect("child ends").unwrap();
         // Set already: ready at once.
         tokio::time::timeout(Duration::from_secs(1), ev.wait_async())
             .await
@@ -129,7 +129,7 @@ fn event_wait_async_times_out_and_is_cancellation_safe() {
         let child = spawn(set_after, (ev.clone(), 20)).unwrap();
         tokio::time::timeout(LIMIT, ev.wait_async()).await.unwrap();
         assert!(ev.wait_timeout(Duration::ZERO));
-        child.join_timeout(LIMIT).ok().expect("child ends").unwrap();
+        child.join_timeout(LIMIT).expect("child ends").unwrap();
     });
 }
 
@@ -166,7 +166,7 @@ fn lock_async_excludes_tasks_and_other_processes() {
                 .unwrap();
         }
         for k in kids {
-            k.join_timeout(LIMIT).ok().expect("child ends").unwrap();
+            k.join_timeout(LIMIT).expect("child ends").unwrap();
         }
         assert_eq!(map.atomic_u32(0).load(Ordering::Acquire), 5 * N);
         assert!(!lock.is_locked());
@@ -197,7 +197,7 @@ fn lock_async_cancelled_or_timed_out_leaves_the_lock_usable() {
         };
         std::thread::sleep(Duration::from_millis(50));
         go.set();
-        child.join_timeout(LIMIT).ok().expect("child ends").unwrap();
+        child.join_timeout(LIMIT).expect("child ends").unwrap();
         std::thread::sleep(Duration::from_millis(20));
         drop(f);
         assert!(blocked.join().unwrap(), "the blocked thread got the lock");
@@ -242,7 +242,7 @@ fn semaphore_acquire_async_cancelled_takes_nothing() {
         let mut f = Box::pin(sem.acquire_async());
         assert!(!poll_once(f.as_mut()).await);
         let child = spawn(release_after, (sem.clone(), 10)).unwrap();
-        child.join_timeout(LIMIT).ok().expect("child ends").unwrap();
+        child.join_timeout(LIMIT).expect("child ends").unwrap();
         until(|| sem.value() == 1, "the release").await;
         drop(f);
         assert_eq!(sem.value(), 1, "a dropped future took a unit");
@@ -255,7 +255,7 @@ fn semaphore_acquire_async_cancelled_takes_nothing() {
         tokio::time::timeout(LIMIT, sem.acquire_async())
             .await
             .unwrap();
-        child.join_timeout(LIMIT).ok().expect("child ends").unwrap();
+        child.join_timeout(LIMIT).expect("child ends").unwrap();
         assert_eq!(sem.value(), 0);
     });
 }
@@ -286,7 +286,7 @@ fn a_runtime_shut_down_with_waiters_pending_leaves_everything_usable() {
             "a dropped acquire took the unit"
         );
         go.set();
-        child.join_timeout(LIMIT).ok().expect("child ends").unwrap();
+        child.join_timeout(LIMIT).expect("child ends").unwrap();
         let g = lock.lock_timeout(LIMIT).expect("the lock is free again");
         drop(g);
         ev.set();
@@ -306,7 +306,7 @@ fn a_lock_held_by_a_future_of_a_killed_process_is_owner_died() {
         // A future waits on it while the holder dies.
         let waiter = {
             let lock = lock.clone();
-            tokio::spawn(async move { matches!(lock.lock_async().await, Err(_)) })
+            tokio::spawn(async move { lock.lock_async().await.is_err() })
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
         child.process().kill().unwrap();
@@ -365,7 +365,7 @@ fn idle_waiters_share_one_helper_thread_and_use_no_cpu() {
         "idle waiters used {used:?} of CPU"
     );
     let child = spawn(set_after, (events[57].clone(), 0)).unwrap();
-    child.join_timeout(LIMIT).ok().expect("child ends").unwrap();
+    child.join_timeout(LIMIT).expect("child ends").unwrap();
     for ev in &events {
         ev.set();
     }
