@@ -164,8 +164,9 @@ impl Client {
     /// use std::sync::Arc;
     /// use multiproc_rpc::{Client, rustls};
     ///
+    /// // The CA certificate that signed the server's, in DER form.
+    /// let my_ca = rustls::pki_types::CertificateDer::from(std::fs::read("my-ca.der")?);
     /// let mut roots = rustls::RootCertStore::empty();
-    /// # let my_ca: rustls::pki_types::CertificateDer<'static> = unimplemented!();
     /// roots.add(my_ca)?;
     /// let provider = Arc::new(rustls::crypto::ring::default_provider());
     /// let config = rustls::ClientConfig::builder_with_provider(provider)

@@ -6,9 +6,7 @@
 //! - the manifest: description, license, repository, documentation, readme, keywords (1–5),
 //!   categories (1–5), and `[package.metadata.docs.rs]` when the package has features;
 //! - a README.md of its own in its folder, which the manifest's `readme` names, and a
-//!   `[dependencies]` line in its crate root's docs (how to depend on it). Packages listed in
-//!   [`PENDING`] may lack these two for now: their owners write them; the step reports what they
-//!   still lack instead of failing.
+//!   `[dependencies]` line in its crate root's docs (how to depend on it).
 
 use serde_json::Value;
 
@@ -21,10 +19,6 @@ const SPEC: Spec = Spec {
             runs `cargo package --no-verify` on all of them.",
     args: &[],
 };
-
-/// Packages whose own README.md and crate-root `[dependencies]` section their owners have still
-/// to write; reported, not failed. Remove a package from here once it has both.
-const PENDING: &[&str] = &["multiproc-core", "multiproc-pipe", "multiproc-fifo"];
 
 /// `cargo xtask package`.
 pub fn main(args: &[String]) -> Result<(), cli::Error> {
@@ -147,29 +141,13 @@ fn published() -> Result<Vec<Package>, String> {
 pub fn run() -> Result<String, String> {
     let packages = published()?;
     let mut failures = Vec::new();
-    let mut pending = Vec::new();
     for p in &packages {
         for m in p.manifest_problems() {
             failures.push(format!("{}: {m}", p.name));
         }
-        let readme = p.readme_problems();
-        if PENDING.contains(&p.name.as_str()) {
-            if readme.is_empty() {
-                println!(
-                    "    {} now has its README and dependency line: take it off PENDING in xtask/src/package.rs",
-                    p.name
-                );
-            }
-            pending.extend(readme.into_iter().map(|m| format!("{}: {m}", p.name)));
-        } else {
-            failures.extend(readme.into_iter().map(|m| format!("{}: {m}", p.name)));
+        for m in p.readme_problems() {
+            failures.push(format!("{}: {m}", p.name));
         }
-    }
-    if !pending.is_empty() {
-        println!(
-            "    still to be written by their owners:\n      {}",
-            pending.join("\n      ")
-        );
     }
     if !failures.is_empty() {
         return Err(format!(
@@ -184,8 +162,7 @@ pub fn run() -> Result<String, String> {
     }
     util::run_status(&mut cmd)?;
     Ok(format!(
-        "{} packages packaged, metadata complete; {} README / dependency-line items pending with their owners",
-        packages.len(),
-        pending.len()
+        "{} packages packaged, metadata, README and dependency line complete",
+        packages.len()
     ))
 }
