@@ -38,6 +38,9 @@ use crate::sys;
 /// control word).
 pub const PER_THREAD: usize = 127;
 
+/// How often the helper looks at its words on a kernel without `futex_waitv`.
+const POLL: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// A registered word.
 struct Entry {
     /// The word's address (kept mapped by the [`AsyncWord`] that armed it).
@@ -190,8 +193,12 @@ fn helper(i: usize, ctl: &AtomicU32) {
         }
         let timeout = next_check.map(|c| c.saturating_duration_since(Instant::now()));
         if timeout.is_none_or(|t| !t.is_zero()) {
-            // The outcome does not matter: every entry is looked at below.
-            let _ = sys::futex::waitv(&words, timeout);
+            // The outcome does not matter: every entry is looked at below. A kernel without
+            // futex_waitv (before 5.16) makes this a polling thread, every millisecond, rather
+            // than a spinning one.
+            if sys::futex::waitv(&words, timeout) == Err(rustix::io::Errno::NOSYS) {
+                std::thread::sleep(timeout.map_or(POLL, |t| t.min(POLL)));
+            }
         }
         fire(i);
     }
@@ -379,5 +386,81 @@ fn remove(reg: &mut Registry, a: Armed) -> bool {
 impl Drop for AsyncWord {
     fn drop(&mut self) {
         self.disarm();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+    use std::time::{Duration, Instant};
+
+    use super::{AsyncWord, PER_THREAD};
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !cond() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// More armed words than one `futex_waitv` takes: a second wait set (and thread) takes
+    /// the rest, every change is seen once, and a disarmed word is not woken.
+    #[test]
+    fn words_beyond_one_wait_set_all_fire() {
+        let n = PER_THREAD + 40;
+        let words: Arc<Vec<AtomicU32>> = Arc::new((0..n).map(|_| AtomicU32::new(0)).collect());
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        let mut armed: Vec<AsyncWord> = (0..n)
+            .map(|i| {
+                let mut w = AsyncWord::new(Arc::clone(&words), move |v: &Vec<AtomicU32>| &v[i]);
+                w.arm(0, None, &waker);
+                w
+            })
+            .collect();
+        // One of them is taken back before its word changes: never woken.
+        assert!(!armed[3].disarm());
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(count.0.load(Ordering::SeqCst), 0, "nothing changed yet");
+        for w in words.iter() {
+            w.store(1, Ordering::SeqCst);
+            crate::futex::wake_all(w);
+        }
+        wait_for("every armed word", || {
+            count.0.load(Ordering::SeqCst) == n - 1
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(count.0.load(Ordering::SeqCst), n - 1, "each woken once");
+        for (i, w) in armed.iter().enumerate() {
+            assert_eq!(w.fired(), i != 3, "word {i}");
+        }
+        for w in &mut armed {
+            w.disarm();
+        }
+    }
+
+    /// A check time wakes the waker though the word never changes.
+    #[test]
+    fn a_check_time_wakes_without_a_change() {
+        let word = Arc::new(AtomicU32::new(7));
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        let mut w = AsyncWord::new(Arc::clone(&word), |w: &AtomicU32| w);
+        let t = Instant::now();
+        w.arm(7, Some(t + Duration::from_millis(30)), &waker);
+        wait_for("the check time", || count.0.load(Ordering::SeqCst) == 1);
+        assert!(t.elapsed() >= Duration::from_millis(30));
+        assert!(w.disarm(), "fired");
     }
 }

@@ -649,6 +649,7 @@ impl Ring {
 
     /// [`put`](Self::put) for a caller that holds the put lock (and repaired what a dead
     /// holder left, [`recover_put`](Self::recover_put)).
+    #[inline]
     pub(crate) fn put_locked(&self, payload: &[u8], wait: &Wait) -> Result<(), PutFail> {
         let h = self.hdr();
         if h.closed.load(Ordering::Acquire) != 0 {
@@ -762,6 +763,7 @@ impl Ring {
     }
 
     /// [`get`](Self::get) for a caller that holds the get lock.
+    #[inline]
     pub(crate) fn get_locked<R>(
         &self,
         wait: &Wait,
