@@ -656,7 +656,8 @@ mod asynch {
         }
 
         /// One poll of a wait until `ready()`: `Ready` once it holds (checked first), else
-        /// `Pending` with the task's waker registered.
+        /// `Pending` with the task's waker registered. `ready()` may be called more than once
+        /// in a poll, but never again after it returned `true`, so it may act (take a unit).
         pub fn poll_until(
             &mut self,
             cx: &mut Context<'_>,
@@ -677,9 +678,15 @@ mod asynch {
             mut ready: impl FnMut() -> bool,
         ) -> Poll<bool> {
             if self.seen.is_some() {
-                if !self.seq.fired() && !ready() {
-                    self.rearm_if_moved(cx, check);
-                    return Poll::Pending;
+                if !self.seq.fired() {
+                    // Polled before the helper saw a change. `ready()` may act (a semaphore's
+                    // take): it is called once, and its outcome stands.
+                    if !ready() {
+                        self.rearm_if_moved(cx, check);
+                        return Poll::Pending;
+                    }
+                    self.leave();
+                    return Poll::Ready(true);
                 }
                 self.leave();
             }

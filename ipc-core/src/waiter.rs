@@ -463,4 +463,39 @@ mod tests {
         assert!(t.elapsed() >= Duration::from_millis(30));
         assert!(w.disarm(), "fired");
     }
+
+    /// A future polled again before any notification (a spurious poll, or one for another
+    /// reason) finds its condition true: `ready()` — which may act, as a semaphore's take
+    /// does — runs once, and the poll is `Ready`. (It used to run twice: two units taken, or
+    /// one lost.)
+    #[test]
+    fn an_acting_ready_runs_once_per_success() {
+        use crate::futex::{AsyncWait, Spin, WaitWord};
+        use std::task::{Context, Poll};
+
+        let word = Arc::new(WaitWord::new());
+        let units = Arc::new(AtomicU32::new(0));
+        let taken = AtomicUsize::new(0);
+        let take = || {
+            let ok = units
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |u| u.checked_sub(1))
+                .is_ok();
+            if ok {
+                taken.fetch_add(1, Ordering::SeqCst);
+            }
+            ok
+        };
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        let mut cx = Context::from_waker(&waker);
+        let mut wait = AsyncWait::new(Arc::clone(&word), |w: &WaitWord| w);
+        // Nothing to take: it counts itself as a sleeper and arms the word.
+        assert!(wait.poll_until(&mut cx, Spin::Never, take).is_pending());
+        // Two units appear without a notification: the helper has nothing to fire.
+        units.store(2, Ordering::SeqCst);
+        assert_eq!(wait.poll_until(&mut cx, Spin::Never, take), Poll::Ready(()));
+        assert_eq!(taken.load(Ordering::SeqCst), 1, "one success, one unit");
+        assert_eq!(units.load(Ordering::SeqCst), 1);
+        drop(wait);
+    }
 }
