@@ -36,15 +36,38 @@ async fn until(
     poll_fn(|cx| wait.poll_until(cx, SPIN, &mut ready)).await;
 }
 
-/// `item`'s postcard bytes, owned (a future's put keeps them across its waits).
-fn encode_owned<T: Serialize>(item: &T) -> Result<Vec<u8>, multiproc_core::Error> {
+/// An item's postcard bytes, kept by a future's put across its waits: on the future's own
+/// stack for a small item (no allocation), else in a `Vec`.
+enum Encoded {
+    Small([u8; SMALL], usize),
+    Large(Vec<u8>),
+}
+
+/// Items whose encoding takes at most this many bytes are kept in the future.
+const SMALL: usize = 128;
+
+impl Encoded {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Encoded::Small(b, n) => &b[..*n],
+            Encoded::Large(v) => v,
+        }
+    }
+}
+
+fn encode_owned<T: Serialize>(item: &T) -> Result<Encoded, multiproc_core::Error> {
+    let mut small = [0u8; SMALL];
+    if let Ok(b) = postcard::to_slice(item, &mut small) {
+        let n = b.len();
+        return Ok(Encoded::Small(small, n));
+    }
     match postcard::to_extend(item, Vec::new()) {
-        Ok(v) => Ok(v),
+        Ok(v) => Ok(Encoded::Large(v)),
         Err(_) => {
             // The workspace's encoder says why, typed.
             let mut v = Vec::new();
             multiproc_core::codec::encode(item, &mut v)?;
-            Ok(v)
+            Ok(Encoded::Large(v))
         }
     }
 }
@@ -110,7 +133,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             Ok(b) => b,
             Err(e) => return Err(PutError::Encode(item, e)),
         };
-        match put_bytes(self.ring(), &bytes).await {
+        match put_bytes(self.ring(), bytes.bytes()).await {
             Ok(()) => Ok(()),
             Err(PutFail::Closed) => Err(PutError::Closed(item)),
             Err(PutFail::Full) => Err(PutError::Full(item)),

@@ -69,7 +69,10 @@ impl AsyncTarget for RLock {
 /// The acquisition both futures share: waits on the lock word through the process's helper
 /// thread, checking the holder's liveness at doubling intervals as a blocked `lock` does.
 pub(crate) struct Acquire<L: AsyncTarget> {
-    lock: Arc<L>,
+    lock: L,
+    /// The lock, shared with the armed word (made on the first wait only: an acquire that
+    /// need not wait allocates nothing).
+    shared: Option<Arc<L>>,
     word: Option<AsyncWord>,
     /// What the word was armed with: the value, and the waker.
     armed: Option<(u32, Waker)>,
@@ -80,7 +83,8 @@ pub(crate) struct Acquire<L: AsyncTarget> {
 impl<L: AsyncTarget> Acquire<L> {
     pub(crate) fn new(lock: L) -> Acquire<L> {
         Acquire {
-            lock: Arc::new(lock),
+            lock,
+            shared: None,
             word: None,
             armed: None,
             check: None,
@@ -125,7 +129,10 @@ impl<L: AsyncTarget> Acquire<L> {
                 };
                 let at = Instant::now() + interval;
                 self.check = Some((at, interval));
-                let lock = Arc::clone(&self.lock);
+                let lock = Arc::clone(
+                    self.shared
+                        .get_or_insert_with(|| Arc::new(self.lock.clone())),
+                );
                 let w = self
                     .word
                     .get_or_insert_with(|| AsyncWord::new(lock, |l: &L| l.raw_lock().word()));
