@@ -600,6 +600,10 @@ mod asynch {
     use super::{CUTS, NO_SPIN, Spin, WaitWord, cuts_for, probe_due, probed};
     use crate::waiter::AsyncWord;
 
+    /// The longest a future's poll spins before it goes round the executor (other tasks of its
+    /// thread wait that long at most).
+    const SPIN_SLICE: Duration = Duration::from_micros(4);
+
     /// A [`WaitWord`] wait for a future (feature `async`): [`poll_until`](Self::poll_until)
     /// from the future's `poll`.
     ///
@@ -699,6 +703,20 @@ mod asynch {
                 return Poll::Ready(false);
             }
             if self.spinning(spin) {
+                // A slice of the spin in this poll: the other side is often well under a
+                // microsecond away, and a round through the executor costs about as much (a
+                // `block_on` future's self-wake goes through the runtime's driver).
+                let slice = Instant::now() + SPIN_SLICE;
+                loop {
+                    std::hint::spin_loop();
+                    if ready() {
+                        self.spun(true);
+                        return Poll::Ready(true);
+                    }
+                    if Instant::now() >= slice {
+                        break;
+                    }
+                }
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
