@@ -607,9 +607,9 @@ mod asynch {
     /// A [`WaitWord`] wait for a future (feature `async`): [`poll_until`](Self::poll_until)
     /// from the future's `poll`.
     ///
-    /// It spins the way [`Spin`] says and the word learnt, but through the executor: it wakes
-    /// its own task and returns `Pending`, so other tasks run meanwhile and a hand-over between
-    /// two running processes costs no system call. Then it counts itself as a sleeper of the
+    /// It spins the way [`Spin`] says and the word learnt: up to `SPIN_SLICE` (4 us) inside a
+    /// poll, then through the executor (it wakes its own task and returns `Pending`, so other
+    /// tasks run meanwhile), so a hand-over between two running processes costs no system call. Then it counts itself as a sleeper of the
     /// word, exactly as a sleeping thread does (so the word's notifiers wake it), and arms the
     /// word with the process's helper thread ([`crate::waiter`]), which wakes the task when a
     /// notifier bumps the sequence. Dropping it (a cancelled future) takes it out of the
