@@ -1,7 +1,7 @@
 //! The bare limits: what the kernel and the CPU allow, measured with direct syscalls and no
 //! library code. Every `multiproc` row is shown beside one of these.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::place::Placement;
@@ -92,6 +92,7 @@ fn one_socketpair() -> (Dir, Dir) {
 /// This module's workloads, in the order they run.
 pub const WORKLOADS: &[Workload] = &[
     FUTEX_PINGPONG,
+    SPIN_PINGPONG,
     UNIX_STREAM_PINGPONG,
     PIPE_PINGPONG,
     PIPE_64B_WRITES,
@@ -195,6 +196,59 @@ pub fn futex_pingpong(opts: &Opts) {
         per_op(d, n, "us")
     });
     emit("L2_futex_pingpong", v, "us");
+}
+
+pub const SPIN_PINGPONG: Workload = Workload {
+    id: "L3_spin_pingpong",
+    what: "cache-line hand-over round trip, both processes spinning on their cores (the floor of a round trip between two running processes)",
+    placement: Placement::Apart,
+    run: spin_pingpong,
+    ..Workload::LIMIT
+};
+
+/// `L3_spin_pingpong`: two words on two cache lines of a shared page; the parent stores `i` in
+/// one and spins until the child, spinning on it, stores `i` in the other. µs per round trip.
+/// Both processes must keep their cores: on one core (or beside a busy process) each hand-over
+/// waits for a time slice, so this limit has no same-core or `--busy` run.
+pub fn spin_pingpong(opts: &Opts) {
+    let n = opts.n(1_000_000) as u64;
+    let warm = 10_000;
+    let page = shared_page(4096);
+    // SAFETY: the page is 4096 bytes, aligned, zeroed, and lives for the process; the two words
+    // are 128 bytes apart (two lines, and not a prefetcher's pair).
+    let (ping, pong): (&AtomicU64, &AtomicU64) = unsafe {
+        (
+            &*page.cast::<AtomicU64>(),
+            &*page.add(128).cast::<AtomicU64>(),
+        )
+    };
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        ping.store(0, Ordering::SeqCst);
+        pong.store(0, Ordering::SeqCst);
+        let pid = fork(|| {
+            for i in 1..=warm + n {
+                while ping.load(Ordering::Acquire) != i {
+                    std::hint::spin_loop();
+                }
+                pong.store(i, Ordering::Release);
+            }
+        });
+        let round = |i: u64| {
+            ping.store(i, Ordering::Release);
+            while pong.load(Ordering::Acquire) != i {
+                std::hint::spin_loop();
+            }
+        };
+        (1..=warm).for_each(round);
+        let t = Instant::now();
+        (warm + 1..=warm + n).for_each(round);
+        let d = t.elapsed();
+        reap(pid);
+        watchdog(0);
+        per_op(d, n as usize, "us")
+    });
+    emit("L3_spin_pingpong", v, "us");
 }
 
 pub const MEMCPY_BW: Workload = Workload {

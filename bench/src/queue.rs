@@ -8,7 +8,7 @@ use multiproc_core::SharedMapping;
 use multiproc_queue::{Bytes, JoinableQueue, Queue};
 
 use crate::place::Placement;
-use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
+use crate::util::{Opts, emit, fork, measured_in_child, median, per_op, reap, watchdog};
 use crate::workload::Workload;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -16,6 +16,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// This module's workloads, in the order they run.
 pub const WORKLOADS: &[Workload] = &[
     RTT_TWO_QUEUES,
+    RTT_TWO_QUEUES_ASYNC,
     INT_1P1C,
     BYTES_1P1C,
     INT_2P2C,
@@ -215,4 +216,62 @@ pub fn rtt_two_queues(opts: &Opts) {
         per_op(d, n, "us")
     });
     emit("queue.rtt_two_queues", v, "us");
+}
+
+pub const RTT_TWO_QUEUES_ASYNC: Workload = Workload {
+    id: "queue.rtt_two_queues_async",
+    what: "queue.rtt_two_queues with put_async/get_async on both sides (tokio, current-thread runtime each process; target: within 1.5x of queue.rtt_two_queues)",
+    python: &["py.queue_rtt_two_queues"],
+    limit: Some("L2_futex_pingpong"),
+    placement: Placement::Apart,
+    run: rtt_two_queues_async,
+    ..Workload::ROW
+};
+
+/// A current-thread tokio runtime.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// `queue.rtt_two_queues_async`: `queue.rtt_two_queues` with both sides async
+/// (`put_async`/`get_async` in a current-thread tokio runtime in each process); µs per round
+/// trip.
+pub fn rtt_two_queues_async(opts: &Opts) {
+    let n = opts.n(100_000);
+    let warm = 100;
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let there: Queue<u64> = Queue::new().expect("queue");
+        let back: Queue<u64> = Queue::new().expect("queue");
+        let pid = fork(|| {
+            runtime().block_on(async {
+                for _ in 0..n + warm {
+                    let x = there.get_async().await.expect("get");
+                    back.put_async(x).await.expect("put");
+                }
+            })
+        });
+        // Measured in a child: the futures start a helper thread in the process they run in.
+        let d = measured_in_child(|| {
+            runtime().block_on(async {
+                for i in 0..warm as u64 {
+                    there.put_async(i).await.expect("put");
+                    back.get_async().await.expect("get");
+                }
+                let t = Instant::now();
+                for i in 0..n as u64 {
+                    there.put_async(i).await.expect("put");
+                    assert_eq!(back.get_async().await.expect("get"), i);
+                }
+                t.elapsed()
+            })
+        });
+        reap(pid);
+        watchdog(0);
+        per_op(d, n, "us")
+    });
+    emit("queue.rtt_two_queues_async", v, "us");
 }

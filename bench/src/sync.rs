@@ -7,7 +7,7 @@ use multiproc_core::SharedMapping;
 use multiproc_sync::{Condition, Event, Lock, RLock, Semaphore};
 
 use crate::place::Placement;
-use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
+use crate::util::{Opts, emit, fork, measured_in_child, median, per_op, reap, watchdog};
 use crate::workload::Workload;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -15,6 +15,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// This module's workloads, in the order they run.
 pub const WORKLOADS: &[Workload] = &[
     EVENT_PINGPONG,
+    EVENT_PINGPONG_ASYNC,
     CONDITION_PINGPONG,
     LOCK_UNCONTENDED,
     RLOCK_UNCONTENDED,
@@ -194,6 +195,63 @@ pub fn event_pingpong(opts: &Opts) {
         per_op(d, n, "us")
     });
     emit("sync.event_pingpong", v, "us");
+}
+
+pub const EVENT_PINGPONG_ASYNC: Workload = Workload {
+    id: "sync.event_pingpong_async",
+    what: "sync.event_pingpong with Event::wait_async on both sides (tokio, current-thread runtime each process)",
+    python: &["py.W5.event_pingpong"],
+    limit: Some("L2_futex_pingpong"),
+    placement: Placement::Apart,
+    run: event_pingpong_async,
+    ..Workload::ROW
+};
+
+/// `sync.event_pingpong_async`: `sync.event_pingpong` with both sides waiting through
+/// `Event::wait_async` in a current-thread tokio runtime; µs per round trip.
+pub fn event_pingpong_async(opts: &Opts) {
+    let n = opts.n(20_000);
+    let warm = 200;
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
+    let v = median(opts.reps(), || {
+        watchdog(120);
+        let (ping, pong) = (Event::new().expect("event"), Event::new().expect("event"));
+        let pid = fork(|| {
+            runtime().block_on(async {
+                for _ in 0..warm + n {
+                    ping.wait_async().await;
+                    ping.clear();
+                    pong.set();
+                }
+            })
+        });
+        // Measured in a child: the futures start a helper thread in the process they run in.
+        let d = measured_in_child(|| {
+            runtime().block_on(async {
+                for _ in 0..warm {
+                    ping.set();
+                    pong.wait_async().await;
+                    pong.clear();
+                }
+                let t = Instant::now();
+                for _ in 0..n {
+                    ping.set();
+                    pong.wait_async().await;
+                    pong.clear();
+                }
+                t.elapsed()
+            })
+        });
+        reap(pid);
+        watchdog(0);
+        per_op(d, n, "us")
+    });
+    emit("sync.event_pingpong_async", v, "us");
 }
 
 pub const CONDITION_PINGPONG: Workload = Workload {

@@ -70,6 +70,35 @@ pub fn fork(f: impl FnOnce()) -> libc::pid_t {
     pid
 }
 
+/// Runs `f` in a forked child that stays where this process is pinned (a measuring side that
+/// must not run here: async rows, whose futures start a helper thread, after which this process
+/// could no longer fork the workloads that follow).
+pub fn fork_in_place(f: impl FnOnce()) -> libc::pid_t {
+    // SAFETY: ipc-bench is single-threaded, so the child may run arbitrary code.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        watchdog(120);
+        f();
+        // SAFETY: ends the child without unwinding into the parent's code.
+        unsafe { libc::_exit(0) };
+    }
+    pid
+}
+
+/// Runs `measure` (which returns the time it measured) in a child forked in place
+/// ([`fork_in_place`]) and returns that time.
+pub fn measured_in_child(measure: impl FnOnce() -> std::time::Duration) -> std::time::Duration {
+    let out = multiproc_core::SharedMapping::anonymous(4096).expect("mapping");
+    let pid = fork_in_place(|| {
+        let d = measure();
+        out.atomic_u64(0)
+            .store(d.as_nanos() as u64, std::sync::atomic::Ordering::Release);
+    });
+    reap(pid);
+    std::time::Duration::from_nanos(out.atomic_u64(0).load(std::sync::atomic::Ordering::Acquire))
+}
+
 /// Waits for `pid` and asserts it exited 0.
 pub fn reap(pid: libc::pid_t) {
     let mut status = 0;

@@ -133,6 +133,8 @@ mod sys;
 pub mod task;
 pub mod tracker;
 pub mod transfer;
+#[cfg(all(feature = "async", not(loom)))]
+pub mod waiter;
 
 pub use error::{CorruptReason, Error, Result};
 pub use futex::Deadline;

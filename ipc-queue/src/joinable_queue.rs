@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::TaskDoneError;
 use crate::queue::Queue;
-use crate::ring::Wait;
+use crate::ring::{Timeout, Wait};
 
 /// A [`Queue`] that also counts finished tasks: a consumer calls
 /// [`task_done`](Self::task_done) for each item it took, and [`join`](Self::join) waits until
@@ -101,12 +101,12 @@ impl<T> JoinableQueue<T> {
 
     /// Waits until every item put has been marked done with [`task_done`](Self::task_done).
     pub fn join(&self) {
-        self.inner.ring().join(Wait::Forever);
+        self.inner.ring().join(&Wait::new(Timeout::Forever));
     }
 
     /// [`join`](Self::join) for at most `timeout`; `true` when every item is done.
     pub fn join_timeout(&self, timeout: Duration) -> bool {
-        self.inner.ring().join(Wait::from_timeout(Some(timeout)))
+        self.inner.ring().join(&Wait::new(Timeout::After(timeout)))
     }
 
     /// Items put and not yet marked done (a snapshot).

@@ -27,12 +27,12 @@
 //!
 //! ```toml
 //! [dependencies]
-//! multiproc-queue = "0.1"
+//! multiproc-queue = "0.1"      # features = ["tokio"] for the futures (see "In a tokio program")
 //! multiproc-process = "0.1"   # to start children, as the examples do
 //! ```
 //!
-//! Or the whole family through the umbrella crate `multiproc` (`multiproc::queue`). The crate has no
-//! features; Linux is the platform built and tested.
+//! Or the whole family through the umbrella crate `multiproc` (`multiproc::queue`). The one
+//! feature, `tokio` (off by default), adds the futures; Linux is the platform built and tested.
 //!
 //! A queue handle is a serde value: it reaches a child as an argument by every start method
 //! (`fork`, `spawn`, `forkserver`), its ring's memfd and its locks' heap arena travelling out of band
@@ -47,10 +47,11 @@
 //! `multiproc_sync::Lock`), copies the bytes in as one record and publishes it with a single store
 //! of the ring's head; a `get` takes the *consumer lock*, decodes the record in place and frees
 //! it with a single store of the tail. With one producer and one consumer, both locks are
-//! uncontended (one compare-exchange each). A side that must wait spins for ~50 µs (so a hand
-//! over between running processes costs no syscall), then sleeps on a
-//! [`WaitWord`](multiproc_core::futex::WaitWord) after saying so; the other side calls
-//! `FUTEX_WAKE` only then. A waiter that waits long uses no CPU.
+//! uncontended (one compare-exchange each). A side that must wait spins first, up to ~50 µs,
+//! while spinning pays (so a hand-over between processes running on two cores costs no syscall;
+//! when they share a core, or the other side's core is busy, the spin is learnt away and the
+//! waiter sleeps at once), then sleeps on a [`WaitWord`](multiproc_core::futex::WaitWord) after
+//! saying so; the other side calls `FUTEX_WAKE` only then. A waiter that waits long uses no CPU.
 //!
 //! # When a process dies
 //!
@@ -71,6 +72,55 @@
 //! (a `SharedMapping`, a `Lock`, another queue) cannot go through a queue: `put` gives
 //! [`PutError::Encode`] with the item. Pass such handles as process arguments.
 //!
+//! # In a tokio program
+//!
+//! With the `tokio` feature (off by default: `multiproc-queue = { version = "0.1", features =
+//! ["tokio"] }`), [`Queue::put_async`] and [`Queue::get_async`] (and [`SimpleQueue`]'s,
+//! [`JoinableQueue::join_async`]) wait without holding a thread. The other side may be
+//! synchronous or async, in any process. They are plain `std` futures, so any executor runs
+//! them. Dropping one (`tokio::time::timeout`, `select!`, a runtime shut down) loses nothing:
+//! an item is taken (put) only in the poll that returns it, so a cancelled `get_async` has
+//! taken no item and a cancelled `put_async` has put none (its item is dropped with it).
+//!
+//! The waits go through `multiproc-sync`'s machinery: the queue's producer (consumer) lock is
+//! taken with [`Lock::lock_async`](multiproc_sync::Lock::lock_async), and the wait for room
+//! (an item) is on the ring's futex word, which one helper thread per process watches with
+//! `futex_waitv(2)` for every waiting future ([`multiproc_core::waiter`]). An idle waiting
+//! future costs no CPU, and `put`, `get` and the notifications they send do not change. Items
+//! larger than a quarter of the buffer are the exception to "no thread waits": see
+//! [`Queue::get_async`].
+//!
+//! ```
+//! # #[cfg(feature = "tokio")] {
+//! use multiproc_process::Process;
+//! use multiproc_queue::Queue;
+//! use std::time::Duration;
+//!
+//! // A synchronous child: squares what it gets until the queue is closed.
+//! fn square((jobs, results): (Queue<u64>, Queue<u64>)) {
+//!     while let Ok(n) = jobs.get_timeout(Duration::from_secs(10)) {
+//!         results.put(n * n).unwrap();
+//!     }
+//! }
+//!
+//! let (jobs, results) = (Queue::new()?, Queue::new()?);
+//! let p = Process::new(square, (jobs.clone(), results.clone()));
+//! p.start()?;
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     for n in 1..=3u64 {
+//!         jobs.put_async(n).await?;
+//!         let r = tokio::time::timeout(Duration::from_secs(10), results.get_async()).await?;
+//!         assert_eq!(r?, n * n);
+//!     }
+//!     Ok::<(), Box<dyn std::error::Error>>(())
+//! })?;
+//! jobs.close();
+//! p.join()?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Comparison with Python multiprocessing
 //!
 //! | Python | `multiproc-queue` | note |
@@ -85,6 +135,7 @@
 //! | `join_thread()`, `cancel_join_thread()` | — | no feeder thread to join |
 //! | `JoinableQueue`: `task_done()`, `join()` | [`JoinableQueue::task_done`], [`join`](JoinableQueue::join), [`join_timeout`](JoinableQueue::join_timeout) | too many `task_done` is [`TaskDoneError`] (Python: `ValueError`) |
 //! | `SimpleQueue`: `put`, `get`, `empty`, `close` | [`SimpleQueue`] | |
+//! | `loop.run_in_executor(None, q.get)` (asyncio) | [`Queue::get_async`], [`Queue::put_async`], [`JoinableQueue::join_async`] (feature `tokio`) | no thread per waiter: one helper per process |
 //! | a `bytes` item | [`Bytes`] | a `Vec<u8>` that travels as one block (serde sees a `Vec<u8>` as numbers) |
 //! | a producer killed in `put` may corrupt the pipe or hold the lock forever | never a torn item; the lock is taken over | see above |
 //! | `posix_ipc.MessageQueue` (third party) | [`MessageQueue`] | priorities; the kernel's [`MqLimits`]; a dead creator's queue is removed by the resource tracker |
@@ -101,6 +152,8 @@ mod error;
 mod joinable_queue;
 mod message_queue;
 mod queue;
+#[cfg(feature = "tokio")]
+mod queue_async;
 mod ring;
 mod simple_queue;
 mod sys;

@@ -11,11 +11,55 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{GetError, PutError};
-use crate::ring::{self, GetFail, PutFail, Ring, Wait};
+use crate::ring::{self, GetFail, PutFail, Ring, Timeout, Wait};
 
 thread_local! {
-    /// The encoding buffer of `put`, reused.
+    /// The encoding buffer of a `put` whose item does not fit [`SMALL`] bytes, reused.
     static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Items whose encoding takes at most this many bytes are encoded on the stack.
+const SMALL: usize = 256;
+
+/// `item`'s postcard bytes, handed to `then`.
+fn encode<T: Serialize, R>(
+    item: &T,
+    then: impl FnOnce(&[u8]) -> R,
+) -> Result<R, multiproc_core::Error> {
+    let mut small = [0u8; SMALL];
+    if let Ok(bytes) = postcard::to_slice(item, &mut small) {
+        return Ok(then(bytes));
+    }
+    encode_large(item, then)
+}
+
+/// [`encode`] for an item that did not fit on the stack (or did not encode at all: the
+/// workspace's encoder then says why, typed).
+#[cold]
+fn encode_large<T: Serialize, R>(
+    item: &T,
+    then: impl FnOnce(&[u8]) -> R,
+) -> Result<R, multiproc_core::Error> {
+    BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        multiproc_core::codec::encode(item, &mut buf)?;
+        let r = then(&buf);
+        if buf.capacity() > 1 << 20 {
+            *buf = Vec::new();
+        }
+        Ok(r)
+    })
+}
+
+/// Decodes a whole payload; a failure is decoded again by the workspace's decoder, which says
+/// why, typed.
+#[inline]
+pub(crate) fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, multiproc_core::Error> {
+    match postcard::take_from_bytes::<T>(payload) {
+        Ok((v, [])) => Ok(v),
+        _ => multiproc_core::codec::decode(payload),
+    }
 }
 
 /// A first-in first-out queue of serde values between any number of producer and consumer
@@ -148,7 +192,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         })
     }
 
-    fn put_wait(&self, item: T, wait: Wait) -> Result<(), PutError<T>> {
+    #[inline]
+    fn put_wait(&self, item: T, wait: Timeout) -> Result<(), PutError<T>> {
         match self.put_ref_wait(&item, wait) {
             Ok(()) => Ok(()),
             Err(e) => Err(match e {
@@ -159,30 +204,14 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         }
     }
 
-    fn put_ref_wait(&self, item: &T, wait: Wait) -> Result<(), PutError<()>> {
-        let r = BUF.with(|buf| {
-            let mut buf = buf.borrow_mut();
-            buf.clear();
-            if let Err(e) = multiproc_core::codec::encode(item, &mut buf) {
-                return Err(Some(e));
-            }
-            let r = self.ring.put(&buf, wait);
-            if buf.capacity() > 1 << 20 {
-                *buf = Vec::new();
-            }
-            r.map_err(|f| {
-                if f == PutFail::Full {
-                    None
-                } else {
-                    Some(multiproc_core::Error::Closed)
-                }
-            })
-        });
-        match r {
-            Ok(()) => Ok(()),
-            Err(None) => Err(PutError::Full(())),
-            Err(Some(multiproc_core::Error::Closed)) => Err(PutError::Closed(())),
-            Err(Some(e)) => Err(PutError::Encode((), e)),
+    #[inline]
+    fn put_ref_wait(&self, item: &T, wait: Timeout) -> Result<(), PutError<()>> {
+        let wait = Wait::new(wait);
+        match encode(item, |bytes| self.ring.put(bytes, &wait)) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(PutFail::Full)) => Err(PutError::Full(())),
+            Ok(Err(PutFail::Closed)) => Err(PutError::Closed(())),
+            Err(e) => Err(PutError::Encode((), e)),
         }
     }
 
@@ -192,7 +221,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     /// [`PutError::Closed`] or [`PutError::Encode`].
     pub fn put_ref(&self, item: &T) -> Result<(), PutError<()>> {
-        self.put_ref_wait(item, Wait::Forever)
+        self.put_ref_wait(item, Timeout::Forever)
     }
 
     /// Puts `item`, waiting for room as long as it takes (Python's `put(item)`).
@@ -200,7 +229,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     /// [`PutError::Closed`] or [`PutError::Encode`], with the item.
     pub fn put(&self, item: T) -> Result<(), PutError<T>> {
-        self.put_wait(item, Wait::Forever)
+        self.put_wait(item, Timeout::Forever)
     }
 
     /// Puts `item`, waiting at most `timeout` for room (Python's `put(item, timeout=t)`).
@@ -208,7 +237,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     /// [`PutError::Full`] after the timeout, with the item; as [`put`](Self::put).
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
-        self.put_wait(item, Wait::after(timeout))
+        self.put_wait(item, Timeout::After(timeout))
     }
 
     /// Puts `item` only if there is room now (Python's `put(block=False)`).
@@ -216,7 +245,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     /// [`PutError::Full`] at once, with the item; as [`put`](Self::put).
     pub fn try_put(&self, item: T) -> Result<(), PutError<T>> {
-        self.put_wait(item, Wait::No)
+        self.put_wait(item, Timeout::No)
     }
 
     /// [`try_put`](Self::try_put) under Python's name.
@@ -227,8 +256,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         self.try_put(item)
     }
 
-    fn get_wait(&self, wait: Wait) -> Result<T, GetError> {
-        match self.ring.get(wait, multiproc_core::codec::decode::<T>) {
+    #[inline]
+    fn get_wait(&self, wait: Timeout) -> Result<T, GetError> {
+        match self.ring.get(&Wait::new(wait), decode::<T>) {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(GetError::Decode(e)),
             Err(GetFail::Empty) => Err(GetError::Empty),
@@ -241,7 +271,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     /// [`GetError::Closed`] once the queue is closed and drained; [`GetError::Decode`].
     pub fn get(&self) -> Result<T, GetError> {
-        self.get_wait(Wait::Forever)
+        self.get_wait(Timeout::Forever)
     }
 
     /// Takes the next item, waiting at most `timeout` (Python's `get(timeout=t)`).
@@ -249,7 +279,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     /// [`GetError::Empty`] after the timeout; as [`get`](Self::get).
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
-        self.get_wait(Wait::after(timeout))
+        self.get_wait(Timeout::After(timeout))
     }
 
     /// Takes the next item if there is one now (Python's `get(block=False)`).
@@ -257,7 +287,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     /// [`GetError::Empty`] at once; as [`get`](Self::get).
     pub fn try_get(&self) -> Result<T, GetError> {
-        self.get_wait(Wait::No)
+        self.get_wait(Timeout::No)
     }
 
     /// [`try_get`](Self::try_get) under Python's name.
@@ -270,7 +300,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 }
 
 impl<T> Queue<T> {
-    pub(crate) fn ring(&self) -> &Ring {
+    pub(crate) fn ring(&self) -> &Arc<Ring> {
         &self.ring
     }
 

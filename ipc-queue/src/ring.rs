@@ -73,10 +73,12 @@
 //! which costs a fence and a load unless someone sleeps. A consumer waiting for the
 //! rest of a chunked message sleeps in slices, to check its producer between them.
 
+use std::cell::Cell;
 use std::io;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+use multiproc_core::Deadline;
 use multiproc_core::futex::{Spin, WaitWord};
 use multiproc_core::heap::{Kind, Refusal, Spec, TypedMapping, TypedMappingSeed};
 use multiproc_core::transfer;
@@ -87,9 +89,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Marks a page as a queue ring (and its layout and protocol version: 2 added the hand-back
 /// mark of `head`).
 /// What the mapping holds, in its typed header (version 3: the waits are `WaitWord`s, the locks
-/// are guards recorded in the header).
+/// are guards recorded in the header; 4: a `WaitWord` is 16 bytes, with what its spin learnt).
 const KIND: Kind = Kind::new(*b"QRng");
-const VERSION: u16 = 3;
+const VERSION: u16 = 4;
 /// Where the typed header puts the payload (the `Header` below): after its own 40 bytes and
 /// two guards, at 64-byte alignment.
 const PAYLOAD_START: usize = 128;
@@ -109,7 +111,8 @@ pub(crate) const DEFAULT_BUFFER: usize = 1 << 20;
 /// The smallest ring.
 pub(crate) const MIN_BUFFER: usize = 4096;
 
-/// How long a waiter spins (re-checking, with `pause`) before it sleeps on the futex.
+/// The longest a waiter spins (re-checking, with `pause`) before it sleeps on the futex: the
+/// budget of [`Spin::Adaptive`], which spins only while spinning pays.
 const SPIN: Duration = Duration::from_micros(50);
 /// A consumer waiting for the rest of a chunked message first checks that its producer lives
 /// this long after it starts waiting, then at doubling intervals up to [`PRODUCER_CHECK_MAX`]:
@@ -143,10 +146,10 @@ struct Header {
     _pad2: [u64; 6],
     /// Where the get-lock holder sleeps for data.
     data: WaitWord,
-    _pad3: [u32; 14],
+    _pad3: [u32; 12],
     /// Where the put-lock holder sleeps for space.
     space: WaitWord,
-    _pad4: [u32; 14],
+    _pad4: [u32; 12],
     // JoinableQueue.
     tasks_done: AtomicU64,
     /// Where joiners sleep until every item is done.
@@ -156,8 +159,52 @@ struct Header {
 static_assertions::const_assert!(std::mem::size_of::<Header>() <= DATA - PAYLOAD_START);
 static_assertions::const_assert_eq!(std::mem::align_of::<Header>(), 64);
 
-/// How long an operation may wait.
-pub(crate) use multiproc_core::Deadline as Wait;
+/// How long an operation may wait, as its caller said it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Timeout {
+    /// Not at all.
+    No,
+    /// This long from the call.
+    After(Duration),
+    /// As long as it takes.
+    Forever,
+}
+
+/// A wait's deadline, worked out (one clock read) the first time the operation has to wait: a
+/// `put` or `get` that finds room or an item at once reads no clock.
+pub(crate) struct Wait {
+    timeout: Timeout,
+    at: Cell<Option<Deadline>>,
+}
+
+impl Wait {
+    pub(crate) fn new(timeout: Timeout) -> Wait {
+        let timeout = match timeout {
+            Timeout::After(d) if d.is_zero() => Timeout::No,
+            t => t,
+        };
+        Wait {
+            timeout,
+            at: Cell::new(None),
+        }
+    }
+
+    /// The deadline, from the first call on.
+    pub(crate) fn deadline(&self) -> Deadline {
+        match self.timeout {
+            Timeout::No => Deadline::No,
+            Timeout::Forever => Deadline::Forever,
+            Timeout::After(d) => {
+                if let Some(at) = self.at.get() {
+                    return at;
+                }
+                let at = Deadline::after(d);
+                self.at.set(Some(at));
+                at
+            }
+        }
+    }
+}
 
 /// Why a put did not happen.
 #[derive(Debug, PartialEq, Eq)]
@@ -209,6 +256,16 @@ pub(crate) struct Ring {
     put_lock: Lock,
     get_lock: Lock,
     cap: u64,
+    /// The `tail` this process's producers last read, and the `items_got`: both only grow, so
+    /// the room they show is never more than there is, and a `put` reads the consumers' cache
+    /// line only when they show too little (written and read under the put lock).
+    seen: Seen,
+}
+
+#[derive(Default)]
+struct Seen {
+    tail: AtomicU64,
+    items_got: AtomicU64,
 }
 
 /// The typed header's spec for a ring of `cap` bytes: the `Header` page, then the ring.
@@ -263,6 +320,7 @@ impl<'de> Deserialize<'de> for Ring {
                     put_lock,
                     get_lock,
                     cap,
+                    seen: Seen::default(),
                 };
                 if ring.hdr().cap.load(Ordering::Relaxed) != cap {
                     return Err(transfer::fail_de(multiproc_core::Error::Refused(
@@ -297,6 +355,7 @@ impl Ring {
             put_lock,
             get_lock,
             cap: cap as u64,
+            seen: Seen::default(),
         };
         let h = ring.hdr();
         h.cap.store(cap as u64, Ordering::Relaxed);
@@ -381,23 +440,31 @@ impl Ring {
     /// deadline (or after `cap`, when given). Returns `ready()`.
     fn wait_on(
         word: &WaitWord,
-        ready: impl FnMut() -> bool,
-        wait: Wait,
+        mut ready: impl FnMut() -> bool,
+        wait: &Wait,
         cap: Option<Duration>,
     ) -> bool {
-        let deadline = cap.map_or(wait, |c| wait.capped(c));
-        word.wait_until(ready, deadline, Spin::For(SPIN))
+        if ready() {
+            return true;
+        }
+        let deadline = cap.map_or(wait.deadline(), |c| wait.deadline().capped(c));
+        word.wait_until(ready, deadline, Spin::Adaptive(SPIN))
     }
 
-    fn lock(lock: &Lock, wait: Wait) -> Option<(LockGuard<'_>, bool)> {
-        let r = match wait {
-            Wait::Forever => lock
+    /// Takes `lock`; the deadline is worked out only when it is held by someone else.
+    fn lock<'a>(lock: &'a Lock, wait: &Wait) -> Option<(LockGuard<'a>, bool)> {
+        let r = match wait.timeout {
+            Timeout::Forever => lock
                 .lock()
                 .map_err(|d| TryLockError::OwnerDied(d.into_inner())),
-            Wait::No => lock.try_lock(),
-            Wait::Until(_) => match wait.left() {
-                Some(Some(left)) => lock.lock_timeout(left),
-                _ => lock.try_lock(),
+            Timeout::No => lock.try_lock(),
+            Timeout::After(_) => match lock.is_locked() {
+                // Free a moment ago: the uncontended compare-exchange, no clock.
+                false => match lock.try_lock() {
+                    Err(TryLockError::Timeout) => Self::lock_until(lock, wait),
+                    r => r,
+                },
+                true => Self::lock_until(lock, wait),
             },
         };
         match r {
@@ -407,9 +474,20 @@ impl Ring {
         }
     }
 
+    #[cold]
+    fn lock_until<'a>(
+        lock: &'a Lock,
+        wait: &Wait,
+    ) -> Result<LockGuard<'a>, TryLockError<LockGuard<'a>>> {
+        match wait.deadline().left() {
+            Some(Some(left)) => lock.lock_timeout(left),
+            _ => lock.try_lock(),
+        }
+    }
+
     /// Repairs what a producer that died holding the put lock left: the item count of a
     /// commit it had not published, a chunked message it had not finished.
-    fn recover_put(&self) {
+    pub(crate) fn recover_put(&self) {
         let h = self.hdr();
         // A hand-back mark was meant for the dead producer: nobody will send its message again.
         let head = h.head.fetch_and(!HANDED_BACK, Ordering::AcqRel) & !HANDED_BACK;
@@ -445,23 +523,38 @@ impl Ring {
         }
     }
 
+    #[inline]
     fn space_ok(&self, rec: u64, new_item: bool) -> bool {
         let h = self.hdr();
         if new_item && h.closed.load(Ordering::Relaxed) != 0 {
             return true;
         }
         let head = self.head();
-        let tail = h.tail.load(Ordering::Acquire);
-        if self.cap - (head - tail) < self.need(head, rec) {
-            return false;
+        let need = self.need(head, rec);
+        // `tail <= head` unless the header was forged; then the queue may return garbage, but
+        // no position leaves the ring (`offset`), and nothing here overflows.
+        let room = |tail: u64| self.cap.saturating_sub(head.saturating_sub(tail));
+        if room(self.seen.tail.load(Ordering::Relaxed)) < need {
+            let tail = h.tail.load(Ordering::Acquire);
+            self.seen.tail.store(tail, Ordering::Relaxed);
+            if room(tail) < need {
+                return false;
+            }
         }
         let max = h.maxsize.load(Ordering::Relaxed);
-        !(new_item
-            && max > 0
-            && h.items_put.load(Ordering::Relaxed) - h.items_got.load(Ordering::Acquire) >= max)
+        if !new_item || max == 0 {
+            return true;
+        }
+        let put = h.items_put.load(Ordering::Relaxed);
+        if put.saturating_sub(self.seen.items_got.load(Ordering::Relaxed)) < max {
+            return true;
+        }
+        let got = h.items_got.load(Ordering::Acquire);
+        self.seen.items_got.store(got, Ordering::Relaxed);
+        put.saturating_sub(got) < max
     }
 
-    fn wait_space(&self, rec: u64, new_item: bool, wait: Wait) -> bool {
+    fn wait_space(&self, rec: u64, new_item: bool, wait: &Wait) -> bool {
         let h = self.hdr();
         Self::wait_on(&h.space, || self.space_ok(rec, new_item), wait, None)
     }
@@ -544,13 +637,20 @@ impl Ring {
 
     /// Puts one message. `Full` when the wait ran out before there was room (or the put lock
     /// was free).
-    pub(crate) fn put(&self, payload: &[u8], wait: Wait) -> Result<(), PutFail> {
+    pub(crate) fn put(&self, payload: &[u8], wait: &Wait) -> Result<(), PutFail> {
         let Some((_guard, died)) = Self::lock(&self.put_lock, wait) else {
             return Err(PutFail::Full);
         };
         if died {
             self.recover_put();
         }
+        self.put_locked(payload, wait)
+    }
+
+    /// [`put`](Self::put) for a caller that holds the put lock (and repaired what a dead
+    /// holder left, [`recover_put`](Self::recover_put)).
+    #[inline]
+    pub(crate) fn put_locked(&self, payload: &[u8], wait: &Wait) -> Result<(), PutFail> {
         let h = self.hdr();
         if h.closed.load(Ordering::Acquire) != 0 {
             return Err(PutFail::Closed);
@@ -594,7 +694,7 @@ impl Ring {
         let first = (max - 8) as usize;
         // Room for the FIRST: `put` saw it the first time; after a hand-back the consumer has
         // freed all it read.
-        self.wait_space(REC + max, false, Wait::Forever);
+        self.wait_space(REC + max, false, &Wait::new(Timeout::Forever));
         let old = self.head();
         let total = (payload.len() as u64).to_le_bytes();
         let new = self.write_record(old, KIND_FIRST, &total, &payload[..first]);
@@ -605,7 +705,7 @@ impl Ring {
         while !rest.is_empty() {
             let n = rest.len().min(max as usize);
             let last = n == rest.len();
-            self.wait_space(REC + align8(n as u64), false, Wait::Forever);
+            self.wait_space(REC + align8(n as u64), false, &Wait::new(Timeout::Forever));
             let kind = if last { KIND_LAST } else { KIND_CONT };
             let old = self.head();
             let new = self.write_record(old, kind, &[], &rest[..n]);
@@ -652,18 +752,24 @@ impl Ring {
     }
 
     /// Takes one message and hands its payload to `take`.
-    pub(crate) fn get<R>(
-        &self,
-        wait: Wait,
-        mut take: impl FnMut(&[u8]) -> R,
-    ) -> Result<R, GetFail> {
+    pub(crate) fn get<R>(&self, wait: &Wait, take: impl FnMut(&[u8]) -> R) -> Result<R, GetFail> {
         let Some((_guard, died)) = Self::lock(&self.get_lock, wait) else {
             return Err(GetFail::Empty);
         };
-        let h = self.hdr();
         // A dead holder may have left itself counted as a sleeper on `data`: that only costs a
         // spare wake-up now and then, never a lost one.
         let _ = died;
+        self.get_locked(wait, take)
+    }
+
+    /// [`get`](Self::get) for a caller that holds the get lock.
+    #[inline]
+    pub(crate) fn get_locked<R>(
+        &self,
+        wait: &Wait,
+        mut take: impl FnMut(&[u8]) -> R,
+    ) -> Result<R, GetFail> {
+        let h = self.hdr();
         let mut r = Reading {
             pos: h.tail.load(Ordering::Relaxed),
             partial: None,
@@ -782,10 +888,10 @@ impl Ring {
     /// front, or it was handed back and not yet sent again): waits for more until `wait`'s
     /// deadline. `Err(Empty)` when the time ran out, the message left in the ring or handed
     /// back.
-    fn wait_for_rest(&self, r: &mut Reading, wait: Wait) -> Result<(), GetFail> {
+    fn wait_for_rest(&self, r: &mut Reading, wait: &Wait) -> Result<(), GetFail> {
         if r.partial.is_some()
             && !r.committed
-            && wait.left().is_some()
+            && wait.deadline().left().is_some()
             && self.producer_needs_room(r.pos)
         {
             // The producer cannot go on unless the get frees what it read: commit.
@@ -824,7 +930,7 @@ impl Ring {
 
     /// Waits until `wait`'s deadline for more to be published after `pos` (the head), checking
     /// now and then that the producer of the message in flight lives.
-    fn wait_rest(&self, pos: u64, wait: Wait) -> Rest {
+    fn wait_rest(&self, pos: u64, wait: &Wait) -> Rest {
         let h = self.hdr();
         let mut interval = PRODUCER_CHECK_FIRST;
         loop {
@@ -834,7 +940,7 @@ impl Ring {
                 return Rest::More;
             }
             if !woke {
-                if wait.left().is_none() {
+                if wait.deadline().is_over() {
                     return Rest::TimedOut;
                 }
                 if !self.producer_gone(pos) {
@@ -889,6 +995,79 @@ impl Ring {
         }
     }
 
+    // ---- async (feature `tokio`) ---------------------------------------------------------
+
+    /// The put lock (a future's put takes it with `lock_async`).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn put_lock(&self) -> &Lock {
+        &self.put_lock
+    }
+
+    /// The get lock.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn get_lock(&self) -> &Lock {
+        &self.get_lock
+    }
+
+    /// Where the get-lock holder waits for data.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn data_word(&self) -> &WaitWord {
+        &self.hdr().data
+    }
+
+    /// Where the put-lock holder waits for room.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn space_word(&self) -> &WaitWord {
+        &self.hdr().space
+    }
+
+    /// Where joiners wait.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn joined_word(&self) -> &WaitWord {
+        &self.hdr().joined
+    }
+
+    /// `head` with its hand-back mark: what a future's get waits to see change.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn head_marked(&self) -> u64 {
+        self.hdr().head.load(Ordering::Acquire)
+    }
+
+    /// Whether a get holding the get lock, having found nothing whole, has a chunked message
+    /// in flight before it (published in part, or handed back).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn message_in_flight(&self) -> bool {
+        let h = self.hdr();
+        let marked = h.head.load(Ordering::Acquire);
+        marked & HANDED_BACK != 0 || marked & !HANDED_BACK != h.tail.load(Ordering::Acquire)
+    }
+
+    /// Whether a future's put (holding the put lock) of a `len`-byte payload can go through
+    /// now without waiting (or the queue was closed): room for the whole of it, chunks and the
+    /// skips at the end of the ring included, so that a chunked message never makes the
+    /// polling thread wait for consumers; a message that can never fit whole waits for an
+    /// empty ring, then is streamed as by `put`.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn room_for(&self, len: usize) -> bool {
+        let len = len as u64;
+        let max = self.max_chunk();
+        if len <= max {
+            return self.space_ok(REC + align8(len), true);
+        }
+        if !self.space_ok(REC + max, true) {
+            return false;
+        }
+        let h = self.hdr();
+        if h.closed.load(Ordering::Relaxed) != 0 {
+            return true;
+        }
+        // FIRST carries 8 bytes of length; every record may need a skip before it.
+        let chunks = (len + 8).div_ceil(max);
+        let whole = chunks.saturating_mul(REC + max) + (REC + max);
+        let used = self.head().saturating_sub(h.tail.load(Ordering::Acquire));
+        self.cap.saturating_sub(used) >= whole.min(self.cap)
+    }
+
     // ---- JoinableQueue ------------------------------------------------------------------
 
     /// Counts one finished task; `false` when every item taken so far was already finished.
@@ -929,9 +1108,12 @@ impl Ring {
     }
 
     /// Waits until every item put has been marked done; `false` on timeout.
-    pub(crate) fn join(&self, wait: Wait) -> bool {
+    pub(crate) fn join(&self, wait: &Wait) -> bool {
         let h = self.hdr();
-        h.joined
-            .wait_until(|| self.unfinished() == 0, wait, Spin::For(SPIN))
+        h.joined.wait_until(
+            || self.unfinished() == 0,
+            wait.deadline(),
+            Spin::Adaptive(SPIN),
+        )
     }
 }

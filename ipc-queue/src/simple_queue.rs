@@ -70,6 +70,12 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
 }
 
 impl<T> SimpleQueue<T> {
+    /// The queue underneath.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn as_queue(&self) -> &Queue<T> {
+        &self.inner
+    }
+
     /// Whether the queue holds no item now (a snapshot).
     pub fn empty(&self) -> bool {
         self.inner.empty()

@@ -47,7 +47,7 @@ pub(crate) struct BarrierState {
     wake: WaitWord,
 }
 
-// SAFETY: `#[repr(C)]`, atomics only, 40 bytes, alignment 8.
+// SAFETY: `#[repr(C)]`, atomics only, 48 bytes, alignment 8.
 unsafe impl SharedState for BarrierState {
     const KIND: Kind = Kind::new(*b"Barr");
 }

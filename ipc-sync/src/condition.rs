@@ -1,17 +1,18 @@
 //! [`Condition`].
 
+use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use multiproc_core::futex::{Spin, WaitWord};
+use multiproc_core::futex::WaitWord;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LockResult, OwnerDied, TryLockError};
 use crate::ident::{self, Me};
 use crate::lock::Lock;
-use crate::raw_lock::{Acquired, Deadline, RawLock};
+use crate::raw_lock::{Acquired, Deadline, RawLock, SPIN};
 use crate::rlock::RLock;
 use multiproc_core::heap::{Kind, Shared, SharedState};
 
@@ -53,7 +54,7 @@ pub(crate) struct ConditionState {
     wake: WaitWord,
 }
 
-// SAFETY: `#[repr(C)]`, atomics only (a `WaitWord` is two `AtomicU32`s).
+// SAFETY: `#[repr(C)]`, atomics only (a `WaitWord` is four `AtomicU32`s).
 unsafe impl SharedState for ConditionState {
     const KIND: Kind = Kind::new(*b"Cond");
 }
@@ -96,6 +97,8 @@ impl<L> fmt::Debug for Condition<L> {
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct ConditionGuard<'a, L: ConditionLock = RLock> {
     cond: &'a Condition<L>,
+    /// Sleepers to wake once the lock is released (see [`notify`](Self::notify)).
+    pending: Cell<u32>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -109,6 +112,7 @@ impl<L: ConditionLock> Drop for ConditionGuard<'_, L> {
     fn drop(&mut self) {
         // This thread holds the lock, as the guard's existence says.
         release_level::<L>(self.cond.lock.raw_lock(), ident::me());
+        self.wake_pending();
     }
 }
 
@@ -168,6 +172,7 @@ impl<L: ConditionLock> Condition<L> {
     fn guard(&self) -> ConditionGuard<'_, L> {
         ConditionGuard {
             cond: self,
+            pending: Cell::new(0),
             _not_send: PhantomData,
         }
     }
@@ -240,9 +245,15 @@ impl<L: ConditionLock> ConditionGuard<'_, L> {
             raw.set_count(0);
         }
         raw.unlock(me.tid);
-        // No spin: a notifier holds the lock and this waiter cannot run before it lets go.
+        self.wake_pending();
+        // A spin pays while the notifier runs on another core: it notifies holding the lock and
+        // lets go right after, so a waiter that saw the notification spins for the lock too
+        // (one policy and one record, the word's: on a shared core both stop paying).
         let changed = || s.seq.load(Ordering::Acquire) != seen;
-        let notified = s.wake.wait_until(changed, wait, Spin::Never);
+        let notified = s.wake.wait_until(changed, wait, SPIN);
+        if notified && raw.owner() != 0 {
+            s.wake.spin_until(|| raw.owner() == 0, SPIN);
+        }
         let a = raw.lock(me, Deadline::Forever);
         if L::REENTRANT {
             raw.set_count(depth);
@@ -300,11 +311,25 @@ impl<L: ConditionLock> ConditionGuard<'_, L> {
     }
 
     /// Wakes up to `n` waiters (they run once this guard releases the lock).
+    ///
+    /// A waiter that is not asleep yet (spinning, or about to sleep) sees the notification at
+    /// once; sleepers are woken right after this guard releases the lock (when it drops, or
+    /// when it [`wait`](Self::wait)s), so that a woken waiter finds the lock free instead of
+    /// going back to sleep on it. (A notifier that dies holding the lock wakes nobody: the
+    /// state it was changing is half-changed anyway; the next notify wakes the sleepers.)
     pub fn notify(&self, n: u32) {
         let s = self.cond.state.get();
         s.seq.fetch_add(1, Ordering::SeqCst);
+        self.pending
+            .set(self.pending.get().saturating_add(n).min(i32::MAX as u32));
+    }
+
+    /// Wakes the sleepers notified while the lock was held (after the `SeqCst` bump of `seq`
+    /// in `notify`, as the wait protocol asks).
+    fn wake_pending(&self) {
+        let n = self.pending.replace(0);
         if n > 0 {
-            s.wake.notify(n);
+            self.cond.state.get().wake.notify(n);
         }
     }
 

@@ -14,13 +14,13 @@ use multiproc_core::heap::{Kind, Shared, SharedState};
 #[repr(C)]
 pub(crate) struct EventState {
     /// 0 clear, 1 set.
-    flag: AtomicU32,
+    pub(crate) flag: AtomicU32,
     _pad: AtomicU32,
     /// Where waiters sleep until `flag` is 1.
-    wake: WaitWord,
+    pub(crate) wake: WaitWord,
 }
 
-// SAFETY: `#[repr(C)]`, atomics only (a `WaitWord` is two `AtomicU32`s).
+// SAFETY: `#[repr(C)]`, atomics only (a `WaitWord` is four `AtomicU32`s).
 unsafe impl SharedState for EventState {
     const KIND: Kind = Kind::new(*b"Evnt");
 }
@@ -44,7 +44,7 @@ unsafe impl SharedState for EventState {
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Event {
-    state: Shared<EventState>,
+    pub(crate) state: Shared<EventState>,
 }
 
 impl fmt::Debug for Event {
@@ -97,6 +97,14 @@ impl Event {
     #[inline]
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         self.is_set() || self.wait_slow(Deadline::after(timeout))
+    }
+
+    /// Waits until the flag is set, as a future (feature `tokio`): no thread blocks, and an
+    /// idle waiter costs no CPU (see the crate's "In a tokio program"). Cancel it with
+    /// `tokio::time::timeout` or by dropping it.
+    #[cfg(feature = "tokio")]
+    pub fn wait_async(&self) -> crate::EventWait {
+        crate::EventWait::new(self.clone())
     }
 
     #[cold]

@@ -74,3 +74,42 @@ pub(crate) fn owner_is_dead(tid: u32, stamp: &AtomicU64) -> bool {
         Err(_) => false,
     }
 }
+
+/// The owner a lock held by a future records: the process's first `multiproc_core::waiter`
+/// helper thread, which lives as long as the process, whichever runtime thread polls the future
+/// or drops its guard.
+#[cfg(feature = "tokio")]
+pub(crate) fn async_owner() -> Me {
+    use std::cell::Cell;
+    use std::sync::Mutex;
+    thread_local! {
+        /// This thread's copy of the answer (pid, owner): no lock on a future's every poll.
+        static CACHED: Cell<Option<(u32, Me)>> = const { Cell::new(None) };
+    }
+    static OWNER: Mutex<Option<(u32, Me)>> = Mutex::new(None);
+    let pid = std::process::id();
+    if let Some((p, me)) = CACHED.get()
+        && p == pid
+    {
+        return me;
+    }
+    let mut g = OWNER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((p, me)) = *g
+        && p == pid
+    {
+        CACHED.set(Some((pid, me)));
+        return me;
+    }
+    let tid = multiproc_core::waiter::helper_thread_id();
+    let start = match task::task_state(tid) {
+        Ok(TaskState::Alive { start_time }) => start_time,
+        _ => 0,
+    };
+    let me = Me {
+        tid,
+        stamp: (u64::from(tid) << 32) | (start & 0xffff_ffff),
+    };
+    *g = Some((pid, me));
+    CACHED.set(Some((pid, me)));
+    me
+}

@@ -32,12 +32,12 @@
 //!
 //! ```toml
 //! [dependencies]
-//! multiproc-sync = "0.1"
+//! multiproc-sync = "0.1"       # features = ["tokio"] for the futures (see "In a tokio program")
 //! multiproc-process = "0.1"   # to start children, as the examples do
 //! ```
 //!
-//! Or the whole family through the umbrella crate `multiproc` (`multiproc::sync`). The crate
-//! has no features; Linux is the platform built and tested.
+//! Or the whole family through the umbrella crate `multiproc` (`multiproc::sync`). The one
+//! feature, `tokio` (off by default), adds the futures; Linux is the platform built and tested.
 //!
 //! Every primitive is a handle to a slot of `multiproc-core`'s shared heap
 //! ([`multiproc_core::heap`]): [`Clone`] shares it within a process, `fork` inherits it, and it
@@ -61,8 +61,10 @@
 //!
 //! # Waiting
 //!
-//! Every wait is a `FUTEX_WAIT` on a word of the shared state, after a short bounded spin (about
-//! a microsecond) that lets a hand-over between running processes skip the syscall; events,
+//! Every wait is a `FUTEX_WAIT` on a word of the shared state, after a bounded spin (up to 50 µs,
+//! and only while spinning has paid on that word: see
+//! [`multiproc_core::futex::Spin`]) that lets a hand-over between processes running on two cores
+//! skip the syscall; events,
 //! semaphores, conditions and barriers sleep on a [`multiproc_core::futex::WaitWord`], the one
 //! wait protocol of the workspace, and the lock on its own word (it never spins). No waiter
 //! polls or burns a core. Every wait has a timeout variant; a timeout is a `FUTEX_WAIT` timeout,
@@ -110,6 +112,57 @@
 //! breaks. A [`Semaphore`] has no owner (as in Python): a unit taken by a process that dies is
 //! not given back.
 //!
+//! # In a tokio program
+//!
+//! With the `tokio` feature (off by default: `multiproc-sync = { version = "0.1", features =
+//! ["tokio"] }`), a task waits without holding a thread: [`Event::wait_async`],
+//! [`Lock::lock_async`] and [`RLock::lock_async`] (an [`AsyncLockGuard`] /
+//! [`AsyncRLockGuard`], `Send`, that may be held across `.await`s) and
+//! [`Semaphore::acquire_async`]. They are plain `std` futures (no tokio types; any executor
+//! runs them). Any of them may be dropped — `tokio::time::timeout`, `select!`, a runtime shut
+//! down — leaving the primitive as it was: a dropped acquire took nothing, and a wake-up it had
+//! been given is passed on to another waiter.
+//!
+//! A futex has no descriptor an event loop could poll, so one helper thread per process (not
+//! per future) sleeps in `futex_waitv(2)` on every word a future waits on and wakes the
+//! futures' tasks ([`multiproc_core::waiter`]; Linux 5.16 or later). An idle waiting future
+//! costs no CPU; the synchronous operations and the notifying side do not change at all (a
+//! waiting future counts as one more sleeper of the word). A future's lock is recorded as
+//! held by that helper thread, which lives as long as the process: [`OwnerDied`] is reported
+//! when the process dies, whichever runtime thread polled the future. Once a process has a
+//! helper thread it is multi-threaded, so `multiproc-process` refuses `fork` there (use
+//! `spawn` or `forkserver`).
+//!
+//! ```
+//! # #[cfg(feature = "tokio")] {
+//! use multiproc_process::Process;
+//! use multiproc_sync::{Event, Lock};
+//! use std::time::Duration;
+//!
+//! // A synchronous child: takes the lock, says so, releases it a little later.
+//! fn child((lock, ready): (Lock, Event)) {
+//!     let guard = lock.lock().unwrap();
+//!     ready.set();
+//!     std::thread::sleep(Duration::from_millis(20));
+//!     drop(guard);
+//! }
+//!
+//! let (lock, ready) = (Lock::new()?, Event::new()?);
+//! let p = Process::new(child, (lock.clone(), ready.clone()));
+//! p.start()?;
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     tokio::time::timeout(Duration::from_secs(10), ready.wait_async()).await?;
+//!     // The child holds the lock: this task waits for it, without blocking the thread.
+//!     let guard = tokio::time::timeout(Duration::from_secs(10), lock.lock_async()).await?;
+//!     assert!(guard.is_ok());
+//!     Ok::<(), tokio::time::error::Elapsed>(())
+//! })?;
+//! p.join()?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Comparison with Python multiprocessing
 //!
 //! | Python | `multiproc-sync` | note |
@@ -132,6 +185,7 @@
 //! | `abort()`, `reset()`, `broken`, `n_waiting`, `parties` | same names | |
 //! | `BrokenBarrierError` | [`BrokenBarrier`] | |
 //! | `Value(…, lock=…)`'s lock argument | [`AnyLock`]: a [`Lock`] or an [`RLock`] | |
+//! | `loop.run_in_executor(None, lock.acquire)`, `event.wait` (asyncio) | [`Lock::lock_async`], [`RLock::lock_async`], [`Semaphore::acquire_async`], [`Event::wait_async`] (feature `tokio`) | no thread per waiter: one helper per process |
 //!
 //! # Implementation notes
 //!
@@ -149,11 +203,19 @@ mod bounded_semaphore;
 mod condition;
 mod error;
 mod event;
+#[cfg(feature = "tokio")]
+mod event_wait;
 mod ident;
 mod lock;
+#[cfg(feature = "tokio")]
+mod lock_async;
 mod raw_lock;
 mod rlock;
+#[cfg(feature = "tokio")]
+mod rlock_async;
 mod semaphore;
+#[cfg(feature = "tokio")]
+mod semaphore_acquire;
 mod sys;
 
 pub use any_lock::{AnyLock, AnyLockGuard};
@@ -162,9 +224,17 @@ pub use bounded_semaphore::{BoundedSemaphore, BoundedSemaphoreGuard};
 pub use condition::{Condition, ConditionGuard, ConditionLock};
 pub use error::{BrokenBarrier, Error, LockResult, OwnerDied, TryLockError};
 pub use event::Event;
+#[cfg(feature = "tokio")]
+pub use event_wait::EventWait;
 pub use lock::{Lock, LockGuard};
+#[cfg(feature = "tokio")]
+pub use lock_async::{AsyncLockGuard, LockAsync};
 pub use rlock::{RLock, RLockGuard};
+#[cfg(feature = "tokio")]
+pub use rlock_async::{AsyncRLockGuard, RLockAsync};
 pub use semaphore::{Semaphore, SemaphoreGuard};
+#[cfg(feature = "tokio")]
+pub use semaphore_acquire::SemaphoreAcquire;
 
 /// The examples of README.md (this crate's crates.io page) compile and run.
 #[cfg(doctest)]

@@ -124,6 +124,16 @@ impl Lock {
         }
     }
 
+    /// Acquires as a future (feature `tokio`), waiting without blocking a thread; the guard
+    /// ([`AsyncLockGuard`](crate::AsyncLockGuard)) may be held across `.await`s and dropped on
+    /// any thread. A holder's death is noticed as by [`lock`](Self::lock).
+    ///
+    /// Resolves to `Err(OwnerDied(guard))` (acquired) when the previous holder died holding it.
+    #[cfg(feature = "tokio")]
+    pub fn lock_async(&self) -> crate::LockAsync {
+        crate::LockAsync::new(self.clone())
+    }
+
     /// Acquires only if nobody holds it now (Python's `acquire(block=False)`).
     ///
     /// When the lock is held, the attempt also checks whether the holder still lives (at most

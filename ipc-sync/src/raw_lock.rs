@@ -26,10 +26,11 @@ use crate::sys;
 pub(crate) const WAITERS: u32 = 1 << 31;
 pub(crate) const TID_MASK: u32 = (1 << 30) - 1;
 
-/// How an `Event` or `Semaphore` waiter spins before it sleeps: a hand-over between two running
-/// processes then costs no syscall on either side. (The lock itself never spins: see
+/// How an `Event`, `Semaphore` or `Condition` waiter spins before it sleeps: a hand-over between
+/// two running processes then costs no syscall on either side, and the spin stops paying (and
+/// is dropped) when the other side shares the core. (The lock itself never spins: see
 /// `lock_slow`.)
-pub(crate) const SPIN: Spin = Spin::Checks(100);
+pub(crate) const SPIN: Spin = Spin::Adaptive(Duration::from_micros(50));
 /// A sleeping acquirer looks at the owner's liveness after this much time asleep, then at
 /// doubling intervals up to [`CHECK_MAX`].
 pub(crate) const CHECK_FIRST: Duration = Duration::from_millis(1);
@@ -206,6 +207,59 @@ impl RawLock {
                 .polled
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
+    }
+
+    /// The lock word (for a future that waits on it through `multiproc_core::waiter`).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn word(&self) -> &std::sync::atomic::AtomicU32 {
+        &self.word
+    }
+
+    /// One attempt of an acquire that must not block (a future's): takes the lock for `me` if
+    /// it is free, or over from a dead owner when `check` says the owner's liveness is due;
+    /// otherwise makes sure the waiters bit is set and returns the word's value to wait on
+    /// (the unlock of a holder that sees the bit wakes the word).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn try_async(&self, me: Me, check: bool) -> Result<Acquired, u32> {
+        if self.try_fast(me) {
+            return Ok(Acquired::Yes);
+        }
+        loop {
+            let c = self.word.load(Ordering::Relaxed);
+            let owner = c & TID_MASK;
+            if owner == 0 {
+                // Taken with the waiters bit: other sleepers may remain.
+                if self
+                    .word
+                    .compare_exchange(c, me.tid | WAITERS, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    self.stamp.store(me.stamp, Ordering::Release);
+                    return Ok(Acquired::Yes);
+                }
+                continue;
+            }
+            if check
+                && owner != me.tid
+                && ident::owner_is_dead(owner, &self.stamp)
+                && self
+                    .word
+                    .compare_exchange(c, me.tid | WAITERS, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.stamp.store(me.stamp, Ordering::Release);
+                return Ok(Acquired::OwnerDied);
+            }
+            if c & WAITERS == 0
+                && self
+                    .word
+                    .compare_exchange(c, c | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            return Err(c | WAITERS);
+        }
     }
 
     /// Releases if `tid` holds the lock; `false` (and nothing changes) otherwise.

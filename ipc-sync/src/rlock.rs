@@ -153,6 +153,16 @@ impl RLock {
         }
     }
 
+    /// Acquires once as a future (feature `tokio`), waiting without blocking a thread; the
+    /// guard ([`AsyncRLockGuard`](crate::AsyncRLockGuard)) may be held across `.await`s and
+    /// dropped on any thread. Not re-entrant (see the guard).
+    ///
+    /// Resolves to `Err(OwnerDied(guard))` (acquired) when the previous holder died holding it.
+    #[cfg(feature = "tokio")]
+    pub fn lock_async(&self) -> crate::RLockAsync {
+        crate::RLockAsync::new(self.clone())
+    }
+
     /// Acquires only if free or already held by this thread.
     ///
     /// When another thread holds it, the attempt also checks whether that holder still lives

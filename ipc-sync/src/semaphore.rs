@@ -18,7 +18,7 @@ pub(crate) struct RawSemaphore {
     /// The bound for a `BoundedSemaphore`, `u32::MAX` for none.
     bound: AtomicU32,
     /// Where acquirers sleep while the value is 0.
-    wake: WaitWord,
+    pub(crate) wake: WaitWord,
 }
 
 impl RawSemaphore {
@@ -36,7 +36,7 @@ impl RawSemaphore {
     }
 
     #[inline]
-    fn try_take(&self) -> bool {
+    pub(crate) fn try_take(&self) -> bool {
         let mut v = self.value.load(Ordering::Relaxed);
         while v > 0 {
             match self
@@ -91,7 +91,7 @@ pub(crate) struct SemaphoreState {
     pub(crate) raw: RawSemaphore,
 }
 
-// SAFETY: `#[repr(C)]`, atomics only (a `WaitWord` is two `AtomicU32`s).
+// SAFETY: `#[repr(C)]`, atomics only (a `WaitWord` is four `AtomicU32`s).
 unsafe impl SharedState for SemaphoreState {
     const KIND: Kind = Kind::new(*b"Sema");
 }
@@ -147,7 +147,7 @@ impl Semaphore {
         })
     }
 
-    fn raw(&self) -> &RawSemaphore {
+    pub(crate) fn raw(&self) -> &RawSemaphore {
         &self.state.get().raw
     }
 
@@ -162,6 +162,14 @@ impl Semaphore {
     #[inline]
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
         self.raw().acquire(Deadline::after(timeout))
+    }
+
+    /// [`acquire`](Self::acquire) as a future (feature `tokio`): decrements the value once it
+    /// is above 0, without blocking a thread. Dropping the future before it completes takes
+    /// nothing.
+    #[cfg(feature = "tokio")]
+    pub fn acquire_async(&self) -> crate::SemaphoreAcquire {
+        crate::SemaphoreAcquire::new(self.clone())
     }
 
     /// Decrements the value if it is above 0 now.

@@ -62,10 +62,12 @@ fn doctest() -> Result<String, String> {
 
 /// The crates with optional async (`tokio` features, which every other step turns on) built,
 /// linted and tested without them, as a user who does not want tokio gets them. Built alone:
-/// in a workspace build, the bench's dependency on `multiproc-pipe/tokio` would turn it on.
-/// Costs a build of these three crates (and their test dependencies) in a second feature set.
+/// in a workspace build, the bench's dependencies on `multiproc-pipe/tokio` (and `-sync`,
+/// `-queue`, `-pool`'s) would turn them on. Costs a build of these seven crates (and their test
+/// dependencies) in a second feature set.
 fn no_features() -> Result<String, String> {
-    let crates = [
+    // Built and tested in full without their `tokio` features (their tests are quick).
+    let full = [
         "-p",
         "multiproc-core",
         "-p",
@@ -73,14 +75,30 @@ fn no_features() -> Result<String, String> {
         "-p",
         "multiproc-fifo",
     ];
+    // Built (clippy, every target) without `tokio`, and their unit tests and doctests run: the
+    // integration tests are the all-features step's, minus the tokio files (`#![cfg]`'d out),
+    // so running them again here would only repeat that step.
+    let lean = [
+        "-p",
+        "multiproc-sync",
+        "-p",
+        "multiproc-queue",
+        "-p",
+        "multiproc-process",
+        "-p",
+        "multiproc-pool",
+    ];
     run_status(
         cargo()
             .args(["clippy", "--quiet", "--all-targets"])
-            .args(crates)
+            .args(full)
+            .args(lean)
             .args(["--", "-D", "warnings"]),
     )?;
-    run_status(cargo().args(["test", "--quiet"]).args(crates))?;
-    Ok("core, pipe and fifo without their tokio features".into())
+    run_status(cargo().args(["test", "--quiet"]).args(full))?;
+    run_status(cargo().args(["test", "--quiet", "--lib"]).args(lean))?;
+    run_status(cargo().args(["test", "--quiet", "--doc"]).args(lean))?;
+    Ok("core, pipe, fifo, sync, queue, process and pool without their tokio features".into())
 }
 
 /// The futex wait protocol (`multiproc_core::futex::WaitWord`) checked with the loom model

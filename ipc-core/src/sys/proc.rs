@@ -340,3 +340,11 @@ pub(crate) fn exit_now(code: i32) -> ! {
     // SAFETY: `_exit` ends the process at once; nothing runs after it.
     unsafe { libc::_exit(code) }
 }
+
+/// `sched_getcpu()`—The CPU the calling thread runs on (a vDSO call, no syscall; the answer
+/// may be stale as soon as it is given). `None` where the kernel cannot say.
+pub(crate) fn current_cpu() -> Option<u32> {
+    // SAFETY: sched_getcpu has no preconditions; it returns -1 on failure.
+    let cpu = unsafe { libc::sched_getcpu() };
+    u32::try_from(cpu).ok()
+}
