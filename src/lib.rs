@@ -84,6 +84,46 @@
 //! Every handle (queue, lock, value, pipe end, proxy) reaches children of every start method,
 //! whichever context made it.
 //!
+//! # In a tokio program
+//!
+//! With the `tokio` feature (off by default: `multiproc = { version = "0.1", features =
+//! ["tokio"] }`), every member that can wait has futures beside its blocking calls:
+//! `Connection::into_async` and `Listener`/`Client` async forms (pipe), the fifo ends, the
+//! fork-server-free `Process::join_async` and `sentinel_async` (process), awaitable
+//! `AsyncResult` and an `imap` `Stream` (pool), `Lock::lock_async`, `Event::wait_async`,
+//! `Semaphore::acquire_async` (sync), `Queue::put_async` / `get_async` (queue). No thread waits
+//! per future: descriptors go to tokio's reactor, and futex words to one helper thread per
+//! process. Dropping a future (`tokio::time::timeout`, `select!`) loses no message.
+//!
+//! ```
+//! # #[cfg(feature = "tokio")] {
+//! use multiproc::{Event, Process, Queue};
+//! use std::time::Duration;
+//!
+//! fn worker((jobs, results, done): (Queue<u64>, Queue<u64>, Event)) {
+//!     while let Ok(n) = jobs.get_timeout(Duration::from_secs(10)) {
+//!         results.put(n + 1).unwrap();
+//!     }
+//!     done.set();
+//! }
+//!
+//! let (jobs, results, done) = (Queue::new()?, Queue::new()?, Event::new()?);
+//! let p = Process::new(worker, (jobs.clone(), results.clone(), done.clone()));
+//! p.start()?;
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     jobs.put_async(41).await?;
+//!     let r = tokio::time::timeout(Duration::from_secs(10), results.get_async()).await??;
+//!     assert_eq!(r, 42);
+//!     jobs.close();
+//!     tokio::time::timeout(Duration::from_secs(10), done.wait_async()).await?;
+//!     p.join_async().await?;
+//!     Ok::<(), Box<dyn std::error::Error>>(())
+//! })?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Logging
 //!
 //! The crates emit records through the [`log`] facade, under their module paths as targets (all

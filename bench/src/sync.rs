@@ -18,9 +18,11 @@ pub const WORKLOADS: &[Workload] = &[
     EVENT_PINGPONG_ASYNC,
     CONDITION_PINGPONG,
     LOCK_UNCONTENDED,
+    LOCK_TIMEOUT_UNCONTENDED,
     RLOCK_UNCONTENDED,
     SEMAPHORE_UNCONTENDED,
     LOCK_CONTENDED,
+    LOCK_TIMEOUT_CONTENDED,
     CREATE_10K_LOCKS,
     SEND_1K_LOCKS_TO_SPAWNED,
 ];
@@ -37,17 +39,38 @@ pub const LOCK_UNCONTENDED: Workload = Workload {
 /// `sync.lock_uncontended`: `lock()` + drop of the guard, one process, ns per pair.
 /// Held against `L6_cas_lock_uncontended`; Python's: W4.uncontended/lock_acquire_release.
 pub fn lock_uncontended(opts: &Opts) {
+    uncontended("sync.lock_uncontended", opts, |l| {
+        drop(std::hint::black_box(l.lock()))
+    });
+}
+
+pub const LOCK_TIMEOUT_UNCONTENDED: Workload = Workload {
+    id: "sync.lock_timeout_uncontended",
+    what: "Lock lock_timeout(1 s) + release, one process (the fast path comes before the deadline: about sync.lock_uncontended)",
+    limit: Some("L6_cas_lock_uncontended"),
+    run: lock_timeout_uncontended,
+    ..Workload::ROW
+};
+
+/// `sync.lock_timeout_uncontended`: `lock_timeout(1 s)` + drop of the guard, one process.
+pub fn lock_timeout_uncontended(opts: &Opts) {
+    uncontended("sync.lock_timeout_uncontended", opts, |l| {
+        drop(std::hint::black_box(l.lock_timeout(Duration::from_secs(1))))
+    });
+}
+
+/// `take` (a lock and its release) `n` times on one uncontended `Lock`, ns per pair.
+fn uncontended(id: &str, opts: &Opts, take: impl Fn(&Lock)) {
     let n = opts.n(20_000_000);
     let lock = Lock::new().expect("lock");
     let v = median(opts.reps(), || {
         let t = Instant::now();
         for _ in 0..n {
-            let g = std::hint::black_box(&lock).lock();
-            drop(std::hint::black_box(g));
+            take(std::hint::black_box(&lock));
         }
         per_op(t.elapsed(), n, "ns")
     });
-    emit("sync.lock_uncontended", v, "ns");
+    emit(id, v, "ns");
 }
 
 pub const RLOCK_UNCONTENDED: Workload = Workload {
@@ -113,6 +136,30 @@ pub const LOCK_CONTENDED: Workload = Workload {
 /// counter 1M times under one `Lock`, starting together; wall time / 2M, ns per increment; the
 /// count is checked. Held against `L7_contended_futex_mutex3`; Python's: W4.contended_lock.
 pub fn lock_contended(opts: &Opts) {
+    contended("sync.lock_contended_2x1M", opts, |l| {
+        l.lock().expect("no owner dies here")
+    });
+}
+
+pub const LOCK_TIMEOUT_CONTENDED: Workload = Workload {
+    id: "sync.lock_timeout_contended_2x1M",
+    what: "the same through lock_timeout(10 s) (target: about sync.lock_contended_2x1M)",
+    limit: Some("L7_contended_futex_mutex3"),
+    placement: Placement::Apart,
+    run: lock_timeout_contended,
+    ..Workload::ROW
+};
+
+/// `sync.lock_timeout_contended_2x1M`: `sync.lock_contended_2x1M` through `lock_timeout`.
+pub fn lock_timeout_contended(opts: &Opts) {
+    contended("sync.lock_timeout_contended_2x1M", opts, |l| {
+        l.lock_timeout(Duration::from_secs(10))
+            .expect("no owner dies here, no timeout")
+    });
+}
+
+/// Parent and a forked child each `take` the lock and increment under it, 1M times each.
+fn contended(id: &str, opts: &Opts, take: impl Fn(&Lock) -> multiproc_sync::LockGuard<'_>) {
     let n = opts.n(1_000_000) as u32;
     let map = SharedMapping::anonymous(4096).expect("mapping");
     let (start, ready, counter) = (map.atomic_u32(0), map.atomic_u32(4), map.atomic_u32(8));
@@ -124,7 +171,7 @@ pub fn lock_contended(opts: &Opts) {
         counter.store(0, Ordering::SeqCst);
         let bump = || {
             for _ in 0..n {
-                let _g = lock.lock().expect("no owner dies here");
+                let _g = take(&lock);
                 counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             }
         };
@@ -147,7 +194,7 @@ pub fn lock_contended(opts: &Opts) {
         watchdog(0);
         per_op(d, 2 * n as usize, "ns")
     });
-    emit("sync.lock_contended_2x1M", v, "ns");
+    emit(id, v, "ns");
 }
 
 pub const EVENT_PINGPONG: Workload = Workload {
