@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures_core::Stream;
 use multiproc_pool::{Error, Pool, TaskError};
 use multiproc_process::StartMethod;
+use multiproc_testkit::runtime::{current_thread, multi_thread};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -25,21 +26,6 @@ fn sleep_then(ms: u64) -> u64 {
 fn panic_on_odd(x: u64) -> u64 {
     assert!(x.is_multiple_of(2), "odd input {x}");
     x
-}
-
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 async fn next<S: Stream + Unpin>(s: &mut S) -> Option<S::Item> {

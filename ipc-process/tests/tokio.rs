@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use multiproc_process::{Error, JoinError, Process, StartMethod, spawn};
+use multiproc_testkit::runtime::{current_thread, multi_thread};
 
 const LIMIT: Duration = Duration::from_secs(20);
 const METHODS: [StartMethod; 2] = [StartMethod::Spawn, StartMethod::Forkserver];
@@ -22,21 +23,6 @@ fn square(x: u64) -> u64 {
 
 fn panics(_: ()) -> u64 {
     panic!("async boom")
-}
-
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[test]

@@ -13,30 +13,10 @@ use std::time::{Duration, Instant};
 use multiproc_process::spawn;
 use multiproc_queue::{GetError, JoinableQueue, PutError, Queue, SimpleQueue};
 use multiproc_sync::Event;
+use multiproc_testkit::runtime::{current_thread, multi_thread, on_both};
 
 /// The bound of every wait across processes.
 const LIMIT: Duration = Duration::from_secs(20);
-
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Runs `test` on a current-thread, then on a multi-thread runtime.
-fn on_both<F: Future<Output = ()>>(test: impl Fn() -> F) {
-    current_thread().block_on(test());
-    multi_thread().block_on(test());
-}
 
 /// Polls `fut` once; whether it completed.
 async fn poll_once<F: Future>(mut fut: Pin<&mut F>) -> bool {

@@ -132,3 +132,32 @@ pub fn child_line(child: &mut Child, prefix: &'static str, limit: Duration) -> S
     rx.recv_timeout(limit)
         .unwrap_or_else(|_| panic!("no {prefix:?} line from the child within {limit:?}"))
 }
+
+/// The tokio runtimes the async tests of the crates run on (feature `tokio`).
+#[cfg(feature = "tokio")]
+pub mod runtime {
+    use std::future::Future;
+
+    /// A current-thread runtime with every driver (I/O, time) enabled.
+    pub fn current_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a current-thread runtime")
+    }
+
+    /// A multi-thread runtime of two workers with every driver enabled.
+    pub fn multi_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a multi-thread runtime")
+    }
+
+    /// Runs `test` on a current-thread, then on a multi-thread runtime.
+    pub fn on_both<F: Future<Output = ()>>(test: impl Fn() -> F) {
+        current_thread().block_on(test());
+        multi_thread().block_on(test());
+    }
+}
