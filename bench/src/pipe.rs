@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use multiproc_pipe::{Connection, pipe, pipe_one_way};
 
 use crate::place::Placement;
-use crate::util::{Opts, emit, fork, median, per_op, reap, watchdog};
+use crate::util::{Opts, emit, fork, median, per_op, reap, runtime, watchdog};
 use crate::workload::Workload;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -201,12 +201,6 @@ pub const RTT_INT_ASYNC: Workload = Workload {
 pub fn rtt_int_async(opts: &Opts) {
     let n = opts.n(20_000);
     let warm = 200;
-    let runtime = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    };
     let v = median(opts.reps(), || {
         watchdog(120);
         let (a, b) = pipe().expect("pipe");

@@ -143,9 +143,7 @@ pub fn apply_async_await(opts: &Opts) {
     let n = opts.n(5_000).max(500);
     let pool = pool2();
     crate::place::pin_peers();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
+    let rt = crate::util::runtime();
     let v = rt.block_on(async {
         for _ in 0..200 {
             pool.apply_async(double, 1)

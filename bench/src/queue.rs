@@ -8,7 +8,7 @@ use multiproc_core::SharedMapping;
 use multiproc_queue::{Bytes, JoinableQueue, Queue};
 
 use crate::place::Placement;
-use crate::util::{Opts, emit, fork, measured_in_child, median, per_op, reap, watchdog};
+use crate::util::{Opts, emit, fork, measured_in_child, median, per_op, reap, runtime, watchdog};
 use crate::workload::Workload;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -227,14 +227,6 @@ pub const RTT_TWO_QUEUES_ASYNC: Workload = Workload {
     run: rtt_two_queues_async,
     ..Workload::ROW
 };
-
-/// A current-thread tokio runtime.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 /// `queue.rtt_two_queues_async`: `queue.rtt_two_queues` with both sides async
 /// (`put_async`/`get_async` in a current-thread tokio runtime in each process); µs per round

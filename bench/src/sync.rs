@@ -7,7 +7,7 @@ use multiproc_core::SharedMapping;
 use multiproc_sync::{Condition, Event, Lock, RLock, Semaphore};
 
 use crate::place::Placement;
-use crate::util::{Opts, emit, fork, measured_in_child, median, per_op, reap, watchdog};
+use crate::util::{Opts, emit, fork, measured_in_child, median, per_op, reap, runtime, watchdog};
 use crate::workload::Workload;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -259,12 +259,6 @@ pub const EVENT_PINGPONG_ASYNC: Workload = Workload {
 pub fn event_pingpong_async(opts: &Opts) {
     let n = opts.n(20_000);
     let warm = 200;
-    let runtime = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    };
     let v = median(opts.reps(), || {
         watchdog(120);
         let (ping, pong) = (Event::new().expect("event"), Event::new().expect("event"));

@@ -128,3 +128,12 @@ pub fn shared_page(len: usize) -> *mut u8 {
     assert_ne!(p, libc::MAP_FAILED, "mmap");
     p.cast()
 }
+
+/// A current-thread tokio runtime with its drivers (I/O, time): what each process of an async
+/// row runs its side on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime")
+}

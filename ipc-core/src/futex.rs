@@ -860,6 +860,16 @@ mod loom_tests {
         wake: WaitWord,
     }
 
+    impl Flag {
+        /// A flag not set yet, shared by the model's threads.
+        fn new() -> Arc<Flag> {
+            Arc::new(Flag {
+                set: AtomicU32::new(0),
+                wake: WaitWord::new(),
+            })
+        }
+    }
+
     /// Every interleaving with up to `bound` preemptions (the bugs of a wait/notify protocol
     /// show within two or three; an unbounded search of three threads takes minutes).
     fn model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
@@ -873,10 +883,7 @@ mod loom_tests {
     #[test]
     fn no_lost_wakeup() {
         model(3, || {
-            let f = Arc::new(Flag {
-                set: AtomicU32::new(0),
-                wake: WaitWord::new(),
-            });
+            let f = Flag::new();
             let g = Arc::clone(&f);
             let t = loom::thread::spawn(move || {
                 g.set.store(1, Ordering::SeqCst);
@@ -892,10 +899,7 @@ mod loom_tests {
     #[test]
     fn notify_all_wakes_every_waiter() {
         model(2, || {
-            let f = Arc::new(Flag {
-                set: AtomicU32::new(0),
-                wake: WaitWord::new(),
-            });
+            let f = Flag::new();
             let waiters: Vec<_> = (0..2)
                 .map(|_| {
                     let g = Arc::clone(&f);
@@ -917,10 +921,7 @@ mod loom_tests {
     #[test]
     fn timeout_leaves_no_sleeper() {
         model(3, || {
-            let f = Arc::new(Flag {
-                set: AtomicU32::new(0),
-                wake: WaitWord::new(),
-            });
+            let f = Flag::new();
             let g = Arc::clone(&f);
             let t = loom::thread::spawn(move || {
                 g.set.store(1, Ordering::SeqCst);
